@@ -1,0 +1,94 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+/**
+ * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
+ * the same way in the same run (ratios, not absolute numbers, are what we compare).
+ * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64).
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const RESULTS = 'bench/results';
+
+interface Ready {
+  port: number;
+  path?: string;
+}
+
+function start(script: string, args: string[] = []): Promise<{ child: ChildProcess; ready: Ready }> {
+  const child = fork(script, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ child, ready: m as Ready }));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+function ask<T>(child: ChildProcess, msg: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as T));
+    child.send(msg);
+  });
+}
+
+async function load(url: string): Promise<autocannon.Result> {
+  return autocannon({ url, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function main(): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  const dir = mkdtempSync(join(RESULTS, 'run-'));
+  const rows: Record<string, unknown>[] = [];
+  try {
+    process.stderr.write(`HTTP trigger: ${SECONDS}s at ${CONNECTIONS} connections per target\n`);
+
+    const bare = await start('bench/servers/bare.ts');
+    process.stderr.write('  bare node:http …\n');
+    const baseline = await load(`http://127.0.0.1:${bare.ready.port}/static/img/logo.png`);
+    await stop(bare.child);
+
+    const ht = await start('bench/servers/honeytrail.ts', [dir]);
+    process.stderr.write('  honeytrail public listener …\n');
+    const trig = await load(`http://127.0.0.1:${ht.ready.port}${ht.ready.path ?? '/'}`);
+    const stored = await ask<{ hits: number; rss: number }>(ht.child, 'count');
+    await stop(ht.child);
+
+    const answered = trig['2xx'];
+    rows.push(
+      { target: 'bare node:http (baseline)', reqPerSec: baseline.requests.average, p50ms: baseline.latency.p50, p99ms: baseline.latency.p99, errors: baseline.errors + baseline.non2xx },
+      {
+        target: 'honeytrail http trigger',
+        reqPerSec: trig.requests.average,
+        p50ms: trig.latency.p50,
+        p99ms: trig.latency.p99,
+        errors: trig.errors + trig.non2xx,
+        answered,
+        storedHits: stored.hits,
+        rssMB: Math.round(stored.rss / 1e6),
+        ratio: Number((trig.requests.average / baseline.requests.average).toFixed(2)),
+      },
+    );
+    console.table(rows);
+    const ratio = trig.requests.average / baseline.requests.average;
+    console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
+    console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
+    const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows }, null, 2));
+    console.log(`results written to ${out}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { findActiveApiKey, hashApiKey, markApiKeyUsed } from '../db/queries/api-keys.ts';
+import type { AppDeps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import type { Actor } from '../tokens/service.ts';
+
+/** Read the actor that the auth middleware attached. */
+export function actorOf(locals: Record<string, unknown>): Actor {
+  const actor = locals.actor as Actor | undefined;
+  if (!actor) throw new AppError('unauthorized', 'authentication required');
+  return actor;
+}
+
+/**
+ * Bearer API keys: `Authorization: Bearer ht_…`. Keys are stored as sha256; the bootstrap key
+ * from HONEYTRAIL_API_KEY is compared in constant time. A key's last use is recorded at most
+ * once a minute so reads stay cheap.
+ */
+export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHandler {
+  const bootstrap = deps.config.HONEYTRAIL_API_KEY ? Buffer.from(hashApiKey(deps.config.HONEYTRAIL_API_KEY), 'hex') : null;
+  const lastMarked = new Map<string, number>();
+  return (req, res, next) => {
+    if (res.locals.actor) return next();
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]) {
+      res.set('WWW-Authenticate', 'Bearer realm="honeytrail"');
+      throw new AppError('unauthorized', header ? 'malformed Authorization header; expected "Bearer <api key>"' : 'missing API key: send "Authorization: Bearer <api key>"');
+    }
+    const key = match[1];
+    const presented = Buffer.from(hashApiKey(key), 'hex');
+    if (bootstrap && timingSafeEqual(presented, bootstrap)) {
+      res.locals.actor = { id: 'api-key:bootstrap', ip: req.ip } satisfies Actor;
+      return next();
+    }
+    const row = findActiveApiKey(deps.db, key);
+    if (!row) {
+      res.set('WWW-Authenticate', 'Bearer realm="honeytrail", error="invalid_token"');
+      throw new AppError('unauthorized', 'invalid or revoked API key');
+    }
+    const now = Date.now();
+    if ((lastMarked.get(row.id) ?? 0) < now - 60_000) {
+      lastMarked.set(row.id, now);
+      markApiKeyUsed(deps.db, row.id);
+    }
+    res.locals.actor = { id: `api-key:${row.id}`, ip: req.ip } satisfies Actor;
+    next();
+  };
+}

@@ -1,0 +1,61 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { requireApiKey } from './api/auth.ts';
+import { apiRoutes } from './api/routes.ts';
+import { createPublicHandler } from './channels/http.ts';
+import { compileTrust } from './channels/proxy.ts';
+import { pingDatabase } from './db/client.ts';
+import type { AppDeps } from './deps.ts';
+import { AppError } from './errors.ts';
+
+/**
+ * The admin listener: JSON API under /api/v1 (bearer API keys), /healthz, and (later) the
+ * server-rendered admin UI. It binds to 127.0.0.1 by default and is never reachable from
+ * the public listener.
+ */
+export function createAdminApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', compileTrust(deps.config.TRUST_PROXY));
+  app.use((_req, res, next) => {
+    res.set({
+      'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+      'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    const db = pingDatabase(deps.db);
+    res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', database: db ? 'ok' : 'unreachable' });
+  });
+
+  app.use('/api/v1', express.json({ limit: '256kb' }), requireApiKey(deps), apiRoutes(deps));
+  app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
+  app.use(errorHandler(deps));
+  return app;
+}
+
+/** The public listener's handler (plain node:http; see channels/http.ts for why). */
+export const createPublicApp = createPublicHandler;
+
+function errorHandler(deps: AppDeps): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const appErr = toAppError(err);
+    if (appErr.code === 'internal') deps.log.error({ err, method: req.method, path: req.path }, 'admin request failed');
+    else deps.log.debug({ code: appErr.code, path: req.path }, appErr.message);
+    res.status(appErr.status).json({
+      error: { code: appErr.code, message: appErr.message, ...(appErr.fields ? { fields: appErr.fields } : {}) },
+    });
+  };
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'request body is not valid JSON', { '(body)': 'is not valid JSON' });
+  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body is too large (limit 256 kB)');
+  if (e?.status && e.status >= 400 && e.status < 500) return new AppError('invalid_request', e.message ?? 'bad request');
+  return new AppError('internal', 'internal error; see the server log', undefined, { cause: err });
+}

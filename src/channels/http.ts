@@ -1,0 +1,210 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { tokenLookups } from '../db/queries/tokens.ts';
+import type { TokenRow } from '../db/schema.ts';
+import type { HitRecorder } from '../hits/record-hit.ts';
+import type { Logger } from '../logger.ts';
+import { idCandidates } from '../tokens/ids.ts';
+import type { HttpReply, HttpRequestInfo, Token, TokenKind } from '../tokens/kind.ts';
+import { findKind, httpLookupKinds } from '../tokens/registry.ts';
+import { clientIp, compileTrust } from './proxy.ts';
+import { site, wantsHtml } from './site.ts';
+
+/** Size bounds of the attacker-facing HTTP listener. */
+export const PUBLIC_LIMITS = {
+  /** Longest request target (path + query) answered; longer gets 414. */
+  maxUrl: 4096,
+  /** Largest request body read (credential forms, API calls); larger gets 413. */
+  maxBody: 64 * 1024,
+  /** Largest header block node accepts; larger gets 431 from node itself. */
+  maxHeaderBytes: 16 * 1024,
+  /** Headers kept with a hit, and the longest value kept. */
+  maxStoredHeaders: 40,
+  maxStoredHeaderValue: 512,
+} as const;
+
+export interface PublicDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  recorder: HitRecorder;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The public listener's request handler: plain node:http, because it is the hot path and
+ * must look like a stock nginx. It finds a token id anywhere in the path or query (or asks
+ * credential kinds for a lookup key), records the hit, and answers only after the commit.
+ * Unknown and disabled tokens get the same answer as a live web bug; no admin route exists.
+ */
+export function createPublicHandler(deps: PublicDeps): Handler {
+  const { config, log, recorder } = deps;
+  const lookups = tokenLookups(deps.db);
+  const trust = compileTrust(config.TRUST_PROXY);
+  const lookupKinds = httpLookupKinds();
+  const serverHeader = config.PUBLIC_SERVER_HEADER;
+
+  const send = (req: IncomingMessage, res: ServerResponse, reply: HttpReply): void => {
+    const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
+    res.statusCode = reply.status;
+    res.setHeader('Server', serverHeader);
+    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+    res.setHeader('Content-Length', body.length);
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+
+  const findToken = (info: HttpRequestInfo): { token?: TokenRow; candidate: boolean } => {
+    const ids = idCandidates(info.url);
+    for (const id of ids) {
+      const token = lookups.byId(id);
+      if (token) return { token, candidate: true };
+    }
+    for (const kind of lookupKinds) {
+      const key = kind.http?.lookupKey?.(info);
+      if (!key) continue;
+      const token = lookups.byLookupKey(key);
+      if (token && token.kind === kind.id) return { token, candidate: true };
+    }
+    return { candidate: ids.length > 0 };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const rawUrl = req.url ?? '/';
+    if (rawUrl.length > PUBLIC_LIMITS.maxUrl) return send(req, res, site.uriTooLong());
+    let parsed: URL;
+    try {
+      parsed = new URL(rawUrl, 'http://localhost');
+    } catch {
+      return send(req, res, site.badRequest());
+    }
+    const body = await readBody(req, PUBLIC_LIMITS.maxBody);
+    if (body === 'too-large') return send(req, res, site.tooLarge());
+    const sourceIp = clientIp(req, trust);
+    const info: HttpRequestInfo = {
+      method: req.method ?? 'GET',
+      url: rawUrl,
+      path: parsed.pathname,
+      query: parsed.searchParams,
+      headers: req.headers,
+      body,
+      sourceIp,
+    };
+
+    const { token, candidate } = findToken(info);
+    const kind = token ? findKind(token.kind) : undefined;
+    if (!token || !kind || !isLive(token)) {
+      if (candidate) {
+        log.info({ event: 'unknown-token', path: clipLog(parsed.pathname), sourceIp, tokenId: token?.id }, 'request for unknown or inactive token');
+        return send(req, res, wantsHtml(req.headers.accept) ? site.blank() : site.pixel());
+      }
+      if ((info.method === 'GET' || info.method === 'HEAD') && parsed.pathname === '/') return send(req, res, site.index());
+      return send(req, res, site.notFound());
+    }
+
+    const live = token as Token;
+    const facts = kind.http?.describe?.(info, live);
+    await recorder.record({
+      token: live,
+      channel: 'http',
+      sourceIp,
+      sourcePort: req.socket.remotePort ?? null,
+      forwardedFor: headerValue(req.headers['x-forwarded-for']),
+      userAgent: headerValue(req.headers['user-agent']),
+      referer: headerValue(req.headers.referer),
+      method: info.method,
+      path: parsed.pathname,
+      query: parsed.search.replace(/^\?/, '') || null,
+      headers: storedHeaders(req),
+      facts,
+    });
+    send(req, res, respond(kind, info, live));
+  };
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, path: clipLog(req.url ?? '') }, 'public listener failed to handle a request');
+      if (!res.headersSent) send(req, res, site.serverError());
+      else res.destroy();
+    });
+  };
+}
+
+/** The public HTTP server with its size and time bounds; malformed requests get a bland 400. */
+export function createPublicServer(deps: PublicDeps): Server {
+  const server = createServer(
+    { maxHeaderSize: PUBLIC_LIMITS.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 },
+    createPublicHandler(deps),
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    deps.log.debug({ code: err.code }, 'malformed request on public listener');
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const reply = site.badRequest();
+      const body = String(reply.body);
+      socket.end(
+        `HTTP/1.1 ${status}\r\nServer: ${deps.config.PUBLIC_SERVER_HEADER}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
+}
+
+function respond(kind: TokenKind, info: HttpRequestInfo, token: Token): HttpReply {
+  return kind.http?.respond?.(info, token) ?? (wantsHtml(info.headers.accept) ? site.blank() : site.pixel());
+}
+
+function isLive(token: TokenRow): boolean {
+  return token.enabled && (token.expiresAt === null || token.expiresAt.getTime() > Date.now());
+}
+
+function headerValue(v: string | string[] | undefined): string | null {
+  if (v === undefined) return null;
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization']);
+
+/** Headers kept with the hit: bounded in count and size; credentials masked (never store a password that is not ours). */
+function storedHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length && Object.keys(out).length < PUBLIC_LIMITS.maxStoredHeaders; i += 2) {
+    const name = (raw[i] ?? '').toLowerCase();
+    let value = raw[i + 1] ?? '';
+    if (SECRET_HEADERS.has(name)) value = `${value.split(' ')[0] ?? ''} [redacted ${value.length} chars]`;
+    if (value.length > PUBLIC_LIMITS.maxStoredHeaderValue) value = `${value.slice(0, PUBLIC_LIMITS.maxStoredHeaderValue)}…`;
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  }
+  return out;
+}
+
+/** Read at most `limit` bytes of body; report 'too-large' (and stop reading) beyond that. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.resolve('too-large');
+  if (!req.headers['content-length'] && !req.headers['transfer-encoding']) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+function clipLog(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}

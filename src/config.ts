@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { validateTrust } from './channels/proxy.ts';
+
+/**
+ * Every setting Honeytrail reads, parsed once at boot from the environment.
+ * Nothing outside this file reads `process.env`; `.env.example` documents each entry
+ * and a test keeps the two in step.
+ */
+
+const port = z.coerce.number().int().min(0, 'must be 0-65535').max(65535, 'must be 0-65535');
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const httpUrl = z
+  .string()
+  .url('must be a URL such as https://files.example.com')
+  .refine((v) => /^https?:\/\//i.test(v), 'must start with http:// or https://')
+  .transform((v) => v.replace(/\/+$/, ''));
+const dnsName = z
+  .string()
+  .toLowerCase()
+  .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a DNS name such as t.example.com');
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a duration such as 30s, 15m, 24h or 7d')
+  .transform(parseDuration);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().min(1).default('file:./data/honeytrail.db'),
+  SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  DATA_DIR: z.string().min(1).default('./data'),
+
+  PUBLIC_ENABLED: bool.default(true),
+  PUBLIC_HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_PORT: port.default(8080),
+  PUBLIC_URL: httpUrl.optional(),
+  PUBLIC_SERVER_HEADER: z.string().max(100).default('nginx'),
+  URL_PATH_WORDS: list.optional(),
+  URL_FILE_NAMES: list.optional(),
+
+  ADMIN_ENABLED: bool.default(true),
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  ADMIN_PORT: port.default(3000),
+  ADMIN_URL: httpUrl.optional(),
+  HONEYTRAIL_API_KEY: z.string().min(24, 'must be at least 24 characters (use a long random value)').optional(),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .superRefine((v, ctx) => {
+      const problem = validateTrust(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be false, true, a hop count, or proxy addresses/CIDRs (${problem})` });
+    }),
+
+  DNS_ZONE: dnsName.default('honeytrail.localhost'),
+  MAIL_DOMAIN: dnsName.optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be smtp://user:pass@host:port or smtps://…').optional(),
+  ALERT_FROM: z.string().min(3).default('Honeytrail <honeytrail@localhost>'),
+  ALERT_TO: list.default([]),
+  TRAIL_WINDOW: duration.default(24 * 3600 * 1000),
+  ALERT_DIGEST_SECONDS: z.coerce.number().int().min(0).default(300),
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof schema>, 'PUBLIC_URL' | 'ADMIN_URL' | 'MAIL_DOMAIN' | 'URL_PATH_WORDS' | 'URL_FILE_NAMES'> & {
+    PUBLIC_URL: string;
+    ADMIN_URL: string;
+    MAIL_DOMAIN: string;
+    URL_PATH_WORDS: readonly string[];
+    URL_FILE_NAMES: readonly string[];
+  }
+>;
+
+/** Raised when the environment is invalid; `problems` lists every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Load `.env` from the working directory into the environment if it exists (variables already
+ * set win). Called once by the entry points before `loadConfig`.
+ */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}
+
+/** Parse the environment into a frozen config, or throw ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const c = parsed.data;
+  const publicHostForUrl = c.PUBLIC_HOST === '0.0.0.0' || c.PUBLIC_HOST === '::' ? '127.0.0.1' : c.PUBLIC_HOST;
+  return Object.freeze({
+    ...c,
+    PUBLIC_URL: c.PUBLIC_URL ?? `http://${publicHostForUrl}:${c.PUBLIC_PORT}`,
+    ADMIN_URL: c.ADMIN_URL ?? `http://${c.ADMIN_HOST}:${c.ADMIN_PORT}`,
+    MAIL_DOMAIN: c.MAIL_DOMAIN ?? c.DNS_ZONE,
+    URL_PATH_WORDS: Object.freeze(c.URL_PATH_WORDS ?? DEFAULT_PATH_WORDS),
+    URL_FILE_NAMES: Object.freeze(c.URL_FILE_NAMES ?? DEFAULT_FILE_NAMES),
+  });
+}
+
+/** Path words used to build plausible token URLs; override with URL_PATH_WORDS. */
+export const DEFAULT_PATH_WORDS = [
+  'static', 'assets', 'media', 'content', 'files', 'resources', 'public', 'uploads', 'shared',
+  'img', 'images', 'cdn', 'cache', 'docs', 'portal', 'intranet', 'dl', 'res', 'data', 'share',
+  'reports', 'library', 'common', 'site', 'web', 'app', 'v2', 'archive', 'export', 'x',
+] as const;
+
+/** File names used as the last segment of token URLs; override with URL_FILE_NAMES. */
+export const DEFAULT_FILE_NAMES = [
+  'logo.png', 'spacer.gif', 'pixel.gif', 'header.png', 'banner.jpg', 'footer.gif', 'icon.png',
+  'bg.png', 'blank.gif', 'badge.svg', 'track.gif', 'seal.png', 'mark.png', 'brand.png', 'divider.gif',
+] as const;
+
+function parseDuration(v: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
+  const n = Number(m?.[1] ?? 0);
+  const unit = m?.[2] ?? 's';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000;
+  return n * factor;
+}
+
+/** Resolve the SQLite file path from DATABASE_URL (`file:./x.db`, `sqlite:x.db` or a bare path). */
+export function sqlitePath(databaseUrl: string): string {
+  if (/^(postgres|postgresql|mysql):/i.test(databaseUrl)) {
+    throw new ConfigError([`DATABASE_URL: ${databaseUrl.split(':')[0]} is not supported yet; use file:./path.db`]);
+  }
+  return databaseUrl.replace(/^(file|sqlite):(\/\/)?/i, '') || ':memory:';
+}

@@ -1,0 +1,228 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The data model (DESIGN section 3). Times are stored as epoch milliseconds; JSON columns
+ * hold small, size-bounded documents. `drizzle-kit generate` turns this file into the
+ * migrations under `drizzle/sqlite`, which are applied at start-up.
+ */
+
+const createdAt = () =>
+  integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
+
+export const tokens = sqliteTable(
+  'tokens',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    name: text('name').notNull(),
+    location: text('location'),
+    plantedHost: text('planted_host'),
+    tags: text('tags', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+    lookupKey: text('lookup_key'),
+    /** Path (and query) of the token's URL under PUBLIC_URL, for kinds that have one. */
+    urlPath: text('url_path'),
+    alertEmails: text('alert_emails', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    webhooks: text('webhooks', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    ignoreCidrs: text('ignore_cidrs', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
+    createdBy: text('created_by'),
+    deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
+    lastHitAt: integer('last_hit_at', { mode: 'timestamp_ms' }),
+    hitCount: integer('hit_count').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('tokens_lookup_key_uq').on(t.lookupKey),
+    index('tokens_kind_idx').on(t.kind, t.createdAt),
+    index('tokens_created_idx').on(t.createdAt),
+    index('tokens_location_idx').on(t.location),
+  ],
+);
+
+export const CLASSIFICATIONS = ['alert', 'ignored', 'scanner', 'echo', 'probe', 'noise'] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+export const CHANNELS = ['http', 'dns', 'smtp'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const hits = sqliteTable(
+  'hits',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    tokenId: text('token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    channel: text('channel').$type<Channel>().notNull(),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    sourceIp: text('source_ip'),
+    sourcePort: integer('source_port'),
+    forwardedFor: text('forwarded_for'),
+    userAgent: text('user_agent'),
+    referer: text('referer'),
+    method: text('method'),
+    path: text('path'),
+    query: text('query'),
+    qname: text('qname'),
+    qtype: text('qtype'),
+    mailFrom: text('mail_from'),
+    mailTo: text('mail_to'),
+    mailSubject: text('mail_subject'),
+    actorUser: text('actor_user'),
+    actorHost: text('actor_host'),
+    actorDomain: text('actor_domain'),
+    credential: text('credential'),
+    headers: text('headers', { mode: 'json' }).$type<Record<string, string>>(),
+    details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
+    classification: text('classification').$type<Classification>().notNull().default('alert'),
+    incidentId: integer('incident_id').references(() => incidents.id, { onDelete: 'set null' }),
+    repeatCount: integer('repeat_count').notNull().default(1),
+    lastAt: integer('last_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    index('hits_token_idx').on(t.tokenId, t.id),
+    index('hits_at_idx').on(t.at),
+    index('hits_incident_idx').on(t.incidentId),
+  ],
+);
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const INCIDENT_STATUSES = ['open', 'acknowledged', 'closed'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+export const incidents = sqliteTable(
+  'incidents',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    actorKey: text('actor_key').notNull(),
+    actorLabel: text('actor_label'),
+    firstAt: integer('first_at', { mode: 'timestamp_ms' }).notNull(),
+    lastAt: integer('last_at', { mode: 'timestamp_ms' }).notNull(),
+    hitCount: integer('hit_count').notNull().default(0),
+    tokenCount: integer('token_count').notNull().default(0),
+    locationCount: integer('location_count').notNull().default(0),
+    hostCount: integer('host_count').notNull().default(0),
+    severity: text('severity').$type<Severity>().notNull().default('low'),
+    status: text('status').$type<IncidentStatus>().notNull().default('open'),
+    lateral: integer('lateral', { mode: 'boolean' }).notNull().default(false),
+    techniques: text('techniques', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    summary: text('summary'),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt)],
+);
+
+export const ALERT_STATUSES = ['pending', 'sending', 'sent', 'failed', 'dead'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    incidentId: integer('incident_id').references(() => incidents.id, { onDelete: 'cascade' }),
+    channel: text('channel').$type<'email' | 'webhook'>().notNull(),
+    target: text('target').notNull(),
+    kind: text('kind').$type<'first' | 'digest' | 'test'>().notNull().default('first'),
+    status: text('status').$type<AlertStatus>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: integer('claimed_until', { mode: 'timestamp_ms' }),
+    lastError: text('last_error'),
+    sentAt: integer('sent_at', { mode: 'timestamp_ms' }),
+    idempotencyKey: text('idempotency_key').notNull(),
+    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('alerts_idem_uq').on(t.idempotencyKey),
+    index('alerts_due_idx').on(t.status, t.nextAttemptAt),
+    index('alerts_incident_idx').on(t.incidentId),
+  ],
+);
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  role: text('role').$type<'admin' | 'viewer'>().notNull().default('admin'),
+  createdAt: createdAt(),
+  lastLoginAt: integer('last_login_at', { mode: 'timestamp_ms' }),
+  disabledAt: integer('disabled_at', { mode: 'timestamp_ms' }),
+});
+
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(), // sha256 of the cookie value; the value itself is never stored
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    lastSeenAt: integer('last_seen_at', { mode: 'timestamp_ms' }),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  prefix: text('prefix').notNull(), // first characters, to recognise a key in the UI
+  keyHash: text('key_hash').notNull().unique(), // sha256 hex; keys are 160+ bit random, so a fast hash is enough
+  createdAt: createdAt(),
+  createdBy: text('created_by'),
+  lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+});
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    ip: text('ip'),
+    details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index('audit_at_idx').on(t.at)],
+);
+
+export const assets = sqliteTable(
+  'assets',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    cidr: text('cidr'),
+    hostname: text('hostname'),
+    label: text('label').notNull(),
+    segment: text('segment'),
+    criticality: text('criticality').$type<'low' | 'medium' | 'high' | 'critical'>().notNull().default('medium'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('assets_cidr_idx').on(t.cidr), index('assets_hostname_idx').on(t.hostname)],
+);
+
+/** Small key/value store for instance state (first-run setup, schema-independent flags). */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value', { mode: 'json' }).$type<unknown>(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
+});
+
+export type TokenRow = typeof tokens.$inferSelect;
+export type NewTokenRow = typeof tokens.$inferInsert;
+export type HitRow = typeof hits.$inferSelect;
+export type NewHitRow = typeof hits.$inferInsert;
+export type IncidentRow = typeof incidents.$inferSelect;
+export type AlertRow = typeof alerts.$inferSelect;
+export type AssetRow = typeof assets.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -1,0 +1,12 @@
+import type { Config } from './config.ts';
+import type { Db } from './db/client.ts';
+import type { HitRecorder } from './hits/record-hit.ts';
+import type { Logger } from './logger.ts';
+
+/** What the apps and listeners are built from; tests build their own. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  recorder: HitRecorder;
+}

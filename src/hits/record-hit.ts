@@ -1,0 +1,179 @@
+import type { Db } from '../db/client.ts';
+import { hitWriter } from '../db/queries/hits.ts';
+import type { Channel, HitRow, NewHitRow } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+import type { HitFacts, Token } from '../tokens/kind.ts';
+import { classify } from './classify.ts';
+
+/** A trigger as a channel saw it, before it is stored. */
+export interface HitEvent {
+  token: Token;
+  channel: Channel;
+  at?: Date;
+  sourceIp?: string | null;
+  sourcePort?: number | null;
+  forwardedFor?: string | null;
+  userAgent?: string | null;
+  referer?: string | null;
+  method?: string | null;
+  path?: string | null;
+  query?: string | null;
+  qname?: string | null;
+  qtype?: string | null;
+  mailFrom?: string | null;
+  mailTo?: string | null;
+  mailSubject?: string | null;
+  headers?: Record<string, string> | null;
+  /** What the token's kind decoded from the event. */
+  facts?: HitFacts;
+}
+
+/**
+ * A step run inside the hit's transaction, after the hit row exists: the alerts pipeline
+ * hangs the incident (trail) update and the outbox rows here, so that a hit, its incident
+ * and its alerts are committed together or not at all.
+ */
+export type HitStep = (db: Db, hit: HitRow, token: Token) => HitRow | void;
+
+export interface HitRecorder {
+  /** Store the hit; resolves once it is committed (answer the client only after that). */
+  record(event: HitEvent): Promise<HitRow>;
+  /** Commit whatever is queued now (used at shutdown). */
+  flush(): void;
+  readonly stats: { batches: number; hits: number };
+}
+
+const MAX_TEXT = 2048;
+const MAX_JSON = 8192;
+
+/**
+ * Group commit: hits that arrive in the same event-loop turn are written in one SQLite
+ * transaction (one WAL append instead of one per hit), and each caller is answered after
+ * that commit. Should the batch fail, hits are retried one by one so a single bad row
+ * cannot lose the others.
+ */
+export function createHitRecorder(deps: { db: Db; log: Logger; steps?: readonly HitStep[] }): HitRecorder {
+  const { db, log } = deps;
+  const steps = deps.steps ?? [];
+  let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
+  let scheduled = false;
+  const stats = { batches: 0, hits: 0 };
+
+  const writer = hitWriter(db);
+  const persist = (event: HitEvent): HitRow => {
+    let hit = writer.insert(toRow(event));
+    for (const step of steps) hit = step(db, hit, event.token) ?? hit;
+    return hit;
+  };
+  const persistBatch = db.$client.transaction((events: HitEvent[]) => {
+    const stored = events.map(persist);
+    const perToken = new Map<string, { n: number; at: Date }>();
+    for (const h of stored) {
+      const t = perToken.get(h.tokenId);
+      perToken.set(h.tokenId, { n: (t?.n ?? 0) + 1, at: t && t.at > h.at ? t.at : h.at });
+    }
+    for (const [tokenId, t] of perToken) writer.touchToken(tokenId, t.n, t.at);
+    return stored;
+  });
+  const persistOne = db.$client.transaction((event: HitEvent) => persistBatch([event])[0] as HitRow);
+
+  function flush(): void {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    stats.batches++;
+    let stored: HitRow[] | undefined;
+    try {
+      stored = persistBatch(batch.map((p) => p.event));
+    } catch (err) {
+      log.warn({ err, size: batch.length }, 'hit batch failed; retrying hits one by one');
+    }
+    batch.forEach((pending, i) => {
+      try {
+        const hit = stored?.[i] ?? persistOne(pending.event);
+        stats.hits++;
+        logHit(log, hit, pending.event.token);
+        pending.resolve(hit);
+      } catch (err) {
+        log.error({ err, tokenId: pending.event.token.id }, 'hit could not be stored');
+        pending.reject(err);
+      }
+    });
+  }
+
+  return {
+    record(event) {
+      return new Promise<HitRow>((resolve, reject) => {
+        queue.push({ event, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    flush,
+    stats,
+  };
+}
+
+function toRow(e: HitEvent): NewHitRow {
+  const facts = e.facts ?? {};
+  const at = e.at ?? new Date();
+  return {
+    tokenId: e.token.id,
+    channel: e.channel,
+    at,
+    sourceIp: clip(e.sourceIp),
+    sourcePort: e.sourcePort ?? null,
+    forwardedFor: clip(e.forwardedFor),
+    userAgent: clip(e.userAgent),
+    referer: clip(e.referer),
+    method: clip(e.method),
+    path: clip(e.path),
+    query: clip(e.query),
+    qname: clip(e.qname),
+    qtype: clip(e.qtype),
+    mailFrom: clip(e.mailFrom),
+    mailTo: clip(e.mailTo),
+    mailSubject: clip(e.mailSubject),
+    actorUser: clip(facts.actor?.user),
+    actorHost: clip(facts.actor?.host),
+    actorDomain: clip(facts.actor?.domain),
+    credential: clip(facts.credential),
+    headers: boundJson(e.headers ?? null) as Record<string, string> | null,
+    details: boundJson(facts.details ?? null),
+    classification: facts.classification ?? classify(e.token, e.sourceIp ?? null),
+  };
+}
+
+function clip(v: string | null | undefined): string | null {
+  if (v === undefined || v === null) return null;
+  return v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT)}…[truncated ${v.length - MAX_TEXT} chars]` : v;
+}
+
+/** JSON columns are size-bounded: an oversized document is replaced by a truncated preview. */
+function boundJson(value: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (value === null) return null;
+  const text = JSON.stringify(value);
+  if (text.length <= MAX_JSON) return value;
+  return { truncated: true, originalSize: text.length, preview: text.slice(0, MAX_JSON / 2) };
+}
+
+function logHit(log: Logger, hit: HitRow, token: Token): void {
+  log.info(
+    {
+      event: 'hit',
+      hitId: hit.id,
+      tokenId: hit.tokenId,
+      kind: token.kind,
+      channel: hit.channel,
+      sourceIp: hit.sourceIp,
+      userAgent: hit.userAgent,
+      actor: hit.actorUser || hit.actorHost ? { user: hit.actorUser, host: hit.actorHost, domain: hit.actorDomain } : undefined,
+      classification: hit.classification,
+      incidentId: hit.incidentId,
+    },
+    'token triggered',
+  );
+}

@@ -1,0 +1,114 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createAdminApp } from './app.ts';
+import { createPublicServer } from './channels/http.ts';
+import { sqlitePath, type Config } from './config.ts';
+import { closeDatabase, openDatabase, type Db } from './db/client.ts';
+import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
+import type { AppDeps } from './deps.ts';
+import { createHitRecorder, type HitStep } from './hits/record-hit.ts';
+import type { Logger } from './logger.ts';
+
+/** A running listener: its bound address and how to stop it. */
+export interface RunningListener {
+  name: string;
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+export interface Honeytrail {
+  deps: AppDeps;
+  listeners: RunningListener[];
+  /** Bound port of a listener by name (`public`, `admin`, …). */
+  port(name: string): number;
+  /** Stop accepting, drain in-flight work, commit queued hits, close the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  log: Logger;
+  /** Extra steps run in each hit's transaction (the alerts pipeline). */
+  hitSteps?: readonly HitStep[];
+}
+
+/** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
+export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
+  const { config, log } = opts;
+  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
+  const recorder = createHitRecorder({ db, log, steps: opts.hitSteps });
+  const deps: AppDeps = { config, db, log, recorder };
+  const listeners: RunningListener[] = [];
+  try {
+    if (config.PUBLIC_ENABLED) {
+      listeners.push(await listenHttp('public', createPublicServer(deps), config.PUBLIC_HOST, config.PUBLIC_PORT));
+    }
+    if (config.ADMIN_ENABLED) {
+      const { createServer } = await import('node:http');
+      listeners.push(await listenHttp('admin', createServer(createAdminApp(deps)), config.ADMIN_HOST, config.ADMIN_PORT));
+    }
+  } catch (err) {
+    await Promise.allSettled(listeners.map((l) => l.close()));
+    closeDatabase(db);
+    throw err;
+  }
+  for (const l of listeners) log.info({ listener: l.name, ...l.address }, `${l.name} listener ready`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    deps,
+    listeners,
+    port(name) {
+      const l = listeners.find((x) => x.name === name);
+      if (!l) throw new Error(`listener ${name} is not running`);
+      return l.address.port;
+    },
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled(listeners.map((l) => l.close()));
+        recorder.flush();
+        closeDatabase(db);
+      })();
+      return closing;
+    },
+  };
+}
+
+function listenHttp(name: string, server: Server, host: string, port: number): Promise<RunningListener> {
+  return new Promise((resolvePromise, reject) => {
+    const onError = (err: Error) => reject(new Error(`${name} listener could not bind ${host}:${port}: ${err.message}`, { cause: err }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const addr = server.address() as AddressInfo;
+      resolvePromise({
+        name,
+        address: { host: addr.address, port: addr.port },
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            // In-flight requests get a grace period, then their sockets are dropped.
+            setTimeout(() => server.closeAllConnections(), 5_000).unref();
+          }),
+      });
+    });
+  });
+}
+
+/**
+ * First run: when no API key exists and none is configured, create one and write it to
+ * `<DATA_DIR>/initial-api-key` (mode 0600) so the operator can start using the API. The key
+ * itself never goes to the log, only the file path.
+ */
+export function ensureInitialApiKey(db: Db, config: Config, log: Logger): string | null {
+  if (config.HONEYTRAIL_API_KEY || countApiKeys(db) > 0) return null;
+  const file = resolve(config.DATA_DIR, 'initial-api-key');
+  if (existsSync(file)) return file;
+  const { key } = createApiKey(db, 'initial key (first run)', 'system');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  log.warn({ file }, 'first run: created an API key and wrote it to this file; store it safely, then delete the file');
+  return file;
+}

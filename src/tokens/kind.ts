@@ -1,0 +1,129 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { z } from 'zod';
+import type { Config } from '../config.ts';
+import type { Channel, Classification, TokenRow } from '../db/schema.ts';
+
+/**
+ * The contract every token kind satisfies. A kind is one file under `src/tokens/`, one line
+ * in `registry.ts` and one test file; channels know kinds only through this type.
+ */
+
+/** What a kind may use while creating, rendering or describing a token. */
+export interface KindContext {
+  readonly config: Config;
+}
+
+/** A stored token whose params have already passed the kind's schema. */
+export type Token<P = Record<string, unknown>> = Omit<TokenRow, 'params'> & { params: P };
+
+/** Result of `create`: params to store (including anything generated) and an optional O(1) lookup key. */
+export interface CreatedToken<P> {
+  params: P;
+  /** Unique secondary key the channels can find the token by (AWS key id, API key hash …). */
+  lookupKey?: string | null;
+  /** Path of the token's URL under PUBLIC_URL (see `newTokenPath`), for kinds that have one. */
+  urlPath?: string | null;
+}
+
+/** What to plant, returned by the API on creation and shown in the UI. */
+export interface ArtifactInfo {
+  url?: string;
+  hostname?: string;
+  email?: string;
+  /** File name of the downloadable artifact, when the kind produces a file. */
+  filename?: string;
+  contentType?: string;
+  /** Short human hint on where and how to plant it. */
+  hint?: string;
+  /** Admin API path that downloads the file (set by the service when the kind can render). */
+  download?: string;
+}
+
+/** A downloadable artifact. */
+export interface ArtifactFile {
+  filename: string;
+  contentType: string;
+  body: Buffer;
+}
+
+/** Decoded facts a kind adds to a hit. */
+export interface HitFacts {
+  actor?: { user?: string | null; host?: string | null; domain?: string | null };
+  credential?: string | null;
+  details?: Record<string, unknown>;
+  classification?: Classification;
+}
+
+/** The public listener's view of one request. */
+export interface HttpRequestInfo {
+  method: string;
+  /** Raw request target (path + query), already bounded in size. */
+  url: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Request body, bounded (see public listener limits). */
+  body: Buffer;
+  sourceIp: string;
+}
+
+/** What the public listener sends back. */
+export interface HttpReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
+
+/** A DNS question as the DNS channel hands it to a kind. */
+export interface DnsQueryInfo {
+  /** Lower-cased query name without the trailing dot. */
+  qname: string;
+  qtype: string;
+  /** Labels left of the token id (data labels), lower-cased, in order. */
+  dataLabels: string[];
+  /** The same labels as the resolver sent them (case kept, for case-sensitive data such as user names). */
+  rawDataLabels: string[];
+  resolverIp: string;
+}
+
+export interface TokenKind<P = Record<string, unknown>> {
+  /** Stable id used in the API and the database. */
+  readonly id: string;
+  readonly label: string;
+  readonly description: string;
+  /** Channels whose traffic can trigger this kind. */
+  readonly channels: readonly Channel[];
+  /** MITRE ATT&CK technique ids a trigger suggests (see alerts/attack.ts for names). */
+  readonly techniques: readonly string[];
+  /** Validates (and defaults) the params a defender supplies; also drives the admin form. */
+  readonly params: z.ZodType<P>;
+  /** Example params input: shown as the form's placeholder values and used by the contract tests. */
+  readonly example: Record<string, unknown>;
+
+  /** Fill in generated params (paths, secrets) for a new token with id `id`. */
+  create(ctx: KindContext, id: string, params: P): CreatedToken<P> | Promise<CreatedToken<P>>;
+  /** What to plant (URL, hostname, file name …). */
+  artifact(ctx: KindContext, token: Token<P>): ArtifactInfo;
+  /** Build the downloadable file, for kinds that have one. */
+  render?(ctx: KindContext, token: Token<P>): ArtifactFile | Promise<ArtifactFile>;
+
+  /** Public HTTP behaviour, for kinds triggered over HTTP. */
+  http?: {
+    /** Find a lookup key in a request that carries no token id (e.g. an AWS key id in Authorization). */
+    lookupKey?(req: HttpRequestInfo): string | null;
+    describe?(req: HttpRequestInfo, token: Token<P>): HitFacts;
+    respond?(req: HttpRequestInfo, token: Token<P>): HttpReply;
+  };
+  /** DNS behaviour, for kinds triggered by name lookups. */
+  dns?: {
+    describe?(query: DnsQueryInfo, token: Token<P>): HitFacts;
+  };
+}
+
+/**
+ * Declare a kind with its own params type and erase that type for the registry. Safe because
+ * every params value handed to a kind was produced by that kind's own `params` schema.
+ */
+export function defineKind<P>(kind: TokenKind<P>): TokenKind {
+  return kind as unknown as TokenKind;
+}

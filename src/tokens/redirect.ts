@@ -1,0 +1,53 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { defineKind } from './kind.ts';
+import { newTokenPath, publicUrl } from './urls.ts';
+
+const target = z
+  .string()
+  .max(2048)
+  .url('must be an absolute URL')
+  .refine((v) => new URL(v).protocol === 'https:', 'must be an https:// URL')
+  .refine((v) => {
+    const u = new URL(v);
+    return u.username === '' && u.password === '';
+  }, 'must not contain a user name or password')
+  .refine((v) => {
+    const host = new URL(v).hostname.replace(/^\[|\]$/g, '');
+    return isIP(host) !== 0 || host.includes('.');
+  }, 'must name a fully qualified host');
+
+const params = z.object({
+  target: target.describe('Where the visitor is sent after the hit is recorded (https only)'),
+});
+
+type RedirectParams = z.infer<typeof params>;
+
+/** A link that records the visit and forwards to a real page, so the visitor notices nothing. */
+export const redirect = defineKind<RedirectParams>({
+  id: 'redirect',
+  label: 'Redirect URL',
+  description: 'A unique URL that records the visit and then redirects (302) to a real https page.',
+  channels: ['http'],
+  techniques: ['T1083', 'T1213'],
+  params,
+  example: { target: 'https://intranet.example.com/wiki/Finance' },
+  create(ctx, id, p) {
+    return { params: p, urlPath: newTokenPath(ctx.config, id, 'page') };
+  },
+  artifact(ctx, token) {
+    return {
+      url: publicUrl(ctx.config, token.urlPath ?? '/'),
+      hint: `Visitors land on ${token.params.target}. Use it in bookmarks, wiki pages or internal docs.`,
+    };
+  },
+  http: {
+    respond(_req, token) {
+      return {
+        status: 302,
+        headers: { location: token.params.target, 'content-type': 'text/html', 'cache-control': 'no-store' },
+        body: `<html>\r\n<head><title>302 Found</title></head>\r\n<body>\r\n<center><h1>302 Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
+      };
+    },
+  },
+});

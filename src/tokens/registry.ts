@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import type { TokenKind } from './kind.ts';
+import { redirect } from './redirect.ts';
+import { webBug } from './web-bug.ts';
+
+/** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
+export const KINDS: readonly TokenKind[] = [webBug, redirect];
+
+const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
+
+export function findKind(id: string): TokenKind | undefined {
+  return byId.get(id);
+}
+
+export function kindIds(): string[] {
+  return KINDS.map((k) => k.id);
+}
+
+/** Kinds that can recognise a request carrying no token id (credential kinds). */
+export function httpLookupKinds(): TokenKind[] {
+  return KINDS.filter((k) => k.http?.lookupKey !== undefined);
+}
+
+/** The kind's params as JSON Schema, for API clients and the admin form. */
+export function paramsJsonSchema(kind: TokenKind): unknown {
+  return z.toJSONSchema(kind.params, { io: 'input', unrepresentable: 'any' });
+}

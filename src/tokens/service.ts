@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { audit } from '../db/queries/audit.ts';
+import { deleteToken, getToken, insertToken, updateToken } from '../db/queries/tokens.ts';
+import type { TokenRow } from '../db/schema.ts';
+import { AppError, notFound } from '../errors.ts';
+import { isCidr } from '../net.ts';
+import { newTokenId } from './ids.ts';
+import type { ArtifactFile, ArtifactInfo, KindContext, Token, TokenKind } from './kind.ts';
+import { findKind, kindIds } from './registry.ts';
+
+/**
+ * Token use cases shared by the API, the admin UI and the CLI: validate, create, describe,
+ * render. Routes stay thin; this is where the rules live.
+ */
+
+const text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
+const email = z.string().trim().toLowerCase().email('must be an email address').max(254);
+const cidr = z.string().trim().refine(isCidr, 'must be an IP address or CIDR such as 10.0.0.0/8');
+const webhook = z
+  .string()
+  .trim()
+  .url('must be a URL')
+  .max(2048)
+  .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL');
+
+/** Fields every token has, whatever its kind. */
+export const tokenFields = {
+  name: text(200).min(1, 'is required'),
+  location: text(1024).optional(),
+  plantedHost: text(255).optional(),
+  tags: z.array(text(64).min(1)).max(20, 'at most 20 tags').optional(),
+  alertEmails: z.array(email).max(20, 'at most 20 recipients').optional(),
+  webhooks: z.array(webhook).max(10, 'at most 10 webhooks').optional(),
+  ignoreCidrs: z.array(cidr).max(100, 'at most 100 entries').optional(),
+  expiresAt: z.coerce.date({ message: 'must be an ISO 8601 date' }).optional(),
+};
+
+export const createTokenInput = z
+  .object({
+    kind: z.string({ message: 'is required' }).refine((k) => findKind(k) !== undefined, {
+      message: `must be one of: ${kindIds().join(', ')}`,
+    }),
+    ...tokenFields,
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type CreateTokenInput = z.infer<typeof createTokenInput>;
+
+export const updateTokenInput = z
+  .object({
+    name: tokenFields.name.optional(),
+    location: text(1024).nullable().optional(),
+    plantedHost: text(255).nullable().optional(),
+    tags: tokenFields.tags,
+    alertEmails: tokenFields.alertEmails,
+    webhooks: tokenFields.webhooks,
+    ignoreCidrs: tokenFields.ignoreCidrs,
+    enabled: z.boolean({ message: 'must be true or false' }).optional(),
+    expiresAt: z.coerce.date({ message: 'must be an ISO 8601 date' }).nullable().optional(),
+  })
+  .strict();
+export type UpdateTokenInput = z.infer<typeof updateTokenInput>;
+
+export interface Actor {
+  /** `api-key:<id>`, `user:<email>`, `cli` … */
+  id: string;
+  ip?: string | null;
+}
+
+function kindOf(token: Pick<TokenRow, 'kind'>): TokenKind {
+  const kind = findKind(token.kind);
+  if (!kind) throw new AppError('internal', `token kind ${token.kind} is not installed`);
+  return kind;
+}
+
+/** Validate a kind's params; errors name `params.<field>`. */
+export function parseParams(kind: TokenKind, params: unknown): Record<string, unknown> {
+  const parsed = kind.params.safeParse(params ?? {});
+  if (!parsed.success) throw AppError.fromZod(parsed.error, 'params');
+  return parsed.data;
+}
+
+export async function createToken(
+  db: Db,
+  ctx: KindContext,
+  input: CreateTokenInput,
+  actor: Actor,
+): Promise<{ token: TokenRow; artifact: ArtifactInfo }> {
+  const kind = kindOf(input);
+  const params = parseParams(kind, input.params);
+  const id = newTokenId();
+  const created = await kind.create(ctx, id, params);
+  let row: TokenRow;
+  try {
+    row = insertToken(db, {
+      id,
+      kind: kind.id,
+      name: input.name,
+      location: input.location || null,
+      plantedHost: input.plantedHost || null,
+      tags: input.tags ?? [],
+      alertEmails: input.alertEmails ?? [],
+      webhooks: input.webhooks ?? [],
+      ignoreCidrs: input.ignoreCidrs ?? [],
+      expiresAt: input.expiresAt ?? null,
+      params: created.params,
+      lookupKey: created.lookupKey ?? null,
+      urlPath: created.urlPath ?? null,
+      createdBy: actor.id,
+    });
+  } catch (err) {
+    if (err instanceof Error && /UNIQUE/.test(err.message)) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
+    throw err;
+  }
+  audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
+  return { token: row, artifact: describeArtifact(ctx, row) };
+}
+
+export function requireToken(db: Db, id: string): TokenRow {
+  const token = getToken(db, id);
+  if (!token) throw notFound('token');
+  return token;
+}
+
+export function describeArtifact(ctx: KindContext, token: TokenRow): ArtifactInfo {
+  const kind = kindOf(token);
+  const info = kind.artifact(ctx, token as Token);
+  return kind.render ? { ...info, download: `/api/v1/tokens/${token.id}/artifact` } : info;
+}
+
+export async function renderArtifact(db: Db, ctx: KindContext, token: TokenRow, actor: Actor): Promise<ArtifactFile> {
+  const kind = kindOf(token);
+  if (!kind.render) throw new AppError('not_found', `a ${kind.id} token has no downloadable artifact; plant its ${kind.artifact(ctx, token as Token).url ? 'URL' : 'value'} instead`);
+  const file = await kind.render(ctx, token as Token);
+  audit(db, { actor: actor.id, action: 'token.download', targetType: 'token', targetId: token.id, ip: actor.ip, details: { filename: file.filename } });
+  return file;
+}
+
+export function patchToken(db: Db, id: string, input: UpdateTokenInput, actor: Actor): TokenRow {
+  requireToken(db, id);
+  const updated = updateToken(db, id, input);
+  if (!updated) throw notFound('token');
+  audit(db, { actor: actor.id, action: 'token.update', targetType: 'token', targetId: id, ip: actor.ip, details: { fields: Object.keys(input) } });
+  return updated;
+}
+
+export function removeToken(db: Db, id: string, actor: Actor): void {
+  if (!deleteToken(db, id)) throw notFound('token');
+  audit(db, { actor: actor.id, action: 'token.delete', targetType: 'token', targetId: id, ip: actor.ip });
+}

@@ -1,0 +1,171 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { updateToken } from '../../src/db/queries/tokens.ts';
+import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer({ TRUST_PROXY: 'loopback' });
+});
+afterAll(() => s.stop());
+
+const hitsOf = (tokenId: string) => listHits(s.app.deps.db, { tokenId, limit: 100 });
+
+/** Raw HTTP over a socket, for requests fetch refuses to send. */
+function rawRequest(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.end(payload));
+    let out = '';
+    sock.on('data', (d) => (out += d.toString('latin1')));
+    sock.on('end', () => resolve(out));
+    sock.on('error', reject);
+    sock.setTimeout(5000, () => sock.destroy(new Error('timeout')));
+  });
+}
+
+describe('public listener: recording', () => {
+  it('records a hit with IP, user agent, path, and answers a GIF only after the commit', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', location: '\\\\fs01\\finance' });
+    const res = await fetch(url!, { headers: { 'user-agent': 'Mozilla/5.0 (attacker)', accept: 'image/*' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/gif');
+    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 6).toString()).toBe('GIF89a');
+    // The response came back, so the hit must already be committed.
+    const hits = hitsOf(token.id);
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ channel: 'http', sourceIp: '127.0.0.1', userAgent: 'Mozilla/5.0 (attacker)', method: 'GET', classification: 'alert' });
+    expect(hits[0]?.path).toBe(new URL(url!).pathname);
+  });
+
+  it('finds the id in the query string as well as in the path', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    await fetch(`${s.publicUrl}/static/img/logo.png?utm=1&v=${token.id}`);
+    await fetch(`${s.publicUrl}/assets/${token.id}.png`);
+    expect(hitsOf(token.id)).toHaveLength(2);
+  });
+
+  it('answers a browser navigation with an HTML page, an <img> fetch with a GIF', async () => {
+    const { url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const page = await fetch(url!, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(page.headers.get('content-type')).toBe('text/html');
+    expect(await page.text()).toContain('<html');
+  });
+
+  it('redirect tokens record the hit and 302 to the configured target', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'redirect', params: { target: 'https://wiki.corp.example/x' } });
+    const res = await fetch(url!, { redirect: 'manual', headers: { referer: 'https://intranet/' } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://wiki.corp.example/x');
+    expect(hitsOf(token.id)[0]?.referer).toBe('https://intranet/');
+  });
+
+  it('records every hit from many concurrent requests', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const results = await Promise.all(Array.from({ length: 60 }, () => fetch(url!).then((r) => r.status)));
+    expect(results.every((st) => st === 200)).toBe(true);
+    expect(hitsOf(token.id)).toHaveLength(60);
+  });
+
+  it('masks Authorization values in stored headers and keeps other headers bounded', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    await fetch(url!, { headers: { authorization: 'Basic dXNlcjpzZWNyZXQ=', 'x-long': 'a'.repeat(5000) } });
+    const h = hitsOf(token.id)[0]?.headers ?? {};
+    expect(h.authorization).toMatch(/^Basic \[redacted \d+ chars\]$/);
+    expect(JSON.stringify(h)).not.toContain('dXNlcjpzZWNyZXQ=');
+    expect((h['x-long'] ?? '').length).toBeLessThanOrEqual(513);
+  });
+});
+
+describe('public listener: fail quiet', () => {
+  it('answers unknown, disabled and expired tokens exactly like a live one, and records nothing', async () => {
+    const { token: live, url: liveUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const { token: off, url: offUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const { token: old, url: oldUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    updateToken(s.app.deps.db, off.id, { enabled: false });
+    updateToken(s.app.deps.db, old.id, { expiresAt: new Date(Date.now() - 1000) });
+    const unknownUrl = liveUrl!.replace(live.id, 'a'.repeat(24));
+    const answers = await Promise.all(
+      [liveUrl!, offUrl!, oldUrl!, unknownUrl].map(async (u) => {
+        const r = await fetch(u);
+        return { status: r.status, type: r.headers.get('content-type'), server: r.headers.get('server'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
+      }),
+    );
+    for (const a of answers.slice(1)) expect(a).toEqual(answers[0]);
+    expect(hitsOf(off.id)).toHaveLength(0);
+    expect(hitsOf(old.id)).toHaveLength(0);
+  });
+
+  it('looks like nginx: Server header, no X-Powered-By, stock 404 and index pages', async () => {
+    const res = await fetch(`${s.publicUrl}/wp-login.php`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('server')).toBe('nginx');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    const body = await res.text();
+    expect(body).toContain('<center>nginx</center>');
+    expect(body.toLowerCase()).not.toMatch(/honey|token|express|trap/);
+    const index = await fetch(`${s.publicUrl}/`);
+    expect(await index.text()).toContain('Welcome to nginx!');
+  });
+
+  it('serves no admin or API route', async () => {
+    for (const path of ['/api/v1/kinds', '/api/v1/tokens', '/healthz', '/admin']) {
+      const res = await fetch(`${s.publicUrl}${path}`, { headers: { authorization: 'Bearer whatever' } });
+      expect(res.status, path).toBe(404);
+    }
+  });
+
+  it('bounds the URL, headers and body', async () => {
+    expect((await fetch(`${s.publicUrl}/${'a'.repeat(5000)}`)).status).toBe(414);
+    const big = await fetch(`${s.publicUrl}/upload`, { method: 'POST', body: 'x'.repeat(70 * 1024) });
+    expect(big.status).toBe(413);
+    const port = s.app.port('public');
+    const hugeHeaders = await rawRequest(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
+    expect(hugeHeaders).toMatch(/^HTTP\/1\.1 431 /);
+    expect(hugeHeaders).toContain('Server: nginx');
+  });
+
+  it('answers garbage with a bland 400 and keeps serving', async () => {
+    const port = s.app.port('public');
+    const garbage = await rawRequest(port, '\x16\x03\x01\x02\x00GARBAGE\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(garbage).not.toMatch(/node|express|error:/i);
+    expect((await fetch(`${s.publicUrl}/`)).status).toBe(200);
+  });
+});
+
+describe('public listener: proxies', () => {
+  it('believes X-Forwarded-For only from trusted proxies and keeps the raw chain', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    await fetch(url!, { headers: { 'x-forwarded-for': '203.0.113.9, 10.1.2.3' } });
+    const hit = hitsOf(token.id)[0];
+    // 127.0.0.1 (loopback) is trusted; 10.1.2.3 is not, so it is the client.
+    expect(hit?.sourceIp).toBe('10.1.2.3');
+    expect(hit?.forwardedFor).toBe('203.0.113.9, 10.1.2.3');
+  });
+
+  it('ignores X-Forwarded-For when no proxy is trusted', async () => {
+    const other = await startTestServer({ TRUST_PROXY: 'false' });
+    try {
+      const { token, url } = await makeToken(other.app.deps.db, other.config, { kind: 'web-bug' });
+      const u = new URL(url!);
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: other.app.port('public'), path: u.pathname + u.search, headers: { 'x-forwarded-for': '198.51.100.7' } },
+          (res) => {
+            res.resume();
+            res.on('end', resolve);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      const hit = listHits(other.app.deps.db, { tokenId: token.id, limit: 1 })[0];
+      expect(hit?.sourceIp).toBe('127.0.0.1');
+      expect(hit?.forwardedFor).toBe('198.51.100.7');
+    } finally {
+      await other.stop();
+    }
+  });
+});

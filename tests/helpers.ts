@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../src/config.ts';
+import { openDatabase, type Db } from '../src/db/client.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
+import { startHoneytrail, type Honeytrail } from '../src/server.ts';
+import { createToken, type CreateTokenInput } from '../src/tokens/service.ts';
+import type { TokenRow } from '../src/db/schema.ts';
+
+/** A bootstrap API key used by tests (long enough to pass config validation). */
+export const TEST_API_KEY = 'ht_test_key_0123456789abcdefghijklmnop';
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'honeytrail-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Config for tests: ephemeral ports on 127.0.0.1, a database file in `dir`, silent logs. */
+export function testConfig(dir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: `file:${join(dir, 'honeytrail.db')}`,
+    DATA_DIR: dir,
+    PUBLIC_HOST: '127.0.0.1',
+    PUBLIC_PORT: '0',
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_PORT: '0',
+    LOG_LEVEL: 'silent',
+    HONEYTRAIL_API_KEY: TEST_API_KEY,
+    NODE_ENV: 'test',
+    ...env,
+  });
+}
+
+export const silentLog: Logger = createLogger('silent');
+
+/** A freshly migrated database file in its own temp dir. */
+export function testDb(): { db: Db; dir: string; cleanup: () => void } {
+  const t = tempDir();
+  const db = openDatabase({ path: join(t.dir, 'honeytrail.db') });
+  return {
+    db,
+    dir: t.dir,
+    cleanup: () => {
+      if (db.$client.open) db.$client.close();
+      t.cleanup();
+    },
+  };
+}
+
+export interface TestServer {
+  app: Honeytrail;
+  config: Config;
+  dir: string;
+  publicUrl: string;
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the whole server on ephemeral ports. PUBLIC_URL is unknown until the public port is
+ * bound, so the server is started once to learn it unless the caller sets PUBLIC_URL.
+ */
+export async function startTestServer(env: Record<string, string> = {}, dir?: string): Promise<TestServer> {
+  const t = dir ? { dir, cleanup: () => {} } : tempDir();
+  const { port } = await freePort();
+  const config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...env });
+  const app = await startHoneytrail({ config, log: silentLog });
+  return {
+    app,
+    config,
+    dir: t.dir,
+    publicUrl: `http://127.0.0.1:${app.port('public')}`,
+    adminUrl: `http://127.0.0.1:${app.port('admin')}`,
+    async stop() {
+      await app.close();
+      if (!dir) t.cleanup();
+    },
+  };
+}
+
+/** Ask the OS for a free TCP port on 127.0.0.1 (so PUBLIC_URL can name it before binding). */
+export async function freePort(): Promise<{ port: number }> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve({ port }));
+    });
+  });
+}
+
+/** Factory: a token of `kind` with the kind's example params unless given. */
+export async function makeToken(
+  db: Db,
+  config: Config,
+  input: Partial<CreateTokenInput> & { kind: string },
+): Promise<{ token: TokenRow; url?: string }> {
+  const { findKind } = await import('../src/tokens/registry.ts');
+  const kind = findKind(input.kind);
+  if (!kind) throw new Error(`unknown kind ${input.kind}`);
+  const { token, artifact } = await createToken(
+    db,
+    { config },
+    { name: `test ${input.kind}`, params: kind.example, ...input },
+    { id: 'test' },
+  );
+  return { token, url: artifact.url };
+}
+
+export const auth = { Authorization: `Bearer ${TEST_API_KEY}` };
