@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { assetRoutes } from './api/assets.ts';
 import { requireApiKey } from './api/auth.ts';
 import { apiRoutes } from './api/routes.ts';
 import { createPublicHandler } from './channels/http.ts';
@@ -31,7 +32,14 @@ export function createAdminApp(deps: AppDeps): Express {
     res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', database: db ? 'ok' : 'unreachable' });
   });
 
-  app.use('/api/v1', express.json({ limit: '256kb' }), requireApiKey(deps), apiRoutes(deps));
+  app.use(
+    '/api/v1',
+    express.json({ limit: '256kb' }),
+    express.text({ type: ['text/csv', 'text/plain'], limit: '2mb' }),
+    requireApiKey(deps),
+    apiRoutes(deps),
+    assetRoutes(deps),
+  );
   app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
   app.use(errorHandler(deps));
   return app;
