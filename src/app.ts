@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { assetRoutes } from './api/assets.ts';
 import { requireApiKey } from './api/auth.ts';
+import { exportRoutes } from './api/exports.ts';
 import { apiRoutes } from './api/routes.ts';
 import { createPublicHandler } from './channels/http.ts';
 import { compileTrust } from './channels/proxy.ts';
@@ -39,6 +40,7 @@ export function createAdminApp(deps: AppDeps): Express {
     requireApiKey(deps),
     apiRoutes(deps),
     assetRoutes(deps),
+    exportRoutes(deps),
   );
   app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
   app.use(errorHandler(deps));

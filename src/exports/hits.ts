@@ -1,0 +1,62 @@
+import type { Db } from '../db/client.ts';
+import { listHits } from '../db/queries/hits.ts';
+import { getToken } from '../db/queries/tokens.ts';
+import type { HitRow, TokenRow } from '../db/schema.ts';
+import { hitJson } from '../api/presenters.ts';
+import { csvRow } from './csv.ts';
+
+export interface HitExportFilter {
+  since?: Date;
+  tokenId?: string;
+}
+
+const PAGE = 1000;
+
+/** Hits oldest first, in pages, so an export of millions of rows never sits in memory. */
+export function* iterateHits(db: Db, f: HitExportFilter): Generator<HitRow> {
+  let after = 0;
+  for (;;) {
+    const page = listHits(db, { since: f.since, tokenId: f.tokenId, afterId: after, limit: PAGE, order: 'asc' });
+    yield* page;
+    const last = page[page.length - 1];
+    if (!last || page.length < PAGE) return;
+    after = last.id;
+  }
+}
+
+/** Token rows by id, cached for the length of one export. */
+export function tokenCache(db: Db): (id: string) => TokenRow | undefined {
+  const cache = new Map<string, TokenRow | undefined>();
+  return (id) => {
+    if (!cache.has(id)) cache.set(id, getToken(db, id));
+    return cache.get(id);
+  };
+}
+
+export const HIT_CSV_COLUMNS = [
+  'id', 'at', 'token_id', 'token_kind', 'token_name', 'planted_location', 'planted_host', 'channel', 'classification',
+  'source_ip', 'source_port', 'forwarded_for', 'user_agent', 'actor_user', 'actor_host', 'actor_domain', 'credential',
+  'method', 'path', 'query', 'qname', 'qtype', 'mail_from', 'mail_to', 'mail_subject', 'incident_id',
+] as const;
+
+export function* hitsCsv(db: Db, f: HitExportFilter): Generator<string> {
+  const token = tokenCache(db);
+  yield csvRow(HIT_CSV_COLUMNS);
+  for (const h of iterateHits(db, f)) {
+    const t = token(h.tokenId);
+    yield csvRow([
+      h.id, h.at, h.tokenId, t?.kind, t?.name, t?.location, t?.plantedHost, h.channel, h.classification,
+      h.sourceIp, h.sourcePort, h.forwardedFor, h.userAgent, h.actorUser, h.actorHost, h.actorDomain, h.credential,
+      h.method, h.path, h.query, h.qname, h.qtype, h.mailFrom, h.mailTo, h.mailSubject, h.incidentId,
+    ]);
+  }
+}
+
+/** JSON Lines: one hit per line, the API's hit shape plus the token's name and planted location. */
+export function* hitsJsonl(db: Db, f: HitExportFilter): Generator<string> {
+  const token = tokenCache(db);
+  for (const h of iterateHits(db, f)) {
+    const t = token(h.tokenId);
+    yield `${JSON.stringify({ ...hitJson(h), token: t ? { kind: t.kind, name: t.name, location: t.location, plantedHost: t.plantedHost } : null })}\n`;
+  }
+}

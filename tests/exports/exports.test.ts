@@ -1,0 +1,90 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdminApp } from '../../src/app.ts';
+import { csvCell } from '../../src/exports/csv.ts';
+import { uuidV5 } from '../../src/exports/stix.ts';
+import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { stixProblems } from './stix-rules.ts';
+
+let s: TestServer;
+let app: ReturnType<typeof createAdminApp>;
+let tokenId: string;
+beforeAll(async () => {
+  s = await startTestServer();
+  app = createAdminApp(s.app.deps);
+  const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: '=HYPERLINK("http://evil")', location: '\\\\fs01\\hr' });
+  tokenId = token.id;
+  await fetch(url!, { headers: { 'user-agent': '=cmd|\' /C calc\'!A0' } });
+  await fetch(`${url!}${url!.includes('?') ? '&' : '?'}q=@SUM(1)`, { headers: { 'user-agent': '+plus "quoted"' } });
+});
+afterAll(() => s.stop());
+
+describe('CSV cells', () => {
+  it.each([
+    ['=1+1', `"'=1+1"`],
+    ['+1', `"'+1"`],
+    ['-2', `"'-2"`],
+    ['@SUM(A1)', `"'@SUM(A1)"`],
+    ['\tx', `"'\tx"`],
+    ['a "b"', '"a ""b"""'],
+    [null, '""'],
+    [42, '"42"'],
+  ])('%j -> %s', (input, out) => expect(csvCell(input)).toBe(out));
+});
+
+describe('hit exports', () => {
+  it('CSV neutralises formulas in attacker-controlled fields', async () => {
+    const res = await request(app).get('/api/v1/exports/hits?format=csv').set(auth);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="?honeytrail-hits-[0-9-]+\.csv"?$/);
+    const lines = res.text.trim().split('\r\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^"id","at","token_id"/);
+    expect(res.text).toContain(`"'=HYPERLINK(""http://evil"")"`);
+    expect(res.text).toContain(`"'=cmd|' /C calc'!A0"`);
+    expect(res.text).toContain(`"'+plus ""quoted"""`);
+    for (const line of lines.slice(1)) expect(line).not.toMatch(/(^|,)"[=+\-@]/);
+  });
+
+  it('JSON Lines has one parseable hit per line with its token', async () => {
+    const res = await request(app).get(`/api/v1/exports/hits?format=jsonl&tokenId=${tokenId}`).set(auth);
+    const rows = res.text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ tokenId, channel: 'http', token: { kind: 'web-bug', location: '\\\\fs01\\hr' } });
+  });
+
+  it('STIX 2.1 bundle passes the specification rules and links sightings to indicators and ATT&CK', async () => {
+    const res = await request(app).get('/api/v1/exports/hits?format=stix').set(auth);
+    expect(res.headers['content-type']).toMatch(/application\/stix\+json/);
+    const bundle = JSON.parse(res.text);
+    expect(stixProblems(bundle)).toEqual([]);
+    const byType = (t: string) => bundle.objects.filter((o: { type: string }) => o.type === t);
+    expect(byType('indicator')).toHaveLength(1);
+    expect(byType('sighting')).toHaveLength(2);
+    expect(byType('observed-data')).toHaveLength(2);
+    expect(byType('indicator')[0].pattern).toMatch(/^\[url:value = 'http:\/\/127\.0\.0\.1:\d+\/.+'\]$/);
+    const ap = byType('attack-pattern');
+    expect(ap.length).toBeGreaterThan(0);
+    expect(ap[0].external_references[0]).toMatchObject({ source_name: 'mitre-attack', external_id: expect.stringMatching(/^T\d{4}/) });
+    const traffic = byType('network-traffic')[0];
+    expect(traffic.extensions['http-request-ext'].request_header['User-Agent']).toBeDefined();
+    // Re-exporting yields the same object ids (importers update instead of duplicating).
+    const again = JSON.parse((await request(app).get('/api/v1/exports/hits?format=stix').set(auth)).text);
+    expect(again.objects.map((o: { id: string }) => o.id).sort()).toEqual(bundle.objects.map((o: { id: string }) => o.id).sort());
+  });
+
+  it('the rule checker catches broken bundles (so the test above can fail)', () => {
+    expect(stixProblems({ type: 'bundle', id: 'bundle--x', objects: [] })).not.toEqual([]);
+    const bad = { type: 'bundle', id: `bundle--${uuidV5('a', '00abedb4-aa42-466c-9c01-fed23315a9b7')}`, objects: [{ type: 'sighting', id: `sighting--${uuidV5('b', '00abedb4-aa42-466c-9c01-fed23315a9b7')}`, spec_version: '2.1', created: 'yesterday', modified: '2026-01-01T00:00:00Z', sighting_of_ref: 'indicator--00000000-0000-4000-8000-000000000000' }] };
+    const problems = stixProblems(bad).join('\n');
+    expect(problems).toMatch(/created/);
+    expect(problems).toMatch(/dangling reference/);
+  });
+
+  it('refuses unknown formats', async () => {
+    const res = await request(app).get('/api/v1/exports/hits?format=xlsx').set(auth);
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields.format).toMatch(/csv, jsonl or stix/);
+  });
+});
