@@ -139,3 +139,19 @@ export function sqlitePath(databaseUrl: string): string {
   }
   return databaseUrl.replace(/^(file|sqlite):(\/\/)?/i, '') || ':memory:';
 }
+
+const cliSchema = z.object({
+  HONEYTRAIL_SERVER: httpUrl.default('http://127.0.0.1:3000'),
+  HONEYTRAIL_API_KEY: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+});
+
+/** Settings of the `honeytrail` CLI when it talks to a server (flags override them). */
+export type CliEnv = z.infer<typeof cliSchema>;
+
+export function loadCliEnv(env: Record<string, string | undefined> = process.env): CliEnv {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = cliSchema.safeParse(cleaned);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  return parsed.data;
+}

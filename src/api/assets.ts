@@ -4,6 +4,7 @@ import { deleteAsset, getAsset, insertAsset, insertAssets, listAssets, updateAss
 import { audit } from '../db/queries/audit.ts';
 import type { AssetRow } from '../db/schema.ts';
 import type { AppDeps } from '../deps.ts';
+import { parseCsv } from '../csv.ts';
 import { AppError, notFound } from '../errors.ts';
 import { isCidr } from '../net.ts';
 import { actorOf } from './auth.ts';
@@ -45,8 +46,8 @@ const idParam = z.object({ id: z.coerce.number().int().positive('is not an asset
  * (any order), then one asset per row. Every bad row is reported with its line number.
  */
 export function parseAssetCsv(text: string): z.infer<typeof assetInput>[] {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const header = (lines.shift() ?? '').split(',').map((h) => h.trim().toLowerCase());
+  const lines = parseCsv(text);
+  const header = (lines.shift() ?? []).map((h) => h.toLowerCase());
   const known = ['cidr', 'hostname', 'label', 'segment', 'criticality'];
   const unknown = header.filter((h) => !known.includes(h));
   if (!header.includes('label') || unknown.length) {
@@ -56,37 +57,14 @@ export function parseAssetCsv(text: string): z.infer<typeof assetInput>[] {
   }
   const fields: Record<string, string> = {};
   const rows: z.infer<typeof assetInput>[] = [];
-  lines.forEach((line, i) => {
-    const cells = splitCsvLine(line);
-    const obj = Object.fromEntries(header.map((h, j) => [h, cells[j]?.trim() || undefined]).filter(([, v]) => v !== undefined));
+  lines.forEach((cells, i) => {
+    const obj = Object.fromEntries(header.map((h, j) => [h, cells[j] || undefined]).filter(([, v]) => v !== undefined));
     const parsed = assetInput.safeParse(obj);
     if (parsed.success) rows.push(parsed.data);
     else fields[`line ${i + 2}`] = parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
   });
   if (Object.keys(fields).length) throw new AppError('invalid_request', `${Object.keys(fields).length} CSV rows are invalid; nothing was imported`, fields);
   return rows;
-}
-
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  out.push(cur);
-  return out;
 }
 
 export function assetJson(a: AssetRow) {

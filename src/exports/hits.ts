@@ -3,7 +3,7 @@ import { listHits } from '../db/queries/hits.ts';
 import { getToken } from '../db/queries/tokens.ts';
 import type { HitRow, TokenRow } from '../db/schema.ts';
 import { hitJson } from '../api/presenters.ts';
-import { csvRow } from './csv.ts';
+import { csvRow } from '../csv.ts';
 
 export interface HitExportFilter {
   since?: Date;

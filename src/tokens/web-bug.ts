@@ -14,6 +14,12 @@ function escapeAttr(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 }
 
+/** The snippet file is named after the token, so several can sit in one folder. */
+function snippetName(name: string): string {
+  const stem = name.replace(/[^A-Za-z0-9 _.-]+/g, '').trim().replace(/\s+/g, '_').slice(0, 80);
+  return `${stem || 'page'}.html`;
+}
+
 /** A URL that records whoever fetches it: paste it in a page, a wiki, a mail or a bookmark file. */
 export const webBug = defineKind<WebBugParams>({
   id: 'web-bug',
@@ -30,7 +36,7 @@ export const webBug = defineKind<WebBugParams>({
   artifact(ctx, token) {
     return {
       url: publicUrl(ctx.config, token.urlPath ?? '/'),
-      filename: 'snippet.html',
+      filename: snippetName(token.name),
       contentType: 'text/html; charset=utf-8',
       hint: 'Paste the URL where only an intruder would follow it, or embed the snippet in a page.',
     };
@@ -38,7 +44,7 @@ export const webBug = defineKind<WebBugParams>({
   render(ctx, token) {
     const url = escapeAttr(publicUrl(ctx.config, token.urlPath ?? '/'));
     const body = `<img src="${url}" width="1" height="1" alt="" style="border:0">\n`;
-    return { filename: 'snippet.html', contentType: 'text/html; charset=utf-8', body: Buffer.from(body) };
+    return { filename: snippetName(token.name), contentType: 'text/html; charset=utf-8', body: Buffer.from(body) };
   },
   http: {
     respond(req, token) {

@@ -137,7 +137,7 @@ describe('token lifecycle', () => {
 
     const file = await request(app).get(`/api/v1/tokens/${id}/artifact`).set(auth);
     expect(file.status).toBe(200);
-    expect(file.headers['content-disposition']).toMatch(/^attachment; filename="?snippet\.html"?$/);
+    expect(file.headers['content-disposition']).toMatch(/^attachment; filename="?changed\.html"?$/);
     expect(file.text).toContain(created.body.artifact.url);
 
     expect((await request(app).delete(`/api/v1/tokens/${id}`).set(auth)).status).toBe(204);

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
-import { csvCell } from '../../src/exports/csv.ts';
+import { csvCell } from '../../src/csv.ts';
 import { uuidV5 } from '../../src/exports/stix.ts';
 import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { stixProblems } from './stix-rules.ts';

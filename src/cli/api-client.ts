@@ -1,0 +1,52 @@
+/** A small client for the JSON API, used by the CLI; errors carry the server's message. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fields?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ApiClient {
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+  patch<T>(path: string, body: unknown): Promise<T>;
+  delete(path: string): Promise<void>;
+  download(path: string): Promise<Buffer>;
+}
+
+export function apiClient(server: string, apiKey: string): ApiClient {
+  const base = `${server.replace(/\/+$/, '')}/api/v1`;
+  const call = async (method: string, path: string, body?: unknown): Promise<Response> => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${apiKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+      throw new ApiError(0, `cannot reach ${server}: ${cause}`);
+    }
+    if (!res.ok) {
+      const payload = (await res.json().catch(() => null)) as { error?: { message?: string; fields?: Record<string, string> } } | null;
+      throw new ApiError(res.status, payload?.error?.message ?? `${method} ${path} failed with HTTP ${res.status}`, payload?.error?.fields);
+    }
+    return res;
+  };
+  return {
+    get: async <T>(path: string) => (await (await call('GET', path)).json()) as T,
+    post: async <T>(path: string, body: unknown) => (await (await call('POST', path, body)).json()) as T,
+    patch: async <T>(path: string, body: unknown) => (await (await call('PATCH', path, body)).json()) as T,
+    delete: async (path) => {
+      await call('DELETE', path);
+    },
+    download: async (path) => Buffer.from(await (await call('GET', path)).arrayBuffer()),
+  };
+}

@@ -1,0 +1,141 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
+import { startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
+
+let s: TestServer;
+let share: ReturnType<typeof tempDir>;
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  s = await startTestServer();
+  share = tempDir('honeytrail-share-');
+  env = { PATH: process.env.PATH, HONEYTRAIL_SERVER: s.adminUrl, HONEYTRAIL_API_KEY: TEST_API_KEY, DATA_DIR: share.dir };
+});
+afterAll(async () => {
+  await s.stop();
+  share.cleanup();
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { env, timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('honeytrail CLI', () => {
+  it('prints help and refuses unknown commands with exit 2', async () => {
+    expect((await cli(['--help'])).stdout).toMatch(/usage: honeytrail <command>/);
+    expect((await cli(['plant', '--help'])).stdout).toMatch(/--dry-run/);
+    const bad = await cli(['frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it('plants one token into a folder, records location and host, and never overwrites', async () => {
+    const dir = join(share.dir, 'finance');
+    const r = await cli(['plant', '--kind', 'redirect', '--name', 'Budget portal', '--dir', dir, '--host', 'FS01', '--param', 'target=https://intranet.example.com/', '--json']);
+    expect(r.code).toBe(0);
+    const outcome = JSON.parse(r.stdout);
+    expect(outcome.status).toBe('planted');
+    expect(readFileSync(outcome.file, 'utf8')).toMatch(/^\[InternetShortcut\]\r\nURL=http:\/\/127\.0\.0\.1:\d+\//);
+    expect(getToken(s.app.deps.db, outcome.tokenId)).toMatchObject({ location: dir, plantedHost: 'FS01', kind: 'redirect' });
+
+    const again = await cli(['plant', '--kind', 'redirect', '--name', 'Budget portal', '--dir', dir, '--param', 'target=https://intranet.example.com/']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/exists \(use --force to overwrite\)/);
+    // The refusal left no second token behind.
+    expect(listTokens(s.app.deps.db, { kind: 'redirect', limit: 10, offset: 0 }).total).toBe(1);
+  });
+
+  it('reports API validation errors with field messages', async () => {
+    const r = await cli(['plant', '--kind', 'redirect', '--name', 'x', '--dir', join(share.dir, 'bad'), '--param', 'target=http://not-https.example']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/params\.target: must be an https:\/\/ URL/);
+    expect(existsSync(join(share.dir, 'bad'))).toBe(false);
+  });
+
+  it('dry-run writes and creates nothing', async () => {
+    const before = listTokens(s.app.deps.db, { limit: 1, offset: 0 }).total;
+    const r = await cli(['plant', '--kind', 'web-bug', '--name', 'dry', '--dir', join(share.dir, 'dry'), '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/dry run/);
+    expect(existsSync(join(share.dir, 'dry'))).toBe(false);
+    expect(listTokens(s.app.deps.db, { limit: 1, offset: 0 }).total).toBe(before);
+  });
+
+  it('bulk-plants a 50-row plan with progress and a summary; a second run plants nothing new', async () => {
+    const rows = ['kind,folder,host,name,params'];
+    for (let i = 0; i < 50; i++) {
+      const kind = i % 2 ? 'web-bug' : 'redirect';
+      const params = kind === 'redirect' ? '"{""target"":""https://wiki.example.com/""}"' : '';
+      rows.push(`${kind},${join(share.dir, 'bulk', `dept${i % 5}`)},FS0${i % 3},Decoy ${i},${params}`);
+    }
+    const plan = join(share.dir, 'plan.csv');
+    writeFileSync(plan, rows.join('\n'));
+    const first = await cli(['plant', '--from', plan]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/planting: 50\/50/);
+    expect(first.stderr).toMatch(/summary: 50 planted, 0 would be planted, 0 skipped, 0 failed \(50 rows\)/);
+    const files = readdirSync(join(share.dir, 'bulk'), { recursive: true }).filter((f) => /\.(url|html)$/.test(String(f)));
+    expect(files).toHaveLength(50);
+
+    const second = await cli(['plant', '--from', plan]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/summary: 0 planted, 0 would be planted, 50 skipped, 0 failed/);
+  });
+
+  it('refuses an invalid plan before planting anything', async () => {
+    const plan = join(share.dir, 'bad-plan.csv');
+    writeFileSync(plan, 'kind,folder,name,colour\nweb-bug,/tmp/x,ok,blue\n');
+    const r = await cli(['plant', '--from', plan]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown column\(s\) colour/);
+  });
+
+  it('lists, follows hits, and retires a token removing its file', async () => {
+    const dir = join(share.dir, 'follow');
+    const planted = JSON.parse((await cli(['plant', '--kind', 'web-bug', '--name', 'Followed', '--dir', dir, '--json'])).stdout);
+    const list = await cli(['list', '--kind', 'web-bug']);
+    expect(list.stdout).toContain(planted.tokenId);
+
+    const follower = spawn(process.execPath, [BIN, 'hits', '--follow', '--interval', '0.3', '--token', planted.tokenId], { env });
+    let output = '';
+    follower.stdout.on('data', (d) => (output += String(d)));
+    await new Promise((r) => setTimeout(r, 1500));
+    await fetch(readFileSync(planted.file, 'utf8').match(/src="([^"]+)"/)?.[1] ?? '', { headers: { 'user-agent': 'followed-agent' } });
+    for (let i = 0; i < 50 && !output.includes('followed-agent'); i++) await new Promise((r) => setTimeout(r, 200));
+    follower.kill('SIGTERM');
+    expect(output).toContain(planted.tokenId);
+    expect(output).toContain('followed-agent');
+    expect(listHits(s.app.deps.db, { tokenId: planted.tokenId, limit: 5 })).toHaveLength(1);
+
+    const retired = await cli(['retire', planted.tokenId, '--remove-file', planted.file]);
+    expect(retired.code).toBe(0);
+    expect(existsSync(planted.file)).toBe(false);
+    expect(getToken(s.app.deps.db, planted.tokenId)?.enabled).toBe(false);
+  });
+
+  it('exports hits to a file', async () => {
+    const out = join(share.dir, 'hits.csv');
+    const r = await cli(['export', '--format', 'csv', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/^"id","at","token_id"/);
+  });
+
+  it('says clearly when the server cannot be reached', async () => {
+    const r = await cli(['list', '--server', 'http://127.0.0.1:9']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+});
