@@ -64,6 +64,16 @@ const schema = z.object({
   ALERT_TO: list.default([]),
   TRAIL_WINDOW: duration.default(24 * 3600 * 1000),
   ALERT_DIGEST_SECONDS: z.coerce.number().int().min(0).default(300),
+
+  SYSLOG_URL: z
+    .string()
+    .regex(/^(udp|tcp):\/\/[^/:]+(:\d+)?\/?$|^(udp|tcp):\/\/\[[0-9a-f:]+\](:\d+)?\/?$/i, 'must be udp://host:port or tcp://host:port')
+    .optional(),
+  SYSLOG_FACILITY: z
+    .string()
+    .regex(/^(local[0-7]|user|auth|authpriv|daemon|security|syslog|\d{1,2})$/i, 'must be local0-local7, user, auth, daemon … or 0-23')
+    .default('local4'),
+  SYSLOG_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 });
 
 export type Config = Readonly<

@@ -10,6 +10,7 @@ import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AppDeps } from './deps.ts';
 import { createHitRecorder, type HitStep } from './hits/record-hit.ts';
 import type { Logger } from './logger.ts';
+import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
 
 /** A running listener: its bound address and how to stop it. */
 export interface RunningListener {
@@ -21,6 +22,8 @@ export interface RunningListener {
 export interface Honeytrail {
   deps: AppDeps;
   listeners: RunningListener[];
+  /** The SIEM forwarder, when SYSLOG_URL is set. */
+  forwarder?: Forwarder;
   /** Bound port of a listener by name (`public`, `admin`, …). */
   port(name: string): number;
   /** Stop accepting, drain in-flight work, commit queued hits, close the database. */
@@ -55,11 +58,15 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     throw err;
   }
   for (const l of listeners) log.info({ listener: l.name, ...l.address }, `${l.name} listener ready`);
+  const forwarder: Forwarder | undefined = config.SYSLOG_URL
+    ? startSyslogForwarder(db, log, { url: config.SYSLOG_URL, facility: facilityNumber(config.SYSLOG_FACILITY), pollMs: config.SYSLOG_POLL_MS })
+    : undefined;
 
   let closing: Promise<void> | undefined;
   return {
     deps,
     listeners,
+    forwarder,
     port(name) {
       const l = listeners.find((x) => x.name === name);
       if (!l) throw new Error(`listener ${name} is not running`);
@@ -69,6 +76,8 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((l) => l.close()));
         recorder.flush();
+        await forwarder?.tick();
+        await forwarder?.close();
         closeDatabase(db);
       })();
       return closing;

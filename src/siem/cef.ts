@@ -1,0 +1,57 @@
+import type { HitRow, TokenRow } from '../db/schema.ts';
+
+/**
+ * ArcSight CEF (v0) and RFC 5424 syslog framing for SIEM forwarding. CEF header fields escape
+ * `\` and `|`; extension values escape `\`, `=` and line breaks. Attacker-controlled text
+ * (user agents, paths, DNS names) therefore cannot forge fields or lines.
+ */
+const header = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+const ext = (s: string) => s.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r?\n|\r/g, '\\n');
+
+/** CEF severity (0-10) of a hit: real alerts high, ignored/scanner/echo low. */
+function severityOf(hit: HitRow): number {
+  if (hit.classification !== 'alert') return 3;
+  return hit.credential ? 9 : 7;
+}
+
+export function hitToCef(hit: HitRow, token: TokenRow | undefined, version: string): string {
+  const fields: [string, string | number | null | undefined][] = [
+    ['rt', hit.at.getTime()],
+    ['src', hit.sourceIp],
+    ['spt', hit.sourcePort],
+    ['requestMethod', hit.method],
+    ['request', hit.path ? `${hit.path}${hit.query ? `?${hit.query}` : ''}` : hit.qname],
+    ['requestClientApplication', hit.userAgent],
+    ['suser', hit.actorUser],
+    ['shost', hit.actorHost],
+    ['sntdom', hit.actorDomain],
+    ['duser', hit.credential],
+    ['app', hit.channel],
+    ['cs1Label', 'tokenId'],
+    ['cs1', hit.tokenId],
+    ['cs2Label', 'plantedLocation'],
+    ['cs2', token?.location],
+    ['cs3Label', 'plantedHost'],
+    ['cs3', token?.plantedHost],
+    ['cs4Label', 'classification'],
+    ['cs4', hit.classification],
+    ['cs5Label', 'tokenKind'],
+    ['cs5', token?.kind],
+    ['cn1Label', 'incidentId'],
+    ['cn1', hit.incidentId],
+    ['externalId', hit.id],
+  ];
+  const extension = fields
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${ext(String(v))}`)
+    .join(' ');
+  const name = `Honeytoken triggered: ${token?.name ?? hit.tokenId}`;
+  return `CEF:0|Honeytrail|Honeytrail|${header(version)}|hit:${header(token?.kind ?? 'unknown')}|${header(name)}|${severityOf(hit)}|${extension}`;
+}
+
+/** RFC 5424 message: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG` (no structured data). */
+export function syslog5424(msg: string, opts: { facility: number; severity: number; hostname: string; msgid: string; at: Date }): string {
+  const pri = opts.facility * 8 + opts.severity;
+  const host = opts.hostname.replace(/[^\x21-\x7e]/g, '').slice(0, 255) || '-';
+  return `<${pri}>1 ${opts.at.toISOString()} ${host} honeytrail ${process.pid} ${opts.msgid} - ${msg.replace(/[\r\n]+/g, ' ')}`;
+}

@@ -1,0 +1,122 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import type { Db } from '../db/client.ts';
+import { listHits } from '../db/queries/hits.ts';
+import { getSetting, setSetting } from '../db/queries/settings.ts';
+import type { Logger } from '../logger.ts';
+import { tokenCache } from '../exports/hits.ts';
+import { hitToCef, syslog5424 } from './cef.ts';
+
+const CURSOR = 'siem.syslog.cursor';
+const VERSION = '0.1';
+
+export interface SyslogOptions {
+  /** `udp://host:514` or `tcp://host:6514` (RFC 6587 octet-counted frames). */
+  url: string;
+  /** Syslog facility number (16-23 = local0-local7). @default 20 (local4) */
+  facility: number;
+  /** How often new hits are looked for. @default 1000 */
+  pollMs: number;
+}
+
+export interface Forwarder {
+  /** Forward everything new now (used by tests and at shutdown). */
+  tick(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards every stored hit to a SIEM as CEF over syslog. It tails the hits table with a
+ * cursor kept in the database, so a SIEM outage or a restart delays forwarding but loses
+ * nothing (at-least-once: after a crash the last batch may be sent again).
+ */
+export function startSyslogForwarder(db: Db, log: Logger, opts: SyslogOptions): Forwarder {
+  const target = new URL(opts.url);
+  const proto = target.protocol.replace(':', '');
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(target.port || 514);
+  const me = hostname();
+  let udp: UdpSocket | undefined;
+  let tcp: Socket | undefined;
+  let busy: Promise<number> | undefined;
+  let closed = false;
+
+  const tcpSocket = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      if (tcp && !tcp.destroyed) return resolve(tcp);
+      const s = connect({ host, port });
+      s.setTimeout(10_000, () => s.destroy(new Error('syslog connection timed out')));
+      s.once('connect', () => {
+        s.setTimeout(0);
+        tcp = s;
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        tcp = undefined;
+        reject(err);
+      });
+      s.on('close', () => (tcp = undefined));
+    });
+
+  const send = async (line: string): Promise<void> => {
+    const payload = Buffer.from(line, 'utf8');
+    if (proto === 'udp') {
+      udp ??= createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      const u = udp;
+      await new Promise<void>((resolve, reject) => u.send(payload.subarray(0, 8192), port, host, (err) => (err ? reject(err) : resolve())));
+      return;
+    }
+    const s = await tcpSocket();
+    await new Promise<void>((resolve, reject) => s.write(Buffer.concat([Buffer.from(`${payload.length} `), payload]), (err) => (err ? reject(err) : resolve())));
+  };
+
+  const forward = async (): Promise<number> => {
+    const token = tokenCache(db);
+    let sent = 0;
+    for (;;) {
+      const after = getSetting<number>(db, CURSOR) ?? 0;
+      const batch = listHits(db, { afterId: after, order: 'asc', limit: 200 });
+      if (batch.length === 0) return sent;
+      for (const hit of batch) {
+        const cef = hitToCef(hit, token(hit.tokenId), VERSION);
+        await send(syslog5424(cef, { facility: opts.facility, severity: hit.classification === 'alert' ? 2 : 5, hostname: me, msgid: 'HIT', at: hit.at }));
+        setSetting(db, CURSOR, hit.id);
+        sent++;
+      }
+    }
+  };
+
+  const tick = (): Promise<number> => {
+    busy ??= forward()
+      .catch((err: unknown) => {
+        log.warn({ err, target: `${proto}://${host}:${port}` }, 'syslog forwarding failed; will retry');
+        return 0;
+      })
+      .finally(() => (busy = undefined));
+    return busy;
+  };
+
+  const timer = setInterval(() => void tick(), opts.pollMs);
+  timer.unref();
+  return {
+    tick,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await busy;
+      udp?.close();
+      tcp?.end();
+    },
+  };
+}
+
+/** Resolve `SYSLOG_FACILITY` names (`local0`…`local7`, `user`, `auth`…) or numbers. */
+export function facilityNumber(v: string): number {
+  const names: Record<string, number> = { kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, authpriv: 10, security: 13 };
+  for (let i = 0; i < 8; i++) names[`local${i}`] = 16 + i;
+  const n = /^\d+$/.test(v) ? Number(v) : names[v.toLowerCase()];
+  if (n === undefined || n < 0 || n > 23) throw new Error(`unknown syslog facility ${v}`);
+  return n;
+}

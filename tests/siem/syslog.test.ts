@@ -1,0 +1,112 @@
+import { createSocket } from 'node:dgram';
+import { createServer, type AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { HitRow } from '../../src/db/schema.ts';
+import { hitToCef, syslog5424 } from '../../src/siem/cef.ts';
+import { makeToken, startTestServer } from '../helpers.ts';
+
+/** Parse an RFC 5424 line into its header fields and the CEF message. */
+function parse5424(line: string) {
+  const m = /^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) - (.*)$/.exec(line);
+  if (!m) throw new Error(`not RFC 5424: ${line}`);
+  const [, pri, ts, host, app, , msgid, msg] = m;
+  return { pri: Number(pri), ts, host, app, msgid, msg: msg ?? '' };
+}
+
+/** Parse a CEF:0 message: 7 header fields (with \| escapes) and key=value extensions. */
+function parseCef(msg: string) {
+  const parts: string[] = [];
+  let cur = '';
+  let i = 0;
+  for (; i < msg.length && parts.length < 7; i++) {
+    const c = msg[i];
+    if (c === '\\') cur += msg[++i];
+    else if (c === '|') {
+      parts.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  const ext: Record<string, string> = {};
+  const rest = msg.slice(i);
+  for (const m of rest.matchAll(/(\w+)=((?:\\.|[^\\=])*?)(?=\s\w+=|$)/g)) ext[m[1] ?? ''] = (m[2] ?? '').replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+  return { header: parts, ext };
+}
+
+describe('SIEM syslog forwarding', () => {
+  it('sends each hit as CEF over UDP, with attacker text unable to forge fields', async () => {
+    const udp = createSocket('udp4');
+    const got: string[] = [];
+    udp.on('message', (m) => got.push(m.toString('utf8')));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    const s = await startTestServer({ SYSLOG_URL: `udp://127.0.0.1:${udp.address().port}`, SYSLOG_POLL_MS: '60000' });
+    try {
+      const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'HR|salaries', location: '\\\\fs01\\hr' });
+      await fetch(url!, { headers: { 'user-agent': 'evil cs1=forged | pipe \\ back' } });
+      expect(await s.app.forwarder?.tick()).toBe(1);
+      for (let i = 0; i < 50 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(got).toHaveLength(1);
+      const line = parse5424(got[0] ?? '');
+      expect(line.pri).toBe(20 * 8 + 2);
+      expect(line.app).toBe('honeytrail');
+      expect(line.msgid).toBe('HIT');
+      const cef = parseCef(line.msg);
+      expect(cef.header.slice(0, 5)).toEqual(['CEF:0', 'Honeytrail', 'Honeytrail', '0.1', 'hit:web-bug']);
+      expect(cef.header[5]).toBe('Honeytoken triggered: HR|salaries');
+      expect(cef.ext.cs1).toBe(token.id);
+      expect(cef.ext.src).toBe('127.0.0.1');
+      expect(cef.ext.requestClientApplication).toBe('evil cs1=forged | pipe \\ back');
+      expect(cef.ext.cs2).toBe('\\\\fs01\\hr');
+      // Nothing new: nothing sent again.
+      expect(await s.app.forwarder?.tick()).toBe(0);
+    } finally {
+      await s.stop();
+      udp.close();
+    }
+  });
+
+  it('escapes line breaks so one hit is always one line', () => {
+    const hit = { id: 1, at: new Date(0), tokenId: 't', channel: 'smtp', classification: 'alert', mailSubject: null, qname: 'a\nb', userAgent: 'x\r\nCEF:0|forged' } as unknown as HitRow;
+    const line = syslog5424(hitToCef(hit, undefined, '0.1'), { facility: 20, severity: 2, hostname: 'h', msgid: 'HIT', at: new Date(0) });
+    expect(line).not.toMatch(/[\r\n]/);
+    const cef = parseCef(parse5424(line).msg);
+    expect(cef.ext.requestClientApplication).toBe('x\nCEF:0|forged');
+    expect(cef.ext.request).toBe('a\nb');
+  });
+
+  it('sends octet-counted frames over TCP and resumes after the SIEM was down', async () => {
+    const frames: string[] = [];
+    let buf = '';
+    const server = createServer((sock) =>
+      sock.on('data', (d) => {
+        buf += d.toString('utf8');
+        for (let m = /^(\d+) /.exec(buf); m; m = /^(\d+) /.exec(buf)) {
+          const len = Number(m[1]);
+          const start = (m[1] ?? '').length + 1;
+          if (Buffer.byteLength(buf) < start + len) break;
+          frames.push(buf.slice(start, start + len));
+          buf = buf.slice(start + len);
+        }
+      }),
+    );
+    // Reserve a port, then close it: the SIEM is "down" when the first hits happen.
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r()));
+
+    const s = await startTestServer({ SYSLOG_URL: `tcp://127.0.0.1:${port}`, SYSLOG_POLL_MS: '60000' });
+    try {
+      const { url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+      await fetch(url!);
+      await fetch(url!);
+      expect(await s.app.forwarder?.tick()).toBe(0); // refused: nothing forwarded, nothing lost
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+      expect(await s.app.forwarder?.tick()).toBe(2);
+      for (let i = 0; i < 50 && frames.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(frames).toHaveLength(2);
+      for (const f of frames) expect(parseCef(parse5424(f).msg).header[0]).toBe('CEF:0');
+    } finally {
+      await s.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
