@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { assetRoutes } from './api/assets.ts';
 import { requireApiKey } from './api/auth.ts';
 import { exportRoutes } from './api/exports.ts';
+import { intelRoutes } from './api/intel.ts';
 import { apiRoutes } from './api/routes.ts';
 import { createPublicHandler } from './channels/http.ts';
 import { compileTrust } from './channels/proxy.ts';
@@ -33,6 +34,7 @@ export function createAdminApp(deps: AppDeps): Express {
     res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', database: db ? 'ok' : 'unreachable' });
   });
 
+  app.use('/api/v1', requireApiKey(deps), intelRoutes(deps));
   app.use(
     '/api/v1',
     express.json({ limit: '256kb' }),

@@ -9,6 +9,7 @@ import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AppDeps } from './deps.ts';
 import { createHitRecorder, type HitStep } from './hits/record-hit.ts';
+import { intelStep } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
 
@@ -41,7 +42,7 @@ export interface StartOptions {
 export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const { config, log } = opts;
   const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
-  const recorder = createHitRecorder({ db, log, steps: opts.hitSteps });
+  const recorder = createHitRecorder({ db, log, steps: [intelStep(db), ...(opts.hitSteps ?? [])] });
   const deps: AppDeps = { config, db, log, recorder };
   const listeners: RunningListener[] = [];
   try {

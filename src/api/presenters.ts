@@ -53,5 +53,6 @@ export function hitJson(h: HitRow) {
     details: h.details,
     incidentId: h.incidentId,
     repeatCount: h.repeatCount,
+    intel: h.intel ?? [],
   };
 }

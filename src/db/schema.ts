@@ -80,6 +80,8 @@ export const hits = sqliteTable(
     incidentId: integer('incident_id').references(() => incidents.id, { onDelete: 'set null' }),
     repeatCount: integer('repeat_count').notNull().default(1),
     lastAt: integer('last_at', { mode: 'timestamp_ms' }),
+    /** Threat-intel labels (e.g. an APT group) whose indicators matched this hit's source. */
+    intel: text('intel', { mode: 'json' }).$type<string[]>(),
   },
   (t) => [
     index('hits_token_idx').on(t.tokenId, t.id),
@@ -211,6 +213,23 @@ export const assets = sqliteTable(
   (t) => [index('assets_cidr_idx').on(t.cidr), index('assets_hostname_idx').on(t.hostname)],
 );
 
+export const INTEL_TYPES = ['ip', 'cidr', 'domain', 'email'] as const;
+export type IntelType = (typeof INTEL_TYPES)[number];
+
+/** Imported threat-intel indicators: a hit from a matching source carries the label. */
+export const intelIndicators = sqliteTable(
+  'intel_indicators',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    type: text('type').$type<IntelType>().notNull(),
+    value: text('value').notNull(),
+    label: text('label').notNull(),
+    source: text('source'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('intel_uq').on(t.type, t.value, t.label)],
+);
+
 /** Small key/value store for instance state (first-run setup, schema-independent flags). */
 export const settings = sqliteTable('settings', {
   key: text('key').primaryKey(),
@@ -226,3 +245,4 @@ export type IncidentRow = typeof incidents.$inferSelect;
 export type AlertRow = typeof alerts.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type IntelRow = typeof intelIndicators.$inferSelect;

@@ -36,7 +36,7 @@ export function tokenCache(db: Db): (id: string) => TokenRow | undefined {
 export const HIT_CSV_COLUMNS = [
   'id', 'at', 'token_id', 'token_kind', 'token_name', 'planted_location', 'planted_host', 'channel', 'classification',
   'source_ip', 'source_port', 'forwarded_for', 'user_agent', 'actor_user', 'actor_host', 'actor_domain', 'credential',
-  'method', 'path', 'query', 'qname', 'qtype', 'mail_from', 'mail_to', 'mail_subject', 'incident_id',
+  'method', 'path', 'query', 'qname', 'qtype', 'mail_from', 'mail_to', 'mail_subject', 'incident_id', 'intel',
 ] as const;
 
 export function* hitsCsv(db: Db, f: HitExportFilter): Generator<string> {
@@ -47,7 +47,7 @@ export function* hitsCsv(db: Db, f: HitExportFilter): Generator<string> {
     yield csvRow([
       h.id, h.at, h.tokenId, t?.kind, t?.name, t?.location, t?.plantedHost, h.channel, h.classification,
       h.sourceIp, h.sourcePort, h.forwardedFor, h.userAgent, h.actorUser, h.actorHost, h.actorDomain, h.credential,
-      h.method, h.path, h.query, h.qname, h.qtype, h.mailFrom, h.mailTo, h.mailSubject, h.incidentId,
+      h.method, h.path, h.query, h.qname, h.qtype, h.mailFrom, h.mailTo, h.mailSubject, h.incidentId, h.intel?.join(';'),
     ]);
   }
 }

@@ -40,6 +40,8 @@ export function hitToCef(hit: HitRow, token: TokenRow | undefined, version: stri
     ['cn1Label', 'incidentId'],
     ['cn1', hit.incidentId],
     ['externalId', hit.id],
+    ['cs6Label', 'threatIntel'],
+    ['cs6', hit.intel?.join(',')],
   ];
   const extension = fields
     .filter(([, v]) => v !== null && v !== undefined && v !== '')

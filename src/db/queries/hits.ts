@@ -9,7 +9,7 @@ const HIT_COLUMNS = [
   ['path', 'path'], ['query', 'query'], ['qname', 'qname'], ['qtype', 'qtype'], ['mail_from', 'mailFrom'],
   ['mail_to', 'mailTo'], ['mail_subject', 'mailSubject'], ['actor_user', 'actorUser'], ['actor_host', 'actorHost'],
   ['actor_domain', 'actorDomain'], ['credential', 'credential'], ['headers', 'headers'], ['details', 'details'],
-  ['classification', 'classification'], ['incident_id', 'incidentId'], ['repeat_count', 'repeatCount'], ['last_at', 'lastAt'],
+  ['classification', 'classification'], ['incident_id', 'incidentId'], ['repeat_count', 'repeatCount'], ['last_at', 'lastAt'], ['intel', 'intel'],
 ] as const satisfies readonly (readonly [string, keyof NewHitRow])[];
 
 /**
@@ -51,6 +51,7 @@ export function hitWriter(db: Db) {
         incidentId: row.incidentId ?? null,
         repeatCount: row.repeatCount ?? 1,
         lastAt: row.lastAt ?? null,
+        intel: row.intel ?? null,
       };
       const values = HIT_COLUMNS.map(([, key]) => toDriver(full[key]));
       full.id = Number(insert.run(...values).lastInsertRowid);

@@ -1,0 +1,43 @@
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { audit } from '../db/queries/audit.ts';
+import { deleteIndicatorsByLabel, importIndicators, intelSummary } from '../db/queries/intel.ts';
+import type { AppDeps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import { parseIntel } from '../intel/parse.ts';
+import { actorOf } from './auth.ts';
+import { parse } from './validate.ts';
+
+const importQuery = z.object({
+  label: z.string().trim().min(1, 'is required (e.g. the APT group the indicators belong to)').max(100),
+  source: z.string().trim().max(200).optional(),
+});
+
+/**
+ * /api/v1/intel: import IoC lists (text, CSV or a STIX 2.1 bundle) under a label such as an
+ * APT group; hits from matching sources carry the label into alerts and raise severity.
+ */
+export function intelRoutes(deps: AppDeps): Router {
+  const r = Router();
+  r.post('/intel/import', express.json({ type: ['application/stix+json', 'application/json'], limit: '10mb' }), express.text({ type: ['text/*'], limit: '10mb' }), (req, res) => {
+    const q = parse(importQuery, req.query);
+    const contentType = req.get('content-type') ?? 'text/plain';
+    if (req.body === undefined || (typeof req.body === 'object' && Object.keys(req.body as object).length === 0 && !contentType.includes('json'))) {
+      throw new AppError('invalid_request', 'send indicators as text/plain (one per line), text/csv, or a STIX bundle (application/json)');
+    }
+    const list = parseIntel(req.body as string | object, q.label, q.source ?? null, contentType);
+    const added = importIndicators(deps.db, list);
+    audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.import', details: { label: q.label, received: list.length, added } });
+    res.status(201).json({ label: q.label, received: list.length, added });
+  });
+  r.get('/intel', (_req, res) => {
+    res.json({ items: intelSummary(deps.db) });
+  });
+  r.delete('/intel', (req, res) => {
+    const { label } = parse(z.object({ label: z.string().min(1, 'is required') }), req.query);
+    const removed = deleteIndicatorsByLabel(deps.db, label);
+    audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.delete', details: { label, removed } });
+    res.json({ label, removed });
+  });
+  return r;
+}

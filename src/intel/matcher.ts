@@ -1,0 +1,90 @@
+import ipaddr from 'ipaddr.js';
+import type { Db } from '../db/client.ts';
+import { allIndicators, intelVersion } from '../db/queries/intel.ts';
+import type { HitRow } from '../db/schema.ts';
+import type { HitStep } from '../hits/record-hit.ts';
+import { normalizeIp } from '../net.ts';
+
+interface Index {
+  ips: Map<string, Set<string>>;
+  cidrs: { range: [ipaddr.IPv4 | ipaddr.IPv6, number]; label: string }[];
+  domains: Map<string, Set<string>>;
+  emails: Map<string, Set<string>>;
+}
+
+function build(db: Db): Index {
+  const idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
+  const add = (m: Map<string, Set<string>>, k: string, label: string) => m.set(k, (m.get(k) ?? new Set()).add(label));
+  for (const i of allIndicators(db)) {
+    if (i.type === 'ip') add(idx.ips, normalizeIp(i.value), i.label);
+    else if (i.type === 'cidr') idx.cidrs.push({ range: ipaddr.parseCIDR(i.value), label: i.label });
+    else if (i.type === 'domain') add(idx.domains, i.value, i.label);
+    else add(idx.emails, i.value, i.label);
+  }
+  return idx;
+}
+
+/**
+ * Matches hit sources against imported threat intel. The index lives in memory and is
+ * rebuilt when the indicator table changes (checked at most every `recheckMs`), so a match
+ * costs a few map probes on the hot path.
+ */
+export function intelMatcher(db: Db, recheckMs = 1000) {
+  let version = '';
+  let checkedAt = 0;
+  let idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
+  const fresh = (): Index => {
+    const now = Date.now();
+    if (now - checkedAt >= recheckMs) {
+      checkedAt = now;
+      const v = intelVersion(db);
+      if (v !== version) {
+        version = v;
+        idx = build(db);
+      }
+    }
+    return idx;
+  };
+  const matchIp = (raw: string, labels: Set<string>, i: Index) => {
+    const ip = normalizeIp(raw.trim());
+    if (!ipaddr.isValid(ip)) return;
+    for (const l of i.ips.get(ip) ?? []) labels.add(l);
+    const addr = ipaddr.parse(ip);
+    for (const c of i.cidrs) if (c.range[0].kind() === addr.kind() && addr.match(c.range)) labels.add(c.label);
+  };
+  const matchDomain = (raw: string, labels: Set<string>, i: Index) => {
+    const parts = raw.toLowerCase().replace(/\.$/, '').split('.');
+    for (let k = 0; k < parts.length - 1; k++) for (const l of i.domains.get(parts.slice(k).join('.')) ?? []) labels.add(l);
+  };
+  return {
+    /** Labels of every indicator matching the hit's source address, forwarded chain or sender. */
+    labelsFor(hit: Pick<HitRow, 'sourceIp' | 'forwardedFor' | 'mailFrom'>): string[] {
+      const i = fresh();
+      if (i.ips.size === 0 && i.cidrs.length === 0 && i.domains.size === 0 && i.emails.size === 0) return [];
+      const labels = new Set<string>();
+      if (hit.sourceIp) matchIp(hit.sourceIp, labels, i);
+      for (const f of hit.forwardedFor?.split(',') ?? []) matchIp(f, labels, i);
+      if (hit.mailFrom) {
+        const from = hit.mailFrom.toLowerCase();
+        for (const l of i.emails.get(from) ?? []) labels.add(l);
+        matchDomain(from.split('@')[1] ?? '', labels, i);
+      }
+      return [...labels].sort();
+    },
+    /** Force a reload on the next match (after an import in this process). */
+    invalidate() {
+      checkedAt = 0;
+    },
+  };
+}
+
+/** The hit step that stamps matching intel labels on the hit (runs before the trail step). */
+export function intelStep(db: Db, matcher = intelMatcher(db)): HitStep {
+  const update = db.$client.prepare('update hits set intel = ? where id = ?');
+  return (_db, hit) => {
+    const labels = matcher.labelsFor(hit);
+    if (labels.length === 0) return hit;
+    update.run(JSON.stringify(labels), hit.id);
+    return { ...hit, intel: labels };
+  };
+}

@@ -1,0 +1,94 @@
+import { request as httpRequest } from 'node:http';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdminApp } from '../../src/app.ts';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { indicatorType } from '../../src/intel/parse.ts';
+import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
+
+let s: TestServer;
+let app: ReturnType<typeof createAdminApp>;
+beforeAll(async () => {
+  s = await startTestServer();
+  app = createAdminApp(s.app.deps);
+});
+afterAll(() => s.stop());
+
+/** GET from a chosen loopback source address. */
+function getFrom(localAddress: string, url: string): Promise<number> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, localAddress }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('threat-intel indicators', () => {
+  it.each([
+    ['198.51.100.7', 'ip', '198.51.100.7'],
+    ['10.66.0.0/16', 'cidr', '10.66.0.0/16'],
+    ['Evil[.]Example.COM', 'domain', 'evil.example.com'],
+    ['ops@evil.example', 'email', 'ops@evil.example'],
+    ['2001:db8::1', 'ip', '2001:db8::1'],
+    ['not an indicator', null, null],
+  ])('%s is %s', (raw, type, value) => {
+    const t = indicatorType(raw);
+    expect(t ? [t.type, t.value] : [null, null]).toEqual([type, value]);
+  });
+
+  it('imports a plain list, a CSV and a STIX bundle; bad entries reject the whole import', async () => {
+    const list = await request(app).post('/api/v1/intel/import?label=APT-Test&source=feed1').set(auth).set('content-type', 'text/plain').send('# known C2\n127.0.0.2\n10.99.0.0/16\n\nbad.example\n');
+    expect(list.status).toBe(201);
+    expect(list.body).toMatchObject({ label: 'APT-Test', received: 3, added: 3 });
+    const again = await request(app).post('/api/v1/intel/import?label=APT-Test').set(auth).set('content-type', 'text/plain').send('127.0.0.2\n');
+    expect(again.body.added).toBe(0);
+
+    const csv = await request(app).post('/api/v1/intel/import?label=FIN-X').set(auth).set('content-type', 'text/csv').send('indicator,label\n203.0.113.5,FIN7\n203.0.113.6,\n');
+    expect(csv.body.added).toBe(2);
+
+    const stix = {
+      type: 'bundle',
+      id: 'bundle--6d8a9f3e-1111-4a2b-8c3d-123456789abc',
+      objects: [
+        { type: 'indicator', id: 'indicator--6d8a9f3e-2222-4a2b-8c3d-123456789abc', pattern: "[ipv4-addr:value = '192.0.2.44'] OR [domain-name:value = 'c2.evil.example']", pattern_type: 'stix' },
+        { type: 'malware', id: 'malware--6d8a9f3e-3333-4a2b-8c3d-123456789abc', name: 'x' },
+      ],
+    };
+    const st = await request(app).post('/api/v1/intel/import?label=APT29').set(auth).send(stix);
+    expect(st.status).toBe(201);
+    expect(st.body.added).toBe(2);
+
+    const bad = await request(app).post('/api/v1/intel/import?label=Bad').set(auth).set('content-type', 'text/plain').send('1.2.3.4\nnonsense value\n');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.fields['line 2']).toMatch(/not an IP/);
+    const noLabel = await request(app).post('/api/v1/intel/import').set(auth).set('content-type', 'text/plain').send('1.2.3.4');
+    expect(noLabel.body.error.fields.label).toBeDefined();
+
+    const summary = await request(app).get('/api/v1/intel').set(auth);
+    const labels = summary.body.items.map((i: { label: string }) => i.label);
+    expect(labels).toEqual(expect.arrayContaining(['APT-Test', 'FIN7', 'FIN-X', 'APT29']));
+    expect(labels).not.toContain('Bad');
+  });
+
+  it('stamps the label on hits from matching sources only', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    await getFrom('127.0.0.2', url!);
+    await getFrom('127.0.0.3', url!);
+    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5, order: 'asc' });
+    expect(hits.map((h) => [h.sourceIp, h.intel])).toEqual([
+      ['127.0.0.2', ['APT-Test']],
+      ['127.0.0.3', null],
+    ]);
+    const api = await request(app).get(`/api/v1/tokens/${token.id}/hits?order=asc`).set(auth);
+    expect(api.body.items[0].intel).toEqual(['APT-Test']);
+  });
+
+  it('deletes a label', async () => {
+    const res = await request(app).delete('/api/v1/intel?label=FIN7').set(auth);
+    expect(res.body.removed).toBe(1);
+  });
+});
