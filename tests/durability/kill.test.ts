@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Agent, get } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, closeDatabase } from '../../src/db/client.ts';
+import { makeToken, tempDir, testConfig, TEST_API_KEY, freePort } from '../helpers.ts';
+
+/** GET a URL through a keep-alive agent; resolves with the status (0 when the connection died). */
+function hit(url: string, agent: Agent): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get(url, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * Durability: a hit that got an answer is committed. The server runs as a real process; it is
+ * killed with SIGKILL in the middle of a load run and the database is checked afterwards.
+ */
+const MAIN = join(import.meta.dirname, '../../src/main.ts');
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function startServer(dir: string, publicPort: number, adminPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: `file:${join(dir, 'honeytrail.db')}`,
+      DATA_DIR: dir,
+      PUBLIC_HOST: '127.0.0.1',
+      PUBLIC_PORT: String(publicPort),
+      ADMIN_PORT: String(adminPort),
+      HONEYTRAIL_API_KEY: TEST_API_KEY,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  child.stderr?.on('data', (d) => (err += String(d)));
+  for (let i = 0; i < 150; i++) {
+    if (err.includes('Honeytrail is running')) return child;
+    if (child.exitCode !== null) throw new Error(`server exited: ${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server did not start: ${err}`);
+}
+
+describe('durability', () => {
+  it('every hit that got a response survives SIGKILL in the middle of a load run', async () => {
+    const t = tempDir();
+    try {
+      const config = testConfig(t.dir);
+      const seed = openDatabase({ path: join(t.dir, 'honeytrail.db') });
+      const { token, url } = await makeToken(seed, config, { kind: 'web-bug' });
+      closeDatabase(seed);
+      const publicPort = (await freePort()).port;
+      const child = await startServer(t.dir, publicPort, (await freePort()).port);
+      const target = (n: number) => {
+        const u = new URL(url ?? '');
+        u.port = String(publicPort);
+        u.searchParams.set('n', String(n));
+        return u.toString();
+      };
+
+      const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+      const answered: number[] = [];
+      let killed = false;
+      let next = 0;
+      const worker = async () => {
+        while (!killed && next < 20_000) {
+          const n = next++;
+          const status = await hit(target(n), agent);
+          if (status === 200) answered.push(n);
+          else if (status === 0) return; // the connection died with the server
+        }
+      };
+      const load = Promise.all(Array.from({ length: 16 }, worker));
+      for (let i = 0; i < 1000 && answered.length < 1500; i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGKILL');
+      killed = true;
+      await load;
+      agent.destroy();
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+
+      const db = openDatabase({ path: join(t.dir, 'honeytrail.db') });
+      const stored = new Set(
+        (db.$client.prepare('select query from hits where token_id = ?').all(token.id) as { query: string }[]).map((r) => Number(new URLSearchParams(r.query).get('n'))),
+      );
+      closeDatabase(db);
+      const lost = answered.filter((n) => !stored.has(n));
+      expect(answered.length).toBeGreaterThanOrEqual(1500);
+      expect(lost).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('SIGTERM drains in-flight requests, commits their hits and exits 0', async () => {
+    const t = tempDir();
+    try {
+      const config = testConfig(t.dir);
+      const seed = openDatabase({ path: join(t.dir, 'honeytrail.db') });
+      const { token, url } = await makeToken(seed, config, { kind: 'web-bug' });
+      closeDatabase(seed);
+      const publicPort = (await freePort()).port;
+      const child = await startServer(t.dir, publicPort, (await freePort()).port);
+      const u = new URL(url ?? '');
+      u.port = String(publicPort);
+      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      const inflight = Array.from({ length: 200 }, () => hit(u.toString(), agent));
+      await new Promise((r) => setTimeout(r, 30));
+      child.kill('SIGTERM');
+      const statuses = await Promise.all(inflight);
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      agent.destroy();
+      expect(code).toBe(0);
+      const ok = statuses.filter((s) => s === 200).length;
+      const db = openDatabase({ path: join(t.dir, 'honeytrail.db') });
+      const n = (db.$client.prepare('select count(*) as n from hits where token_id = ?').get(token.id) as { n: number }).n;
+      closeDatabase(db);
+      expect(ok).toBeGreaterThan(0);
+      expect(n).toBeGreaterThanOrEqual(ok);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
