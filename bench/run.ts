@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { adminScaleBench } from './admin.ts';
 
 /**
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
@@ -80,8 +81,14 @@ async function main(): Promise<void> {
     const ratio = trig.requests.average / baseline.requests.average;
     console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
     console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
+    const scaleTokens = Number(process.env.BENCH_TOKENS ?? 100_000);
+    const scaleHits = Number(process.env.BENCH_HITS ?? 5_000_000);
+    process.stderr.write(`Admin API at scale: ${scaleTokens} tokens, ${scaleHits} hits\n`);
+    const scale = await adminScaleBench(dir, scaleTokens, scaleHits, (m) => process.stderr.write(`${m}\n`));
+    console.table(scale.rows);
+    console.log(`scale: seeded in ${scale.seedSeconds} s; ${scale.bytesPerHit} database bytes per hit; RSS ${scale.rssMB} MB (target < 300 MB); list pages target < 100 ms`);
     const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows }, null, 2));
+    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows, scale }, null, 2));
     console.log(`results written to ${out}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
