@@ -37,8 +37,9 @@ export const tokens = sqliteTable(
   },
   (t) => [
     uniqueIndex('tokens_lookup_key_uq').on(t.lookupKey),
-    index('tokens_kind_idx').on(t.kind, t.createdAt),
-    index('tokens_created_idx').on(t.createdAt),
+    // Partial indexes over live tokens serve the list pages (order, filter and count) at 100k tokens.
+    index('tokens_live_idx').on(t.createdAt, t.id).where(sql`${t.deletedAt} is null`),
+    index('tokens_kind_live_idx').on(t.kind, t.createdAt, t.id).where(sql`${t.deletedAt} is null`),
     index('tokens_location_idx').on(t.location),
   ],
 );
