@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
 import { requireApiKey } from './api/auth.ts';
 import { apiRoutes } from './api/routes.ts';
@@ -41,6 +42,7 @@ export function createAdminApp(deps: AppDeps): Express {
     assetRoutes(deps),
   );
   app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
+  app.use(adminUi(deps));
   app.use(errorHandler(deps));
   return app;
 }

@@ -1,0 +1,71 @@
+import type { AlertRow, HitRow, IncidentRow } from '../db/schema.ts';
+import type { ArtifactInfo } from '../tokens/kind.ts';
+import { findKind } from '../tokens/registry.ts';
+
+/**
+ * View models for the admin templates. They only shape data; escaping is the templates' job
+ * (`{{…}}` everywhere), so these return plain strings, never markup.
+ */
+
+/** `CORP\alice@WS-07`, from whichever actor parts a token revealed. */
+export function actorText(h: Pick<HitRow, 'actorUser' | 'actorHost' | 'actorDomain'>): string {
+  const user = h.actorUser ? `${h.actorDomain ? `${h.actorDomain}\\` : ''}${h.actorUser}` : '';
+  return [user, h.actorHost].filter(Boolean).join('@');
+}
+
+/** One line saying what the hit did, per channel. */
+export function hitAction(h: HitRow): string {
+  if (h.channel === 'http') return `${h.method ?? ''} ${h.path ?? ''}${h.query ? `?${h.query}` : ''}`.trim();
+  if (h.channel === 'dns') return `${h.qtype ?? ''} ${h.qname ?? ''}`.trim();
+  return `mail from ${h.mailFrom ?? '?'} to ${h.mailTo ?? '?'}${h.mailSubject ? `: ${h.mailSubject}` : ''}`;
+}
+
+export function hitView(h: HitRow) {
+  return {
+    id: h.id,
+    at: h.at,
+    channel: h.channel,
+    sourceIp: h.sourceIp,
+    sourceLabel: h.channel === 'dns' ? 'resolver' : 'source',
+    forwardedFor: h.forwardedFor,
+    userAgent: h.userAgent,
+    referer: h.referer,
+    actor: actorText(h),
+    credential: h.credential,
+    action: hitAction(h),
+    classification: h.classification,
+    alerting: h.classification === 'alert',
+    incidentId: h.incidentId,
+    repeatCount: h.repeatCount > 1 ? h.repeatCount : null,
+  };
+}
+
+/** MITRE ATT&CK link for a technique id such as T1552.001. */
+export function techniqueView(id: string) {
+  const [base, sub] = id.split('.');
+  return { id, url: `https://attack.mitre.org/techniques/${base ?? id}/${sub ? `${sub}/` : ''}` };
+}
+
+export function incidentView(i: IncidentRow) {
+  return { ...i, title: i.actorLabel || i.actorKey, [`sev_${i.severity}`]: true, open: i.status === 'open', closed: i.status === 'closed' };
+}
+
+export function alertView(a: AlertRow) {
+  return { ...a, problem: a.status === 'failed' || a.status === 'dead' };
+}
+
+export function kindLabel(id: string): string {
+  return findKind(id)?.label ?? id;
+}
+
+/** The "what to plant" panel: the values to copy and whether there is a file to download. */
+export function artifactView(tokenId: string, a: ArtifactInfo) {
+  return {
+    url: a.url,
+    hostname: a.hostname,
+    email: a.email,
+    filename: a.filename,
+    hint: a.hint,
+    download: a.download ? `/tokens/${tokenId}/download` : null,
+  };
+}
