@@ -116,7 +116,7 @@ export function paramFields(kind: TokenKind, body: Body | null, errors: Record<s
     } else if (type === 'number' || type === 'integer') field.control = 'number';
     else if (type === 'array') field.control = 'list';
     else if (type === 'object') field.control = 'json';
-    else if ((s.maxLength ?? 0) > 300) field.control = 'textarea';
+    else if ((s.maxLength ?? 0) > 2048) field.control = 'textarea';
     return field;
   });
 }

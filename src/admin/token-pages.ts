@@ -111,9 +111,17 @@ export function tokenPages(ui: UiContext): Router {
     const kind = typeof body.kind === 'string' ? findKind(body.kind) : undefined;
     if (!kind) return renderNew(res, undefined, body, { '(form)': 'Choose a token kind.' }, 400);
     const known = [...COMMON_FIELDS.map((f) => f.key), ...paramFields(kind, null, {}).map((f) => f.name), 'expiresAt'];
+    const params = paramsFromBody(kind, body);
+    const input = createTokenInput.safeParse({ kind: kind.id, ...commonFromBody(body), params });
+    const checked = kind.params.safeParse(params);
+    // Validate the common fields and the kind's params together, so every mistake shows at once.
+    const problems = {
+      ...(input.success ? {} : AppError.fromZod(input.error).fields),
+      ...(checked.success ? {} : AppError.fromZod(checked.error, 'params').fields),
+    };
+    if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), 400);
     try {
-      const input = parse(createTokenInput, { kind: kind.id, ...commonFromBody(body), params: paramsFromBody(kind, body) });
-      const { token } = await createToken(db, ctx, input, uiActor(req, res));
+      const { token } = await createToken(db, ctx, input.data, uiActor(req, res));
       res.redirect(303, `/tokens/${token.id}/created`);
     } catch (err) {
       if (!(err instanceof AppError) || err.code === 'internal') throw err;
