@@ -7,7 +7,7 @@ import { INCIDENT_STATUSES } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
 import { findKind } from '../tokens/registry.ts';
 import { pager, uiActor, type UiContext } from './context.ts';
-import { alertView, hitView, incidentView, techniqueView } from './presenters.ts';
+import { alertView, assetLabeler, hitView, incidentView, techniqueView } from './presenters.ts';
 
 const PER_PAGE = 25;
 const idParam = z.object({ id: z.coerce.number().int().positive('is not an incident id') });
@@ -40,6 +40,7 @@ export function incidentPages(ui: UiContext): Router {
     const incident = getIncident(db, id);
     if (!incident) throw notFound('incident');
     const trail = incidentTrail(db, id);
+    const names = assetLabeler(db);
     const places = new Map<string, { location: string | null; host: string | null; tokens: Set<string> }>();
     const techniques = new Set(incident.techniques);
     for (const { hit, token } of trail) {
@@ -53,7 +54,7 @@ export function incidentPages(ui: UiContext): Router {
       title: `Incident #${incident.id}`,
       nav: 'incidents',
       incident: incidentView(incident),
-      trail: trail.map(({ hit, token }) => ({ ...hitView(hit), token })),
+      trail: trail.map(({ hit, token }) => ({ ...hitView(hit, names), token })),
       places: [...places.values()].map((p) => ({ location: p.location, host: p.host, tokens: [...p.tokens].join(', ') })),
       sources: [...new Set(trail.map((t) => t.hit.sourceIp).filter(Boolean))],
       techniques: [...techniques].sort().map(techniqueView),

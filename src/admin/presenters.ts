@@ -1,3 +1,5 @@
+import type { Db } from '../db/client.ts';
+import { assetForIp } from '../db/queries/assets.ts';
 import type { AlertRow, HitRow, IncidentRow } from '../db/schema.ts';
 import type { ArtifactInfo } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
@@ -20,8 +22,25 @@ export function hitAction(h: HitRow): string {
   return `mail from ${h.mailFrom ?? '?'} to ${h.mailTo ?? '?'}${h.mailSubject ? `: ${h.mailSubject}` : ''}`;
 }
 
-export function hitView(h: HitRow) {
+/**
+ * Names source addresses from the network map (`10.20.4.17` -> `WS-ACCT-07 · Finance VLAN`),
+ * asking the map once per address per page.
+ */
+export function assetLabeler(db: Db): (ip: string | null) => string | null {
+  const cache = new Map<string, string | null>();
+  return (ip) => {
+    if (!ip) return null;
+    if (!cache.has(ip)) {
+      const a = assetForIp(db, ip);
+      cache.set(ip, a ? [a.label, a.segment].filter(Boolean).join(' · ') : null);
+    }
+    return cache.get(ip) ?? null;
+  };
+}
+
+export function hitView(h: HitRow, assetOf?: (ip: string | null) => string | null) {
   return {
+    sourceAsset: h.channel === 'dns' ? null : (assetOf?.(h.sourceIp) ?? null),
     id: h.id,
     at: h.at,
     channel: h.channel,

@@ -34,7 +34,7 @@ export function adminUi(deps: AppDeps, options: AdminUiOptions = {}): Router {
     const s = sessionOf(res);
     res.locals.me = s?.user.email;
     res.locals.csrf = s?.session.csrfToken;
-    const msg = typeof req.query.msg === 'string' ? FLASH[req.query.msg] : undefined;
+    const msg = typeof req.query.msg === 'string' && Object.hasOwn(FLASH, req.query.msg) ? FLASH[req.query.msg] : undefined;
     if (msg) res.locals.flash = msg;
     next();
   });

@@ -18,7 +18,7 @@ import {
   updateTokenInput,
 } from '../tokens/service.ts';
 import { pager, uiActor, type UiContext } from './context.ts';
-import { artifactView, hitView, kindLabel } from './presenters.ts';
+import { artifactView, assetLabeler, hitView, kindLabel } from './presenters.ts';
 import { commonFields, commonFromBody, COMMON_FIELDS, fieldErrors, paramFields, paramsFromBody, splitList } from './token-form.ts';
 
 const PER_PAGE = 25;
@@ -141,6 +141,7 @@ export function tokenPages(ui: UiContext): Router {
     const before = Number(req.query.before);
     const beforeId = Number.isInteger(before) && before > 0 ? before : undefined;
     const hits = tokenHits(db, token.id, HITS_PER_PAGE + 1, beforeId);
+    const names = assetLabeler(db);
     const page = hits.slice(0, HITS_PER_PAGE);
     const last = page[page.length - 1];
     ui.views.render(
@@ -155,7 +156,7 @@ export function tokenPages(ui: UiContext): Router {
         artifact: artifactView(token.id, describeArtifact(ctx, token)),
         settings: commonFields(body ?? token, errors),
         formError: errors['(form)'],
-        hits: page.map(hitView),
+        hits: page.map((h) => hitView(h, names)),
         newerLink: beforeId ? `/tokens/${token.id}#hits` : null,
         olderLink: hits.length > HITS_PER_PAGE && last ? `/tokens/${token.id}?before=${last.id}#hits` : null,
       },

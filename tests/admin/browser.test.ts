@@ -184,6 +184,17 @@ describe('admin UI in a real browser', () => {
     expect(await call()).toBe(401);
   });
 
+  it('disables every listed token with select-all and a bulk action', async () => {
+    await page.goto(`${s.adminUrl}/tokens`);
+    const rows = await page.locator('tbody input[name="ids"]').count();
+    expect(rows).toBeGreaterThan(1);
+    await page.getByLabel('Select all rows').check();
+    await page.getByLabel('With selected').selectOption('disable');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/msg=bulk_done/);
+    expect(await page.locator('.pill-off').count()).toBe(rows);
+  });
+
   it('signs out', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/login\?msg=logged_out/);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertActions } from '../../src/admin/alert-actions.ts';
 import { createAdminApp } from '../../src/app.ts';
 import { getIncident } from '../../src/db/queries/admin-views.ts';
-import { listAssets } from '../../src/db/queries/assets.ts';
+import { insertAsset, listAssets } from '../../src/db/queries/assets.ts';
 import { listApiKeys, findActiveApiKey } from '../../src/db/queries/api-keys.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
@@ -184,6 +184,7 @@ describe('incidents', () => {
     const b = await makeToken(db(), s.config, { kind: 'redirect', name: 'wiki link', location: 'https://wiki/hr', plantedHost: 'WIKI01' });
     const h1 = makeHit(db(), a.token.id, { at: new Date('2026-11-01T10:00:00Z') });
     const h2 = makeHit(db(), b.token.id, { at: new Date('2026-11-01T10:05:00Z') });
+    insertAsset(db(), { label: 'WS-ACCT-07', cidr: '10.20.4.0/24', segment: 'Finance VLAN' });
     const inc = makeIncident(db(), { hits: [h1, h2], severity: 'critical', lateral: true, hostCount: 2, techniques: ['T1552.001'] });
     makeAlert(db(), inc.id, { status: 'failed', lastError: 'connection refused', attempts: 3, sentAt: null });
     const page = await agent.get(`/incidents/${inc.id}`);
@@ -195,6 +196,7 @@ describe('incidents', () => {
     expect(text).toContain('https://attack.mitre.org/techniques/T1552/001/');
     expect(text).toContain('connection refused');
     expect(text).toContain('lateral movement suspected');
+    expect(text).toContain('from <code>10.20.4.17</code> (WS-ACCT-07 · Finance VLAN)');
     expect(text).toContain('<time datetime="2026-11-01T10:00:00.000Z" title="2026-11-01 10:00:00 UTC">2026-11-01 10:00:00 UTC</time>');
 
     await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
@@ -208,6 +210,7 @@ describe('incidents', () => {
 
 describe('assets, admins, API keys, settings, audit', () => {
   it('adds, validates, edits, imports and deletes network map entries', async () => {
+    const base = listAssets(db()).total;
     const bad = await agent.post('/assets').type('form').send({ label: 'X', cidr: '10.0.0.0/99', _csrf: csrf });
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('must be an IP address or CIDR');
@@ -215,14 +218,14 @@ describe('assets, admins, API keys, settings, audit', () => {
     const badCsv = await agent.post('/assets/import').type('form').send({ csv: 'label,cidr\nA,10.0.0.1\nB,nope', _csrf: csrf });
     expect(badCsv.status).toBe(400);
     expect(badCsv.text).toContain('line 3');
-    expect(listAssets(db()).total).toBe(1);
+    expect(listAssets(db()).total).toBe(base + 1);
     expect((await agent.post('/assets/import').type('form').send({ csv: 'label,cidr,segment\nA,10.0.0.1,Lab\nB,10.0.0.2,Lab', _csrf: csrf })).status).toBe(303);
-    expect(listAssets(db()).total).toBe(3);
+    expect(listAssets(db()).total).toBe(base + 3);
     const ws = listAssets(db()).items.find((x) => x.label === 'WS-ACCT-07');
     await agent.post(`/assets/${ws?.id}`).type('form').send({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical', _csrf: csrf });
     expect(listAssets(db()).items.find((x) => x.id === ws?.id)).toMatchObject({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical' });
     await agent.post(`/assets/${ws?.id}/delete`).type('form').send({ _csrf: csrf });
-    expect(listAssets(db()).total).toBe(2);
+    expect(listAssets(db()).total).toBe(base + 2);
   });
 
   it('adds and removes admins, but never yourself', async () => {
@@ -319,5 +322,12 @@ describe('assets, admins, API keys, settings, audit', () => {
     expect((await agent.get('/static/app.js')).headers['content-type']).toMatch(/javascript/);
     expect((await agent.get('/static/nope.js')).status).toBe(404);
     expect(csrfOf((await agent.get('/tokens')).text)).toBe(csrf);
+  });
+
+  it('shows only known flash messages', async () => {
+    expect((await agent.get('/tokens?msg=saved')).text).toContain('<p class="flash" role="status">Changes saved.</p>');
+    for (const msg of ['constructor', '__proto__', 'toString', '<b>hi</b>']) {
+      expect((await agent.get(`/tokens?msg=${encodeURIComponent(msg)}`)).text).not.toContain('class="flash"');
+    }
   });
 });

@@ -22,7 +22,25 @@
       el.setAttribute('data-local', '1');
     }
   }
+  // Bulk forms: a "select all" box in the header of tables whose rows carry checkboxes named ids.
+  function selectAll(root) {
+    var tables = root.querySelectorAll('table');
+    for (var i = 0; i < tables.length; i++) {
+      var boxes = tables[i].querySelectorAll('tbody input[type=checkbox][name=ids]');
+      var th = tables[i].querySelector('thead th');
+      if (!boxes.length || !th) continue;
+      var all = document.createElement('input');
+      all.type = 'checkbox';
+      all.className = 'select-all';
+      all.setAttribute('aria-label', 'Select all rows');
+      all.addEventListener('change', (function (list, box) {
+        return function () { for (var j = 0; j < list.length; j++) list[j].checked = box.checked; };
+      })(boxes, all));
+      th.appendChild(all);
+    }
+  }
   document.addEventListener('DOMContentLoaded', function () {
     localize(document);
+    selectAll(document);
   });
 })();
