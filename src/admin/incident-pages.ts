@@ -10,6 +10,8 @@ import { pager, uiActor, type UiContext } from './context.ts';
 import { alertView, assetLabeler, hitView, incidentView, techniqueView } from './presenters.ts';
 
 const PER_PAGE = 25;
+/** Most trail entries drawn on one incident page. */
+const TRAIL_LIMIT = 500;
 const idParam = z.object({ id: z.coerce.number().int().positive('is not an incident id') });
 const listQuery = z.object({
   status: z.enum([...INCIDENT_STATUSES, 'active', 'all']).default('active').catch('active'),
@@ -39,7 +41,7 @@ export function incidentPages(ui: UiContext): Router {
     const { id } = parse(idParam, req.params);
     const incident = getIncident(db, id);
     if (!incident) throw notFound('incident');
-    const trail = incidentTrail(db, id);
+    const trail = incidentTrail(db, id, TRAIL_LIMIT);
     const names = assetLabeler(db);
     const places = new Map<string, { location: string | null; host: string | null; tokens: Set<string> }>();
     const techniques = new Set(incident.techniques);
@@ -55,6 +57,7 @@ export function incidentPages(ui: UiContext): Router {
       nav: 'incidents',
       incident: incidentView(incident),
       trail: trail.map(({ hit, token }) => ({ ...hitView(hit, names), token })),
+      trailNote: trail.length >= TRAIL_LIMIT ? `Showing the first ${TRAIL_LIMIT} hits of this incident; every hit is listed on its token's page.` : null,
       places: [...places.values()].map((p) => ({ location: p.location, host: p.host, tokens: [...p.tokens].join(', ') })),
       sources: [...new Set(trail.map((t) => t.hit.sourceIp).filter(Boolean))],
       techniques: [...techniques].sort().map(techniqueView),

@@ -48,8 +48,10 @@ export function clearCookie(res: Response, config: Config, req: Request, name: s
   res.clearCookie(name, { httpOnly: true, sameSite: 'strict', secure: cookieSecure(config, req), path: '/' });
 }
 
-/** Start a session for `user` and set its cookie. */
+/** Start a session for `user` and set its cookie; a session the browser already had is dropped (no fixation). */
 export function startSession(db: Db, config: Config, req: Request, res: Response, user: UserRow): void {
+  const previous = readCookie(req, SESSION_COOKIE);
+  if (previous) deleteSession(db, sha256(previous));
   const value = randomToken();
   const now = Date.now();
   insertSession(db, {

@@ -104,6 +104,17 @@ describe('login, sessions and throttling', () => {
     expect(rows.some((r) => r.id === createHash('sha256').update(value).digest('hex'))).toBe(true);
   });
 
+  it('replaces the session a browser already had when it signs in again', async () => {
+    const count = () => s.app.deps.db.select().from(sessions).all().length;
+    const agent = request.agent(app);
+    const pre = csrfOf((await agent.get('/login')).text);
+    expect((await agent.post('/login').type('form').send({ email: ADMIN.email, password: ADMIN.password, _csrf: pre })).status).toBe(303);
+    const after1 = count();
+    expect((await agent.post('/login').type('form').send({ email: ADMIN.email, password: ADMIN.password, _csrf: pre })).status).toBe(303);
+    expect(count()).toBe(after1);
+    expect((await agent.get('/tokens')).status).toBe(200);
+  });
+
   it('marks the cookie Secure when ADMIN_URL is https', async () => {
     const { db, cleanup, dir } = testDb();
     try {
