@@ -14,6 +14,7 @@ export interface DeliveryResult {
   detail?: string;
 }
 
+/** What the settings page can ask of the alert pipeline; every call reports its real outcome. */
 export interface AlertActions {
   /** Send a test email through SMTP_URL to `to`. */
   sendTestEmail(to: string): Promise<DeliveryResult>;

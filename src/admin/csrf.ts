@@ -10,6 +10,7 @@ import { randomToken, readCookie, sessionOf, setCookie } from './session.ts';
  * cookie. Both are compared in constant time. SameSite=Strict cookies are a second fence.
  */
 
+/** Name of the hidden form field carrying the token. */
 export const CSRF_FIELD = '_csrf';
 const PRE_COOKIE = 'ht_csrf';
 

@@ -18,6 +18,7 @@ function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Bu
   });
 }
 
+/** Hash a new password with a fresh 128-bit salt (scrypt is slow on purpose: ~50 ms). */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
   const key = await derive(password, salt, PARAMS);

@@ -38,6 +38,7 @@ export function assetLabeler(db: Db): (ip: string | null) => string | null {
   };
 }
 
+/** A hit as a table row / timeline entry: actor decoded, action summarised, source named. */
 export function hitView(h: HitRow, assetOf?: (ip: string | null) => string | null) {
   return {
     sourceAsset: h.channel === 'dns' ? null : (assetOf?.(h.sourceIp) ?? null),
@@ -65,14 +66,17 @@ export function techniqueView(id: string) {
   return { id, url: `https://attack.mitre.org/techniques/${base ?? id}/${sub ? `${sub}/` : ''}` };
 }
 
+/** An incident with a display title and status flags for the templates. */
 export function incidentView(i: IncidentRow) {
   return { ...i, title: i.actorLabel || i.actorKey, [`sev_${i.severity}`]: true, open: i.status === 'open', closed: i.status === 'closed' };
 }
 
+/** An outbox row, flagged when its delivery failed or gave up. */
 export function alertView(a: AlertRow) {
   return { ...a, problem: a.status === 'failed' || a.status === 'dead' };
 }
 
+/** The human label of a kind id (the id itself when the kind is not installed). */
 export function kindLabel(id: string): string {
   return findKind(id)?.label ?? id;
 }

@@ -14,6 +14,7 @@ import { createLoginThrottle, type ThrottleOptions } from './throttle.ts';
 import { tokenPages } from './token-pages.ts';
 import { ADMIN_STATIC, createViews } from './views.ts';
 
+/** Tuning for the admin UI router. */
 export interface AdminUiOptions {
   /** Login throttling limits (tests tighten them). */
   throttle?: ThrottleOptions;

@@ -11,6 +11,7 @@ import { getUser, type UserRow } from '../db/queries/users.ts';
  * `IDLE_MS` without requests or `ABSOLUTE_MS` after login, whichever comes first.
  */
 
+/** Name of the session cookie. */
 export const SESSION_COOKIE = 'ht_session';
 /** Idle timeout. */
 export const IDLE_MS = 30 * 60_000;
@@ -18,12 +19,14 @@ export const IDLE_MS = 30 * 60_000;
 export const ABSOLUTE_MS = 12 * 3600_000;
 const TOUCH_EVERY_MS = 60_000;
 
+/** What `loadSession` puts in `res.locals` for a signed-in request. */
 export interface SessionLocals {
   user: UserRow;
   session: SessionRow;
 }
 
 const sha256 = (v: string): string => createHash('sha256').update(v).digest('hex');
+/** A URL-safe random secret (session values, CSRF and setup tokens). */
 export const randomToken = (bytes = 32): string => randomBytes(bytes).toString('base64url');
 
 /** Minimal Cookie header parser (names and values are ours: no quoting to handle). */
@@ -40,10 +43,12 @@ export function cookieSecure(config: Config, req: Request): boolean {
   return req.secure || config.ADMIN_URL.startsWith('https://');
 }
 
+/** Set one of our cookies: always HttpOnly and SameSite=Strict, Secure over HTTPS. */
 export function setCookie(res: Response, config: Config, req: Request, name: string, value: string, maxAgeMs?: number): void {
   res.cookie(name, value, { httpOnly: true, sameSite: 'strict', secure: cookieSecure(config, req), path: '/', ...(maxAgeMs ? { maxAge: maxAgeMs } : {}) });
 }
 
+/** Expire one of our cookies with the same attributes it was set with. */
 export function clearCookie(res: Response, config: Config, req: Request, name: string): void {
   res.clearCookie(name, { httpOnly: true, sameSite: 'strict', secure: cookieSecure(config, req), path: '/' });
 }
@@ -67,6 +72,7 @@ export function startSession(db: Db, config: Config, req: Request, res: Response
   setCookie(res, config, req, SESSION_COOKIE, value, ABSOLUTE_MS);
 }
 
+/** Sign out: delete the session row and expire the cookie. */
 export function endSession(db: Db, config: Config, req: Request, res: Response): void {
   const value = readCookie(req, SESSION_COOKIE);
   if (value) deleteSession(db, sha256(value));

@@ -24,10 +24,15 @@ interface StoredSetup {
   expiresAt: number;
 }
 
+/** What start-up should tell the operator about the admin account. */
 export type FirstRun = { kind: 'ready' } | { kind: 'bootstrapped'; email: string } | { kind: 'setup'; url: string };
 
 const sha256 = (v: string): string => createHash('sha256').update(v).digest('hex');
 
+/**
+ * Called once at start-up. A fresh setup link replaces any earlier one, so only the link on
+ * the latest console output works. `baseUrl` is where operators reach the admin listener.
+ */
 export async function ensureFirstAdmin(db: Db, config: Config, log: Logger, baseUrl = config.ADMIN_URL): Promise<FirstRun> {
   if (countUsers(db) > 0) {
     deleteSetting(db, SETUP_KEY);

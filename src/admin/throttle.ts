@@ -15,6 +15,7 @@ export interface ThrottleOptions {
   maxKeys?: number;
 }
 
+/** Failure counting for sign-in attempts. */
 export interface LoginThrottle {
   /** Seconds until the next attempt is allowed, or 0 when it may go ahead. */
   retryAfter(email: string, ip: string): number;
@@ -22,6 +23,7 @@ export interface LoginThrottle {
   succeed(email: string): void;
 }
 
+/** One throttle per admin app (per process). */
 export function createLoginThrottle(opts: ThrottleOptions = {}): LoginThrottle {
   const perAccount = opts.perAccount ?? 5;
   const perIp = opts.perIp ?? 20;

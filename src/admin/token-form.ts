@@ -20,8 +20,10 @@ interface JsonSchema {
   required?: string[];
 }
 
+/** Which input a field renders as (see `templates/admin/partials/field.hbs`). */
 export type Control = 'select' | 'text' | 'textarea' | 'checkbox' | 'number' | 'list' | 'json';
 
+/** One labelled input of a form, with its current value and any error. */
 export interface FormField {
   name: string;
   id: string;

@@ -11,7 +11,9 @@ import Handlebars from 'handlebars';
  * hit fields can only ever render as text.
  */
 
+/** Where the admin templates live. */
 export const ADMIN_TEMPLATES = resolve(dirname(fileURLToPath(import.meta.url)), '../../templates/admin');
+/** Stylesheet and script served at /static (CSP allows only same-origin files). */
 export const ADMIN_STATIC = join(ADMIN_TEMPLATES, 'static');
 
 type Template = Handlebars.TemplateDelegate<Record<string, unknown>>;
@@ -52,11 +54,13 @@ function createEngine(): typeof Handlebars {
   return hb;
 }
 
+/** A compiled set of admin templates. */
 export interface Views {
   /** Render `name` inside the layout with `model` plus the request's locals (user, csrf …). */
   render(res: Response, name: string, model?: Record<string, unknown>, status?: number): void;
 }
 
+/** Compile every template once at start-up, so a broken template fails the boot, not a request. */
 export function createViews(dir = ADMIN_TEMPLATES): Views {
   const hb = createEngine();
   const partials = join(dir, 'partials');

@@ -35,6 +35,7 @@ export function openIncidentsBySeverity(db: Db): Record<Severity, number> {
   return out;
 }
 
+/** Incident list filter and page. */
 export interface IncidentFilter {
   /** `active` means open or acknowledged. */
   status?: IncidentStatus | 'active';
@@ -42,6 +43,7 @@ export interface IncidentFilter {
   offset: number;
 }
 
+/** Incidents, most recently active first. */
 export function listIncidents(db: Db, f: IncidentFilter): { items: IncidentRow[]; total: number } {
   const where =
     f.status === 'active' ? ne(incidents.status, 'closed') : f.status ? eq(incidents.status, f.status) : undefined;
@@ -50,10 +52,12 @@ export function listIncidents(db: Db, f: IncidentFilter): { items: IncidentRow[]
   return { items, total };
 }
 
+/** One incident by id. */
 export function getIncident(db: Db, id: number): IncidentRow | undefined {
   return db.select().from(incidents).where(eq(incidents.id, id)).get();
 }
 
+/** Acknowledge, close or reopen; false when there is no such incident. */
 export function setIncidentStatus(db: Db, id: number, status: IncidentStatus): boolean {
   return db.update(incidents).set({ status, updatedAt: new Date() }).where(eq(incidents.id, id)).run().changes > 0;
 }
@@ -70,6 +74,7 @@ export function incidentTrail(db: Db, incidentId: number, limit = 500): HitWithT
     .all();
 }
 
+/** The delivery log of an incident, oldest first. */
 export function incidentAlerts(db: Db, incidentId: number): AlertRow[] {
   return db.select().from(alerts).where(eq(alerts.incidentId, incidentId)).orderBy(asc(alerts.id)).all();
 }
@@ -109,6 +114,7 @@ export function tokenHits(db: Db, tokenId: string, limit: number, beforeId?: num
   return db.select().from(hits).where(and(...conds)).orderBy(desc(hits.id)).limit(limit).all();
 }
 
+/** Total audit entries, for the audit page's pager. */
 export function countAudit(db: Db): number {
   return db.select({ n: count() }).from(auditLog).get()?.n ?? 0;
 }
@@ -118,6 +124,7 @@ export function getSetting<T>(db: Db, key: string): T | undefined {
   return db.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined;
 }
 
+/** Insert or replace one instance setting. */
 export function putSetting(db: Db, key: string, value: unknown): void {
   db.insert(settings)
     .values({ key, value, updatedAt: new Date() })
@@ -125,6 +132,7 @@ export function putSetting(db: Db, key: string, value: unknown): void {
     .run();
 }
 
+/** Remove one instance setting. */
 export function deleteSetting(db: Db, key: string): void {
   db.delete(settings).where(eq(settings.key, key)).run();
 }
