@@ -3,6 +3,7 @@ import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { accountPages } from './account-pages.ts';
 import { assetPages } from './asset-pages.ts';
+import { auditPage } from './audit-page.ts';
 import { authRoutes } from './auth-routes.ts';
 import { FLASH, type UiContext } from './context.ts';
 import { requireCsrf } from './csrf.ts';
@@ -41,7 +42,7 @@ export function adminUi(deps: AppDeps, options: AdminUiOptions = {}): Router {
   });
   r.use(authRoutes(ui, createLoginThrottle(options.throttle)));
   r.use(requireLogin, requireCsrf);
-  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), accountPages(ui), settingsPages(ui));
+  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), accountPages(ui), settingsPages(ui), auditPage(ui));
   r.use(() => {
     throw new AppError('not_found', 'There is no page at this address.');
   });

@@ -1,13 +1,10 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { listAudit } from '../db/queries/audit.ts';
-import { countAudit } from '../db/queries/admin-views.ts';
 import { AppError } from '../errors.ts';
 import type { DeliveryResult } from './alert-actions.ts';
-import { pager, uiActor, type UiContext } from './context.ts';
+import { uiActor, type UiContext } from './context.ts';
 import { audit } from '../db/queries/audit.ts';
 
-const AUDIT_PER_PAGE = 50;
 const emailInput = z.object({ to: z.string().trim().toLowerCase().email('must be an email address').max(254) });
 const webhookInput = z.object({ url: z.string().trim().url('must be a URL').max(2048).refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL') });
 
@@ -23,7 +20,7 @@ export function redactUrl(url: string | undefined): string | null {
   }
 }
 
-/** Settings (alert delivery tests and drill) and the audit log. */
+/** Settings: read-only configuration, alert delivery tests and the drill. */
 export function settingsPages(ui: UiContext): Router {
   const { db, config } = ui.deps;
   const r = Router();
@@ -88,17 +85,6 @@ export function settingsPages(ui: UiContext): Router {
     const actor = uiActor(req, res);
     const drill = ui.deps.alerts?.drill?.bind(ui.deps.alerts);
     await runTest(res, 'drill', drill, 'all recipients', actor.id, actor.ip ?? null);
-  });
-
-  r.get('/audit', (req, res) => {
-    const page = z.coerce.number().int().min(1).max(100_000).catch(1).parse(req.query.page ?? 1);
-    const rows = listAudit(db, AUDIT_PER_PAGE, (page - 1) * AUDIT_PER_PAGE);
-    ui.views.render(res, 'audit', {
-      title: 'Audit log',
-      nav: 'audit',
-      entries: rows.map((e) => ({ ...e, detailsText: e.details ? JSON.stringify(e.details) : '' })),
-      pager: pager('/audit', {}, page, AUDIT_PER_PAGE, countAudit(db)),
-    });
   });
 
   return r;
