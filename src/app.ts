@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
 import { requireApiKey } from './api/auth.ts';
 import { exportRoutes } from './api/exports.ts';
@@ -45,6 +46,7 @@ export function createAdminApp(deps: AppDeps): Express {
     exportRoutes(deps),
   );
   app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
+  app.use(adminUi(deps));
   app.use(errorHandler(deps));
   return app;
 }

@@ -1,3 +1,4 @@
+import type { AlertActions } from './admin/alert-actions.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/client.ts';
 import type { HitRecorder } from './hits/record-hit.ts';
@@ -9,4 +10,6 @@ export interface AppDeps {
   db: Db;
   log: Logger;
   recorder: HitRecorder;
+  /** Test sends for the settings page, provided by the alert pipeline when it is installed. */
+  alerts?: AlertActions;
 }

@@ -1,3 +1,4 @@
+import { ensureFirstAdmin } from './admin/setup.ts';
 import { ConfigError, loadConfig, loadDotEnv } from './config.ts';
 import { createLogger } from './logger.ts';
 import { ensureInitialApiKey, startHoneytrail } from './server.ts';
@@ -20,12 +21,16 @@ async function main(): Promise<void> {
   const keyFile = ensureInitialApiKey(app.deps.db, config, log);
 
   const adminUrl = `http://${config.ADMIN_HOST}:${app.port('admin')}`;
+  const firstRun = await ensureFirstAdmin(app.deps.db, config, log, config.ADMIN_PORT === 0 ? adminUrl : config.ADMIN_URL);
   process.stderr.write(
     [
       '',
       `Honeytrail is running.`,
       `  Admin API : ${adminUrl}/api/v1   (health: ${adminUrl}/healthz)`,
       `  Public    : ${config.PUBLIC_URL}  (token URLs are generated under this base)`,
+      `  Admin UI  : ${adminUrl}/`,
+      firstRun.kind === 'setup' ? `  First run : create the first admin at ${firstRun.url}  (one-time link, valid 24 h)` : '',
+      firstRun.kind === 'bootstrapped' ? `  First run : admin ${firstRun.email} created from ADMIN_EMAIL` : '',
       keyFile ? `  API key   : written to ${keyFile}  ->  curl -H "Authorization: Bearer $(cat ${keyFile})" ${adminUrl}/api/v1/kinds` : '',
       '',
     ]

@@ -1,0 +1,215 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { parse } from '../api/validate.ts';
+import { tokenHits } from '../db/queries/admin-views.ts';
+import { listTokens } from '../db/queries/tokens.ts';
+import type { TokenRow } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { isTokenId } from '../tokens/ids.ts';
+import { findKind, KINDS } from '../tokens/registry.ts';
+import {
+  createToken,
+  createTokenInput,
+  describeArtifact,
+  patchToken,
+  removeToken,
+  renderArtifact,
+  requireToken,
+  updateTokenInput,
+} from '../tokens/service.ts';
+import { pager, uiActor, type UiContext } from './context.ts';
+import { artifactView, assetLabeler, hitView, kindLabel } from './presenters.ts';
+import { commonFields, commonFromBody, COMMON_FIELDS, fieldErrors, paramFields, paramsFromBody, splitList } from './token-form.ts';
+
+const PER_PAGE = 25;
+const HITS_PER_PAGE = 50;
+
+const listQuery = z.object({
+  q: z.string().trim().max(200).optional().catch(undefined),
+  kind: z.string().max(64).optional().catch(undefined),
+  location: z.string().trim().max(1024).optional().catch(undefined),
+  state: z.enum(['enabled', 'disabled']).optional().catch(undefined),
+  page: z.coerce.number().int().min(1).max(100_000).default(1).catch(1),
+});
+
+const idParam = z.object({ id: z.string().refine(isTokenId, 'is not a token id') });
+const bulkInput = z.object({
+  action: z.enum(['enable', 'disable', 'delete'], { message: 'choose enable, disable or delete' }),
+  ids: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]).filter(isTokenId)).pipe(z.array(z.string()).min(1, 'select at least one token').max(500)),
+  confirm: z.string().optional(),
+});
+
+function tokenRowView(t: TokenRow) {
+  return { ...t, kindLabel: kindLabel(t.kind) };
+}
+
+function kindOptions(selected: string | undefined) {
+  return KINDS.map((k) => ({ id: k.id, label: k.label, description: k.description, selected: k.id === selected }));
+}
+
+/** Tokens: list with filters and bulk actions, create form, detail with settings and hits, delete. */
+export function tokenPages(ui: UiContext): Router {
+  const { db, config } = ui.deps;
+  const ctx = { config };
+  const r = Router();
+
+  r.get('/tokens', (req, res) => {
+    const q = listQuery.parse(req.query);
+    const enabled = q.state === undefined ? undefined : q.state === 'enabled';
+    const { items, total } = listTokens(db, { q: q.q, kind: q.kind, location: q.location, enabled, limit: PER_PAGE, offset: (q.page - 1) * PER_PAGE });
+    ui.views.render(res, 'tokens', {
+      title: 'Tokens',
+      nav: 'tokens',
+      filter: q,
+      kinds: kindOptions(q.kind),
+      tokens: items.map(tokenRowView),
+      pager: pager('/tokens', { q: q.q, kind: q.kind, location: q.location, state: q.state }, q.page, PER_PAGE, total),
+    });
+  });
+
+  r.post('/tokens/bulk', (req, res) => {
+    const input = parse(bulkInput, req.body ?? {});
+    const actor = uiActor(req, res);
+    if (input.action === 'delete' && input.confirm !== 'yes') {
+      const tokens = input.ids.map((id) => requireToken(db, id)).map(tokenRowView);
+      return ui.views.render(res, 'token-delete', { title: 'Delete tokens', tokens, bulk: true });
+    }
+    db.$client.transaction(() => {
+      for (const id of input.ids) {
+        if (input.action === 'delete') removeToken(db, id, actor);
+        else patchToken(db, id, { enabled: input.action === 'enable' }, actor);
+      }
+    })();
+    res.redirect(303, '/tokens?msg=bulk_done');
+  });
+
+  const renderNew = (res: Response, kindId: string | undefined, body: Record<string, unknown> | null, errors: Record<string, string>, status = 200) => {
+    const kind = kindId ? findKind(kindId) : undefined;
+    ui.views.render(
+      res,
+      'token-new',
+      {
+        title: 'New token',
+        nav: 'tokens',
+        kinds: kindOptions(kind?.id),
+        kind: kind ? { id: kind.id, label: kind.label, description: kind.description } : null,
+        common: commonFields(body ?? {}, errors),
+        params: kind ? paramFields(kind, body, errors) : [],
+        formError: errors['(form)'],
+        hasErrors: Object.keys(errors).length > 0,
+      },
+      status,
+    );
+  };
+
+  r.get('/tokens/new', (req, res) => {
+    renderNew(res, typeof req.query.kind === 'string' ? req.query.kind : undefined, null, {});
+  });
+
+  r.post('/tokens/new', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const kind = typeof body.kind === 'string' ? findKind(body.kind) : undefined;
+    if (!kind) return renderNew(res, undefined, body, { '(form)': 'Choose a token kind.' }, 400);
+    const known = [...COMMON_FIELDS.map((f) => f.key), ...paramFields(kind, null, {}).map((f) => f.name), 'expiresAt'];
+    const params = paramsFromBody(kind, body);
+    const input = createTokenInput.safeParse({ kind: kind.id, ...commonFromBody(body), params });
+    const checked = kind.params.safeParse(params);
+    // Validate the common fields and the kind's params together, so every mistake shows at once.
+    const problems = {
+      ...(input.success ? {} : AppError.fromZod(input.error).fields),
+      ...(checked.success ? {} : AppError.fromZod(checked.error, 'params').fields),
+    };
+    if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), 400);
+    try {
+      const { token } = await createToken(db, ctx, input.data, uiActor(req, res));
+      res.redirect(303, `/tokens/${token.id}/created`);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code === 'internal') throw err;
+      const errors = err.fields ? fieldErrors(err.fields, known) : { '(form)': err.message };
+      renderNew(res, kind.id, body, errors, err.status);
+    }
+  });
+
+  const loadToken = (req: Request): TokenRow => requireToken(db, parse(idParam, req.params).id);
+
+  r.get('/tokens/:id/created', (req, res) => {
+    const token = loadToken(req);
+    ui.views.render(res, 'token-created', { title: 'Token created', nav: 'tokens', token: tokenRowView(token), artifact: artifactView(token.id, describeArtifact(ctx, token)) });
+  });
+
+  const renderDetail = (req: Request, res: Response, token: TokenRow, errors: Record<string, string> = {}, body?: Record<string, unknown>, status = 200) => {
+    const before = Number(req.query.before);
+    const beforeId = Number.isInteger(before) && before > 0 ? before : undefined;
+    const hits = tokenHits(db, token.id, HITS_PER_PAGE + 1, beforeId);
+    const names = assetLabeler(db);
+    const page = hits.slice(0, HITS_PER_PAGE);
+    const last = page[page.length - 1];
+    ui.views.render(
+      res,
+      'token',
+      {
+        title: token.name,
+        nav: 'tokens',
+        token: tokenRowView(token),
+        techniques: findKind(token.kind)?.techniques ?? [],
+        params: Object.entries(token.params).filter(([k]) => !k.startsWith('_')).map(([k, v]) => ({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v) })),
+        artifact: artifactView(token.id, describeArtifact(ctx, token)),
+        settings: commonFields(body ?? token, errors),
+        formError: errors['(form)'],
+        hits: page.map((h) => hitView(h, names)),
+        newerLink: beforeId ? `/tokens/${token.id}#hits` : null,
+        olderLink: hits.length > HITS_PER_PAGE && last ? `/tokens/${token.id}?before=${last.id}#hits` : null,
+      },
+      status,
+    );
+  };
+
+  r.get('/tokens/:id', (req, res) => renderDetail(req, res, loadToken(req)));
+
+  r.post('/tokens/:id', (req, res) => {
+    const token = loadToken(req);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const fields = commonFromBody(body);
+    const patch = {
+      name: fields.name,
+      location: typeof fields.location === 'string' ? fields.location : null,
+      plantedHost: typeof fields.plantedHost === 'string' ? fields.plantedHost : null,
+      tags: splitList(body.tags),
+      alertEmails: splitList(body.alertEmails),
+      webhooks: splitList(body.webhooks),
+      ignoreCidrs: splitList(body.ignoreCidrs),
+    };
+    const parsed = updateTokenInput.safeParse(patch);
+    if (!parsed.success) {
+      const errors = fieldErrors(AppError.fromZod(parsed.error).fields, COMMON_FIELDS.map((f) => f.key));
+      return renderDetail(req, res, token, errors, body, 400);
+    }
+    patchToken(db, token.id, parsed.data, uiActor(req, res));
+    res.redirect(303, `/tokens/${token.id}?msg=saved`);
+  });
+
+  r.post('/tokens/:id/state', (req, res) => {
+    const token = loadToken(req);
+    const enabled = (req.body as Record<string, unknown>)?.enabled === 'true';
+    patchToken(db, token.id, { enabled }, uiActor(req, res));
+    res.redirect(303, `/tokens/${token.id}?msg=${enabled ? 'enabled' : 'disabled'}`);
+  });
+
+  r.get('/tokens/:id/delete', (req, res) => {
+    const token = loadToken(req);
+    ui.views.render(res, 'token-delete', { title: `Delete ${token.name}`, nav: 'tokens', tokens: [tokenRowView(token)], single: token });
+  });
+
+  r.post('/tokens/:id/delete', (req, res) => {
+    const token = loadToken(req);
+    removeToken(db, token.id, uiActor(req, res));
+    res.redirect(303, '/tokens?msg=deleted');
+  });
+
+  r.get('/tokens/:id/download', async (req, res) => {
+    const file = await renderArtifact(db, ctx, loadToken(req), uiActor(req, res));
+    res.status(200).type(file.contentType).attachment(file.filename).set('Cache-Control', 'no-store').send(file.body);
+  });
+
+  return r;
+}

@@ -1,0 +1,333 @@
+import { createTransport } from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertActions } from '../../src/admin/alert-actions.ts';
+import { createAdminApp } from '../../src/app.ts';
+import { getIncident } from '../../src/db/queries/admin-views.ts';
+import { insertAsset, listAssets } from '../../src/db/queries/assets.ts';
+import { listApiKeys, findActiveApiKey } from '../../src/db/queries/api-keys.ts';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
+import { listUsers } from '../../src/db/queries/users.ts';
+import { KINDS } from '../../src/tokens/registry.ts';
+import { makeAlert, makeHit, makeIncident } from '../factories.ts';
+import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { csrfOf, makeAdmin, signIn } from './helpers.ts';
+
+const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
+const HOSTILE_UA = '"><script>alert("ua")</script><svg onload=alert(2)>';
+
+let s: TestServer;
+let app: ReturnType<typeof createAdminApp>;
+let agent: Awaited<ReturnType<typeof signIn>>['agent'];
+let csrf: string;
+beforeAll(async () => {
+  s = await startTestServer();
+  app = createAdminApp(s.app.deps);
+  await makeAdmin(s.app.deps.db);
+  ({ agent, csrf } = await signIn(app));
+});
+afterAll(() => s.stop());
+
+const db = () => s.app.deps.db;
+const tokenIdFrom = (location: string) => /^\/tokens\/([0-9a-z]{24})\/created$/.exec(location)?.[1] ?? '';
+
+describe('attacker-controlled text renders as text', () => {
+  it('escapes a hostile token name and a hostile hit on every page that shows them', async () => {
+    const created = await agent.post('/tokens/new').type('form').send({ kind: 'web-bug', name: HOSTILE_NAME, location: '<b>share</b>', _csrf: csrf });
+    expect(created.status).toBe(303);
+    const id = tokenIdFrom(created.headers.location ?? '');
+    const token = getToken(db(), id);
+    if (!token?.urlPath) throw new Error('token not created');
+
+    const hit = await fetch(`${s.publicUrl}${token.urlPath}`, { headers: { 'user-agent': HOSTILE_UA, referer: 'https://x.example/<i>ref</i>' } });
+    expect(hit.status).toBe(200);
+    const [stored] = listHits(db(), { tokenId: id, limit: 1 });
+    if (!stored) throw new Error('hit not recorded');
+    expect(stored.userAgent).toBe(HOSTILE_UA);
+    const incident = makeIncident(db(), { hits: [stored], actorLabel: '<u>actor</u>' });
+    makeAlert(db(), incident.id, { status: 'dead', lastError: '<marquee>smtp said no</marquee>', target: 'x@corp.example' });
+
+    for (const page of ['/', '/tokens', `/tokens/${id}`, `/tokens/${id}/created`, `/incidents/${incident.id}`, '/incidents', '/audit']) {
+      const res = await agent.get(page);
+      expect(res.status, page).toBe(200);
+      expect(res.text, page).not.toContain('<img src=x');
+      expect(res.text, page).not.toContain('<script>alert');
+      expect(res.text, page).not.toContain('<svg onload');
+      expect(res.text, page).not.toContain('<b>share</b>');
+      expect(res.text, page).not.toContain('<u>actor</u>');
+      expect(res.text, page).not.toContain('<marquee>');
+    }
+    const detail = (await agent.get(`/tokens/${id}`)).text;
+    expect(detail).toContain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
+    expect(detail).toContain('&lt;script&gt;alert(&quot;ua&quot;)&lt;/script&gt;');
+    expect((await agent.get('/')).text).toContain('&lt;marquee&gt;smtp said no&lt;/marquee&gt;');
+  });
+
+  it('escapes hostile DNS names, mail subjects and decoded actor fields', async () => {
+    const { token } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'dns and mail' });
+    const dns = makeHit(db(), token.id, { channel: 'dns', qname: '<h1>x</h1>.t.corp.example', qtype: 'A', actorUser: '<i>bob</i>', actorDomain: 'CORP', actorHost: 'WS<1>' });
+    const mail = makeHit(db(), token.id, { channel: 'smtp', mailFrom: 'a@x', mailTo: 'b@y', mailSubject: '<iframe src=//evil>' });
+    const incident = makeIncident(db(), { hits: [dns, mail] });
+    for (const page of [`/tokens/${token.id}`, `/incidents/${incident.id}`, '/']) {
+      const text = (await agent.get(page)).text;
+      expect(text).not.toMatch(/<h1>x<\/h1>|<i>bob<\/i>|<iframe|WS<1>/);
+      expect(text).toContain('CORP\\&lt;i&gt;bob&lt;/i&gt;@WS&lt;1&gt;');
+      expect(text).toContain('&lt;iframe src&#x3D;//evil&gt;');
+    }
+  });
+});
+
+describe('create-token form', () => {
+  it.each(KINDS.map((k) => [k.id]))('renders a labelled field for every %s param and creates one from its example', async (kindId) => {
+    const kind = KINDS.find((k) => k.id === kindId);
+    if (!kind) throw new Error('kind');
+    const page = await agent.get(`/tokens/new?kind=${kindId}`);
+    expect(page.status).toBe(200);
+    const body: Record<string, string | string[]> = { kind: kindId, name: `form ${kindId}`, _csrf: csrf };
+    for (const [key, value] of Object.entries(kind.example)) {
+      expect(page.text).toContain(`<label for="f-params-${key}">`);
+      if (typeof value === 'boolean') {
+        if (value) body[`params.${key}`] = 'on';
+      } else body[`params.${key}`] = Array.isArray(value) ? value.map(String).join('\n') : String(value);
+    }
+    const res = await agent.post('/tokens/new').type('form').send(body);
+    expect(res.status, res.text.slice(0, 500)).toBe(303);
+    const created = await agent.get(res.headers.location ?? '');
+    expect(created.text).toContain('What to plant');
+  });
+
+  it('shows field errors inline, keeps what was typed, and stores nothing', async () => {
+    const before = listTokens(db(), { limit: 1, offset: 0 }).total;
+    const res = await agent
+      .post('/tokens/new')
+      .type('form')
+      .send({ kind: 'redirect', name: 'keep me', 'params.target': 'http://insecure.example', alertEmails: 'soc@corp.example\nnot-an-email', ignoreCidrs: '10.0.0.0/99', _csrf: csrf });
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(/id="f-params-target-err">must be an https:\/\/ URL/);
+    expect(res.text).toMatch(/id="f-alertEmails-err">entry 2: must be an email address/);
+    expect(res.text).toMatch(/id="f-ignoreCidrs-err">entry 1: must be an IP address or CIDR/);
+    expect(res.text).toContain('value="keep me"');
+    expect(res.text).toContain('value="http://insecure.example"');
+    expect(res.text).toMatch(/aria-invalid="true"/);
+    expect(listTokens(db(), { limit: 1, offset: 0 }).total).toBe(before);
+  });
+
+  it('asks for a kind when none is chosen', async () => {
+    const res = await agent.post('/tokens/new').type('form').send({ kind: 'nope', name: 'x', _csrf: csrf });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('Choose a token kind.');
+  });
+});
+
+describe('tokens list and detail', () => {
+  it('filters, paginates and applies bulk actions (delete after confirmation)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 27; i++) ids.push((await makeToken(db(), s.config, { kind: 'redirect', name: `bulk-${i}`, location: `\\\\fs09\\legal\\${i}` })).token.id);
+    const page1 = await agent.get('/tokens?location=fs09');
+    expect(page1.text.match(/name="ids"/g)?.length).toBe(25);
+    expect(page1.text).toContain('Page 1 of 2 · 27 total');
+    const page2 = await agent.get('/tokens?location=fs09&page=2');
+    expect(page2.text.match(/name="ids"/g)?.length).toBe(2);
+    expect((await agent.get('/tokens?q=bulk-13')).text.match(/name="ids"/g)?.length).toBe(1);
+
+    const two = ids.slice(0, 2);
+    expect((await agent.post('/tokens/bulk').type('form').send({ action: 'disable', ids: two, _csrf: csrf })).status).toBe(303);
+    expect(two.map((id) => getToken(db(), id)?.enabled)).toEqual([false, false]);
+    expect((await agent.get('/tokens?location=fs09&state=disabled')).text.match(/name="ids"/g)?.length).toBe(2);
+    const confirm = await agent.post('/tokens/bulk').type('form').send({ action: 'delete', ids: two, _csrf: csrf });
+    expect(confirm.status).toBe(200);
+    expect(confirm.text).toContain('Delete 2 tokens');
+    expect(getToken(db(), two[0] ?? '')).toBeDefined();
+    await agent.post('/tokens/bulk').type('form').send({ action: 'delete', ids: two, confirm: 'yes', _csrf: csrf });
+    expect(two.map((id) => getToken(db(), id))).toEqual([undefined, undefined]);
+  });
+
+  it('updates settings, toggles, and deletes a token after confirmation', async () => {
+    const { token } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'settings' });
+    const bad = await agent.post(`/tokens/${token.id}`).type('form').send({ name: '', webhooks: 'ftp://x', _csrf: csrf });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/id="f-name-err">is required/);
+    const ok = await agent
+      .post(`/tokens/${token.id}`)
+      .type('form')
+      .send({ name: 'renamed', location: '\\\\fs01\\hr', plantedHost: 'FS01', alertEmails: 'a@corp.example, b@corp.example', ignoreCidrs: '10.1.0.0/16', _csrf: csrf });
+    expect(ok.status).toBe(303);
+    expect(getToken(db(), token.id)).toMatchObject({ name: 'renamed', plantedHost: 'FS01', alertEmails: ['a@corp.example', 'b@corp.example'], ignoreCidrs: ['10.1.0.0/16'] });
+    await agent.post(`/tokens/${token.id}/state`).type('form').send({ enabled: 'false', _csrf: csrf });
+    expect(getToken(db(), token.id)?.enabled).toBe(false);
+    const confirm = await agent.get(`/tokens/${token.id}/delete`);
+    expect(confirm.text).toContain('Delete this token?');
+    expect(getToken(db(), token.id)).toBeDefined();
+    expect((await agent.post(`/tokens/${token.id}/delete`).type('form').send({ _csrf: csrf })).status).toBe(303);
+    expect(getToken(db(), token.id)).toBeUndefined();
+    expect((await agent.get(`/tokens/${token.id}`)).status).toBe(404);
+  });
+
+  it('pages through a token with many hits', async () => {
+    const { token } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'busy' });
+    for (let i = 0; i < 60; i++) makeHit(db(), token.id, { path: `/hit-${i}` });
+    const first = await agent.get(`/tokens/${token.id}`);
+    expect(first.text.match(/<tr class="hit">/g)?.length).toBe(50);
+    const older = /href="(\/tokens\/[0-9a-z]+\?before(?:=|&#x3D;)\d+)#hits"/.exec(first.text)?.[1]?.replace('&#x3D;', '=');
+    expect(older).toBeDefined();
+    const second = await agent.get(older ?? '');
+    expect(second.text.match(/<tr class="hit">/g)?.length).toBe(10);
+    expect(second.text).toContain('/hit-0');
+  });
+});
+
+describe('incidents', () => {
+  it('shows the trail, places touched, techniques and alert log; acknowledges and closes', async () => {
+    const a = await makeToken(db(), s.config, { kind: 'web-bug', name: 'payroll.xlsx bug', location: '\\\\fs01\\finance', plantedHost: 'FS01' });
+    const b = await makeToken(db(), s.config, { kind: 'redirect', name: 'wiki link', location: 'https://wiki/hr', plantedHost: 'WIKI01' });
+    const h1 = makeHit(db(), a.token.id, { at: new Date('2026-11-01T10:00:00Z') });
+    const h2 = makeHit(db(), b.token.id, { at: new Date('2026-11-01T10:05:00Z') });
+    insertAsset(db(), { label: 'WS-ACCT-07', cidr: '10.20.4.0/24', segment: 'Finance VLAN' });
+    const inc = makeIncident(db(), { hits: [h1, h2], severity: 'critical', lateral: true, hostCount: 2, techniques: ['T1552.001'] });
+    makeAlert(db(), inc.id, { status: 'failed', lastError: 'connection refused', attempts: 3, sentAt: null });
+    const page = await agent.get(`/incidents/${inc.id}`);
+    expect(page.status).toBe(200);
+    const text = page.text;
+    expect(text.indexOf('payroll.xlsx bug')).toBeLessThan(text.indexOf('wiki link'));
+    expect(text).toContain('FS01');
+    expect(text).toContain('WIKI01');
+    expect(text).toContain('https://attack.mitre.org/techniques/T1552/001/');
+    expect(text).toContain('connection refused');
+    expect(text).toContain('lateral movement suspected');
+    expect(text).toContain('from <code>10.20.4.17</code> (WS-ACCT-07 · Finance VLAN)');
+    expect(text).toContain('<time datetime="2026-11-01T10:00:00.000Z" title="2026-11-01 10:00:00 UTC">2026-11-01 10:00:00 UTC</time>');
+
+    await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
+    expect(getIncident(db(), inc.id)?.status).toBe('acknowledged');
+    await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'closed', _csrf: csrf });
+    expect(getIncident(db(), inc.id)?.status).toBe('closed');
+    expect((await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'bogus', _csrf: csrf })).status).toBe(400);
+    expect((await agent.get('/incidents/999999')).status).toBe(404);
+  });
+});
+
+describe('assets, admins, API keys, settings, audit', () => {
+  it('adds, validates, edits, imports and deletes network map entries', async () => {
+    const base = listAssets(db()).total;
+    const bad = await agent.post('/assets').type('form').send({ label: 'X', cidr: '10.0.0.0/99', _csrf: csrf });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('must be an IP address or CIDR');
+    expect((await agent.post('/assets').type('form').send({ label: 'WS-ACCT-07', cidr: '10.20.4.17', segment: 'Finance', criticality: 'high', _csrf: csrf })).status).toBe(303);
+    const badCsv = await agent.post('/assets/import').type('form').send({ csv: 'label,cidr\nA,10.0.0.1\nB,nope', _csrf: csrf });
+    expect(badCsv.status).toBe(400);
+    expect(badCsv.text).toContain('line 3');
+    expect(listAssets(db()).total).toBe(base + 1);
+    expect((await agent.post('/assets/import').type('form').send({ csv: 'label,cidr,segment\nA,10.0.0.1,Lab\nB,10.0.0.2,Lab', _csrf: csrf })).status).toBe(303);
+    expect(listAssets(db()).total).toBe(base + 3);
+    const ws = listAssets(db()).items.find((x) => x.label === 'WS-ACCT-07');
+    await agent.post(`/assets/${ws?.id}`).type('form').send({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical', _csrf: csrf });
+    expect(listAssets(db()).items.find((x) => x.id === ws?.id)).toMatchObject({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical' });
+    await agent.post(`/assets/${ws?.id}/delete`).type('form').send({ _csrf: csrf });
+    expect(listAssets(db()).total).toBe(base + 2);
+  });
+
+  it('adds and removes admins, but never yourself', async () => {
+    expect((await agent.post('/admins').type('form').send({ email: 'two@corp.example', password: 'short', confirm: 'short', _csrf: csrf })).status).toBe(400);
+    expect((await agent.post('/admins').type('form').send({ email: 'two@corp.example', password: 'second admin password', confirm: 'second admin password', _csrf: csrf })).status).toBe(303);
+    await signIn(app, 'two@corp.example', 'second admin password');
+    const users = listUsers(db());
+    const me = users.find((u) => u.email !== 'two@corp.example');
+    const two = users.find((u) => u.email === 'two@corp.example');
+    expect((await agent.post(`/admins/${me?.id}/delete`).type('form').send({ _csrf: csrf })).status).toBe(409);
+    expect((await agent.post(`/admins/${two?.id}/delete`).type('form').send({ _csrf: csrf })).status).toBe(303);
+    expect(listUsers(db()).map((u) => u.email)).not.toContain('two@corp.example');
+  });
+
+  it('shows a new API key once and revokes it', async () => {
+    const res = await agent.post('/api-keys').type('form').send({ name: 'SIEM', _csrf: csrf });
+    expect(res.status).toBe(201);
+    const key = /id="new-key">(ht_[\w-]+)</.exec(res.text)?.[1] ?? '';
+    expect(findActiveApiKey(db(), key)).toBeDefined();
+    const list = await agent.get('/api-keys');
+    expect(list.text).not.toContain(key);
+    expect((await request(app).get('/api/v1/kinds').set('Authorization', `Bearer ${key}`)).status).toBe(200);
+    const row = listApiKeys(db()).find((k) => k.name === 'SIEM');
+    await agent.post(`/api-keys/${row?.id}/revoke`).type('form').send({ _csrf: csrf });
+    expect((await request(app).get('/api/v1/kinds').set('Authorization', `Bearer ${key}`)).status).toBe(401);
+  });
+
+  it('says plainly that tests cannot be sent without the alert module', async () => {
+    const page = await agent.get('/settings');
+    expect(page.text).toContain('The alert delivery module is not installed');
+    const res = await agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: csrf });
+    expect(res.status).toBe(503);
+    expect(res.text).toContain('nothing was sent');
+    expect(res.text).not.toMatch(/delivered/);
+  });
+
+  it('sends a test email through the alert boundary to a real SMTP server', async () => {
+    const received: string[] = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, _session, cb) {
+        let data = '';
+        stream.on('data', (c: Buffer) => (data += c.toString()));
+        stream.on('end', () => {
+          received.push(data);
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+    const port = (smtp.server.address() as { port: number }).port;
+    const transport = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    const alerts: AlertActions = {
+      async sendTestEmail(to) {
+        try {
+          const info = await transport.sendMail({ from: 'ht@corp.example', to, subject: 'Honeytrail test', text: 'test' });
+          return { ok: true, detail: info.response };
+        } catch (err) {
+          return { ok: false, error: (err as Error).message };
+        }
+      },
+      testWebhook: async () => ({ ok: false, error: 'not used here' }),
+    };
+    try {
+      const withAlerts = createAdminApp({ ...s.app.deps, alerts });
+      const signed = await signIn(withAlerts);
+      const res = await signed.agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: signed.csrf });
+      expect(res.status).toBe(200);
+      expect(res.text).toMatch(/test-email<\/strong> to soc@corp.example: delivered/);
+      expect(received).toHaveLength(1);
+      expect(received[0]).toContain('Subject: Honeytrail test');
+      const bad = await signed.agent.post('/settings/test-email').type('form').send({ to: 'nope', _csrf: signed.csrf });
+      expect(bad.status).toBe(400);
+      expect(bad.text).toContain('must be an email address');
+    } finally {
+      transport.close();
+      await new Promise<void>((r) => smtp.close(() => r()));
+    }
+  });
+
+  it('lists audit entries with pagination', async () => {
+    const res = await agent.get('/audit');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('token.create');
+    expect(res.text).toContain('user.login');
+    expect(res.text).toMatch(/Page 1 of \d+/);
+  });
+
+  it('serves the stylesheet and script as static files', async () => {
+    const css = await agent.get('/static/app.css');
+    expect(css.status).toBe(200);
+    expect(css.headers['content-type']).toMatch(/text\/css/);
+    expect((await agent.get('/static/app.js')).headers['content-type']).toMatch(/javascript/);
+    expect((await agent.get('/static/nope.js')).status).toBe(404);
+    expect(csrfOf((await agent.get('/tokens')).text)).toBe(csrf);
+  });
+
+  it('shows only known flash messages', async () => {
+    expect((await agent.get('/tokens?msg=saved')).text).toContain('<p class="flash" role="status">Changes saved.</p>');
+    for (const msg of ['constructor', '__proto__', 'toString', '<b>hi</b>']) {
+      expect((await agent.get(`/tokens?msg=${encodeURIComponent(msg)}`)).text).not.toContain('class="flash"');
+    }
+  });
+});
