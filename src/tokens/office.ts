@@ -1,0 +1,212 @@
+import { randomInt } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { strToU8, zipSync } from 'fflate';
+import Handlebars from 'handlebars';
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import type { HitFacts, HttpReply, HttpRequestInfo } from './kind.ts';
+import { newTokenPath, pick } from './urls.ts';
+
+/**
+ * What the document kinds (`word`, `excel`) share: OOXML packages rendered from a template
+ * tree under `templates/tokens/<kind>/`, plausible and varied document metadata, the token
+ * image URL the document links to, and the tiny real images the public listener answers with.
+ */
+
+const TEMPLATE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../templates/tokens');
+
+/** Characters XML 1.0 cannot carry (controls other than tab/newline, lone surrogates, U+FFFE/F). */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Defender-supplied text that ends up inside XML: trimmed, bounded, stripped of what XML cannot hold. */
+export const docText = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .transform((v) => v.replace(NOT_XML, '').trim());
+
+/**
+ * A download file name: no path separators, no characters Windows refuses, no leading dots,
+ * always ending in `ext`. Attacker never sees the server side; this protects the defender's disk.
+ */
+export function safeFileName(name: string, ext: string): string {
+  const base = name
+    .replace(NOT_XML, '')
+    .replace(/[\u0000-\u001F\u007F/\\:*?"<>|]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .replace(/^[\s.]+|[\s.]+$/g, '')
+    .slice(0, 120)
+    .trim();
+  const stem = base.toLowerCase().endsWith(ext) ? base.slice(0, -ext.length).trim() : base;
+  return `${stem || 'Document'}${ext}`;
+}
+
+/** The `filename` param of the document kinds; sanitised the same way at the edge. */
+export const fileNameParam = (ext: string) =>
+  z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    .refine((v) => v.replace(/[^\p{L}\p{N}]/gu, '').length > 0, 'must contain letters or digits')
+    .transform((v) => safeFileName(v, ext));
+
+/** Metadata generated once at creation and stored, so every download of a token is the same file. */
+export const generatedMeta = z.object({
+  lastModifiedBy: z.string().max(100),
+  created: z.iso.datetime(),
+  modified: z.iso.datetime(),
+  revision: z.number().int().min(1).max(999),
+  editingMinutes: z.number().int().min(0).max(100_000),
+  /** Seed of the document's generated rows, names and figures. */
+  seed: z.number().int().min(0).max(0xffffffff),
+});
+export type GeneratedMeta = z.infer<typeof generatedMeta>;
+
+const FIRST = ['Anna', 'Mark', 'Sofia', 'James', 'Laura', 'Daniel', 'Emma', 'Peter', 'Julia', 'Thomas', 'Sarah', 'Michael', 'Nina', 'David', 'Claire', 'Lukas', 'Maria', 'Robert', 'Elena', 'Chris', 'Hannah', 'Oliver', 'Grace', 'Martin'] as const;
+const LAST = ['Keller', 'Morgan', 'Fischer', 'Patel', 'Novak', 'Bennett', 'Schmidt', 'Rossi', 'Dubois', 'Walsh', 'Jensen', 'Hughes', 'Meyer', 'Costa', 'Lindqvist', 'Brennan', 'Weber', 'Turner', 'Nowak', 'Fraser', 'Becker', 'Collins'] as const;
+const COMPANIES = ['Northwind Logistics', 'Halden & Partners', 'Brightwater Holdings', 'Meridian Systems', 'Alder Street Capital', 'Corvel Manufacturing', 'Eastgate Health', 'Sable Ridge Energy', 'Larkspur Retail Group', 'Quayside Insurance'] as const;
+
+/** A plausible person's name. */
+export function personName(rand: () => number = cryptoRandom): string {
+  return `${choose(FIRST, rand)} ${choose(LAST, rand)}`;
+}
+
+/** A plausible company name for documents whose defender did not name one. */
+export function companyName(): string {
+  return pick(COMPANIES);
+}
+
+/** Fresh metadata: created 2-14 months ago, edited over the following days, never in the future. */
+export function newMeta(now = new Date()): GeneratedMeta {
+  const created = new Date(now.getTime() - (60 + randomInt(365)) * 86_400_000 - randomInt(86_400_000));
+  const modified = new Date(Math.min(now.getTime() - randomInt(3_600_000, 20 * 86_400_000), created.getTime() + randomInt(1_800_000, 45 * 86_400_000)));
+  return {
+    lastModifiedBy: personName(),
+    created: isoSeconds(created),
+    modified: isoSeconds(modified > created ? modified : new Date(created.getTime() + 1_800_000)),
+    revision: randomInt(2, 40),
+    editingMinutes: randomInt(12, 900),
+    seed: randomInt(0xffffffff),
+  };
+}
+
+function isoSeconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}Z`;
+}
+
+/** A deterministic generator (mulberry32) so a token's document is the same on every download. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function cryptoRandom(): number {
+  return randomInt(0x7fffffff) / 0x7fffffff;
+}
+
+/** One element of a non-empty list, drawn with `rand`. */
+export function choose<T>(items: readonly T[], rand: () => number): T {
+  const item = items[Math.floor(rand() * items.length) % items.length];
+  if (item === undefined) throw new Error('choose from an empty list');
+  return item;
+}
+
+/** Escape text for XML content and double-quoted attributes, the way Office writes it. */
+export function xmlEscape(value: unknown): string {
+  return String(value).replace(NOT_XML, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * Renders every file of a template tree into package parts. Templates write text as `{{x value}}`
+ * (XML escaping); a bare `{{value}}` still gets Handlebars' HTML escaping, which is XML-safe too.
+ */
+export type PackageTemplate = (data: object) => Record<string, Uint8Array>;
+
+/** Compile the OOXML package templates of `kind` once, at module load. Strict: a missing variable is a bug. */
+export function loadPackage(kind: string): PackageTemplate {
+  const root = resolve(TEMPLATE_ROOT, kind);
+  const hb = Handlebars.create();
+  hb.registerHelper('x', (value: unknown) => new hb.SafeString(xmlEscape(value)));
+  const parts = filesUnder(root)
+    .map((file) => ({ name: relative(root, file).split('\\').join('/'), render: hb.compile(readFileSync(file, 'utf8'), { strict: true }) }))
+    // [Content_Types].xml first, as Office writes it; some tools sniff the first entry.
+    .sort((a, b) => (a.name === '[Content_Types].xml' ? -1 : b.name === '[Content_Types].xml' ? 1 : a.name.localeCompare(b.name)));
+  return (data) => Object.fromEntries(parts.map((p) => [p.name, strToU8(p.render(data))]));
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = resolve(dir, e.name);
+    return e.isDirectory() ? filesUnder(path) : e.isFile() ? [path] : [];
+  });
+}
+
+/** Zip package parts (deflate) with entry times set to the document's modification time. */
+export function zipPackage(parts: Record<string, Uint8Array>, modified: Date): Buffer {
+  return Buffer.from(zipSync(parts, { level: 6, mtime: modified }));
+}
+
+/** Image file names used when the configured URL_FILE_NAMES has no raster images. */
+const IMAGE_NAMES = ['image1.png', 'logo.png', 'header.png', 'banner.jpg', 'seal.gif', 'watermark.png', 'footer.gif', 'letterhead.jpg'] as const;
+const RASTER = /\.(png|gif|jpe?g)$/i;
+
+/** A varied token URL path for the image a document links to; always ends in a raster image name. */
+export function documentImagePath(config: Pick<Config, 'URL_PATH_WORDS' | 'URL_FILE_NAMES'>, id: string): string {
+  const names = config.URL_FILE_NAMES.filter((n) => RASTER.test(n));
+  return newTokenPath({ URL_PATH_WORDS: config.URL_PATH_WORDS, URL_FILE_NAMES: names.length > 0 ? names : IMAGE_NAMES }, id, 'image');
+}
+
+/** The picture's name inside the document: the URL's file name unless that carries the token id. */
+export function imageName(urlPath: string, id: string, rand: () => number): string {
+  const file = urlPath.split('?')[0]?.split('/').pop() ?? '';
+  const ext = RASTER.exec(file)?.[0]?.toLowerCase() ?? '.png';
+  return file && !file.includes(id) ? file : `image${1 + Math.floor(rand() * 9)}${ext}`;
+}
+
+/** Tiny real images: a transparent 1x1 PNG and GIF, and a white 1x1 JPEG. */
+export const TINY_IMAGES = {
+  png: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABAQMAAAAl21bKAAAAA1BMVEX///+nxBvIAAAAAXRSTlMAQObYZgAAAApJREFUCJljYAAAAAIAAfRxZKYAAAAASUVORK5CYII=', 'base64'),
+  gif: Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64'),
+  jpeg: Buffer.from(
+    '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wAARCAABAAEDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwD9U6KKKAP/2Q==',
+    'base64',
+  ),
+} as const;
+
+const NOT_ALLOWED = '<html>\r\n<head><title>405 Not Allowed</title></head>\r\n<body>\r\n<center><h1>405 Not Allowed</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
+/**
+ * Answer a document's image fetch like a static file server: the tiny image whose type matches
+ * the requested name (so the document renders normally), 405 for other methods (Office and
+ * LibreOffice probe with OPTIONS first and then GET regardless).
+ */
+export function imageReply(req: HttpRequestInfo): HttpReply {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return { status: 405, headers: { 'content-type': 'text/html' }, body: NOT_ALLOWED };
+  }
+  const ext = RASTER.exec(req.path)?.[1]?.toLowerCase() ?? 'png';
+  const type = ext === 'jpg' || ext === 'jpeg' ? 'jpeg' : ext === 'gif' ? 'gif' : 'png';
+  return {
+    status: 200,
+    headers: { 'content-type': `image/${type}`, 'cache-control': 'no-cache, no-store, must-revalidate' },
+    body: TINY_IMAGES[type],
+  };
+}
+
+/** Which office suite opened the document, from the fetch's user agent, and whether it was the probe. */
+export function describeOpen(req: HttpRequestInfo): HitFacts {
+  const ua = String(req.headers['user-agent'] ?? '');
+  const opener = /LibreOffice/i.test(ua)
+    ? 'LibreOffice'
+    : /Microsoft Office|MSOffice|Word|Excel|ms-office/i.test(ua)
+      ? 'Microsoft Office'
+      : 'unknown';
+  return { details: { opener, request: req.method === 'OPTIONS' ? 'probe' : 'image' } };
+}
