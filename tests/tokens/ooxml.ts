@@ -170,3 +170,9 @@ export function decodeImage(type: 'png' | 'gif' | 'jpeg', body: Buffer): string 
   const header = r.stdout.toString('latin1').split('\n');
   return `${header[0]} ${header[1]}`;
 }
+
+/** The file name a browser would save a download as (plain `filename=`, quoted or not). */
+export function savedName(disposition: string): string {
+  const m = /^attachment; filename=(?:"([^"]*)"|([^;\s]+))/.exec(disposition);
+  return m?.[1] ?? m?.[2] ?? '';
+}
