@@ -3,13 +3,9 @@ import { defineKind, type Token } from './kind.ts';
 import { THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
   companyName,
-  describeOpen,
   docText,
-  documentImagePath,
   fileNameParam,
   generatedMeta,
-  imageName,
-  imageReply,
   loadPackage,
   newMeta,
   personName,
@@ -17,6 +13,7 @@ import {
   seeded,
   zipPackage,
 } from './office.ts';
+import { describeOpen, documentImagePath, imageName, imageReply } from './office-image.ts';
 import { pick, publicUrl } from './urls.ts';
 
 const EXT = '.xlsx';

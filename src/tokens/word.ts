@@ -3,13 +3,9 @@ import { defineKind, type Token } from './kind.ts';
 import { customContent, THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
   companyName,
-  describeOpen,
   docText,
-  documentImagePath,
   fileNameParam,
   generatedMeta,
-  imageName,
-  imageReply,
   loadPackage,
   newMeta,
   personName,
@@ -17,6 +13,7 @@ import {
   seeded,
   zipPackage,
 } from './office.ts';
+import { describeOpen, documentImagePath, imageName, imageReply } from './office-image.ts';
 import { pick, publicUrl } from './urls.ts';
 
 const EXT = '.docx';
@@ -38,13 +35,13 @@ type Stored = WordParams & Required<Pick<WordParams, 'theme' | 'filename' | 'aut
 const render = loadPackage('word');
 
 /** The document's content from its stored params: the theme's seeded content, or the defender's own text. */
-export function documentContent(p: WordParams, company: string, seed: number, when: Date): DecoyContent {
+function documentContent(p: WordParams, company: string, seed: number, when: Date): DecoyContent {
   const theme = THEMES[p.theme ?? 'salaries'].build(seeded(seed), when, company);
   return p.title || p.body ? customContent(p.title ?? '', p.body ?? '', theme) : theme;
 }
 
 /** Fill in everything a defender left out, once, so re-downloads give the same file. */
-export function completeParams(p: WordParams, ext: string): Stored {
+function completeParams(p: WordParams, ext: string): Stored {
   const generated = p.generated ?? newMeta();
   const theme = p.theme ?? pick(THEME_IDS);
   const company = p.company || companyName();

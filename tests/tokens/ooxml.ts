@@ -111,8 +111,8 @@ export interface Downloaded {
   id: string;
   url: string;
   params: Record<string, unknown>;
-  contentType: string | null;
-  disposition: string | null;
+  contentType: string;
+  disposition: string;
   body: Buffer;
 }
 

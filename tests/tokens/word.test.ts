@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { HttpRequestInfo } from '../../src/tokens/kind.ts';
 import { THEME_IDS } from '../../src/tokens/office-content.ts';
-import { imageReply, safeFileName } from '../../src/tokens/office.ts';
+import { imageReply } from '../../src/tokens/office-image.ts';
+import { safeFileName } from '../../src/tokens/office.ts';
 import { auth, startTestServer, type TestServer } from '../helpers.ts';
 import { apiPost, call, checkPackage, createAndDownload, decodeImage, expectWellFormed, partsContaining, path, savedName, unzipPackage, xpath } from './ooxml.ts';
 
