@@ -187,8 +187,17 @@ export const THEMES = {
 export type ThemeId = keyof typeof THEMES;
 export const THEME_IDS = Object.keys(THEMES) as [ThemeId, ...ThemeId[]];
 
-/** Custom text from the defender, in the same shape as a catalogue theme. */
+/**
+ * Custom text from the defender, in the same shape as a catalogue theme: an own title replaces
+ * the theme's; own text replaces the theme's paragraphs and its table (they would not match).
+ */
 export function customContent(title: string, body: string, theme: DecoyContent): DecoyContent {
   const paragraphs = body.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  return { ...theme, title: title || theme.title, paragraphs: paragraphs.length > 0 ? paragraphs : theme.paragraphs };
+  const own = paragraphs.length > 0;
+  return {
+    ...theme,
+    title: title || theme.title,
+    paragraphs: own ? paragraphs : theme.paragraphs,
+    table: own ? { ...theme.table, rows: [] } : theme.table,
+  };
 }

@@ -90,6 +90,7 @@ describe('word kind: the .docx package', () => {
     expect(xpath(doc, `string(${path('p')}[.//*[local-name()='pStyle']/@*[local-name()='val']='Title'])`)).toBe(title);
     expect(para(3)).toBe('First line & more');
     expect(para(4)).toBe('Second <line>');
+    expect(xpath(doc, `count(${path('tbl')})`)).toBe('0');
     expect(d.params.filename).toBe('Q3 draft & final plan.docx');
   });
 
