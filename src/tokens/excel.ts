@@ -94,13 +94,16 @@ class SharedStrings {
 
 const STYLE = { text: 0, header: 1, money: 2, number: 3 } as const;
 
-function sheetXmlData(table: Cell[][], strings: SharedStrings, money: boolean, headerRow: boolean) {
+function sheetXmlData(table: Cell[][], strings: SharedStrings, money: boolean, headerRow: boolean, total?: { from: number; to: number }) {
   const rows = table.map((row, r) => ({
     r: r + 1,
     cells: row.map((value, c) => {
       const ref = `${columnName(c)}${r + 1}`;
-      if (typeof value === 'number') return { ref, s: money ? STYLE.money : STYLE.number, shared: false, v: value };
-      return { ref, s: headerRow && r === 0 ? STYLE.header : STYLE.text, shared: true, v: strings.add(value) };
+      if (typeof value === 'number') {
+        const f = total && c === row.length - 1 ? `SUM(${columnName(total.from)}${r + 1}:${columnName(total.to)}${r + 1})` : '';
+        return { ref, s: money ? STYLE.money : STYLE.number, shared: false, f, v: value };
+      }
+      return { ref, s: headerRow && r === 0 ? STYLE.header : STYLE.text, shared: true, f: '', v: strings.add(value) };
     }),
   }));
   const width = Math.max(1, ...table.map((r) => r.length));
@@ -117,7 +120,7 @@ function buildXlsx(url: string, token: Token<Stored>): Buffer {
   const c = content(p, p.company, meta);
   const rand = seeded(meta.seed ^ 0x27d4eb2d);
   const strings = new SharedStrings();
-  const main = sheetXmlData([c.table.columns, ...c.table.rows], strings, c.table.money, true);
+  const main = sheetXmlData([c.table.columns, ...c.table.rows], strings, c.table.money, true, c.table.total);
   const notes = sheetXmlData(c.notes.map((n) => [n]), strings, false, false);
   const parts = render({
     meta,

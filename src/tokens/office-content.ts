@@ -14,6 +14,8 @@ export interface DecoyTable {
   rows: Cell[][];
   /** Number format of numeric columns: money or plain integers. */
   money: boolean;
+  /** The last column is the sum of the columns from..to (0-based): a formula in a workbook. */
+  total?: { from: number; to: number };
 }
 
 export interface DecoyContent {
@@ -174,9 +176,13 @@ export const THEMES = {
         sheet: `Budget ${year}`,
         paragraphs: [`Operating budget of ${company} for ${year} by cost centre, in thousands.`, 'Approved by the executive team; reallocation above 10% needs CFO sign-off.'],
         table: {
-          columns: ['Cost centre', 'Q1', 'Q2', 'Q3', 'Q4'],
-          rows: COST_CENTRES.filter(() => rand() < 0.8).map((c) => [c, int(rand, 20, 900), int(rand, 20, 900), int(rand, 20, 900), int(rand, 20, 900)]),
+          columns: ['Cost centre', 'Q1', 'Q2', 'Q3', 'Q4', 'Total'],
+          rows: COST_CENTRES.filter(() => rand() < 0.8).map((c) => {
+            const q = [int(rand, 20, 900), int(rand, 20, 900), int(rand, 20, 900), int(rand, 20, 900)];
+            return [c, ...q, q.reduce((a, b) => a + b, 0)];
+          }),
           money: true,
+          total: { from: 1, to: 4 },
         },
         notes: [`Status: approved ${day(when)}`, 'Amounts in thousands'],
       };

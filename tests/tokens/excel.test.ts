@@ -97,6 +97,16 @@ describe('excel kind: the .xlsx package', () => {
     expect(savedName(d.disposition)).toBe('q3.xlsx');
   });
 
+  it('writes budget totals as SUM formulas with the right cached values', async () => {
+    const d = await createAndDownload(s.adminUrl, 'excel', { theme: 'budget' });
+    const parts = unzipPackage(d.body);
+    const sheet = parts.get('xl/worksheets/sheet1.xml') ?? '';
+    expect(rowValues(sheet, parts.get('xl/sharedStrings.xml') ?? '', 1)).toEqual(['Cost centre', 'Q1', 'Q2', 'Q3', 'Q4', 'Total']);
+    expect(xpath(sheet, `string(${path('c')}[@r='F2']/*[local-name()='f'])`)).toBe('SUM(B2:E2)');
+    const quarters = ['B2', 'C2', 'D2', 'E2'].map((ref) => Number(xpath(sheet, `string(${path('c')}[@r='${ref}']/*[local-name()='v'])`)));
+    expect(Number(xpath(sheet, `string(${path('c')}[@r='F2']/*[local-name()='v'])`))).toBe(quarters.reduce((a, b) => a + b, 0));
+  });
+
   it.each(THEME_IDS)('renders the %s theme', async (theme) => {
     const d = await createAndDownload(s.adminUrl, 'excel', { theme });
     const parts = unzipPackage(d.body);
