@@ -61,6 +61,13 @@ function formatCell(value: Cell, money: boolean): { text: string; right: boolean
   return { text: money ? value.toLocaleString('en-US') : String(value), right: true };
 }
 
+/** Revision-save ids, one per editing session, as Word records them in settings.xml (sorted, 8 hex digits). */
+function editingSessions(rand: () => number, revision: number): { root: string; all: string[] } {
+  const ids = Array.from({ length: Math.min(revision, 12) }, () => Math.floor(rand() * 0xffffff).toString(16).toUpperCase().padStart(8, '0'));
+  const root = ids[0] ?? '00000001';
+  return { root, all: [...new Set(ids)].sort() };
+}
+
 function buildDocx(url: string, token: Token<Stored>): Buffer {
   const p = token.params;
   const meta = { ...p.generated, author: p.author, company: p.company };
@@ -82,6 +89,7 @@ function buildDocx(url: string, token: Token<Stored>): Buffer {
     },
     image: { url, relId: `rId${4 + Math.floor(rand() * 6)}`, docPrId: 1 + Math.floor(rand() * 4), emu: 9525, name: imageName(token.urlPath ?? '', token.id, rand) },
     page: { width: 11906, height: 16838 },
+    rsids: editingSessions(rand, meta.revision),
     stats: {
       pages: 1 + Math.floor(content.table.rows.length / 30),
       words,
