@@ -3,6 +3,7 @@ import { defineKind, type Token } from './kind.ts';
 import { THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
   companyName,
+  docLine,
   docText,
   fileNameParam,
   generatedMeta,
@@ -19,7 +20,7 @@ import { pick, publicUrl } from './urls.ts';
 const EXT = '.xlsx';
 const CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
-const sheetName = docText(31)
+const sheetName = docLine(31)
   .refine((v) => v.length > 0, 'must not be empty')
   .refine((v) => !/[[\]:*?/\\]/.test(v) && !v.startsWith("'") && !v.endsWith("'"), 'must not contain [ ] : * ? / \\ or start/end with an apostrophe');
 
@@ -33,8 +34,8 @@ const params = z.object({
     .optional()
     .describe('Own table instead of the theme’s: the first row is the header'),
   filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
-  author: docText(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
-  company: docText(100).optional().describe('Company in the document properties and content'),
+  author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
+  company: docLine(100).optional().describe('Company in the document properties and content'),
   generated: generatedMeta.optional().describe('Filled in at creation: editor, times, content seed'),
 });
 

@@ -26,6 +26,9 @@ export const docText = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .transform((v) => v.replace(NOT_XML, '').trim());
 
+/** Single-line text (titles, names): like `docText`, with runs of whitespace and line breaks collapsed to one space. */
+export const docLine = (max: number) => docText(max).transform((v) => v.replace(/\s+/g, ' '));
+
 /**
  * A download file name: no path separators, no characters Windows refuses, no leading dots,
  * always ending in `ext`. Attacker never sees the server side; this protects the defender's disk.
@@ -134,10 +137,21 @@ export function loadPackage(kind: string): PackageTemplate {
   const hb = Handlebars.create();
   hb.registerHelper('x', (value: unknown) => new hb.SafeString(xmlEscape(value)));
   const parts = filesUnder(root)
-    .map((file) => ({ name: relative(root, file).split('\\').join('/'), render: hb.compile(readFileSync(file, 'utf8'), { strict: true }) }))
+    .map((file) => ({ name: relative(root, file).split('\\').join('/'), render: hb.compile(compactXml(readFileSync(file, 'utf8')), { strict: true }) }))
     // [Content_Types].xml first, as Office writes it; some tools sniff the first entry.
     .sort((a, b) => (a.name === '[Content_Types].xml' ? -1 : b.name === '[Content_Types].xml' ? 1 : a.name.localeCompare(b.name)));
   return (data) => Object.fromEntries(parts.map((p) => [p.name, strToU8(p.render(data))]));
+}
+
+/**
+ * Templates are indented for people; Office writes each part as the declaration, CRLF, and one
+ * line of markup. Line breaks and the indentation after them are dropped (text never spans lines
+ * in the templates), so the output has Office's shape and not ours.
+ */
+export function compactXml(source: string): string {
+  const decl = /^<\?xml[^>]*\?>\r?\n/.exec(source)?.[0] ?? '';
+  const body = source.slice(decl.length).replace(/\r?\n[ \t]*/g, '');
+  return decl ? `${decl.trimEnd()}\r\n${body}` : body;
 }
 
 function filesUnder(dir: string): string[] {

@@ -2,7 +2,7 @@ import QRCode from 'qrcode';
 import { z } from 'zod';
 import { site } from '../channels/site.ts';
 import { defineKind } from './kind.ts';
-import { docText, safeFileName } from './office.ts';
+import { docLine, safeFileName } from './office.ts';
 import { newTokenPath, pick, publicUrl } from './urls.ts';
 
 const target = z
@@ -21,7 +21,7 @@ const params = z.object({
   margin: z.number().int().min(2, 'must be at least 2 (scanners need a quiet zone)').max(16).default(4).describe('Quiet zone around the code, in modules'),
   errorCorrection: z.enum(['L', 'M', 'Q', 'H']).default('M').describe('Error correction level: higher survives wear and stains, but is denser'),
   target: target.optional().describe('Where the scanning phone is sent after the hit is recorded (https only; a bland page when omitted)'),
-  filename: docText(120).optional().describe('File name of the download (a plausible one when omitted)'),
+  filename: docLine(120).optional().describe('File name of the download (a plausible one when omitted)'),
 });
 
 type QrParams = z.infer<typeof params>;

@@ -3,6 +3,7 @@ import { defineKind, type Token } from './kind.ts';
 import { customContent, THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
   companyName,
+  docLine,
   docText,
   fileNameParam,
   generatedMeta,
@@ -21,11 +22,11 @@ const CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.wordprocessi
 
 const params = z.object({
   theme: z.enum(THEME_IDS).optional().describe('What the document is about (random when omitted)'),
-  title: docText(200).optional().describe('Own title instead of the theme’s'),
+  title: docLine(200).optional().describe('Own title instead of the theme’s'),
   body: docText(20_000).optional().describe('Own text instead of the theme’s paragraphs (one paragraph per line)'),
   filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
-  author: docText(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
-  company: docText(100).optional().describe('Company in the document properties and text'),
+  author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
+  company: docLine(100).optional().describe('Company in the document properties and text'),
   generated: generatedMeta.optional().describe('Filled in at creation: editor, times, revision, content seed'),
 });
 

@@ -81,7 +81,12 @@ export function relationships(xml: string): Rel[] {
  */
 export function checkPackage(parts: Map<string, string>): Array<Rel & { rels: string }> {
   expect([...parts.keys()][0]).toBe('[Content_Types].xml');
-  for (const [name, xml] of parts) expectWellFormed(name, xml);
+  for (const [name, xml] of parts) {
+    expectWellFormed(name, xml);
+    // As Office writes parts: the declaration, CRLF, then the markup on one line.
+    expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<'), name).toBe(true);
+    expect(xml.split('\n'), name).toHaveLength(2);
+  }
   const types = parts.get('[Content_Types].xml') ?? '';
   const overrides = Number(xpath(types, `count(${path('Override')})`));
   const overridden = Array.from({ length: overrides }, (_, i) => xpath(types, `string((${path('Override')})[${i + 1}]/@PartName)`).replace(/^\//, ''));
