@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { HttpRequestInfo } from '../../src/tokens/kind.ts';
 import { THEME_IDS } from '../../src/tokens/office-content.ts';
-import { imageReply } from '../../src/tokens/office-image.ts';
+import { loadConfig } from '../../src/config.ts';
+import { newTokenId } from '../../src/tokens/ids.ts';
+import { documentImagePath, imageReply } from '../../src/tokens/office-image.ts';
+import { word } from '../../src/tokens/word.ts';
 import { safeFileName } from '../../src/tokens/office.ts';
 import { auth, startTestServer, type TestServer } from '../helpers.ts';
 import { apiPost, call, checkPackage, createAndDownload, decodeImage, expectWellFormed, partsContaining, path, savedName, unzipPackage, xpath } from './ooxml.ts';
@@ -154,5 +157,29 @@ describe('document image answers on the public listener', () => {
       { opener: 'Microsoft Office', request: 'image' },
       { opener: 'Microsoft Office', request: 'probe' },
     ]);
+  });
+});
+
+describe('document image URLs', () => {
+  it('come from PUBLIC_URL and the configured words, and always name a raster image', async () => {
+    const config = loadConfig({ PUBLIC_URL: 'https://files.northwind.example', URL_PATH_WORDS: 'intranet,media', URL_FILE_NAMES: 'view,badge.svg,crest.gif' });
+    for (let i = 0; i < 20; i++) {
+      const id = newTokenId();
+      const p = documentImagePath(config, id);
+      expect(p).toContain(id);
+      const segments = (p.split('?')[0] ?? '').split('/').filter(Boolean);
+      for (const seg of segments) expect(['intranet', 'media', 'crest.gif', id, `${id}.gif`]).toContain(seg);
+      expect(p).toMatch(/\.gif(\?|$)/);
+    }
+    const fallback = loadConfig({ URL_FILE_NAMES: 'view,badge.svg' });
+    for (let i = 0; i < 10; i++) expect(documentImagePath(fallback, newTokenId())).toMatch(/\.(png|gif|jpe?g)(\?|$)/);
+
+    const id = newTokenId();
+    const created = await word.create({ config }, id, word.params.parse({ theme: 'budget' }));
+    const token = { id, kind: 'word', urlPath: created.urlPath ?? null, params: created.params } as Parameters<NonNullable<typeof word.render>>[1];
+    const file = await word.render?.({ config }, token);
+    const rels = unzipPackage(file?.body ?? Buffer.alloc(0)).get('word/_rels/document.xml.rels') ?? '';
+    const target = xpath(rels, `string(${path('Relationship')}[@TargetMode='External']/@Target)`);
+    expect(target).toBe(`https://files.northwind.example${created.urlPath}`);
   });
 });
