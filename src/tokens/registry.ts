@@ -1,10 +1,13 @@
 import { z } from 'zod';
+import { excel } from './excel.ts';
 import type { TokenKind } from './kind.ts';
+import { qr } from './qr.ts';
 import { redirect } from './redirect.ts';
 import { webBug } from './web-bug.ts';
+import { word } from './word.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
-export const KINDS: readonly TokenKind[] = [webBug, redirect];
+export const KINDS: readonly TokenKind[] = [webBug, redirect, word, excel, qr];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
 

@@ -1,0 +1,67 @@
+import type { Config } from '../config.ts';
+import type { HitFacts, HttpReply, HttpRequestInfo } from './kind.ts';
+import { newTokenPath } from './urls.ts';
+
+/**
+ * The image a document kind links to: a varied token URL ending in a plausible image name, the
+ * tiny real image the public listener answers with (so the document renders normally), and what
+ * the fetch tells about the opener.
+ */
+
+/** Image file names used when the configured URL_FILE_NAMES has no raster images. */
+const IMAGE_NAMES = ['image1.png', 'logo.png', 'header.png', 'banner.jpg', 'seal.gif', 'watermark.png', 'footer.gif', 'letterhead.jpg'] as const;
+const RASTER = /\.(png|gif|jpe?g)$/i;
+
+/** A varied token URL path for the image a document links to; always ends in a raster image name. */
+export function documentImagePath(config: Pick<Config, 'URL_PATH_WORDS' | 'URL_FILE_NAMES'>, id: string): string {
+  const names = config.URL_FILE_NAMES.filter((n) => RASTER.test(n));
+  return newTokenPath({ URL_PATH_WORDS: config.URL_PATH_WORDS, URL_FILE_NAMES: names.length > 0 ? names : IMAGE_NAMES }, id, 'image');
+}
+
+/** The picture's name inside the document: the URL's file name unless that carries the token id. */
+export function imageName(urlPath: string, id: string, rand: () => number): string {
+  const file = urlPath.split('?')[0]?.split('/').pop() ?? '';
+  const ext = RASTER.exec(file)?.[0]?.toLowerCase() ?? '.png';
+  return file && !file.includes(id) ? file : `image${1 + Math.floor(rand() * 9)}${ext}`;
+}
+
+/** Tiny real images: a transparent 1x1 PNG and GIF, and a white 1x1 JPEG. */
+export const TINY_IMAGES = {
+  png: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABAQMAAAAl21bKAAAAA1BMVEX///+nxBvIAAAAAXRSTlMAQObYZgAAAApJREFUCJljYAAAAAIAAfRxZKYAAAAASUVORK5CYII=', 'base64'),
+  gif: Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64'),
+  jpeg: Buffer.from(
+    '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wAARCAABAAEDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwD9U6KKKAP/2Q==',
+    'base64',
+  ),
+} as const;
+
+const NOT_ALLOWED = '<html>\r\n<head><title>405 Not Allowed</title></head>\r\n<body>\r\n<center><h1>405 Not Allowed</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
+/**
+ * Answer a document's image fetch like a static file server: the tiny image whose type matches
+ * the requested name (so the document renders normally), 405 for other methods (Office and
+ * LibreOffice probe with OPTIONS first and then GET regardless).
+ */
+export function imageReply(req: HttpRequestInfo): HttpReply {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return { status: 405, headers: { 'content-type': 'text/html' }, body: NOT_ALLOWED };
+  }
+  const ext = RASTER.exec(req.path)?.[1]?.toLowerCase() ?? 'png';
+  const type = ext === 'jpg' || ext === 'jpeg' ? 'jpeg' : ext === 'gif' ? 'gif' : 'png';
+  return {
+    status: 200,
+    headers: { 'content-type': `image/${type}`, 'cache-control': 'no-cache, no-store, must-revalidate' },
+    body: TINY_IMAGES[type],
+  };
+}
+
+/** Which office suite opened the document, from the fetch's user agent, and whether it was the probe. */
+export function describeOpen(req: HttpRequestInfo): HitFacts {
+  const ua = String(req.headers['user-agent'] ?? '');
+  const opener = /LibreOffice/i.test(ua)
+    ? 'LibreOffice'
+    : /Microsoft Office|MSOffice|ms-office|Microsoft (Word|Excel|PowerPoint)/i.test(ua)
+      ? 'Microsoft Office'
+      : 'unknown';
+  return { details: { opener, request: req.method === 'OPTIONS' ? 'probe' : 'image' } };
+}

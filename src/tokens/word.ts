@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { defineKind, type Token } from './kind.ts';
+import { customContent, THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
+import {
+  companyName,
+  docLine,
+  docText,
+  fileNameParam,
+  generatedMeta,
+  loadPackage,
+  newMeta,
+  personName,
+  safeFileName,
+  seeded,
+  zipPackage,
+} from './office.ts';
+import { describeOpen, documentImagePath, imageName, imageReply } from './office-image.ts';
+import { pick, publicUrl } from './urls.ts';
+
+const EXT = '.docx';
+const CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+
+const params = z.object({
+  theme: z.enum(THEME_IDS).optional().describe('What the document is about (random when omitted)'),
+  title: docLine(200).optional().describe('Own title instead of the theme’s'),
+  body: docText(20_000).optional().describe('Own text instead of the theme’s paragraphs (one paragraph per line)'),
+  filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
+  author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
+  company: docLine(100).optional().describe('Company in the document properties and text'),
+  generated: generatedMeta.optional().describe('Filled in at creation: editor, times, revision, content seed'),
+});
+
+type WordParams = z.infer<typeof params>;
+type Stored = WordParams & Required<Pick<WordParams, 'theme' | 'filename' | 'author' | 'company' | 'generated'>>;
+
+const render = loadPackage('word');
+
+/** The document's content from its stored params: the theme's seeded content, or the defender's own text. */
+function documentContent(p: WordParams, company: string, seed: number, when: Date): DecoyContent {
+  const theme = THEMES[p.theme ?? 'salaries'].build(seeded(seed), when, company);
+  return p.title || p.body ? customContent(p.title ?? '', p.body ?? '', theme) : theme;
+}
+
+/** Fill in everything a defender left out, once, so re-downloads give the same file. */
+function completeParams(p: WordParams, ext: string): Stored {
+  const generated = p.generated ?? newMeta();
+  const theme = p.theme ?? pick(THEME_IDS);
+  const company = p.company || companyName();
+  const content = documentContent({ ...p, theme }, company, generated.seed, new Date(generated.created));
+  return {
+    ...p,
+    theme,
+    company,
+    author: p.author || personName(),
+    filename: p.filename ?? safeFileName(p.title || content.fileStem, ext),
+    generated,
+  };
+}
+
+function formatCell(value: Cell, money: boolean): { text: string; right: boolean } {
+  if (typeof value === 'string') return { text: value, right: false };
+  return { text: money ? value.toLocaleString('en-US') : String(value), right: true };
+}
+
+/** Revision-save ids, one per editing session, as Word records them in settings.xml (sorted, 8 hex digits). */
+function editingSessions(rand: () => number, revision: number): { root: string; all: string[] } {
+  const ids = Array.from({ length: Math.min(revision, 12) }, () => Math.floor(rand() * 0xffffff).toString(16).toUpperCase().padStart(8, '0'));
+  const root = ids[0] ?? '00000001';
+  return { root, all: [...new Set(ids)].sort() };
+}
+
+function buildDocx(url: string, token: Token<Stored>): Buffer {
+  const p = token.params;
+  const meta = { ...p.generated, author: p.author, company: p.company };
+  const modified = new Date(meta.modified);
+  const content = documentContent(p, p.company, meta.seed, new Date(meta.created));
+  const text = [content.title, ...content.paragraphs, ...content.table.rows.flat().map(String)].join(' ');
+  const words = text.split(/\s+/).filter(Boolean).length;
+  const rand = seeded(meta.seed ^ 0x5bd1e995);
+  const parts = render({
+    meta,
+    lang: 'en-US',
+    title: content.title,
+    subtitle: `${p.company} · ${modified.toISOString().slice(0, 10)}`,
+    paragraphs: content.paragraphs,
+    table: {
+      columns: content.table.columns,
+      colWidth: Math.floor(9026 / Math.max(1, content.table.columns.length)),
+      rows: content.table.rows.map((r) => r.map((c) => formatCell(c, content.table.money))),
+    },
+    image: { url, relId: `rId${4 + Math.floor(rand() * 6)}`, docPrId: 1 + Math.floor(rand() * 4), emu: 9525, name: imageName(token.urlPath ?? '', token.id, rand) },
+    page: { width: 11906, height: 16838 },
+    rsids: editingSessions(rand, meta.revision),
+    stats: {
+      pages: 1 + Math.floor(content.table.rows.length / 30),
+      words,
+      characters: text.replace(/\s/g, '').length,
+      charactersWithSpaces: text.length,
+      lines: content.paragraphs.length * 3 + content.table.rows.length + 2,
+      paragraphs: content.paragraphs.length + 2,
+    },
+  });
+  return zipPackage(parts, modified);
+}
+
+/**
+ * A Word document for a file share. Opening it fetches a linked 1x1 image (an external image
+ * relationship, wrapped in an INCLUDEPICTURE field as Word itself writes linked pictures), which
+ * records the hit with the opener's address and office suite.
+ */
+export const word = defineKind<WordParams>({
+  id: 'word',
+  label: 'Word document (.docx)',
+  description: 'A .docx with believable content (salaries, passwords, merger plans …) that calls home when opened in Word or LibreOffice.',
+  channels: ['http'],
+  techniques: ['T1039', 'T1005', 'T1083'],
+  params,
+  example: { theme: 'salaries', company: 'Northwind Logistics', filename: 'Salary review 2026.docx' },
+  create(ctx, id, p) {
+    return { params: completeParams(p, EXT), urlPath: documentImagePath(ctx.config, id) };
+  },
+  artifact(ctx, token) {
+    return {
+      url: publicUrl(ctx.config, token.urlPath ?? '/'),
+      filename: token.params.filename ?? `Document${EXT}`,
+      contentType: CONTENT_TYPE,
+      hint: 'Put the document where only an intruder would open it (a finance or IT share). Opening it in Word or LibreOffice fetches the linked image.',
+    };
+  },
+  render(ctx, token) {
+    const stored = { ...token, params: completeParams(token.params, EXT) };
+    return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildDocx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
+  },
+  http: {
+    describe: (req) => describeOpen(req),
+    respond: (req) => imageReply(req),
+  },
+});
