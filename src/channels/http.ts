@@ -9,7 +9,7 @@ import { idCandidates } from '../tokens/ids.ts';
 import type { HttpReply, HttpRequestInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, httpLookupKinds } from '../tokens/registry.ts';
 import { clientIp, compileTrust } from './proxy.ts';
-import { site, wantsHtml } from './site.ts';
+import { site, staticAnswer } from './site.ts';
 
 /** Size bounds of the attacker-facing HTTP listener. */
 export const PUBLIC_LIMITS = {
@@ -97,7 +97,7 @@ export function createPublicHandler(deps: PublicDeps): Handler {
     if (!token || !kind || !isLive(token)) {
       if (candidate) {
         log.info({ event: 'unknown-token', path: clipLog(parsed.pathname), sourceIp, tokenId: token?.id }, 'request for unknown or inactive token');
-        return send(req, res, wantsHtml(req.headers.accept) ? site.blank() : site.pixel());
+        return send(req, res, staticAnswer(parsed.pathname, req.headers.accept));
       }
       if ((info.method === 'GET' || info.method === 'HEAD') && parsed.pathname === '/') return send(req, res, site.index());
       return send(req, res, site.notFound());
@@ -154,7 +154,7 @@ export function createPublicServer(deps: PublicDeps): Server {
 }
 
 function respond(kind: TokenKind, info: HttpRequestInfo, token: Token): HttpReply {
-  return kind.http?.respond?.(info, token) ?? (wantsHtml(info.headers.accept) ? site.blank() : site.pixel());
+  return kind.http?.respond?.(info, token) ?? staticAnswer(info.path, info.headers.accept);
 }
 
 function isLive(token: TokenRow): boolean {

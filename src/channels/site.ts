@@ -22,6 +22,24 @@ const HTML = 'text/html';
 /** A transparent 1x1 GIF (the classic web bug). */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
+/** Tiny real images: a transparent 1x1 PNG and a white 1x1 JPEG (the GIF is PIXEL_GIF). */
+export const TINY_IMAGES = {
+  png: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABAQMAAAAl21bKAAAAA1BMVEX///+nxBvIAAAAAXRSTlMAQObYZgAAAApJREFUCJljYAAAAAIAAfRxZKYAAAAASUVORK5CYII=', 'base64'),
+  jpeg: Buffer.from(
+    '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wAARCAABAAEDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwD9U6KKKAP/2Q==',
+    'base64',
+  ),
+} as const;
+
+const IMAGE_EXT = /\.(png|gif|jpe?g)$/i;
+
+/** The tiny image whose type matches the file name a URL asks for (a `.png` URL gets a PNG). */
+function imageFor(path: string): { type: 'png' | 'gif' | 'jpeg'; body: Buffer } {
+  const ext = IMAGE_EXT.exec(path)?.[1]?.toLowerCase();
+  const type = ext === 'png' ? 'png' : ext === 'jpg' || ext === 'jpeg' ? 'jpeg' : 'gif';
+  return { type, body: type === 'gif' ? PIXEL_GIF : TINY_IMAGES[type] };
+}
+
 export const site = {
   index: (): HttpReply => ({ status: 200, headers: { 'content-type': HTML }, body: INDEX }),
   notFound: (): HttpReply => ({ status: 404, headers: { 'content-type': HTML }, body: NOT_FOUND }),
@@ -29,14 +47,22 @@ export const site = {
   tooLarge: (): HttpReply => ({ status: 413, headers: { 'content-type': HTML, connection: 'close' }, body: TOO_LARGE }),
   uriTooLong: (): HttpReply => ({ status: 414, headers: { 'content-type': HTML, connection: 'close' }, body: URI_TOO_LONG }),
   serverError: (): HttpReply => ({ status: 500, headers: { 'content-type': HTML }, body: SERVER_ERROR }),
-  pixel: (): HttpReply => ({
-    status: 200,
-    headers: { 'content-type': 'image/gif', 'cache-control': 'no-cache, no-store, must-revalidate' },
-    body: PIXEL_GIF,
-  }),
+  /** A 1x1 image of the type the path's file name implies (GIF when it names none). */
+  pixel: (path = ''): HttpReply => {
+    const img = imageFor(path);
+    return { status: 200, headers: { 'content-type': `image/${img.type}`, 'cache-control': 'no-cache, no-store, must-revalidate' }, body: img.body };
+  },
   /** The bland page a browser gets when it navigates to a token URL. */
   blank: (): HttpReply => ({ status: 200, headers: { 'content-type': HTML, 'cache-control': 'no-store' }, body: INDEX }),
 };
+
+/**
+ * What a static file server answers for a path: a page to a browser navigation, else a tiny image
+ * matching the file name. Used for web bugs and, identically, for unknown or disabled tokens.
+ */
+export function staticAnswer(path: string, accept: string | undefined): HttpReply {
+  return wantsHtml(accept) ? site.blank() : site.pixel(path);
+}
 
 /** True when the client prefers an HTML page to an image (a browser navigating, not an <img>). */
 export function wantsHtml(accept: string | undefined): boolean {

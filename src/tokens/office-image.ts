@@ -1,3 +1,4 @@
+import { site } from '../channels/site.ts';
 import type { Config } from '../config.ts';
 import type { HitFacts, HttpReply, HttpRequestInfo } from './kind.ts';
 import { newTokenPath } from './urls.ts';
@@ -25,16 +26,6 @@ export function imageName(urlPath: string, id: string, rand: () => number): stri
   return file && !file.includes(id) ? file : `image${1 + Math.floor(rand() * 9)}${ext}`;
 }
 
-/** Tiny real images: a transparent 1x1 PNG and GIF, and a white 1x1 JPEG. */
-export const TINY_IMAGES = {
-  png: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABAQMAAAAl21bKAAAAA1BMVEX///+nxBvIAAAAAXRSTlMAQObYZgAAAApJREFUCJljYAAAAAIAAfRxZKYAAAAASUVORK5CYII=', 'base64'),
-  gif: Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64'),
-  jpeg: Buffer.from(
-    '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsKCwsNDhIQDQ4RDgsLEBYQERMUFRUVDA8XGBYUGBIUFRT/2wBDAQMEBAUEBQkFBQkUDQsNFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBT/wAARCAABAAEDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwD9U6KKKAP/2Q==',
-    'base64',
-  ),
-} as const;
-
 const NOT_ALLOWED = '<html>\r\n<head><title>405 Not Allowed</title></head>\r\n<body>\r\n<center><h1>405 Not Allowed</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 
 /**
@@ -46,13 +37,7 @@ export function imageReply(req: HttpRequestInfo): HttpReply {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return { status: 405, headers: { 'content-type': 'text/html' }, body: NOT_ALLOWED };
   }
-  const ext = RASTER.exec(req.path)?.[1]?.toLowerCase() ?? 'png';
-  const type = ext === 'jpg' || ext === 'jpeg' ? 'jpeg' : ext === 'gif' ? 'gif' : 'png';
-  return {
-    status: 200,
-    headers: { 'content-type': `image/${type}`, 'cache-control': 'no-cache, no-store, must-revalidate' },
-    body: TINY_IMAGES[type],
-  };
+  return site.pixel(RASTER.test(req.path) ? req.path : `${req.path}.png`);
 }
 
 /** Which office suite opened the document, from the fetch's user agent, and whether it was the probe. */

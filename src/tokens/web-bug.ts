@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { site, wantsHtml } from '../channels/site.ts';
+import { site, staticAnswer } from '../channels/site.ts';
 import { defineKind } from './kind.ts';
 import { newTokenPath, publicUrl } from './urls.ts';
 
@@ -49,8 +49,8 @@ export const webBug = defineKind<WebBugParams>({
   http: {
     respond(req, token) {
       if (token.params.response === 'html') return site.blank();
-      if (token.params.response === 'gif') return site.pixel();
-      return wantsHtml(req.headers.accept) ? site.blank() : site.pixel();
+      if (token.params.response === 'gif') return site.pixel(req.path);
+      return staticAnswer(req.path, req.headers.accept);
     },
   },
 });

@@ -85,16 +85,31 @@ describe('public listener: fail quiet', () => {
     const { token: old, url: oldUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     updateToken(s.app.deps.db, off.id, { enabled: false });
     updateToken(s.app.deps.db, old.id, { expiresAt: new Date(Date.now() - 1000) });
-    const unknownUrl = liveUrl!.replace(live.id, 'a'.repeat(24));
-    const answers = await Promise.all(
-      [liveUrl!, offUrl!, oldUrl!, unknownUrl].map(async (u) => {
-        const r = await fetch(u);
-        return { status: r.status, type: r.headers.get('content-type'), server: r.headers.get('server'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
-      }),
-    );
-    for (const a of answers.slice(1)) expect(a).toEqual(answers[0]);
+    const answer = async (u: string) => {
+      const r = await fetch(u);
+      return { status: r.status, type: r.headers.get('content-type'), server: r.headers.get('server'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
+    };
+    // Each URL is compared with the same URL carrying an id that does not exist.
+    for (const [token, u] of [[live, liveUrl!], [off, offUrl!], [old, oldUrl!]] as const) {
+      const unknown = await answer(u.replace(token.id, 'a'.repeat(24)));
+      expect(await answer(u)).toEqual(unknown);
+    }
     expect(hitsOf(off.id)).toHaveLength(0);
     expect(hitsOf(old.id)).toHaveLength(0);
+  });
+
+  it('answers a document image URL like any static image, for live and unknown tokens alike', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'word' });
+    const unknown = url!.replace(token.id, 'b'.repeat(24));
+    const [a, b] = await Promise.all(
+      [url!, unknown].map(async (u) => {
+        const r = await fetch(u);
+        return { status: r.status, type: r.headers.get('content-type'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
+      }),
+    );
+    expect(a?.type).toMatch(/^image\/(png|gif|jpeg)$/);
+    expect(b).toEqual(a);
+    expect(hitsOf(token.id)).toHaveLength(1);
   });
 
   it('looks like nginx: Server header, no X-Powered-By, stock 404 and index pages', async () => {
