@@ -26,12 +26,15 @@ function rawRequest(port: number, payload: string): Promise<string> {
 }
 
 describe('public listener: recording', () => {
-  it('records a hit with IP, user agent, path, and answers a GIF only after the commit', async () => {
+  it('records a hit with IP, user agent, path, and answers the image only after the commit', async () => {
     const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', location: '\\\\fs01\\finance' });
     const res = await fetch(url!, { headers: { 'user-agent': 'Mozilla/5.0 (attacker)', accept: 'image/*' } });
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('image/gif');
-    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 6).toString()).toBe('GIF89a');
+    // The image type follows the file name in the URL (a .png URL gets a PNG), GIF otherwise.
+    const ext = /\.(png|jpg|gif)$/.exec(new URL(url!).pathname)?.[1] ?? 'gif';
+    const magic = { png: '89504e47', jpg: 'ffd8ffe0', gif: '47494638' }[ext];
+    expect(res.headers.get('content-type')).toBe(`image/${ext === 'jpg' ? 'jpeg' : ext}`);
+    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 4).toString('hex')).toBe(magic);
     // The response came back, so the hit must already be committed.
     const hits = hitsOf(token.id);
     expect(hits).toHaveLength(1);
