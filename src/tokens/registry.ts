@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import type { TokenKind } from './kind.ts';
 import { redirect } from './redirect.ts';
+import { dnsToken } from './dns.ts';
+import { windowsFolder } from './windows-folder.ts';
+import { pdfToken } from './pdf.ts';
+import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
-export const KINDS: readonly TokenKind[] = [webBug, redirect];
+export const KINDS: readonly TokenKind[] = [webBug, redirect, dnsToken, windowsFolder, pdfToken, mysqlDump];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
 
