@@ -173,9 +173,10 @@ function isLive(token: TokenRow): boolean {
 
 /**
  * Start the DNS listener (UDP and TCP on one port) as the `dns` RunningListener. A per-source
- * rate limit is applied to both transports before any parsing.
+ * rate limit is applied to both transports before any parsing. `limits` overrides the bounds
+ * (tests use short timeouts).
  */
-export async function startDnsListener(deps: AppDeps): Promise<RunningListener> {
+export async function startDnsListener(deps: AppDeps, limits: Partial<typeof DNS_LIMITS> = {}): Promise<RunningListener> {
   const { config, log } = deps;
   const drops = createDropLog(log);
   const handler = createDnsHandler(deps, drops);
@@ -185,7 +186,7 @@ export async function startDnsListener(deps: AppDeps): Promise<RunningListener> 
     port: config.DNS_PORT,
     log,
     drops,
-    limits: DNS_LIMITS,
+    limits: { ...DNS_LIMITS, ...limits },
     allow: (ip) => limiter.allow(ip),
     handle: (message, source, transport) =>
       handler({ message, sourceIp: source.address, sourcePort: source.port, transport }),
