@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       `Honeytrail is running.`,
       `  Admin API : ${adminUrl}/api/v1   (health: ${adminUrl}/healthz)`,
       `  Public    : ${config.PUBLIC_URL}  (token URLs are generated under this base)`,
+      config.DNS_ENABLED ? `  DNS       : ${config.DNS_HOST}:${app.port('dns')} (UDP+TCP), authoritative for ${config.DNS_ZONE}` : '',
       keyFile ? `  API key   : written to ${keyFile}  ->  curl -H "Authorization: Bearer $(cat ${keyFile})" ${adminUrl}/api/v1/kinds` : '',
       '',
     ]

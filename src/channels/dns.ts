@@ -176,7 +176,7 @@ function isLive(token: TokenRow): boolean {
  * rate limit is applied to both transports before any parsing. `limits` overrides the bounds
  * (tests use short timeouts).
  */
-export async function startDnsListener(deps: AppDeps, limits: Partial<typeof DNS_LIMITS> = {}): Promise<RunningListener> {
+export async function startDnsListener(deps: AppDeps, limits: Partial<Record<keyof typeof DNS_LIMITS, number>> = {}): Promise<RunningListener> {
   const { config, log } = deps;
   const drops = createDropLog(log);
   const handler = createDnsHandler(deps, drops);
