@@ -173,3 +173,24 @@ describe('TCP connections are bounded in count and time', () => {
     sock.destroy();
   });
 });
+
+describe('answers too large for UDP', () => {
+  let big: TestServer;
+  const nameServers = Array.from({ length: 8 }, (_, i) => `${'nameserver-with-a-long-label'.repeat(2)}-${i}.${ZONE}`);
+  beforeAll(async () => {
+    big = await startTestServer({ DNS_ZONE: ZONE, DNS_RATE_LIMIT: '0', DNS_NS: nameServers.join(','), DNS_ANSWER_IPV6: '2001:db8::1' });
+  });
+  afterAll(() => big.stop());
+
+  it('are truncated (TC) over UDP without EDNS and complete over TCP', async () => {
+    const p = big.app.port('dns');
+    const udp = await ask(p, ZONE, 'ANY');
+    expect(udp?.flag_tc).toBe(true);
+    expect(udp?.answers).toEqual([]);
+    const tcp = await ask(p, ZONE, 'ANY', { transport: 'tcp' });
+    expect(tcp?.flag_tc).toBe(false);
+    expect(tcp?.answers?.filter((a) => a.type === 'NS').map((a) => a.data)).toEqual(nameServers);
+    const ns = await ask(p, ZONE, 'NS', { transport: 'tcp' });
+    expect(ns?.additionals?.filter((a) => a.type === 'A' || a.type === 'AAAA')).toHaveLength(16);
+  });
+});
