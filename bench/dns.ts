@@ -127,8 +127,8 @@ export async function benchDns(dir: string, seconds: number): Promise<Record<str
   const ratio = trig.qps / baseline.qps;
   console.log(`dns ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); every answered token query stored: ${stored.hits >= trig.completed ? 'yes' : 'NO'} (${stored.hits} hits for ${trig.completed} answers)`);
   return [
-    { target: 'bare dgram responder (dns baseline)', reqPerSec: Math.round(baseline.qps), p50ms: Number(baseline.avgLatencyMs.toFixed(2)), errors: baseline.lost, tool: baseline.tool },
-    { target: 'honeytrail dns trigger', reqPerSec: Math.round(trig.qps), p50ms: Number(trig.avgLatencyMs.toFixed(2)), errors: trig.lost, answered: trig.completed, storedHits: stored.hits, hitsPerCommit: Number((stored.hits / Math.max(1, stored.batches)).toFixed(1)), ratio: Number(ratio.toFixed(2)), tool: trig.tool },
+    { target: 'bare dgram responder (dns baseline)', reqPerSec: Math.round(baseline.qps), avgLatencyMs: Number(baseline.avgLatencyMs.toFixed(2)), errors: baseline.lost, tool: baseline.tool },
+    { target: 'honeytrail dns trigger', reqPerSec: Math.round(trig.qps), avgLatencyMs: Number(trig.avgLatencyMs.toFixed(2)), errors: trig.lost, answered: trig.completed, storedHits: stored.hits, hitsPerCommit: Number((stored.hits / Math.max(1, stored.batches)).toFixed(1)), ratio: Number(ratio.toFixed(2)), tool: trig.tool },
   ];
 }
 

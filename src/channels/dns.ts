@@ -65,7 +65,11 @@ export function createDnsHandler(deps: AppDeps, drops: DropLog = createDropLog(d
     const row = lookups.byId(id);
     const kind = row ? findKind(row.kind) : undefined;
     if (!row || !kind || !kind.channels.includes('dns') || !isLive(row)) {
-      log.info({ event: 'unknown-token', channel: 'dns', tokenId: id, known: row !== undefined, resolver: input.sourceIp }, 'dns query for unknown or inactive token');
+      // A lookup of a disabled or retired token is worth an info line; random id-shaped labels
+      // (scanners, typos, floods of guesses) only at debug, so they cannot flood the log.
+      const entry = { event: 'unknown-token', channel: 'dns', tokenId: id, known: row !== undefined, resolver: input.sourceIp };
+      if (row) log.info(entry, 'dns query for an inactive token');
+      else log.debug(entry, 'dns query for an unknown token id');
       return;
     }
     const sourceIp = normalizeIp(input.sourceIp);
