@@ -2,6 +2,8 @@ import { connect, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDnsListener } from '../../src/channels/dns.ts';
+import { createDropLog, createRateLimiter } from '../../src/channels/dns-guard.ts';
+import { createLogger } from '../../src/logger.ts';
 import type { RunningListener } from '../../src/server.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
 import { ask, queryPacket, tcpExchange, udpExchange } from './dns-client.ts';
@@ -192,5 +194,35 @@ describe('answers too large for UDP', () => {
     expect(tcp?.answers?.flatMap((a) => (a.type === 'NS' ? [a.data] : []))).toEqual(nameServers);
     const ns = await ask(p, ZONE, 'NS', { transport: 'tcp' });
     expect(ns?.additionals?.filter((a) => a.type === 'A' || a.type === 'AAAA')).toHaveLength(16);
+  });
+});
+
+describe('bounded logging of bad input', () => {
+  it('logs each drop at debug but summarises at warn at most once per interval', () => {
+    const lines: { level: number; msg: string; dropped?: Record<string, number> }[] = [];
+    const log = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let now = 1_000_000;
+    const drops = createDropLog(log, 60_000, () => now);
+    for (let i = 0; i < 1000; i++) drops.note(i % 2 ? 'malformed' : 'rate-limited', '192.0.2.1', 'x'.repeat(1000));
+    now += 61_000;
+    drops.note('oversize', '192.0.2.1');
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns).toHaveLength(2);
+    expect(warns[1]?.dropped).toEqual({ malformed: 500, 'rate-limited': 499, oversize: 1 });
+    expect(lines.filter((l) => l.level === 20)).toHaveLength(1001);
+    expect(Math.max(...lines.map((l) => JSON.stringify(l).length))).toBeLessThan(600);
+    expect(drops.counts).toMatchObject({ malformed: 500, 'rate-limited': 500, oversize: 1 });
+  });
+
+  it('the rate limiter refills over time and forgets sources when its table is full', () => {
+    let now = 0;
+    const limiter = createRateLimiter({ perSecond: 10, maxSources: 3, now: () => now });
+    const allowed = () => Array.from({ length: 30 }, () => limiter.allow('a')).filter(Boolean).length;
+    expect(allowed()).toBe(20);
+    now += 500;
+    expect(allowed()).toBe(5);
+    for (const src of ['b', 'c', 'd']) expect(limiter.allow(src)).toBe(true);
+    expect(allowed()).toBe(20);
+    expect(createRateLimiter({ perSecond: 0 }).allow('x')).toBe(true);
   });
 });

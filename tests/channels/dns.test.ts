@@ -1,5 +1,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zoneSettings } from '../../src/channels/dns-zone.ts';
+import { loadConfig, type ConfigError } from '../../src/config.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { updateToken } from '../../src/db/queries/tokens.ts';
 import { dataHostname } from '../../src/tokens/dns.ts';
@@ -156,5 +158,35 @@ describe('hits', () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     expect((await ask(port, `${token.id}.example.com`, 'A'))?.rcode).toBe('REFUSED');
     expect(hitsOf(token.id)).toHaveLength(0);
+  });
+});
+
+describe('zone settings from the config', () => {
+  const base = { DNS_ZONE: 'T.Corp.Example' };
+  it.each([
+    ['explicit answers win', { DNS_ANSWER_IPV4: '203.0.113.7', DNS_ANSWER_IPV6: '2001:db8::7', PUBLIC_URL: 'http://198.51.100.1:8080' }, '203.0.113.7', '2001:db8::7'],
+    ['PUBLIC_URL host when it is an IP', { PUBLIC_URL: 'https://198.51.100.1' }, '198.51.100.1', null],
+    ['PUBLIC_URL IPv6 literal', { PUBLIC_URL: 'http://[2001:db8::9]:8080', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', '2001:db8::9'],
+    ['a specific PUBLIC_HOST', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '10.1.2.3' }, '10.1.2.3', null],
+    ['wildcard host and a named URL: loopback until configured', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', null],
+  ])('%s', (_label, env, ipv4, ipv6) => {
+    const z = zoneSettings(loadConfig({ ...base, ...env }));
+    expect(z).toMatchObject({ zone: 't.corp.example', ipv4, ipv6, nameServers: ['ns1.t.corp.example'], hostmaster: 'hostmaster.t.corp.example' });
+  });
+
+  it('takes name servers and the SOA contact from the config (dots in the mailbox escaped)', () => {
+    const z = zoneSettings(loadConfig({ ...base, DNS_NS: 'ns-a.corp.example, NS-B.corp.example', DNS_HOSTMASTER: 'dns.admin@corp.example' }));
+    expect(z.nameServers).toEqual(['ns-a.corp.example', 'ns-b.corp.example']);
+    expect(z.hostmaster).toBe('dns\\.admin.corp.example');
+  });
+
+  it('rejects bad DNS settings, naming every bad variable at once', () => {
+    let problems = '';
+    try {
+      loadConfig({ DNS_ANSWER_IPV4: '::1', DNS_ANSWER_IPV6: '10.0.0.1', DNS_NS: 'not a host', DNS_PORT: '70000', DNS_RATE_LIMIT: '-1', DNS_HOSTMASTER: 'nobody' });
+    } catch (err) {
+      problems = (err as ConfigError).problems.join('\n');
+    }
+    for (const name of ['DNS_ANSWER_IPV4', 'DNS_ANSWER_IPV6', 'DNS_NS', 'DNS_PORT', 'DNS_RATE_LIMIT', 'DNS_HOSTMASTER']) expect(problems).toContain(`${name}:`);
   });
 });
