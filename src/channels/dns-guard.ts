@@ -48,7 +48,7 @@ export function createRateLimiter(opts: RateLimitOptions): RateLimiter {
   };
 }
 
-export type DropReason = 'malformed' | 'oversize' | 'rate-limited' | 'not-a-query' | 'tcp-limit';
+export type DropReason = 'malformed' | 'oversize' | 'rate-limited' | 'not-a-query' | 'tcp-limit' | 'overload';
 
 export interface DropLog {
   /** Count one dropped or refused input; logged at debug each, summarised at warn at most once per interval. */
@@ -58,7 +58,7 @@ export interface DropLog {
 
 /** Bounded logging of bad input: one debug line each (cheap when debug is off), one warn summary per interval. */
 export function createDropLog(log: Logger, intervalMs = 60_000, now: () => number = Date.now): DropLog {
-  const counts: Record<DropReason, number> = { malformed: 0, oversize: 0, 'rate-limited': 0, 'not-a-query': 0, 'tcp-limit': 0 };
+  const counts: Record<DropReason, number> = { malformed: 0, oversize: 0, 'rate-limited': 0, 'not-a-query': 0, 'tcp-limit': 0, overload: 0 };
   let pending: Partial<Record<DropReason, number>> = {};
   let lastWarn = 0;
   return {

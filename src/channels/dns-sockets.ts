@@ -11,6 +11,8 @@ import type { DropLog } from './dns-guard.ts';
 
 export interface DnsSocketLimits {
   maxQueryBytes: number;
+  /** UDP queries being answered at once (waiting for their hit's commit); more are dropped. */
+  maxUdpPending: number;
   maxTcpConnections: number;
   maxTcpPerSource: number;
   tcpIdleMs: number;
@@ -55,13 +57,20 @@ export async function bindDns(opts: BindOptions): Promise<BoundDns> {
 
 function bindUdp(opts: BindOptions): Promise<UdpSocket> {
   const udp = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4' });
+  let pending = 0;
   udp.on('message', (msg, rinfo) => {
     if (!opts.allow(rinfo.address)) {
       opts.drops.note('rate-limited', rinfo.address);
       return;
     }
+    if (pending >= opts.limits.maxUdpPending) {
+      opts.drops.note('overload', rinfo.address, 'too many queries in flight');
+      return;
+    }
+    pending++;
     opts.handle(msg, rinfo, 'udp').then(
       (reply) => {
+        pending--;
         if (!reply) return;
         try {
           udp.send(reply, rinfo.port, rinfo.address, (err) => err && opts.log.debug({ err: err.message }, 'dns udp send failed'));
@@ -69,7 +78,10 @@ function bindUdp(opts: BindOptions): Promise<UdpSocket> {
           // The socket closed while the hit was being committed (shutdown): nothing to answer on.
         }
       },
-      (err: unknown) => opts.log.error({ err }, 'dns query handling failed'),
+      (err: unknown) => {
+        pending--;
+        opts.log.error({ err }, 'dns query handling failed');
+      },
     );
   });
   return new Promise((resolve, reject) => {

@@ -15,6 +15,8 @@ import { answerQuery, clientSubnet, labelsBelowZone, RCODE, truncated, udpLimit,
 export const DNS_LIMITS = {
   /** Largest query handled (UDP datagram or TCP frame); real queries are under 600 bytes. */
   maxQueryBytes: 4096,
+  /** UDP queries in flight at once (each waits for its hit's commit); beyond this they are dropped. */
+  maxUdpPending: 4096,
   /** Additional records accepted in a query (OPT, a cookie or TSIG …); more is FORMERR. */
   maxAdditionals: 4,
   /** TCP connections open at once, in total and per source address. */

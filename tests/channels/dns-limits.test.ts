@@ -176,6 +176,18 @@ describe('TCP connections are bounded in count and time', () => {
   });
 });
 
+describe('UDP queries in flight are bounded', () => {
+  it('beyond the bound UDP queries are dropped (TCP still answers)', async () => {
+    const listener = await startDnsListener(s.app.deps, { maxUdpPending: 0 });
+    try {
+      expect(await udpExchange(listener.address.port, queryPacket(`u.${ZONE}`, 'A'), { timeoutMs: 400 })).toBeNull();
+      expect(await tcpExchange(listener.address.port, queryPacket(`u.${ZONE}`, 'A'))).not.toBeNull();
+    } finally {
+      await listener.close();
+    }
+  });
+});
+
 describe('answers too large for UDP', () => {
   let big: TestServer;
   const nameServers = Array.from({ length: 8 }, (_, i) => `${'nameserver-with-a-long-label'.repeat(2)}-${i}.${ZONE}`);
