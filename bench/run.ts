@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
+import { benchDns } from './dns.ts';
 
 /**
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
         ratio: Number((trig.requests.average / baseline.requests.average).toFixed(2)),
       },
     );
+    rows.push(...(await benchDns(dir, SECONDS)));
     console.table(rows);
     const ratio = trig.requests.average / baseline.requests.average;
     console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { validateTrust } from './channels/proxy.ts';
 
@@ -60,6 +61,14 @@ const schema = z.object({
     }),
 
   DNS_ZONE: dnsName.default('honeytrail.localhost'),
+  DNS_ENABLED: bool.default(true),
+  DNS_HOST: z.string().min(1).default('0.0.0.0'),
+  DNS_PORT: port.default(5353),
+  DNS_ANSWER_IPV4: z.string().refine((v) => isIPv4(v), 'must be an IPv4 address').optional(),
+  DNS_ANSWER_IPV6: z.string().refine((v) => isIPv6(v), 'must be an IPv6 address').optional(),
+  DNS_NS: list.pipe(z.array(dnsName).min(1, 'must name at least one host').max(8)).optional(),
+  DNS_HOSTMASTER: z.string().email('must be an email address such as hostmaster@corp.example').optional(),
+  DNS_RATE_LIMIT: z.coerce.number().int().min(0).default(100),
   MAIL_DOMAIN: dnsName.optional(),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be smtp://user:pass@host:port or smtps://…').optional(),
   ALERT_FROM: z.string().min(3).default('Honeytrail <honeytrail@localhost>'),

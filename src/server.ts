@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdminApp } from './app.ts';
 import { createPublicServer } from './channels/http.ts';
+import { startDnsListener } from './channels/dns.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
@@ -53,6 +54,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
       const { createServer } = await import('node:http');
       listeners.push(await listenHttp('admin', createServer(createAdminApp(deps)), config.ADMIN_HOST, config.ADMIN_PORT));
     }
+    if (config.DNS_ENABLED) listeners.push(await startDnsListener(deps));
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     closeDatabase(db);

@@ -84,6 +84,9 @@ export interface DnsQueryInfo {
   /** The same labels as the resolver sent them (case kept, for case-sensitive data such as user names). */
   rawDataLabels: string[];
   resolverIp: string;
+  /** EDNS Client Subnet the resolver forwarded (`192.0.2.0/24`), when present. */
+  clientSubnet?: string | null;
+  transport?: 'udp' | 'tcp';
 }
 
 export interface TokenKind<P = Record<string, unknown>> {

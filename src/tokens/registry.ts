@@ -3,11 +3,15 @@ import { excel } from './excel.ts';
 import type { TokenKind } from './kind.ts';
 import { qr } from './qr.ts';
 import { redirect } from './redirect.ts';
+import { dnsToken } from './dns.ts';
+import { windowsFolder } from './windows-folder.ts';
+import { pdfToken } from './pdf.ts';
+import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
-export const KINDS: readonly TokenKind[] = [webBug, redirect, word, excel, qr];
+export const KINDS: readonly TokenKind[] = [webBug, redirect, word, excel, qr, dnsToken, windowsFolder, pdfToken, mysqlDump];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
 

@@ -1,0 +1,99 @@
+import { randomInt } from 'node:crypto';
+import { zipSync } from 'fflate';
+import { z } from 'zod';
+import { defineKind } from './kind.ts';
+import { pick } from './urls.ts';
+
+/** MS-DOS attribute bits, stored in the zip's external attributes when the entry is made on "DOS" (os 0). */
+const DOS = { readOnly: 0x01, hidden: 0x02, system: 0x04, directory: 0x10, archive: 0x20 } as const;
+/** Explorer reads desktop.ini only in a folder marked read-only (or system); the ini itself is hidden + system like Windows writes it. */
+export const FOLDER_ATTRS = DOS.directory | DOS.readOnly;
+export const INI_ATTRS = DOS.archive | DOS.hidden | DOS.system;
+
+const FOLDER_NAMES = [
+  'Finance', 'Payroll', 'HR Confidential', 'IT Admin', 'Backups', 'Contracts', 'Board Minutes', 'Passwords',
+  'VPN Configs', 'Salaries', 'Legal', 'Audit 2024', 'Audit 2025', 'M&A', 'Network Diagrams', 'Server Inventory',
+] as const;
+const FOLDER_TYPES = ['Generic', 'Documents', 'Generic', 'Documents', 'Pictures'] as const;
+
+const params = z.object({
+  folderName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(80)
+    .regex(/^[^\\/:*?"<>|\u0000-\u001f]+$/, 'must be a valid Windows folder name')
+    .optional()
+    .describe('Name of the folder in the zip (default: a plausible random name)'),
+});
+
+type FolderParams = z.infer<typeof params>;
+
+/** The UNC host Explorer resolves while drawing the folder: user, computer and domain expanded by Windows. */
+export function iconHost(id: string, zone: string): string {
+  return `%USERNAME%.%COMPUTERNAME%.%USERDOMAIN%.INI.${id}.${zone}`;
+}
+
+/** desktop.ini as Explorer writes it: UTF-16LE with a BOM and CRLF line ends. */
+export function desktopIni(id: string, zone: string): Buffer {
+  const lines = ['[.ShellClassInfo]', `IconResource=\\\\${iconHost(id, zone)}\\resource.dll`];
+  if (randomInt(2) === 0) lines.push('[ViewState]', 'Mode=', 'Vid=', `FolderType=${pick(FOLDER_TYPES)}`);
+  const text = `${lines.join('\r\n')}\r\n`;
+  return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+}
+
+/**
+ * Decode `user.computer.domain.INI` (labels left of the id). User names may contain dots, so
+ * computer and domain are taken from the right. A lookup without the INI marker is not
+ * Explorer drawing the folder (a scanner or someone reading the file): noise.
+ */
+export function decodeIniLabels(raw: readonly string[]): { user: string | null; host: string | null; domain: string | null } | null {
+  if (raw.length < 2 || (raw[raw.length - 1] ?? '').toLowerCase() !== 'ini') return null;
+  const parts = raw.slice(0, -1).map((p) => (/^%\w+%$/.test(p) ? '' : p));
+  const [domain, host] = parts.length >= 3 ? [parts[parts.length - 1], parts[parts.length - 2]] : [null, parts[1]];
+  const user = parts.slice(0, parts.length >= 3 ? -2 : 1).join('.');
+  return { user: user || null, host: host || null, domain: domain || null };
+}
+
+/** A zipped folder whose desktop.ini makes Windows Explorer resolve a token host naming the user, computer and domain. */
+export const windowsFolder = defineKind<FolderParams>({
+  id: 'windows-folder',
+  label: 'Windows folder',
+  description: 'A zipped folder with a desktop.ini. When someone browses the folder in Windows Explorer, Windows looks up a name that reveals the user, computer and domain.',
+  channels: ['dns'],
+  techniques: ['T1135', 'T1083', 'T1039'],
+  params,
+  example: { folderName: 'Payroll 2025' },
+  create(_ctx, _id, p) {
+    return { params: { folderName: p.folderName ?? pick(FOLDER_NAMES) } };
+  },
+  artifact(ctx, token) {
+    const folder = token.params.folderName ?? 'Finance';
+    return {
+      hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
+      filename: `${folder}.zip`,
+      contentType: 'application/zip',
+      hint: `Unzip "${folder}" onto a file share or a desktop (keep its attributes, e.g. with Explorer or 7-Zip). Browsing it in Explorer fires the token.`,
+    };
+  },
+  render(ctx, token) {
+    const folder = token.params.folderName ?? 'Finance';
+    // A plausible last-modified time within the past year, different for every download.
+    const mtime = new Date(Date.now() - randomInt(3, 365) * 86_400_000 - randomInt(86_400) * 1000);
+    const body = zipSync(
+      {
+        [`${folder}/`]: [new Uint8Array(0), { os: 0, attrs: FOLDER_ATTRS, mtime }],
+        [`${folder}/desktop.ini`]: [desktopIni(token.id, ctx.config.DNS_ZONE), { os: 0, attrs: INI_ATTRS, mtime, level: 6 }],
+      },
+      { level: 6 },
+    );
+    return { filename: `${folder}.zip`, contentType: 'application/zip', body: Buffer.from(body) };
+  },
+  dns: {
+    describe(query) {
+      const actor = decodeIniLabels(query.rawDataLabels);
+      if (!actor) return { classification: 'noise', details: { reason: 'lookup without desktop.ini user data' } };
+      return { actor, details: { folderBrowse: true } };
+    },
+  },
+});

@@ -1,0 +1,192 @@
+import { promises as dnsPromises } from 'node:dns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zoneSettings } from '../../src/channels/dns-zone.ts';
+import { loadConfig, type ConfigError } from '../../src/config.ts';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { updateToken } from '../../src/db/queries/tokens.ts';
+import { dataHostname } from '../../src/tokens/dns.ts';
+import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { ask, dig, digSection, digStatus } from './dns-client.ts';
+
+const ZONE = 't.example.test';
+const IPV4 = '192.0.2.44';
+const IPV6 = '2001:db8::44';
+
+let s: TestServer;
+let port: number;
+let resolver: dnsPromises.Resolver;
+
+beforeAll(async () => {
+  s = await startTestServer({ DNS_ZONE: ZONE, DNS_ANSWER_IPV4: IPV4, DNS_ANSWER_IPV6: IPV6, DNS_RATE_LIMIT: '0' });
+  port = s.app.port('dns');
+  resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 1 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+});
+afterAll(() => s.stop());
+
+const hitsOf = (tokenId: string) => listHits(s.app.deps.db, { tokenId, limit: 100, order: 'asc' });
+
+describe('authoritative answers over UDP (node resolver)', () => {
+  it.each([
+    ['A in the zone', () => resolver.resolve4(`www.${ZONE}`), [IPV4]],
+    ['A with mixed case', () => resolver.resolve4('WwW.T.ExAmple.TEST'), [IPV4]],
+    ['A at the apex', () => resolver.resolve4(ZONE), [IPV4]],
+    ['AAAA', () => resolver.resolve6(`files.${ZONE}`), [IPV6]],
+    ['NS at the apex', () => resolver.resolveNs(ZONE), [`ns1.${ZONE}`]],
+  ] as const)('%s', async (_label, query, expected) => {
+    expect(await query()).toEqual(expected);
+  });
+
+  it('SOA at the apex names our server and hostmaster', async () => {
+    const soa = await resolver.resolveSoa(ZONE);
+    expect(soa).toMatchObject({ nsname: `ns1.${ZONE}`, hostmaster: `hostmaster.${ZONE}`, minttl: 60 });
+    expect(String(soa.serial)).toMatch(/^20\d{6}01$/);
+  });
+
+  it.each([
+    ['TXT', () => resolver.resolveTxt(`x.${ZONE}`)],
+    ['MX', () => resolver.resolveMx(`x.${ZONE}`)],
+    ['CNAME', () => resolver.resolveCname(`x.${ZONE}`)],
+    ['SOA below the apex', () => resolver.resolveSoa(`x.${ZONE}`)],
+    ['NS below the apex', () => resolver.resolveNs(`x.${ZONE}`)],
+  ] as const)('%s: no data (NOERROR, empty)', async (_label, query) => {
+    await expect(query()).rejects.toMatchObject({ code: 'ENODATA' });
+  });
+
+  it.each([['example.com'], ['t.example.test.evil.com'], ['xt.example.test'], ['test']])('REFUSED outside the zone: %s', async (name) => {
+    await expect(resolver.resolve4(name)).rejects.toMatchObject({ code: 'EREFUSED' });
+  });
+});
+
+describe('answers over UDP and TCP (dig), every type', () => {
+  const cases: [string, string, string, string[][]][] = [
+    [`a.${ZONE}`, 'A', 'NOERROR', [[`a.${ZONE}.`, '60', 'IN', 'A', IPV4]]],
+    [`A.T.Example.Test`, 'A', 'NOERROR', [['A.T.Example.Test.', '60', 'IN', 'A', IPV4]]],
+    [`a.${ZONE}`, 'AAAA', 'NOERROR', [[`a.${ZONE}.`, '60', 'IN', 'AAAA', IPV6]]],
+    [`a.${ZONE}`, 'TXT', 'NOERROR', []],
+    [`a.${ZONE}`, 'MX', 'NOERROR', []],
+    [`a.${ZONE}`, 'CNAME', 'NOERROR', []],
+    [`a.${ZONE}`, 'SRV', 'NOERROR', []],
+    [`a.${ZONE}`, 'PTR', 'NOERROR', []],
+    [`a.${ZONE}`, 'CAA', 'NOERROR', []],
+    [`a.${ZONE}`, 'TYPE65', 'NOERROR', []],
+    [`a.${ZONE}`, 'ANY', 'NOERROR', [[`a.${ZONE}.`, '60', 'IN', 'A', IPV4], [`a.${ZONE}.`, '60', 'IN', 'AAAA', IPV6]]],
+    [ZONE, 'NS', 'NOERROR', [[`${ZONE}.`, '3600', 'IN', 'NS', `ns1.${ZONE}.`]]],
+    ['example.org', 'A', 'REFUSED', []],
+    ['example.org', 'NS', 'REFUSED', []],
+  ];
+  for (const transport of ['+notcp', '+tcp']) {
+    it.each(cases)(`${transport} %s %s -> %s`, async (name, type, status, answers) => {
+      const out = await dig(port, name, type, transport);
+      expect(digStatus(out)).toBe(status);
+      expect(digSection(out, 'ANSWER')).toEqual(answers);
+      if (status === 'NOERROR') expect(out).toMatch(/flags: qr aa/);
+      if (status === 'NOERROR' && answers.length === 0) expect(digSection(out, 'AUTHORITY')[0]?.[3]).toBe('SOA');
+    });
+  }
+
+  it('refuses zone transfers and other classes', async () => {
+    expect((await ask(port, ZONE, 'AXFR' as 'A', { transport: 'tcp' }))?.rcode).toBe('REFUSED');
+    expect(digStatus(await dig(port, `version.${ZONE}`, 'TXT', '-c', 'CH'))).toBe('REFUSED');
+  });
+
+  it('echoes the question exactly as asked (0x20 case randomisation)', async () => {
+    const name = `wWw.ExAmPlE-FiLe.${ZONE.toUpperCase()}`;
+    for (const transport of ['udp', 'tcp'] as const) {
+      const reply = await ask(port, name, 'A', { transport });
+      expect(reply?.questions?.[0]?.name).toBe(name);
+      expect(reply?.answers?.[0]?.name).toBe(name);
+      expect(reply?.flag_aa).toBe(true);
+    }
+  });
+});
+
+describe('hits', () => {
+  const types = ['A', 'AAAA', 'TXT', 'MX', 'NS', 'SOA', 'CNAME', 'ANY', 'SRV'] as const;
+
+  it('every query type for a token name is a hit, over UDP and TCP, whatever the case', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    for (const [i, type] of types.entries()) {
+      const name = i % 2 ? `${token.id.toUpperCase()}.${ZONE}` : `${token.id}.${ZONE.toUpperCase()}`;
+      const reply = await ask(port, name, type, { transport: i % 3 === 0 ? 'tcp' : 'udp' });
+      expect(reply?.rcode).toBe('NOERROR');
+    }
+    const hits = hitsOf(token.id);
+    expect(hits.map((h) => h.qtype)).toEqual([...types]);
+    for (const h of hits) {
+      expect(h).toMatchObject({ channel: 'dns', sourceIp: '127.0.0.1', qname: `${token.id}.${ZONE}` });
+      expect(h.sourcePort).toBeGreaterThan(0);
+      expect(h.details).toMatchObject({ source: 'resolver' });
+    }
+  });
+
+  it('decodes base32 data labels and records the EDNS client subnet', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    const name = dataHostname(`${token.id}.${ZONE}`, Buffer.from('svc_backup on FS01 (pass: Winter2025!)'));
+    const ecs = { type: 'OPT' as const, name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [{ code: 8 as const, family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: '198.51.100.0' }] };
+    const reply = await ask(port, name.toUpperCase(), 'A', { additionals: [ecs] });
+    expect(reply?.answers?.[0]).toMatchObject({ type: 'A', data: IPV4 });
+    const [hit] = hitsOf(token.id);
+    expect(hit?.details).toMatchObject({ data: 'svc_backup on FS01 (pass: Winter2025!)', clientSubnet: '198.51.100.0/24', transport: 'udp' });
+  });
+
+  it('the right-most id-shaped label is the token; labels to its left are data', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    const decoy = 'abcdefghijklmnopqrstuvwx';
+    await resolver.resolve4(`${decoy}.mail.${token.id}.${ZONE}`);
+    const [hit] = hitsOf(token.id);
+    expect(hit?.details).toMatchObject({ labels: [decoy, 'mail'] });
+  });
+
+  it('unknown ids, disabled tokens and non-DNS kinds get the same answer and no hit', async () => {
+    const live = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    const disabled = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    updateToken(s.app.deps.db, disabled.token.id, { enabled: false });
+    const webBug = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const answers = [];
+    for (const id of [live.token.id, 'zzzzzzzzzzzzzzzzzzzzzzzz', disabled.token.id, webBug.token.id]) {
+      const reply = await ask(port, `${id}.${ZONE}`, 'A');
+      answers.push({ rcode: reply?.rcode, flags: reply?.flags, answers: reply?.answers?.map((a) => ({ ...a, name: '' })) });
+    }
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(hitsOf(live.token.id)).toHaveLength(1);
+    expect(hitsOf(disabled.token.id)).toHaveLength(0);
+    expect(hitsOf(webBug.token.id)).toHaveLength(0);
+  });
+
+  it('out-of-zone names that contain a token id are refused and not recorded', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    expect((await ask(port, `${token.id}.example.com`, 'A'))?.rcode).toBe('REFUSED');
+    expect(hitsOf(token.id)).toHaveLength(0);
+  });
+});
+
+describe('zone settings from the config', () => {
+  const base = { DNS_ZONE: 'T.Corp.Example' };
+  it.each([
+    ['explicit answers win', { DNS_ANSWER_IPV4: '203.0.113.7', DNS_ANSWER_IPV6: '2001:db8::7', PUBLIC_URL: 'http://198.51.100.1:8080' }, '203.0.113.7', '2001:db8::7'],
+    ['PUBLIC_URL host when it is an IP', { PUBLIC_URL: 'https://198.51.100.1' }, '198.51.100.1', null],
+    ['PUBLIC_URL IPv6 literal', { PUBLIC_URL: 'http://[2001:db8::9]:8080', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', '2001:db8::9'],
+    ['a specific PUBLIC_HOST', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '10.1.2.3' }, '10.1.2.3', null],
+    ['wildcard host and a named URL: loopback until configured', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', null],
+  ])('%s', (_label, env, ipv4, ipv6) => {
+    const z = zoneSettings(loadConfig({ ...base, ...env }));
+    expect(z).toMatchObject({ zone: 't.corp.example', ipv4, ipv6, nameServers: ['ns1.t.corp.example'], hostmaster: 'hostmaster.t.corp.example' });
+  });
+
+  it('takes name servers and the SOA contact from the config (dots in the mailbox escaped)', () => {
+    const z = zoneSettings(loadConfig({ ...base, DNS_NS: 'ns-a.corp.example, NS-B.corp.example', DNS_HOSTMASTER: 'dns.admin@corp.example' }));
+    expect(z.nameServers).toEqual(['ns-a.corp.example', 'ns-b.corp.example']);
+    expect(z.hostmaster).toBe('dns\\.admin.corp.example');
+  });
+
+  it('rejects bad DNS settings, naming every bad variable at once', () => {
+    let problems = '';
+    try {
+      loadConfig({ DNS_ANSWER_IPV4: '::1', DNS_ANSWER_IPV6: '10.0.0.1', DNS_NS: 'not a host', DNS_PORT: '70000', DNS_RATE_LIMIT: '-1', DNS_HOSTMASTER: 'nobody' });
+    } catch (err) {
+      problems = (err as ConfigError).problems.join('\n');
+    }
+    for (const name of ['DNS_ANSWER_IPV4', 'DNS_ANSWER_IPV6', 'DNS_NS', 'DNS_PORT', 'DNS_RATE_LIMIT', 'DNS_HOSTMASTER']) expect(problems).toMatch(new RegExp(`^${name}(\\.\\d+)?: `, 'm'));
+  });
+});

@@ -1,0 +1,128 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
+import { ask } from '../channels/dns-client.ts';
+import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+
+/**
+ * Restores generated dumps into the real MariaDB on 127.0.0.1:3306 (root, no password), in a
+ * uniquely named database that is dropped afterwards. The dump configures a named replication
+ * connection; every connection whose source host carries one of our token ids is stopped and
+ * removed again, whatever the test outcome, so the shared server is left as it was.
+ */
+const run = promisify(execFile);
+const ZONE = 'dump.example.test';
+const MARIADB = ['-h', '127.0.0.1', '-P', '3306', '-u', 'root', '--protocol=TCP'];
+const ids: string[] = [];
+const databases: string[] = [];
+let s: TestServer;
+
+async function sql(statement: string, db?: string): Promise<string> {
+  const { stdout } = await run('mariadb', [...MARIADB, ...(db ? [db] : []), '-e', statement], { encoding: 'utf8' });
+  return stdout;
+}
+
+/** Feed a dump to `mariadb` on stdin, as an operator restoring a backup would. */
+function restore(db: string, dump: Buffer): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('mariadb', [...MARIADB, db], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+    child.stdin.end(dump);
+  });
+}
+
+/** Replication connections as `SHOW ALL SLAVES STATUS` lists them: name and source host. */
+async function replicationConnections(): Promise<{ name: string; host: string }[]> {
+  const out = await sql('SHOW ALL SLAVES STATUS\\G');
+  return out
+    .split(/\*+ \d+\. row \*+/)
+    .slice(1)
+    .map((row) => ({ name: /Connection_name: (.*)/.exec(row)?.[1]?.trim() ?? '', host: /Master_Host: (.*)/.exec(row)?.[1]?.trim() ?? '' }));
+}
+
+async function cleanupReplication(): Promise<void> {
+  for (const c of await replicationConnections()) {
+    if (!ids.some((id) => c.host.includes(id))) continue;
+    await sql(`STOP SLAVE '${c.name}'; RESET SLAVE '${c.name}' ALL;`);
+  }
+}
+
+beforeAll(async () => {
+  s = await startTestServer({ DNS_ZONE: ZONE, DNS_RATE_LIMIT: '0' });
+});
+afterAll(async () => {
+  await cleanupReplication();
+  for (const db of databases) await sql(`DROP DATABASE IF EXISTS \`${db}\``);
+  await s.stop();
+});
+
+async function newDump(params: Record<string, unknown>) {
+  const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'mysql-dump', params });
+  ids.push(token.id);
+  const file = await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' });
+  const db = `ht_test_${randomBytes(6).toString('hex')}`;
+  databases.push(db);
+  await sql(`CREATE DATABASE \`${db}\``);
+  return { token, file, db };
+}
+
+describe('mysql-dump artifact', () => {
+  it('reads like a mysqldump file, varies between tokens, and hides no plain token host', async () => {
+    const { token, file } = await newDump({ database: 'crm_prod' });
+    const text = file.body.toString();
+    expect(file.filename).toMatch(/^crm_prod-\d{4}-\d{2}-\d{2}\.sql$/);
+    expect(text).toMatch(/^-- MariaDB dump 10\.19/);
+    expect(text).toContain('Database: crm_prod');
+    expect(text).toMatch(/CREATE TABLE `customers`/);
+    expect(text).toMatch(/-- Dump completed on \d{4}-\d{2}-\d{2} /);
+    expect(text).not.toContain(token.id);
+    const other = await newDump({ database: 'crm_prod' });
+    expect(other.file.body.equals(file.body)).toBe(false);
+  });
+
+  it.each([
+    ['plain .sql', { database: 'shop', gzip: false }],
+    ['gzipped .sql.gz', { database: 'hr_portal', gzip: true }],
+  ])('%s restores into MariaDB without errors and points replication at <@@hostname>.<id>.<zone>', async (_label, params) => {
+    const { token, file, db } = await newDump(params);
+    const dump = params.gzip ? gunzipSync(file.body) : file.body;
+    if (params.gzip) expect(file.filename).toMatch(/\.sql\.gz$/);
+    const { code, stderr } = await restore(db, dump);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+
+    const tables = (await sql('SHOW TABLES', db)).trim().split('\n').slice(1);
+    expect(tables.length).toBeGreaterThanOrEqual(2);
+    for (const t of tables) {
+      const count = Number((await sql(`SELECT COUNT(*) FROM \`${t}\``, db)).trim().split('\n')[1]);
+      expect(count).toBeGreaterThan(5);
+    }
+
+    const hostname = (await sql('SELECT @@hostname')).trim().split('\n')[1] ?? '';
+    const lookup = `${hostname}.${token.id}.${ZONE}`;
+    const conn = (await replicationConnections()).find((c) => c.host.includes(token.id));
+    expect(conn?.host).toBe(lookup);
+    expect(conn?.name).not.toBe('');
+
+    // The server would now resolve `lookup`; ask our DNS channel exactly that.
+    const reply = await ask(s.app.port('dns'), lookup, 'A');
+    expect(reply?.rcode).toBe('NOERROR');
+    const [hit] = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    expect(hit).toMatchObject({ channel: 'dns', actorHost: hostname, qname: lookup.toLowerCase(), classification: 'alert' });
+  });
+
+  it('a lookup without a host name label is noise', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'mysql-dump' });
+    expect(describeArtifact({ config: s.config }, token).hostname).toBe(`${token.id}.${ZONE}`);
+    await ask(s.app.port('dns'), `${token.id}.${ZONE}`, 'A');
+    const [hit] = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    expect(hit?.classification).toBe('noise');
+  });
+});
