@@ -26,6 +26,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     PUBLIC_PORT: '0',
     ADMIN_HOST: '127.0.0.1',
     ADMIN_PORT: '0',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: '0',
     LOG_LEVEL: 'silent',
     HONEYTRAIL_API_KEY: TEST_API_KEY,
     NODE_ENV: 'test',

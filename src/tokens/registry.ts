@@ -1,10 +1,23 @@
 import { z } from 'zod';
 import type { TokenKind } from './kind.ts';
+import { apiKey } from './api-key.ts';
+import { awsKeys } from './aws-keys.ts';
+import { credentials } from './credentials.ts';
+import { email } from './email.ts';
+import { kubeconfig } from './kubeconfig.ts';
 import { redirect } from './redirect.ts';
 import { webBug } from './web-bug.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
-export const KINDS: readonly TokenKind[] = [webBug, redirect];
+export const KINDS: readonly TokenKind[] = [
+  webBug,
+  redirect,
+  credentials,
+  awsKeys,
+  apiKey,
+  kubeconfig,
+  email,
+];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
 
