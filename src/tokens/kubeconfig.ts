@@ -9,8 +9,10 @@ import { publicUrl } from './urls.ts';
  * A kubeconfig whose user is a service-account bearer token and whose cluster server is the
  * public listener (Rancher-style `/k8s/clusters/c-<id>` path). kubectl requests carrying the
  * token are credential-use hits, answered with the Kubernetes `Status` a real API server gives
- * a revoked (401) or unprivileged (403) token. In production the listener sits behind a TLS
- * reverse proxy, so the server URL is https; tests use plain http, which kubectl accepts.
+ * a revoked (401) or unprivileged (403) token; discovery is served as a real cluster serves
+ * it to any authenticated user. kubectl (client-go) sends bearer tokens only over https, so
+ * PUBLIC_URL must be the https address of a TLS reverse proxy in front of the public listener;
+ * over plain http kubectl still calls the cluster path (a hit) but without the token.
  */
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'must be a DNS label (a-z, 0-9, -)');
@@ -71,7 +73,45 @@ function describe(req: HttpRequestInfo, t: Token<KubeParams>): HitFacts {
   const details = { path: clipText(req.path, 256), verb: verb(req, false), kubectlCommand: header('kubectl-command'), kubectlSession: header('kubectl-session') };
   if (bearer === t.params.token) return { credential: subject(t), details };
   if (bearer) return { classification: 'probe', details: { ...details, note: 'a token that is not the planted one', token: maskedPassword(bearer, t.id) } };
-  return { details: { ...details, note: 'API server contacted without the token' } };
+  return { details: { ...details, note: 'API server contacted without the token (kubectl omits it over plain http)' } };
+}
+
+/** Discovery data: group/version -> resources as [name, kind, namespaced, shortNames]. */
+const RESOURCES: Record<string, [string, string, boolean, string[]][]> = {
+  v1: [
+    ['pods', 'Pod', true, ['po']], ['secrets', 'Secret', true, []], ['configmaps', 'ConfigMap', true, ['cm']], ['services', 'Service', true, ['svc']],
+    ['serviceaccounts', 'ServiceAccount', true, ['sa']], ['persistentvolumeclaims', 'PersistentVolumeClaim', true, ['pvc']], ['events', 'Event', true, ['ev']],
+    ['namespaces', 'Namespace', false, ['ns']], ['nodes', 'Node', false, ['no']], ['persistentvolumes', 'PersistentVolume', false, ['pv']],
+  ],
+  'apps/v1': [['deployments', 'Deployment', true, ['deploy']], ['statefulsets', 'StatefulSet', true, ['sts']], ['daemonsets', 'DaemonSet', true, ['ds']], ['replicasets', 'ReplicaSet', true, ['rs']]],
+  'batch/v1': [['jobs', 'Job', true, []], ['cronjobs', 'CronJob', true, ['cj']]],
+  'rbac.authorization.k8s.io/v1': [['roles', 'Role', true, []], ['rolebindings', 'RoleBinding', true, []], ['clusterroles', 'ClusterRole', false, []], ['clusterrolebindings', 'ClusterRoleBinding', false, []]],
+  'networking.k8s.io/v1': [['ingresses', 'Ingress', true, ['ing']], ['networkpolicies', 'NetworkPolicy', true, ['netpol']]],
+};
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+/**
+ * What any authenticated user may read on a real cluster (the system:discovery role): the
+ * version and the API discovery documents. Serving them lets kubectl get as far as a real
+ * cluster lets it, so it prints the ordinary "Forbidden" for the resource it wanted.
+ */
+function discovery(rel: string, address: string): unknown {
+  if (rel === '/version') return { major: '1', minor: '29', gitVersion: 'v1.29.10', gitCommit: 'f0c1d8e5b1bd4a7bc4e3b2c7d1a4f6c8b2e9a7d3', gitTreeState: 'clean', buildDate: '2024-10-22T20:26:38Z', goVersion: 'go1.22.8', compiler: 'gc', platform: 'linux/amd64' };
+  if (rel === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: address }] };
+  if (rel === '/apis') {
+    const groups = Object.keys(RESOURCES).filter((gv) => gv.includes('/')).map((gv) => {
+      const [name = '', version = ''] = gv.split('/');
+      return { name, versions: [{ groupVersion: gv, version }], preferredVersion: { groupVersion: gv, version } };
+    });
+    return { kind: 'APIGroupList', apiVersion: 'v1', groups };
+  }
+  const gv = rel === '/api/v1' ? 'v1' : /^\/apis\/([a-z0-9.-]+\/v[0-9a-z]+)$/.exec(rel)?.[1];
+  const list = gv ? RESOURCES[gv] : undefined;
+  if (!gv || !list) return null;
+  return {
+    kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv,
+    resources: list.map(([name, kind, namespaced, shortNames]) => ({ name, singularName: kind.toLowerCase(), namespaced, kind, verbs: VERBS, ...(shortNames.length ? { shortNames } : {}) })),
+  };
 }
 
 function respond(req: HttpRequestInfo, t: Token<KubeParams>): HttpReply {
@@ -81,7 +121,9 @@ function respond(req: HttpRequestInfo, t: Token<KubeParams>): HttpReply {
     const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 };
     return { status: 401, headers, body: JSON.stringify(status) };
   }
-  const rel = req.path.replace(/^\/k8s\/clusters\/[^/]+/, '') || '/';
+  const rel = req.path.replace(/^\/k8s\/clusters\/[^/]+/, '').replace(/\/+$/, '') || '/';
+  const doc = req.method === 'GET' ? discovery(rel, `10.${(t.id.charCodeAt(0) % 200) + 10}.0.1:6443`) : null;
+  if (doc) return { status: 200, headers, body: JSON.stringify(doc) };
   const { group, resource, namespace } = target(rel);
   const user = subject(t);
   const v = verb(req, false);
@@ -118,7 +160,7 @@ export const kubeconfig = defineKind<KubeParams>({
       url: server(ctx, t),
       filename: 'config',
       contentType: 'application/yaml',
-      hint: `Plant as ~/.kube/config (or kubeconfig-${t.params.cluster ?? 'prod'}.yaml) on an admin or CI host. Service account ${subject(t)}.`,
+      hint: `Plant as ~/.kube/config (or kubeconfig-${t.params.cluster ?? 'prod'}.yaml) on an admin or CI host. Service account ${subject(t)}.${ctx.config.PUBLIC_URL.startsWith('https://') ? '' : ' PUBLIC_URL is http: kubectl sends the token only over https, so put a TLS proxy in front and set PUBLIC_URL to it.'}`,
     };
   },
   render(ctx, t) {
