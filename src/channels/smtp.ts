@@ -86,6 +86,7 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
     disabledCommands: ['AUTH', 'STARTTLS'],
     hideSTARTTLS: true,
     hidePIPELINING: false,
+    hideENHANCEDSTATUSCODES: false,
     disableReverseLookup: true,
     logger: false,
     size: config.SMTP_MAX_MESSAGE_BYTES,
