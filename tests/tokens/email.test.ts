@@ -72,7 +72,7 @@ describe('email kind: nodemailer delivering through the SMTP listener', () => {
     ]);
     expect(String(d.text).length).toBeLessThanOrEqual(2001);
     expect(String(d.text)).toMatch(/^Please review the attached invoice\./);
-    expect((d.headers as Record<string, string>).from).toBe('Mallory <mallory@attacker.example>');
+    expect((d.headers as Record<string, string>).from).toBe('"Mallory" <mallory@attacker.example>');
   });
 
   it('one message to a token and a second token records one hit per token mailbox', async () => {
