@@ -80,7 +80,7 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
 
   const server = new SMTPServer({
     name: hostname,
-    banner: 'ESMTP Postfix (Debian/GNU)',
+    banner: 'Postfix (Debian/GNU)',
     heloResponse: '%s',
     secure: false,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -108,7 +108,7 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
       const localPart = rcpt.slice(0, at);
       if (rcpt.slice(at + 1) !== domain) {
         log.info({ event: 'smtp-relay-denied', clientIp: session.remoteAddress, rcpt: clip(rcpt, 200) }, 'smtp relay attempt refused');
-        return callback(smtpError(554, `<${clip(rcpt, 200)}>: Relay access denied`));
+        return callback(smtpError(454, `<${clip(rcpt, 200)}>: Relay access denied`));
       }
       const found = findRecipient(localPart, rcpt);
       if (!found) {
