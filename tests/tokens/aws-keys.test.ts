@@ -70,6 +70,11 @@ describe('aws-keys kind: the planted files', () => {
     expect(config.startsWith('[default]\n')).toBe(true);
   });
 
+  it('the key id is the token lookup key, found through the unique index (O(1), not a scan)', async () => {
+    const plan = s.app.deps.db.$client.prepare('EXPLAIN QUERY PLAN SELECT * FROM tokens WHERE lookup_key = ? AND deleted_at IS NULL').all('AKIAAAAAAAAAAAAAAAAA') as { detail: string }[];
+    expect(plan.map((r) => r.detail).join(' ')).toMatch(/USING INDEX tokens_lookup_key_uq/);
+  });
+
   it('every token gets its own key id', async () => {
     const a = await plantInHome();
     const b = await plantInHome();

@@ -76,6 +76,9 @@ describe('kubeconfig kind: the planted file', () => {
   });
 });
 
+// Runs where a kubectl binary is installed (this machine: /usr/bin/kubectl). Debian bookworm's own
+// kubernetes-client is 1.20 and clashes with newer kubectl packages, so CI does not install it;
+// the wire-level suite below replays exactly what kubectl 1.32 sends either way.
 describe.runIf(KUBECTL)('kubeconfig kind: real kubectl', () => {
   it('kubectl get pods is a credential-use hit and prints the server’s Forbidden status', async () => {
     const { token, path } = await planted({ namespace: 'payments', serviceAccount: 'ci-deployer', response: 'forbidden' });
