@@ -64,7 +64,7 @@ const schema = z.object({
   SMTP_PORT: port.default(2525),
   SMTP_HOSTNAME: dnsName.optional(),
   SMTP_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').max(100 * 1024 * 1024, 'must be at most 104857600').default(10 * 1024 * 1024),
-  SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(50),
+  SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(20),
   SMTP_IDLE_TIMEOUT: duration.default(60_000),
   SMTP_SESSION_TIMEOUT: duration.default(300_000),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be smtp://user:pass@host:port or smtps://…').optional(),

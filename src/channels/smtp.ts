@@ -31,6 +31,11 @@ export const SMTP_LIMITS = {
   /** Text and HTML scanned for links. */
   maxScan: 256 * 1024,
   maxRecipients: 50,
+  /**
+   * Bytes of a message handed to the MIME parser; the rest is counted, not parsed. The parser
+   * keeps text parts whole, so this (not the message size limit) bounds memory per connection.
+   */
+  maxParsed: 1024 * 1024,
   maxHeaderValue: 256,
 } as const;
 
@@ -159,7 +164,7 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
 /** Stream one message through the parser, then record a hit per token recipient. */
 async function receive(stream: SMTPServerDataStream, session: SMTPServerSession, recipients: Map<string, Matched>, deps: SmtpDeps): Promise<{ oversize: boolean }> {
   const { config, log, recorder } = deps;
-  const parsed = await parse(stream, config.SMTP_MAX_MESSAGE_BYTES);
+  const parsed = await parse(stream, Math.min(config.SMTP_MAX_MESSAGE_BYTES, SMTP_LIMITS.maxParsed));
   const oversize = stream.sizeExceeded === true;
   if (oversize) log.warn({ event: 'smtp-oversize', clientIp: session.remoteAddress, limit: config.SMTP_MAX_MESSAGE_BYTES }, 'smtp message over the size limit refused');
 
@@ -219,8 +224,9 @@ interface ParsedMail {
 const KEPT_HEADERS = ['from', 'reply-to', 'to', 'cc', 'message-id', 'date', 'x-mailer', 'user-agent', 'return-path', 'x-originating-ip'];
 
 /**
- * Parse the message as it streams in. At most `limit` bytes reach the parser; attachments are
- * drained and counted; text and HTML are kept only long enough to clip and scan for links.
+ * Parse the message as it streams in. At most `limit` bytes reach the parser (the rest is only
+ * counted, so sizes of attachments cut off there are lower bounds and the hit says `truncated`);
+ * attachments are drained and counted; text and HTML are kept only long enough to clip and scan.
  */
 function parse(stream: SMTPServerDataStream, limit: number): Promise<ParsedMail> {
   return new Promise((resolve, reject) => {
