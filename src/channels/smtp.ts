@@ -1,7 +1,5 @@
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { Transform, type TransformCallback } from 'node:stream';
-import { MailParser, type AttachmentStream, type HeaderValue, type MessageText } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
@@ -13,6 +11,7 @@ import type { RunningListener } from '../server.ts';
 import { isTokenId } from '../tokens/ids.ts';
 import type { HitFacts, SmtpMailInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, KINDS } from '../tokens/registry.ts';
+import { parseMail, SMTP_LIMITS } from './smtp-mail.ts';
 
 /**
  * The SMTP listener: inbound mail for MAIL_DOMAIN. It looks like a stock Postfix, refuses
@@ -22,23 +21,8 @@ import { findKind, KINDS } from '../tokens/registry.ts';
  * size, idle time, total time and number; bad input is answered like Postfix and logged.
  */
 
-/** Storage bounds of one recorded mail. */
-export const SMTP_LIMITS = {
-  maxStoredText: 2000,
-  maxLinks: 20,
-  maxLinkLength: 300,
-  maxAttachments: 20,
-  /** Text and HTML scanned for links. */
-  maxScan: 256 * 1024,
-  maxRecipients: 50,
-  /**
-   * Bytes of a message handed to the MIME parser; the rest is counted, not parsed. The parser
-   * keeps text parts whole, so this (not the message size limit) bounds memory per connection.
-   */
-  maxParsed: 1024 * 1024,
-  maxHeaderValue: 256,
-} as const;
 
+/** What the SMTP listener needs: the same dependencies as the public listener. */
 export interface SmtpDeps {
   config: Config;
   db: Db;
@@ -164,7 +148,7 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
 /** Stream one message through the parser, then record a hit per token recipient. */
 async function receive(stream: SMTPServerDataStream, session: SMTPServerSession, recipients: Map<string, Matched>, deps: SmtpDeps): Promise<{ oversize: boolean }> {
   const { config, log, recorder } = deps;
-  const parsed = await parse(stream, Math.min(config.SMTP_MAX_MESSAGE_BYTES, SMTP_LIMITS.maxParsed));
+  const parsed = await parseMail(stream, Math.min(config.SMTP_MAX_MESSAGE_BYTES, SMTP_LIMITS.maxParsed));
   const oversize = stream.sizeExceeded === true;
   if (oversize) log.warn({ event: 'smtp-oversize', clientIp: session.remoteAddress, limit: config.SMTP_MAX_MESSAGE_BYTES }, 'smtp message over the size limit refused');
 
@@ -209,92 +193,6 @@ async function receive(stream: SMTPServerDataStream, session: SMTPServerSession,
   });
   await Promise.all(records);
   return { oversize };
-}
-
-interface ParsedMail {
-  subject: string | null;
-  headers: Record<string, string>;
-  text: string;
-  links: string[];
-  attachments: { filename: string | null; contentType: string; size: number }[];
-  size: number;
-  truncated: boolean;
-}
-
-const KEPT_HEADERS = ['from', 'reply-to', 'to', 'cc', 'message-id', 'date', 'x-mailer', 'user-agent', 'return-path', 'x-originating-ip'];
-
-/**
- * Parse the message as it streams in. At most `limit` bytes reach the parser (the rest is only
- * counted, so sizes of attachments cut off there are lower bounds and the hit says `truncated`);
- * attachments are drained and counted; text and HTML are kept only long enough to clip and scan.
- */
-function parse(stream: SMTPServerDataStream, limit: number): Promise<ParsedMail> {
-  return new Promise((resolve, reject) => {
-    const out: ParsedMail = { subject: null, headers: {}, text: '', links: [], attachments: [], size: 0, truncated: false };
-    const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true, maxHtmlLengthToParse: SMTP_LIMITS.maxScan });
-    const cap = new Transform({
-      transform(chunk: Buffer, _enc, done: TransformCallback) {
-        const room = limit - out.size;
-        out.size += chunk.length;
-        if (room <= 0) {
-          out.truncated = true;
-          return done();
-        }
-        done(null, chunk.length > room ? chunk.subarray(0, room) : chunk);
-      },
-    });
-    parser.on('headers', (headers: Map<string, HeaderValue>) => {
-      for (const name of KEPT_HEADERS) {
-        const v = headers.get(name);
-        if (v !== undefined) out.headers[name] = clip(headerText(v), SMTP_LIMITS.maxHeaderValue);
-      }
-      const subject = headers.get('subject');
-      out.subject = subject === undefined ? null : clip(headerText(subject), 998);
-    });
-    parser.on('data', (data: AttachmentStream | MessageText) => {
-      if (data.type === 'attachment') {
-        const entry = { filename: data.filename ? clip(data.filename, 255) : null, contentType: clip(data.contentType, 100), size: 0 };
-        data.content.on('data', (chunk: Buffer) => (entry.size += chunk.length));
-        data.content.on('end', () => {
-          if (out.attachments.length < SMTP_LIMITS.maxAttachments) out.attachments.push(entry);
-          data.release?.();
-        });
-        return;
-      }
-      const text = typeof data.text === 'string' ? data.text : '';
-      const html = typeof data.html === 'string' ? data.html : '';
-      out.text = clip(text.trim(), SMTP_LIMITS.maxStoredText);
-      out.links = extractLinks(`${text.slice(0, SMTP_LIMITS.maxScan)}\n${html.slice(0, SMTP_LIMITS.maxScan)}`);
-    });
-    parser.on('end', () => resolve(out));
-    parser.on('error', (err: Error) => {
-      // A malformed message is still a delivery to the token: keep what was parsed.
-      out.truncated = true;
-      stream.resume();
-      resolve(out);
-      void err;
-    });
-    stream.on('error', reject);
-    stream.pipe(cap).pipe(parser);
-  });
-}
-
-function headerText(v: HeaderValue): string {
-  if (typeof v === 'string') return v;
-  if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : 'text' in x ? x.text : String(x))).join(', ');
-  if (typeof v === 'object' && v !== null && 'text' in v && typeof v.text === 'string') return v.text;
-  if (typeof v === 'object' && v !== null && 'value' in v) return String(v.value);
-  return String(v);
-}
-
-function extractLinks(s: string): string[] {
-  const found = new Set<string>();
-  for (const m of s.matchAll(/https?:\/\/[^\s"'<>()]{1,2000}/gi)) {
-    found.add(clip(m[0].replace(/&amp;/g, '&').replace(/[.,;:!?]+$/, ''), SMTP_LIMITS.maxLinkLength));
-    if (found.size >= SMTP_LIMITS.maxLinks) break;
-  }
-  return [...found];
 }
 
 function isLive(token: TokenRow): boolean {

@@ -70,6 +70,7 @@ function baseUrl(ctx: { config: { PUBLIC_URL: string } }, t: Token<ApiKeyParams>
   return publicUrl(ctx.config, t.params.basePath ?? t.urlPath ?? '/');
 }
 
+/** A vendor-looking API key plus base URL: any request carrying the key is a hit. */
 export const apiKey = defineKind<ApiKeyParams>({
   id: 'api-key',
   label: 'API key',

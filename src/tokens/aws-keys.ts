@@ -143,6 +143,7 @@ export function awsFiles(ctx: { config: { PUBLIC_URL: string } }, t: Token<AwsPa
   };
 }
 
+/** AWS access keys whose config points the SDK/CLI at Honeytrail: any signed call is a hit (T1078.004). */
 export const awsKeys = defineKind<AwsParams>({
   id: 'aws-keys',
   label: 'AWS access keys',

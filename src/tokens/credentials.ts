@@ -171,6 +171,7 @@ function respond(req: HttpRequestInfo, t: Token<CredentialsParams>): HttpReply {
   return loginPage(t, 200, 'Invalid user name or password.', a.username.slice(0, 128));
 }
 
+/** Credentials file + honey login portal: use of the planted pair is a credential-use hit (T1078). */
 export const credentials = defineKind<CredentialsParams>({
   id: 'credentials',
   label: 'Credentials file + login portal',

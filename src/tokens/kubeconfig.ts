@@ -45,6 +45,7 @@ function serviceAccountJwt(cluster: string, namespace: string, account: string):
   return `${enc(header)}.${enc(payload)}.${randomBytes(256).toString('base64url')}`;
 }
 
+/** The lookup key of a planted service-account token (a digest; the key column never holds the token). */
 export function kubeLookupKey(token: string): string {
   return `k8s:${sha256(token)}`;
 }
@@ -141,6 +142,7 @@ function server(ctx: { config: { PUBLIC_URL: string } }, t: Token<KubeParams>): 
   return publicUrl(ctx.config, t.urlPath ?? '/');
 }
 
+/** A kubeconfig with a service-account token: kubectl with the token is a credential-use hit. */
 export const kubeconfig = defineKind<KubeParams>({
   id: 'kubeconfig',
   label: 'Kubernetes kubeconfig',

@@ -194,6 +194,18 @@ describe('SMTP listener: hostile input', () => {
     expect(hits).toHaveLength(1);
     expect(hits[0]?.mailFrom).toBeNull();
   });
+
+  it('a message the MIME parser gives up on (too many parts) is still answered 250 and recorded as truncated', async () => {
+    const { tokenId, address } = await mailbox();
+    const parts = '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n'.repeat(1100);
+    const raw = `From: a@b.example\r\nTo: ${address}\r\nSubject: parts bomb\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`;
+    const info = await transport().sendMail({ envelope: { from: 'a@b.example', to: [address] }, raw });
+    expect(info.response).toMatch(/^250 /);
+    const hits = listHits(app.deps.db, { tokenId, limit: 5 });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]?.details).toMatchObject({ truncated: true, subject: 'parts bomb' });
+    expect((hits[0]?.details as { size: number }).size).toBeGreaterThan(parts.length);
+  });
 });
 
 describe('SMTP listener: time and connection bounds', () => {
