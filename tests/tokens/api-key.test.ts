@@ -87,6 +87,17 @@ describe('api-key kind', () => {
     expect(JSON.stringify(hits[1])).not.toContain(foreign);
   });
 
+  it('a foreign key in a header or the query is never stored in clear (headers and query are redacted)', async () => {
+    const { token, base } = await planted();
+    const foreign = 'ak_live_SomebodyElsesKeyInTheHeader00000';
+    await fetch(`${base}/me?api_key=${foreign}&page=2`, { headers: { 'x-api-key': foreign, 'x-auth-token': foreign } });
+    const hit = hitsOf(token.id).at(-1);
+    expect(hit).toMatchObject({ classification: 'probe', credential: null });
+    expect(JSON.stringify(hit)).not.toContain(foreign);
+    expect(hit?.query).toBe(`api_key=%5Bredacted+${foreign.length}+chars%5D&page=2`);
+    expect(hit?.headers?.['x-api-key']).toBe(`[redacted ${foreign.length} chars]`);
+  });
+
   it('an unknown key sent to the bare listener is not a hit and gets the stock 404', async () => {
     const res = await fetch(`${s.publicUrl}/v1/charges`, { method: 'POST', headers: { authorization: 'Bearer sk_live_00000000000000000000000000000000' } });
     expect(res.status).toBe(404);
