@@ -72,7 +72,8 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
     banner: 'Postfix (Debian/GNU)',
     heloResponse: '%s',
     secure: false,
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    // VRFY and HELP would answer with the library's own tell-tale wording; Postfix setups commonly disable VRFY.
+    disabledCommands: ['AUTH', 'STARTTLS', 'VRFY', 'HELP'],
     hideSTARTTLS: true,
     hidePIPELINING: false,
     hideENHANCEDSTATUSCODES: false,

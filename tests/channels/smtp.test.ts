@@ -111,6 +111,10 @@ describe('SMTP listener: looks like an ordinary MTA', () => {
     expect(lines).toContain(`250 SIZE ${LIMIT}`);
     expect(ehlo).toMatch(/ENHANCEDSTATUSCODES/);
     expect(ehlo).not.toMatch(/STARTTLS|AUTH|Nice to meet|honey|node|smtp-server/i);
+    for (const probe of ['HELP', 'VRFY root', 'EXPN staff']) {
+      const r = await c.cmd(probe);
+      expect(r).toMatch(/^50\d 5\.5\.\d Error: command not recognized\r\n$/);
+    }
     expect(await c.cmd('QUIT')).toMatch(/^221 /);
     c.end();
   });
