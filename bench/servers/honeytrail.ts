@@ -11,6 +11,7 @@ const config = loadConfig({
   PUBLIC_HOST: '127.0.0.1',
   PUBLIC_PORT: '0',
   ADMIN_ENABLED: 'false',
+  SMTP_ENABLED: 'false',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 });
 const app = await startHoneytrail({ config, log: createLogger(config.LOG_LEVEL) });
