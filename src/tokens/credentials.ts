@@ -145,15 +145,15 @@ function describe(req: HttpRequestInfo, t: Token<CredentialsParams>): HitFacts {
   if (matches(a, t)) {
     return { credential: planted(t).username, details: { portal: 'credential-use', via: a.via, outcome: t.params.onSuccess === 'mfa' ? 'mfa-pending' : 'login-failed' } };
   }
+  const usernameMatched = a.username.toLowerCase() === planted(t).username.toLowerCase();
+  if (a.password === planted(t).password) {
+    // Our password with another user name: whoever sends it read the file (spraying a found
+    // password), so this is a full alert, though not use of the planted account.
+    return { details: { portal: 'planted-password-other-user', via: a.via, username: clipText(a.username, 128), usernameMatched, passwordMatched: true } };
+  }
   return {
     classification: 'probe',
-    details: {
-      portal: 'wrong-credentials',
-      via: a.via,
-      username: clipText(a.username, 128),
-      usernameMatched: a.username.toLowerCase() === planted(t).username.toLowerCase(),
-      password: maskedPassword(a.password, t.id),
-    },
+    details: { portal: 'wrong-credentials', via: a.via, username: clipText(a.username, 128), usernameMatched, passwordMatched: false, password: maskedPassword(a.password, t.id) },
   };
 }
 

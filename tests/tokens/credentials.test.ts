@@ -155,6 +155,14 @@ describe('credentials kind: the login portal', () => {
     expect(digests[0]).toMatch(/^[0-9a-f]{12}$/);
   });
 
+  it('the planted password with another user name (spraying a found password) is a full alert, but not use of the planted account', async () => {
+    const p = await planted('note');
+    await fetch(p.url, { method: 'POST', body: new URLSearchParams({ username: 'administrator', password: p.password }) });
+    const hit = hitsOf(p.token.id).at(-1);
+    expect(hit).toMatchObject({ classification: 'alert', credential: null });
+    expect(hit?.details).toMatchObject({ portal: 'planted-password-other-user', usernameMatched: false, passwordMatched: true });
+  });
+
   it('escapes what the intruder typed when echoing it back', async () => {
     const p = await planted('note');
     const res = await fetch(p.url, { method: 'POST', body: new URLSearchParams({ username: '<script>alert(1)</script>"x', credential: 'nope' }) });
