@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { createAdminApp } from './app.ts';
 import { createPublicServer } from './channels/http.ts';
 import { startDnsListener } from './channels/dns.ts';
+import { listenSmtp } from './channels/smtp.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
@@ -50,6 +51,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     if (config.PUBLIC_ENABLED) {
       listeners.push(await listenHttp('public', createPublicServer(deps), config.PUBLIC_HOST, config.PUBLIC_PORT));
     }
+    if (config.SMTP_ENABLED) listeners.push(await listenSmtp(deps));
     if (config.ADMIN_ENABLED) {
       const { createServer } = await import('node:http');
       listeners.push(await listenHttp('admin', createServer(createAdminApp(deps)), config.ADMIN_HOST, config.ADMIN_PORT));

@@ -28,6 +28,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     ADMIN_PORT: '0',
     DNS_HOST: '127.0.0.1',
     DNS_PORT: '0',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: '0',
     LOG_LEVEL: 'silent',
     HONEYTRAIL_API_KEY: TEST_API_KEY,
     NODE_ENV: 'test',

@@ -12,6 +12,7 @@ const config = loadConfig({
   PUBLIC_PORT: '0',
   ADMIN_ENABLED: 'false',
   DNS_ENABLED: 'false',
+  SMTP_ENABLED: 'false',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 });
 const app = await startHoneytrail({ config, log: createLogger(config.LOG_LEVEL) });

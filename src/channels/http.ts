@@ -115,7 +115,7 @@ export function createPublicHandler(deps: PublicDeps): Handler {
       referer: headerValue(req.headers.referer),
       method: info.method,
       path: parsed.pathname,
-      query: parsed.search.replace(/^\?/, '') || null,
+      query: storedQuery(parsed.search, parsed.searchParams),
       headers: storedHeaders(req),
       facts,
     });
@@ -166,7 +166,19 @@ function headerValue(v: string | string[] | undefined): string | null {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization']);
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'apikey', 'x-auth-token', 'x-access-token', 'x-amz-security-token']);
+/** Query parameters that carry secrets (API keys, tokens, passwords, signatures): stored redacted. */
+const SECRET_PARAMS = /^(api_?key|key|token|access_token|password|passwd|pass|secret|x-amz-signature|x-amz-security-token|signature)$/i;
+
+/** The query as stored with a hit: verbatim, unless a secret-bearing parameter must be redacted. */
+function storedQuery(search: string, params: URLSearchParams): string | null {
+  const raw = search.replace(/^\?/, '');
+  if (!raw) return null;
+  if (![...params.keys()].some((k) => SECRET_PARAMS.test(k))) return raw;
+  const out = new URLSearchParams();
+  for (const [k, v] of params) out.append(k, SECRET_PARAMS.test(k) ? `[redacted ${v.length} chars]` : v);
+  return out.toString();
+}
 
 /** Headers kept with the hit: bounded in count and size; credentials masked (never store a password that is not ours). */
 function storedHeaders(req: IncomingMessage): Record<string, string> {
@@ -175,7 +187,7 @@ function storedHeaders(req: IncomingMessage): Record<string, string> {
   for (let i = 0; i + 1 < raw.length && Object.keys(out).length < PUBLIC_LIMITS.maxStoredHeaders; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
     let value = raw[i + 1] ?? '';
-    if (SECRET_HEADERS.has(name)) value = `${value.split(' ')[0] ?? ''} [redacted ${value.length} chars]`;
+    if (SECRET_HEADERS.has(name)) value = `${/^[A-Za-z0-9-]+ /.exec(value)?.[0] ?? ''}[redacted ${value.length} chars]`;
     if (value.length > PUBLIC_LIMITS.maxStoredHeaderValue) value = `${value.slice(0, PUBLIC_LIMITS.maxStoredHeaderValue)}…`;
     out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
   }

@@ -89,6 +89,38 @@ export interface DnsQueryInfo {
   transport?: 'udp' | 'tcp';
 }
 
+/** One recipient of an SMTP transaction, as the SMTP channel asks kinds about it. */
+export interface SmtpRecipientInfo {
+  /** The address lower-cased, e.g. `j.hartmann.finance@mail.corp.example`. */
+  address: string;
+  localPart: string;
+  domain: string;
+}
+
+/** One delivered mail as the SMTP channel hands it to a kind (every field already size-bounded). */
+export interface SmtpMailInfo {
+  /** The recipient that matched this token. */
+  recipient: string;
+  /** Envelope sender (MAIL FROM), null for the null sender `<>`. */
+  mailFrom: string | null;
+  /** Every accepted envelope recipient. */
+  recipients: string[];
+  heloName: string | null;
+  clientIp: string;
+  /** Reverse DNS name smtp-server resolved for the client, if any. */
+  clientHostname: string | null;
+  subject: string | null;
+  /** Header From, Reply-To, Message-ID, Date and X-Mailer/User-Agent, as sent. */
+  headers: Record<string, string>;
+  /** Plain-text body, clipped. */
+  text: string;
+  /** URLs found in the text and HTML bodies (deduplicated, bounded). */
+  links: string[];
+  attachments: { filename: string | null; contentType: string; size: number }[];
+  /** Bytes of the message as received (counted up to the limit). */
+  size: number;
+}
+
 export interface TokenKind<P = Record<string, unknown>> {
   /** Stable id used in the API and the database. */
   readonly id: string;
@@ -120,6 +152,12 @@ export interface TokenKind<P = Record<string, unknown>> {
   /** DNS behaviour, for kinds triggered by name lookups. */
   dns?: {
     describe?(query: DnsQueryInfo, token: Token<P>): HitFacts;
+  };
+  /** SMTP behaviour, for kinds triggered by mail delivery. */
+  smtp?: {
+    /** Find a lookup key for a recipient at MAIL_DOMAIN whose local part is not a token id (e.g. a realistic mailbox name). */
+    lookupKey?(rcpt: SmtpRecipientInfo): string | null;
+    describe?(mail: SmtpMailInfo, token: Token<P>): HitFacts;
   };
 }
 

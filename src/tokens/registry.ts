@@ -2,6 +2,11 @@ import { z } from 'zod';
 import { excel } from './excel.ts';
 import type { TokenKind } from './kind.ts';
 import { qr } from './qr.ts';
+import { apiKey } from './api-key.ts';
+import { awsKeys } from './aws-keys.ts';
+import { credentials } from './credentials.ts';
+import { email } from './email.ts';
+import { kubeconfig } from './kubeconfig.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
@@ -11,7 +16,22 @@ import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
-export const KINDS: readonly TokenKind[] = [webBug, redirect, word, excel, qr, dnsToken, windowsFolder, pdfToken, mysqlDump];
+export const KINDS: readonly TokenKind[] = [
+  webBug,
+  redirect,
+  word,
+  excel,
+  qr,
+  dnsToken,
+  windowsFolder,
+  pdfToken,
+  mysqlDump,
+  credentials,
+  awsKeys,
+  apiKey,
+  kubeconfig,
+  email,
+];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
 

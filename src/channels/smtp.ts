@@ -1,0 +1,226 @@
+import { randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { tokenLookups } from '../db/queries/tokens.ts';
+import type { TokenRow } from '../db/schema.ts';
+import type { HitRecorder } from '../hits/record-hit.ts';
+import type { Logger } from '../logger.ts';
+import type { RunningListener } from '../server.ts';
+import { isTokenId } from '../tokens/ids.ts';
+import type { HitFacts, SmtpMailInfo, Token, TokenKind } from '../tokens/kind.ts';
+import { findKind, KINDS } from '../tokens/registry.ts';
+import { parseMail, SMTP_LIMITS } from './smtp-mail.ts';
+
+/**
+ * The SMTP listener: inbound mail for MAIL_DOMAIN. It looks like a stock Postfix, refuses
+ * unknown recipients at RCPT (550 5.1.1) and relaying to other domains, and records a hit
+ * for every token mailbox a message reaches. The message is parsed as a stream: attachments
+ * are counted, never kept; only a clipped text body is stored. Every session is bounded in
+ * size, idle time, total time and number; bad input is answered like Postfix and logged.
+ */
+
+
+/** What the SMTP listener needs: the same dependencies as the public listener. */
+export interface SmtpDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  recorder: HitRecorder;
+}
+
+interface Matched {
+  token: TokenRow;
+  kind: TokenKind;
+}
+
+const smtpLookupKinds = (): TokenKind[] => KINDS.filter((k) => k.smtp?.lookupKey !== undefined);
+
+/** An error smtp-server turns into a reply line with this code. */
+function smtpError(code: number, message: string): Error & { responseCode: number } {
+  return Object.assign(new Error(message), { responseCode: code });
+}
+
+/** Build the SMTP server (not yet listening). */
+export function createSmtpServer(deps: SmtpDeps): SMTPServer {
+  const { config, log } = deps;
+  const lookups = tokenLookups(deps.db);
+  const lookupKinds = smtpLookupKinds();
+  const domain = config.MAIL_DOMAIN.toLowerCase();
+  const hostname = config.SMTP_HOSTNAME ?? domain;
+  /** Recipients matched to tokens, per session id. */
+  const matched = new Map<string, Map<string, Matched>>();
+
+  const findRecipient = (localPart: string, address: string): Matched | undefined => {
+    if (isTokenId(localPart)) {
+      const token = lookups.byId(localPart);
+      const kind = token ? findKind(token.kind) : undefined;
+      if (token && kind?.channels.includes('smtp')) return { token, kind };
+    }
+    for (const kind of lookupKinds) {
+      const key = kind.smtp?.lookupKey?.({ address, localPart, domain });
+      if (!key) continue;
+      const token = lookups.byLookupKey(key);
+      if (token && token.kind === kind.id) return { token, kind };
+    }
+    return undefined;
+  };
+
+  const server = new SMTPServer({
+    name: hostname,
+    banner: 'Postfix (Debian/GNU)',
+    heloResponse: '%s',
+    secure: false,
+    // VRFY and HELP would answer with the library's own tell-tale wording; Postfix setups commonly disable VRFY.
+    disabledCommands: ['AUTH', 'STARTTLS', 'VRFY', 'HELP'],
+    hideSTARTTLS: true,
+    hidePIPELINING: false,
+    hideENHANCEDSTATUSCODES: false,
+    disableReverseLookup: true,
+    logger: false,
+    size: config.SMTP_MAX_MESSAGE_BYTES,
+    maxClients: config.SMTP_MAX_CONNECTIONS,
+    maxRecipients: SMTP_LIMITS.maxRecipients,
+    socketTimeout: config.SMTP_IDLE_TIMEOUT,
+    closeTimeout: 5_000,
+    onConnect(session, callback) {
+      log.debug({ event: 'smtp-connect', clientIp: session.remoteAddress }, 'smtp connection');
+      callback();
+    },
+    onMailFrom(_address, _session, callback) {
+      callback();
+    },
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
+      const rcpt = address.address.toLowerCase();
+      const at = rcpt.lastIndexOf('@');
+      if (at <= 0) return callback(smtpError(501, `<${clip(rcpt, 100)}>: Recipient address rejected: need fully-qualified address`));
+      const localPart = rcpt.slice(0, at);
+      if (rcpt.slice(at + 1) !== domain) {
+        log.info({ event: 'smtp-relay-denied', clientIp: session.remoteAddress, rcpt: clip(rcpt, 200) }, 'smtp relay attempt refused');
+        return callback(smtpError(454, `<${clip(rcpt, 200)}>: Relay access denied`));
+      }
+      const found = findRecipient(localPart, rcpt);
+      if (!found) {
+        log.info({ event: 'smtp-unknown-recipient', clientIp: session.remoteAddress, rcpt: clip(rcpt, 200) }, 'smtp recipient unknown');
+        return callback(smtpError(550, `<${clip(rcpt, 200)}>: Recipient address rejected: User unknown in virtual mailbox table`));
+      }
+      let forSession = matched.get(session.id);
+      if (!forSession) matched.set(session.id, (forSession = new Map()));
+      forSession.set(rcpt, found);
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const recipients = matched.get(session.id) ?? new Map<string, Matched>();
+      matched.delete(session.id);
+      receive(stream, session, recipients, deps)
+        .then((result) => {
+          if (result.oversize) return callback(smtpError(552, 'Error: message file too big'));
+          callback(null, `Ok: queued as ${queueId()}`);
+        })
+        .catch((err: unknown) => {
+          log.error({ err, clientIp: session.remoteAddress }, 'smtp message could not be recorded');
+          callback(smtpError(451, 'Error: queue file write error'));
+        });
+    },
+    onClose(session) {
+      matched.delete(session.id);
+    },
+  });
+
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    log.debug({ code: err.code, err: err.message }, 'smtp connection error');
+  });
+
+  // A total deadline per connection: the idle timeout alone lets a client that sends one byte
+  // a minute (slow loris) hold a slot for ever.
+  server.server.on('connection', (socket: Socket) => {
+    const deadline = setTimeout(() => {
+      log.info({ event: 'smtp-session-deadline', clientIp: socket.remoteAddress }, 'smtp session exceeded its time limit; closed');
+      socket.destroy();
+    }, config.SMTP_SESSION_TIMEOUT);
+    deadline.unref();
+    socket.once('close', () => clearTimeout(deadline));
+  });
+
+  return server;
+}
+
+/** Stream one message through the parser, then record a hit per token recipient. */
+async function receive(stream: SMTPServerDataStream, session: SMTPServerSession, recipients: Map<string, Matched>, deps: SmtpDeps): Promise<{ oversize: boolean }> {
+  const { config, log, recorder } = deps;
+  const parsed = await parseMail(stream, Math.min(config.SMTP_MAX_MESSAGE_BYTES, SMTP_LIMITS.maxParsed));
+  const oversize = stream.sizeExceeded === true;
+  if (oversize) log.warn({ event: 'smtp-oversize', clientIp: session.remoteAddress, limit: config.SMTP_MAX_MESSAGE_BYTES }, 'smtp message over the size limit refused');
+
+  const envelopeFrom = session.envelope.mailFrom === false ? null : session.envelope.mailFrom.address || null;
+  const allRecipients = session.envelope.rcptTo.map((r) => clip(r.address.toLowerCase(), 254));
+  const clientHostname = session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : null;
+  const helo = session.hostNameAppearsAs ? clip(session.hostNameAppearsAs, 255) : null;
+
+  const records = [...recipients].map(([rcpt, { token, kind }]) => {
+    if (!isLive(token)) {
+      log.info({ event: 'smtp-inactive-token', tokenId: token.id }, 'mail for an inactive token accepted, not recorded');
+      return undefined;
+    }
+    const mail: SmtpMailInfo = {
+      recipient: rcpt,
+      mailFrom: envelopeFrom,
+      recipients: allRecipients,
+      heloName: helo,
+      clientIp: session.remoteAddress,
+      clientHostname,
+      subject: parsed.subject,
+      headers: parsed.headers,
+      text: parsed.text,
+      links: parsed.links,
+      attachments: parsed.attachments,
+      size: parsed.size,
+    };
+    const facts: HitFacts = kind.smtp?.describe?.(mail, token as Token) ?? { details: { subject: parsed.subject } };
+    const withLimits: HitFacts = oversize || parsed.truncated ? { ...facts, details: { ...facts.details, truncated: true, oversize } } : facts;
+    return recorder.record({
+      token: token as Token,
+      channel: 'smtp',
+      sourceIp: session.remoteAddress,
+      sourcePort: session.remotePort,
+      userAgent: parsed.headers['x-mailer'] ?? parsed.headers['user-agent'] ?? null,
+      mailFrom: envelopeFrom,
+      mailTo: rcpt,
+      mailSubject: parsed.subject,
+      headers: parsed.headers,
+      facts: withLimits,
+    });
+  });
+  await Promise.all(records);
+  return { oversize };
+}
+
+function isLive(token: TokenRow): boolean {
+  return token.enabled && (token.expiresAt === null || token.expiresAt.getTime() > Date.now());
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** A Postfix-looking queue id. */
+function queueId(): string {
+  return Array.from({ length: 10 }, () => '0123456789ABCDEF'.charAt(randomInt(16))).join('');
+}
+
+/** Start the SMTP listener as a RunningListener named `smtp`. */
+export function listenSmtp(deps: SmtpDeps): Promise<RunningListener> {
+  const server = createSmtpServer(deps);
+  const { SMTP_HOST: host, SMTP_PORT: port } = deps.config;
+  return new Promise((resolvePromise, reject) => {
+    const onError = (err: Error) => reject(new Error(`smtp listener could not bind ${host}:${port}: ${err.message}`, { cause: err }));
+    server.server.once('error', onError);
+    server.listen(port, host, () => {
+      server.server.off('error', onError);
+      const addr = server.server.address();
+      const bound = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
+      resolvePromise({ name: 'smtp', address: bound, close: () => new Promise<void>((done) => server.close(() => done())) });
+    });
+  });
+}
