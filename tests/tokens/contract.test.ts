@@ -1,3 +1,5 @@
+import { Resolver } from 'node:dns/promises';
+import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { ID_LENGTH } from '../../src/tokens/ids.ts';
@@ -40,15 +42,6 @@ describe.each(KINDS.map((k) => [k.id, k] as const))('kind %s', (_id, kind) => {
     }
   });
 
-  it.runIf(kind.channels.includes('http'))('fires over HTTP: its URL records a hit and answers like a web server', async () => {
-    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
-    expect(url).toBeTruthy();
-    const res = await fetch(url!, { redirect: 'manual' });
-    expect(res.status).toBeLessThan(500);
-    expect(res.headers.get('server')).toBe('nginx');
-    expect(listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).toHaveLength(1);
-  });
-
   it('two tokens of the kind never share an id or URL', async () => {
     const a = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
     const b = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
@@ -59,5 +52,43 @@ describe.each(KINDS.map((k) => [k.id, k] as const))('kind %s', (_id, kind) => {
   it('rejects params of the wrong type', () => {
     expect(kind.params.safeParse('not an object').success).toBe(false);
     expect(kind.params.safeParse(42).success).toBe(false);
+  });
+});
+
+describe.each(KINDS.filter((k) => k.channels.includes('http')).map((k) => [k.id, k] as const))('kind %s over HTTP', (_id, kind) => {
+  it('its URL records a hit and answers like a web server', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
+    expect(url).toBeTruthy();
+    const res = await fetch(url!, { redirect: 'manual' });
+    expect(res.status).toBeLessThan(500);
+    expect(res.headers.get('server')).toBe('nginx');
+    expect(listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).toHaveLength(1);
+  });
+});
+
+describe.each(KINDS.filter((k) => k.channels.includes('dns')).map((k) => [k.id, k] as const))('kind %s over DNS', (_id, kind) => {
+  it('a lookup of a name carrying its id is recorded with the resolver as source', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
+    const resolver = new Resolver({ timeout: 3000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${s.app.port('dns')}`]);
+    const answers = await resolver.resolve4(`data.${token.id}.${s.config.DNS_ZONE}`);
+    expect(answers.length).toBeGreaterThan(0);
+    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ channel: 'dns', qtype: 'A', sourceIp: '127.0.0.1' });
+  });
+});
+
+describe.each(KINDS.filter((k) => k.channels.includes('smtp')).map((k) => [k.id, k] as const))('kind %s over SMTP', (_id, kind) => {
+  it('mail to its address is accepted and recorded', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
+    const to = describeArtifact({ config: s.config }, token).email;
+    expect(to).toMatch(/@/);
+    const transport = createTransport({ host: '127.0.0.1', port: s.app.port('smtp'), secure: false, ignoreTLS: true });
+    await transport.sendMail({ from: 'someone@elsewhere.example', to, subject: 'contract', text: 'hello' });
+    transport.close();
+    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ channel: 'smtp', mailSubject: 'contract' });
   });
 });

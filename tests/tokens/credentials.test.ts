@@ -180,7 +180,7 @@ describe('credentials kind: the login portal', () => {
   });
 });
 
-describe.runIf(existsSync('/usr/bin/chromium'))('credentials kind: a real browser signs in', () => {
+describe('credentials kind: a real browser signs in', () => {
   it('Chromium fills in the planted pair and submits the form: credential-use hit, MFA page shown', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });

@@ -76,10 +76,14 @@ describe('kubeconfig kind: the planted file', () => {
   });
 });
 
-// Runs where a kubectl binary is installed (this machine: /usr/bin/kubectl). Debian bookworm's own
-// kubernetes-client is 1.20 and clashes with newer kubectl packages, so CI does not install it;
-// the wire-level suite below replays exactly what kubectl 1.32 sends either way.
-describe.runIf(KUBECTL)('kubeconfig kind: real kubectl', () => {
+// kubectl ships on this kind of machine (and CI's) as /usr/bin/kubectl; Debian bookworm's own
+// kubernetes-client is 1.20 and clashes with it, so CI does not install one. Should it be
+// missing, this suite fails rather than skips: the real client is the point of it.
+describe('kubeconfig kind: real kubectl', () => {
+  it('has a kubectl binary to run', () => {
+    expect(KUBECTL, 'install kubectl (e.g. the kubectl package) to run the real-client tests').toBeDefined();
+  });
+
   it('kubectl get pods is a credential-use hit and prints the server’s Forbidden status', async () => {
     const { token, path } = await planted({ namespace: 'payments', serviceAccount: 'ci-deployer', response: 'forbidden' });
     const r = await kubectl(['--kubeconfig', path, 'get', 'pods', '--request-timeout=10s'], tmp.dir);
