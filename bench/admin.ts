@@ -22,7 +22,7 @@ export async function adminScaleBench(dir: string, tokens: number, hits: number,
   const bytesPerHit = statSync(file).size / Math.max(1, hits);
 
   const key = 'bench_api_key_0123456789abcdefghijklmn';
-  const config = loadConfig({ DATABASE_URL: `file:${file}`, DATA_DIR: dir, PUBLIC_PORT: '0', ADMIN_PORT: '0', ADMIN_HOST: '127.0.0.1', PUBLIC_HOST: '127.0.0.1', HONEYTRAIL_API_KEY: key, LOG_LEVEL: 'warn' });
+  const config = loadConfig({ DATABASE_URL: `file:${file}`, DATA_DIR: dir, PUBLIC_PORT: '0', ADMIN_PORT: '0', ADMIN_HOST: '127.0.0.1', PUBLIC_HOST: '127.0.0.1', HONEYTRAIL_API_KEY: key, LOG_LEVEL: 'warn', DNS_ENABLED: 'false', SMTP_ENABLED: 'false' });
   const app = await startHoneytrail({ config, log: createLogger('warn') });
   const base = `http://127.0.0.1:${app.port('admin')}/api/v1`;
   const routes = {

@@ -7,6 +7,7 @@ import { createPublicServer } from './channels/http.ts';
 import { startDnsListener } from './channels/dns.ts';
 import { listenSmtp } from './channels/smtp.ts';
 import { sqlitePath, type Config } from './config.ts';
+import { startCheckpointer } from './db/checkpointer.ts';
 import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AppDeps } from './deps.ts';
@@ -43,7 +44,9 @@ export interface StartOptions {
 /** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
 export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const { config, log } = opts;
-  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
+  const dbPath = sqlitePath(config.DATABASE_URL);
+  const db = openDatabase({ path: dbPath, synchronous: config.SQLITE_SYNCHRONOUS });
+  const checkpointer = startCheckpointer(db, dbPath, log);
   const recorder = createHitRecorder({ db, log, steps: [intelStep(db), ...(opts.hitSteps ?? [])] });
   const deps: AppDeps = { config, db, log, recorder };
   const listeners: RunningListener[] = [];
@@ -59,6 +62,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     if (config.DNS_ENABLED) listeners.push(await startDnsListener(deps));
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
+    await checkpointer?.close();
     closeDatabase(db);
     throw err;
   }
@@ -83,6 +87,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
         recorder.flush();
         await forwarder?.tick();
         await forwarder?.close();
+        await checkpointer?.close();
         closeDatabase(db);
       })();
       return closing;
