@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { assetRoutes } from './api/assets.ts';
+import { incidentRoutes } from './api/incidents.ts';
 import { requireApiKey } from './api/auth.ts';
 import { apiRoutes } from './api/routes.ts';
 import { createPublicHandler } from './channels/http.ts';
@@ -39,6 +40,7 @@ export function createAdminApp(deps: AppDeps): Express {
     requireApiKey(deps),
     apiRoutes(deps),
     assetRoutes(deps),
+    incidentRoutes(deps),
   );
   app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
   app.use(errorHandler(deps));

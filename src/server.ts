@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { createAlertPipeline } from './alerts/pipeline.ts';
 import { createAdminApp } from './app.ts';
 import { createPublicServer } from './channels/http.ts';
 import { sqlitePath, type Config } from './config.ts';
@@ -32,13 +33,17 @@ export interface StartOptions {
   log: Logger;
   /** Extra steps run in each hit's transaction (the alerts pipeline). */
   hitSteps?: readonly HitStep[];
+  /** Run the alert pipeline (classify, trail, outbox, worker). @default true */
+  alerts?: boolean;
 }
 
 /** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
 export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const { config, log } = opts;
   const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
-  const recorder = createHitRecorder({ db, log, steps: opts.hitSteps });
+  const alerts = opts.alerts === false ? null : createAlertPipeline({ db, config, log });
+  const steps = [...(alerts?.steps ?? []), ...(opts.hitSteps ?? [])];
+  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify });
   const deps: AppDeps = { config, db, log, recorder };
   const listeners: RunningListener[] = [];
   try {
@@ -55,6 +60,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     throw err;
   }
   for (const l of listeners) log.info({ listener: l.name, ...l.address }, `${l.name} listener ready`);
+  alerts?.worker?.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -69,6 +75,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((l) => l.close()));
         recorder.flush();
+        await alerts?.worker?.stop();
         closeDatabase(db);
       })();
       return closing;

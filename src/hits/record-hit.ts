@@ -3,7 +3,7 @@ import { hitWriter } from '../db/queries/hits.ts';
 import type { Channel, HitRow, NewHitRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { HitFacts, Token } from '../tokens/kind.ts';
-import { classify } from './classify.ts';
+import { classify, type HitClassifier } from './classify.ts';
 
 /** A trigger as a channel saw it, before it is stored. */
 export interface HitEvent {
@@ -52,7 +52,7 @@ const MAX_JSON = 8192;
  * that commit. Should the batch fail, hits are retried one by one so a single bad row
  * cannot lose the others.
  */
-export function createHitRecorder(deps: { db: Db; log: Logger; steps?: readonly HitStep[] }): HitRecorder {
+export function createHitRecorder(deps: { db: Db; log: Logger; steps?: readonly HitStep[]; classify?: HitClassifier }): HitRecorder {
   const { db, log } = deps;
   const steps = deps.steps ?? [];
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
@@ -61,7 +61,9 @@ export function createHitRecorder(deps: { db: Db; log: Logger; steps?: readonly 
 
   const writer = hitWriter(db);
   const persist = (event: HitEvent): HitRow => {
-    let hit = writer.insert(toRow(event));
+    const row = toRow(event);
+    if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
+    let hit = writer.insert(row);
     for (const step of steps) hit = step(db, hit, event.token) ?? hit;
     return hit;
   };
