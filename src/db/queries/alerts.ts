@@ -60,7 +60,7 @@ export function claimDue(db: Db, workerId: string, now: number, leaseMs: number,
     .prepare<[string, number, number, number], { id: number }>(
       `update alerts set status = 'sending', claimed_by = ?, claimed_until = ?, attempts = attempts + 1
        where id in (select id from alerts
-                    where (status in ('pending', 'failed') and next_attempt_at <= ?) or (status = 'sending' and claimed_until < ?)
+                    where kind != 'test' and ((status in ('pending', 'failed') and next_attempt_at <= ?) or (status = 'sending' and claimed_until < ?))
                     order by next_attempt_at, id limit ${Math.max(1, Math.floor(limit))})
        returning id`,
     )
@@ -95,7 +95,7 @@ export function finishAlert(
   );
 }
 
-/** Insert a row that is already delivered or failed (drill messages are sent directly). */
+/** Insert a row that is already delivered or failed (drill messages are sent directly and never retried). */
 export function insertFinishedAlert(
   db: Db,
   row: { channel: 'email' | 'webhook'; target: string; key: string; ok: boolean; error?: string | null; payload: Record<string, unknown> },
