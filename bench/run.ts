@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { measureAlertLatency } from './alert-latency.ts';
 
 /**
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
@@ -80,6 +81,9 @@ async function main(): Promise<void> {
     const ratio = trig.requests.average / baseline.requests.average;
     console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
     console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
+    const alertLatency = await measureAlertLatency(dir);
+    console.log(`alert latency (hit -> mail accepted by SMTP, ${alertLatency.samples} samples): p50 ${alertLatency.p50ms} ms, p95 ${alertLatency.p95ms} ms (target p50 < 1000 ms)`);
+    rows.push({ target: 'alert latency (hit -> SMTP accepted)', p50ms: alertLatency.p50ms, p95ms: alertLatency.p95ms, samples: alertLatency.samples });
     const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows }, null, 2));
     console.log(`results written to ${out}`);
