@@ -20,6 +20,7 @@ export async function measureAlertLatency(dir: string): Promise<{ samples: numbe
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    disableReverseLookup: true,
     onData(stream, _session, cb) {
       let head = '';
       stream.on('data', (d: Buffer) => {

@@ -43,7 +43,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
   const alerts = opts.alerts === false ? null : createAlertPipeline({ db, config, log });
   const steps = [...(alerts?.steps ?? []), ...(opts.hitSteps ?? [])];
-  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify });
+  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify, prepare: alerts?.prepare });
   const deps: AppDeps = { config, db, log, recorder };
   const listeners: RunningListener[] = [];
   try {

@@ -3,6 +3,9 @@ import { assetForHost, assetForIp } from '../db/queries/assets.ts';
 import type { AssetRow, HitRow } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 
+/** The hit columns the actor is derived from. */
+export type ActorFields = Pick<HitRow, 'channel' | 'sourceIp' | 'actorUser' | 'actorHost' | 'actorDomain'>;
+
 /** Who touched a decoy, as far as one hit tells. */
 export interface Actor {
   /** Stable key hits of one actor share (lower-cased): `user:corp\alice@ws-acct-07`, `host:ws-acct-07`, `ip:10.0.0.5`, `resolver:…`. */
@@ -60,7 +63,7 @@ export type AssetLookup = ReturnType<typeof assetLookup>;
  * arrive from resolvers and mail hits from mail servers: they are labelled as such and keyed
  * apart, never taken for the actor's own address.
  */
-export function actorOf(hit: HitRow, assets: AssetLookup): Actor {
+export function actorOf(hit: ActorFields, assets: AssetLookup): Actor {
   const ip = hit.sourceIp;
   if (hit.actorUser || hit.actorHost) {
     const user = hit.actorUser ? `${hit.actorDomain ? `${hit.actorDomain}\\` : ''}${hit.actorUser}` : '';

@@ -48,7 +48,7 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'ALERT_FROM'>): {
   let transport: Transporter | undefined;
   const get = (): Transporter | undefined => {
     if (!config.SMTP_URL) return undefined;
-    transport ??= nodemailer.createTransport(config.SMTP_URL, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
+    transport ??= nodemailer.createTransport(config.SMTP_URL, { pool: true, maxConnections: 2, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
     return transport;
   };
   return {

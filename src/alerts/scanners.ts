@@ -1,4 +1,5 @@
-import { cidrMatcher } from '../net.ts';
+import ipaddr from 'ipaddr.js';
+import { normalizeIp } from '../net.ts';
 
 /**
  * Known automated visitors that fetch URLs without a human intruder behind them: link
@@ -51,17 +52,33 @@ export const KNOWN_SCANNERS: readonly KnownScanner[] = [
 /** A compiled matcher: the scanner's name for a user agent / address, or null. */
 export type ScannerMatcher = (userAgent: string | null, ip: string | null) => string | null;
 
-/** Compile the list (plus SCANNER_UA_EXTRA substrings) once; matching is then a few string scans. */
+/** Compile the list (plus SCANNER_UA_EXTRA substrings) once; matching is then a few string scans and one address parse. */
 export function scannerMatcher(extraUa: readonly string[] = []): ScannerMatcher {
   const entries: KnownScanner[] = [...KNOWN_SCANNERS];
   if (extraUa.length) entries.push({ name: 'configured scanner (SCANNER_UA_EXTRA)', ua: extraUa.map((s) => s.toLowerCase()) });
-  const nets = entries.filter((e) => e.cidrs?.length).map((e) => ({ name: e.name, match: cidrMatcher(e.cidrs ?? []) }));
+  const uas = entries.flatMap((e) => (e.ua ?? []).map((needle) => ({ needle, name: e.name })));
+  const nets = entries.flatMap((e) => (e.cidrs ?? []).map((c) => ({ range: ipaddr.parseCIDR(c), name: e.name })));
+  const matchNets = (ip: string): string | null => {
+    const n = normalizeIp(ip);
+    if (!ipaddr.isValid(n)) return null;
+    const addr = ipaddr.parse(n);
+    for (const x of nets) if (x.range[0].kind() === addr.kind() && addr.match(x.range)) return x.name;
+    return null;
+  };
+  // Sources repeat (one intruder, many hits): remember each address's answer.
+  const byIp = new Map<string, string | null>();
   return (userAgent, ip) => {
     if (userAgent) {
       const ua = userAgent.toLowerCase();
-      for (const e of entries) if (e.ua?.some((s) => ua.includes(s))) return e.name;
+      for (const u of uas) if (ua.includes(u.needle)) return u.name;
     }
-    if (ip) for (const n of nets) if (n.match(ip)) return n.name;
-    return null;
+    if (!ip) return null;
+    let hit = byIp.get(ip);
+    if (hit === undefined) {
+      hit = matchNets(ip);
+      if (byIp.size >= 10_000) byIp.clear();
+      byIp.set(ip, hit);
+    }
+    return hit;
   };
 }

@@ -7,7 +7,7 @@ import type { Classification, HitRow, Severity } from '../db/schema.ts';
 import { SEVERITIES } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
-import type { HitStep } from './record-hit.ts';
+import type { HitPrepare, HitStep } from './record-hit.ts';
 
 /** What the trail step tells the outbox about one alerting hit. */
 export interface TrailOutcome {
@@ -28,20 +28,39 @@ export interface TrailOptions {
   onAlertable?: (o: TrailOutcome) => void;
 }
 
+/** The columns of a hit the trail reads (a row about to be inserted, or a stored hit). */
+type TrailHit = Pick<HitRow, 'channel' | 'sourceIp' | 'actorUser' | 'actorHost' | 'actorDomain' | 'credential' | 'classification' | 'at'>;
+
 /**
- * The trail step (DESIGN section 5), run in each hit's transaction: find the actor's open
- * incident within TRAIL_WINDOW (or open one), count distinct decoys, planted locations and
- * hosts, decide whether lateral movement is suspected, raise severity, collect ATT&CK
- * techniques, and link the hit to the incident. Only hits of an alerting classification
- * count toward decoys, hosts and severity; the others are kept on the trail as context.
+ * The trail (DESIGN section 5), run in each hit's transaction. `prepare` (before the insert)
+ * finds the actor's open incident within TRAIL_WINDOW or opens one, counts distinct decoys,
+ * planted locations and hosts, decides whether lateral movement is suspected, raises
+ * severity, collects ATT&CK techniques and sets the row's `incidentId`. `step` (after the
+ * insert, when the hit has its id) hands alerting hits to the outbox. Only hits of an
+ * alerting classification count toward decoys, hosts and severity; the others stay on the
+ * trail as context.
  */
-export function createTrailStep(opts: TrailOptions): HitStep {
+export function createTrail(opts: TrailOptions): { prepare: HitPrepare; step: HitStep } {
   const counted = opts.config.ALERT_ON_CLASSIFICATIONS as readonly Classification[];
   const q = trailStatements(opts.db, counted);
   const assets = assetLookup(opts.db);
   const window = opts.config.TRAIL_WINDOW;
+  // (incident, token) pairs known to be on a trail already: hits are append-only, so a "seen" never turns false.
+  const seen = new Set<string>();
+  let pending: Omit<TrailOutcome, 'hit'> | null = null;
 
-  return (_db, hit, token) => {
+  const prepare: HitPrepare = (row, token) => {
+    pending = null;
+    const hit: TrailHit = {
+      channel: row.channel,
+      sourceIp: row.sourceIp ?? null,
+      actorUser: row.actorUser ?? null,
+      actorHost: row.actorHost ?? null,
+      actorDomain: row.actorDomain ?? null,
+      credential: row.credential ?? null,
+      classification: row.classification ?? 'alert',
+      at: row.at,
+    };
     const actor = actorOf(hit, assets);
     const at = hit.at.getTime();
     let opened = false;
@@ -55,11 +74,14 @@ export function createTrailStep(opts: TrailOptions): HitStep {
     inc.lastAt = Math.max(inc.lastAt, at);
     const alertable = counted.includes(hit.classification);
     if (alertable) {
-      if (!q.tokenSeen(inc.id, token.id)) {
+      const pair = `${inc.id}:${token.id}`;
+      if (!seen.has(pair) && !q.tokenSeen(inc.id, token.id)) {
         inc.tokenCount += 1;
         if (token.location && !q.locationSeen(inc.id, token.location)) inc.locationCount += 1;
         if (token.plantedHost && !q.hostSeen(inc.id, token.plantedHost)) inc.hostCount += 1;
       }
+      if (seen.size > 100_000) seen.clear();
+      seen.add(pair);
       const reasons = lateralReasons(inc, hit, token, actor, assets);
       if (reasons.length) {
         inc.lateral = true;
@@ -67,22 +89,32 @@ export function createTrailStep(opts: TrailOptions): HitStep {
         for (const r of reasons) known.add(r);
         inc.summary = [...known].join('; ').slice(0, 2000);
       }
-      const kind = findKind(token.kind);
-      const techniques = new Set([...inc.techniques, ...(kind?.techniques ?? []), ...(hit.credential ? CREDENTIAL_USE_TECHNIQUES : [])]);
-      if (inc.lateral) techniques.add('T1021');
-      inc.techniques = [...techniques].sort();
+      const techniques = techniquesOf(inc, token, hit.credential !== null);
+      if (techniques) inc.techniques = techniques;
       inc.severity = maxSeverity(inc.severity, severityOf(inc, hit, () => q.credentialSeen(inc.id)));
     }
     q.save(inc);
-    q.setHitIncident(hit.id, inc.id);
-    const stored = { ...hit, incidentId: inc.id };
-    if (alertable) opts.onAlertable?.({ hit: stored, token, incident: inc, actor, opened, escalated: !opened && inc.severity !== before });
-    return stored;
+    row.incidentId = inc.id;
+    if (alertable) pending = { token, incident: inc, actor, opened, escalated: !opened && inc.severity !== before };
   };
+
+  const step: HitStep = (_db, hit, token) => {
+    const p = pending;
+    pending = null;
+    if (p && p.token.id === token.id && p.incident.id === hit.incidentId) opts.onAlertable?.({ ...p, hit });
+  };
+  return { prepare, step };
+}
+
+/** The incident's techniques with this hit's added, or null when nothing changes (the common case). */
+function techniquesOf(inc: TrailState, token: Token, credential: boolean): string[] | null {
+  const add = [...(findKind(token.kind)?.techniques ?? []), ...(credential ? CREDENTIAL_USE_TECHNIQUES : []), ...(inc.lateral ? ['T1021'] : [])];
+  if (add.every((t) => inc.techniques.includes(t))) return null;
+  return [...new Set([...inc.techniques, ...add])].sort();
 }
 
 /** Why this hit suggests lateral movement (empty when it does not). */
-function lateralReasons(inc: TrailState, hit: HitRow, token: Token, actor: Actor, assets: ReturnType<typeof assetLookup>): string[] {
+function lateralReasons(inc: TrailState, hit: TrailHit, token: Token, actor: Actor, assets: ReturnType<typeof assetLookup>): string[] {
   const out: string[] = [];
   if (inc.hostCount >= 2) out.push(`decoys on ${inc.hostCount} different hosts touched`);
   else if (inc.locationCount >= 2) out.push(`decoys in ${inc.locationCount} different locations touched`);
@@ -100,7 +132,7 @@ function lateralReasons(inc: TrailState, hit: HitRow, token: Token, actor: Actor
  * DESIGN severity: low (nothing human-looking yet), medium (one human touch), high (credential
  * use or cross-host), critical (three or more hosts, or credential use plus other touches).
  */
-function severityOf(inc: TrailState, hit: HitRow, credentialSeen: () => boolean): Severity {
+function severityOf(inc: TrailState, hit: TrailHit, credentialSeen: () => boolean): Severity {
   if (inc.tokenCount === 0) return 'low';
   if (inc.hostCount >= 3) return 'critical';
   const credential = hit.credential !== null || (inc.tokenCount >= 2 && inc.severity !== 'critical' && credentialSeen());

@@ -18,6 +18,7 @@ export async function smtpSink(port = 0): Promise<{ port: number; mails: Receive
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    disableReverseLookup: true,
     onData(stream, session, callback) {
       simpleParser(stream).then(
         (mail) => {

@@ -55,7 +55,6 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
   const credentialSeen = c.prepare<[number]>(
     `select 1 from hits where incident_id = ? and credential is not null and classification in (${inList}) limit 1`,
   );
-  const setHitIncident = c.prepare<[number, number]>('update hits set incident_id = ? where id = ?');
   return {
     findOpen(actorKey: string, since: number): TrailState | undefined {
       const r = findOpen.get(actorKey, since);
@@ -72,7 +71,6 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
     locationSeen: (incidentId: number, location: string) => locationSeen.get(incidentId, location) !== undefined,
     hostSeen: (incidentId: number, host: string) => hostSeen.get(incidentId, host) !== undefined,
     credentialSeen: (incidentId: number) => credentialSeen.get(incidentId) !== undefined,
-    setHitIncident: (hitId: number, incidentId: number) => void setHitIncident.run(incidentId, hitId),
   };
 }
 
