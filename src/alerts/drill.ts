@@ -59,8 +59,8 @@ function drillIncident(): { incident: IncidentRow; fresh: TrailEntry[]; freshTot
     mailFrom: null, mailTo: null, mailSubject: null, actorUser: null, actorHost: null, actorDomain: null, credential: null,
     headers: null, details: { drill: true }, classification: 'alert', incidentId: 0, repeatCount: 1, lastAt: null,
   });
-  const tokA = { id: 'drill0000000000000000000a', kind: 'word', name: 'Q3 board pack (TEST)', location: '\\\\fs01\\finance\\Board', plantedHost: 'FS01' };
-  const tokB = { id: 'drill0000000000000000000b', kind: 'web-bug', name: 'HR salary bookmark (TEST)', location: 'Edge favourites', plantedHost: 'WS-HR-02' };
+  const tokA = { id: 'drill000000000000000000a', kind: 'word', name: 'Q3 board pack (TEST)', location: '\\\\fs01\\finance\\Board', plantedHost: 'FS01' };
+  const tokB = { id: 'drill000000000000000000b', kind: 'web-bug', name: 'HR salary bookmark (TEST)', location: 'Edge favourites', plantedHost: 'WS-HR-02' };
   const trail: TrailEntry[] = [
     { hit: hit(1, 6, tokA.id, '/static/img/logo.png'), token: tokA },
     { hit: hit(2, 1, tokB.id, '/assets/banner.jpg'), token: tokB },

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { outboxStatements, type AlertPayload } from '../db/queries/alerts.ts';
 import type { TrailOutcome } from '../hits/trail.ts';
+import type { Logger } from '../logger.ts';
 
 /** One place an alert goes: an email recipient or a webhook URL. */
 export interface AlertTarget {
@@ -23,13 +24,22 @@ export function targetsFor(token: { alertEmails: readonly string[]; webhooks: re
  * previous one was scheduled. A rise in severity makes the waiting row due at once. The
  * idempotency key (incident, target, first hit) makes a replayed enqueue a no-op.
  */
-export function createEnqueuer(db: Db, config: Pick<Config, 'ALERT_TO' | 'WEBHOOK_URLS' | 'ALERT_DIGEST_SECONDS'>, onQueued?: () => void) {
+export function createEnqueuer(
+  db: Db,
+  config: Pick<Config, 'ALERT_TO' | 'WEBHOOK_URLS' | 'ALERT_DIGEST_SECONDS'>,
+  log: Logger,
+  onQueued?: () => void,
+) {
   const q = outboxStatements(db);
   const digestMs = config.ALERT_DIGEST_SECONDS * 1000;
   return (o: TrailOutcome): number => {
     const now = Date.now();
     let queued = 0;
-    for (const t of targetsFor(o.token, config)) {
+    const targets = targetsFor(o.token, config);
+    if (targets.length === 0 && o.opened) {
+      log.warn({ incidentId: o.incident.id, tokenId: o.token.id, actor: o.actor.label }, 'alerting hit but no recipient: set ALERT_TO/WEBHOOK_URLS or the token\'s alertEmails/webhooks (the incident is stored)');
+    }
+    for (const t of targets) {
       const prev = q.latest(o.incident.id, t.channel, t.target);
       if (prev && prev.claimedBy === null && (prev.status === 'pending' || prev.status === 'failed')) {
         if (q.append(prev.id, o.hit.id, o.escalated, o.escalated ? now : Number.MAX_SAFE_INTEGER)) continue;

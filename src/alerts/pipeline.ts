@@ -26,7 +26,7 @@ export interface AlertPipeline {
 export function createAlertPipeline(deps: { db: Db; config: Config; log: Logger }): AlertPipeline {
   const { db, config, log } = deps;
   const worker = config.ALERT_WORKER_ENABLED ? createAlertWorker({ db, config, log }) : null;
-  const enqueue = createEnqueuer(db, config, () => worker?.kick());
+  const enqueue = createEnqueuer(db, config, log, () => worker?.kick());
   const trail = createTrail({ db, config, onAlertable: (o) => void enqueue(o) });
   return { classify: createClassifier(db, config), prepare: [trail.prepare], steps: [trail.step], worker };
 }

@@ -85,3 +85,21 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     expect(backoffMs(40, 1000, () => 0.5)).toBe(3_600_000);
   });
 });
+
+describe('escalation and the standalone worker', () => {
+  it('a rise in severity sends the waiting digest at once instead of after ALERT_DIGEST_SECONDS', async () => {
+    const sink = await smtpSink();
+    const srv = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50', ALERT_DIGEST_SECONDS: '3600' });
+    cleanups.push(() => sink.close(), () => srv.stop());
+    const a = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'A', plantedHost: 'H1' });
+    const b = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'B', plantedHost: 'H2' });
+    await getFrom(a.url ?? '', '127.0.0.6');
+    await waitFor(() => sink.mails.length >= 1, 10_000, 'first mail');
+    await getFrom(a.url ?? '', '127.0.0.6'); // same severity: waits for the hourly digest
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.mails).toHaveLength(1);
+    await getFrom(b.url ?? '', '127.0.0.6'); // second host: high, goes out now with both hits
+    const m = await waitFor(() => sink.mails[1], 10_000, 'escalated digest');
+    expect(m.mail.subject).toMatch(/^\[HIGH\] Update \(\+2\): Lateral movement/);
+  });
+});
