@@ -6,7 +6,8 @@ import Handlebars from 'handlebars';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config } from '../config.ts';
 import type { DeliveryResult } from './deliver.ts';
-import { oneLine, type AlertView } from './view.ts';
+import { oneLine } from './text.ts';
+import type { AlertView } from './view.ts';
 
 const TEMPLATES = resolve(dirname(fileURLToPath(import.meta.url)), '../../templates/email');
 const COLORS = { low: '#5b6b7a', medium: '#b7791f', high: '#c53030', critical: '#702459' } as const;

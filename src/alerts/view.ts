@@ -6,6 +6,8 @@ import { getToken } from '../db/queries/tokens.ts';
 import type { AlertRow, Classification, IncidentRow, Severity } from '../db/schema.ts';
 import { actorOf, assetLookup } from './actor.ts';
 import { technique, type Technique } from './attack.ts';
+import { nextSteps } from './next-steps.ts';
+import { oneLine, unique } from './text.ts';
 
 /**
  * Everything an alert message says, computed once from the database and handed to every
@@ -72,13 +74,6 @@ export interface TrailLine {
 
 const TRAIL_SHOWN = 50;
 const NEW_SHOWN = 200;
-
-/** Strip control characters and line breaks (no header/CRLF injection, no fake lines) and bound length. */
-export function oneLine(v: string | null | undefined, max = 300): string {
-  if (v === null || v === undefined) return '';
-  const s = v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
 
 const opt = (v: string | null | undefined, max?: number): string | null => (v ? oneLine(v, max) : null);
 
@@ -238,33 +233,4 @@ function channelFacts(h: TrailEntry['hit']): { name: string; value: string }[] {
     ['Classified as', h.classification === 'alert' ? null : `${h.classification}${typeof h.details?.classifiedBy === 'string' ? ` (${h.details.classifiedBy})` : ''}`],
   ];
   return f.filter((x): x is [string, string] => !!x[1]).map(([name, value]) => ({ name, value: oneLine(value, 500) }));
-}
-
-function nextSteps(trail: TrailEntry[], actor: ReturnType<typeof actorOf>, user: string | null, incidentUrl: string): string[] {
-  const steps: string[] = [];
-  const ip = trail.find((e) => e.hit.sourceIp)?.hit.sourceIp ?? null;
-  if (actor.relay === 'resolver') {
-    const q = trail.find((e) => e.hit.qname)?.hit;
-    steps.push(`The source ${ip ?? ''} is a DNS resolver: search its query log for ${q?.qname ?? 'the decoy name'} around ${q?.at.toISOString() ?? 'that time'} to find the client machine, then isolate it.`);
-  } else if (actor.relay === 'mail-server') {
-    steps.push(`The source ${ip ?? ''} is a mail server: trace the message in its logs to the sending account and machine.`);
-  } else if (actor.host) {
-    steps.push(`Isolate host ${actor.host} (EDR network containment or a quarantine VLAN) and capture memory before any reimage.`);
-  } else if (ip) {
-    steps.push(`Identify the machine behind ${ip} (DHCP, NAC or VPN logs) and isolate it.`);
-  }
-  if (user) steps.push(`Reset the credentials of ${user}, revoke its sessions and Kerberos tickets, and review its recent logons.`);
-  for (const cred of unique(trail.map((e) => e.hit.credential))) {
-    const planted = trail.find((e) => e.hit.credential === cred)?.token.plantedHost;
-    steps.push(`Decoy credential ${cred} was used${planted ? ` (planted on ${planted})` : ''}: whoever read it had access to that file; reset the credentials of accounts that can read it and search authentication logs for other uses.`);
-  }
-  for (const host of unique(trail.map((e) => e.token.plantedHost))) {
-    steps.push(`Check logon events on ${host} (Windows 4624/4625/4648, RDP/SMB sessions, SSH auth log) around the touch for the account that read the decoy.`);
-  }
-  steps.push(`Look for other connections from the source in the trail window (EDR, firewall, netflow), then acknowledge the incident: ${incidentUrl}`);
-  return steps.map((s) => oneLine(s, 500));
-}
-
-function unique(values: (string | null | undefined)[]): string[] {
-  return [...new Set(values.filter((v): v is string => !!v))];
 }
