@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { claimDue, finishAlert } from '../db/queries/alerts.ts';
@@ -29,6 +29,11 @@ export interface AlertWorker {
   runOnce(): Promise<number>;
   /** Stop polling and wait for deliveries in flight. */
   stop(): Promise<void>;
+}
+
+/** Stable across retries of one row, so a receiver can drop a redelivery it already processed. */
+function deliveryId(row: AlertRow): string {
+  return createHash('sha256').update(row.idempotencyKey).digest('hex').slice(0, 24);
 }
 
 /**
@@ -67,7 +72,7 @@ export function createAlertWorker(deps: { db: Db; config: WorkerConfig; log: Log
           'X-Honeytrail-Incident': String(view.incident.id),
           'X-Honeytrail-Severity': view.severity,
         });
-      } else result = await sendWebhook(config, row.target, view, `${row.id}-${row.idempotencyKey.length}-${row.attempts}`);
+      } else result = await sendWebhook(config, row.target, view, deliveryId(row));
     } catch (err) {
       result = { ok: false, error: `render/delivery error: ${(err as Error).message}` };
     }
