@@ -32,10 +32,11 @@ export function createEnqueuer(
 ) {
   const q = outboxStatements(db);
   const digestMs = config.ALERT_DIGEST_SECONDS * 1000;
+  const globalTargets = targetsFor({ alertEmails: [], webhooks: [] }, config);
   return (o: TrailOutcome): number => {
     const now = Date.now();
     let queued = 0;
-    const targets = targetsFor(o.token, config);
+    const targets = o.token.alertEmails.length === 0 && o.token.webhooks.length === 0 ? globalTargets : targetsFor(o.token, config);
     if (targets.length === 0 && o.opened) {
       log.warn({ incidentId: o.incident.id, tokenId: o.token.id, actor: o.actor.label }, 'alerting hit but no recipient: set ALERT_TO/WEBHOOK_URLS or the token\'s alertEmails/webhooks (the incident is stored)');
     }

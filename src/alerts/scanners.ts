@@ -65,12 +65,19 @@ export function scannerMatcher(extraUa: readonly string[] = []): ScannerMatcher 
     for (const x of nets) if (x.range[0].kind() === addr.kind() && addr.match(x.range)) return x.name;
     return null;
   };
-  // Sources repeat (one intruder, many hits): remember each address's answer.
+  // Sources and tools repeat (one intruder, many hits): remember each address's and user agent's answer.
   const byIp = new Map<string, string | null>();
+  const byUa = new Map<string, string | null>();
   return (userAgent, ip) => {
     if (userAgent) {
-      const ua = userAgent.toLowerCase();
-      for (const u of uas) if (ua.includes(u.needle)) return u.name;
+      let name = byUa.get(userAgent);
+      if (name === undefined) {
+        const ua = userAgent.toLowerCase();
+        name = uas.find((u) => ua.includes(u.needle))?.name ?? null;
+        if (byUa.size >= 10_000) byUa.clear();
+        byUa.set(userAgent, name);
+      }
+      if (name) return name;
     }
     if (!ip) return null;
     let hit = byIp.get(ip);
