@@ -49,7 +49,9 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'ALERT_FROM'>): {
   let transport: Transporter | undefined;
   const get = (): Transporter | undefined => {
     if (!config.SMTP_URL) return undefined;
-    transport ??= nodemailer.createTransport(config.SMTP_URL, { pool: true, maxConnections: 2, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
+    // One connection per attempt (no pool): each outbox attempt maps to exactly one SMTP transaction.
+    // Options in the URL's query string (e.g. ?tls.rejectUnauthorized=false) override these.
+    transport ??= nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
     return transport;
   };
   return {
