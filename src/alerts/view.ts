@@ -1,8 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { AlertPayload } from '../db/queries/alerts.ts';
-import { getIncident, incidentHitsBetween, incidentTrail, type TrailEntry } from '../db/queries/incidents.ts';
-import { getToken } from '../db/queries/tokens.ts';
+import { getIncident, incidentHitsBetween, incidentTrailSample, type TrailEntry } from '../db/queries/incidents.ts';
 import type { AlertRow, Classification, IncidentRow, Severity } from '../db/schema.ts';
 import { actorOf, assetLookup } from './actor.ts';
 import { technique, type Technique } from './attack.ts';
@@ -85,7 +84,7 @@ export function buildAlertView(db: Db, config: Pick<Config, 'ADMIN_URL' | 'ALERT
   const p = row.payload as Partial<AlertPayload>;
   const classes = config.ALERT_ON_CLASSIFICATIONS;
   const fresh = incidentHitsBetween(db, incident.id, p.firstHitId ?? 0, p.lastHitId ?? Number.MAX_SAFE_INTEGER, classes, NEW_SHOWN + 1);
-  const trail = incidentTrail(db, incident.id, 2000);
+  const { entries: trail, total: trailTotal } = incidentTrailSample(db, incident.id);
   const first = fresh[0] ?? trail[0];
   if (!first) return null;
   const total = typeof p.hitCount === 'number' ? p.hitCount : fresh.length;
@@ -97,6 +96,7 @@ export function buildAlertView(db: Db, config: Pick<Config, 'ADMIN_URL' | 'ALERT
     fresh: fresh.slice(0, NEW_SHOWN),
     freshTotal: Math.max(total, fresh.length),
     trail,
+    trailTotal,
   });
 }
 
@@ -108,7 +108,10 @@ export function composeView(a: {
   incident: IncidentRow;
   fresh: TrailEntry[];
   freshTotal: number;
+  /** The trail (or a sample of a long one, see incidentTrailSample). */
   trail: TrailEntry[];
+  /** Hits on the whole trail, when `trail` is a sample. */
+  trailTotal?: number;
 }): AlertView {
   const { incident } = a;
   const freshIds = new Set(a.fresh.map((e) => e.hit.id));
@@ -188,7 +191,7 @@ export function composeView(a: {
     newHits: a.fresh.map(line),
     newHitsMore: Math.max(0, a.freshTotal - a.fresh.length),
     trail: shown.map(line),
-    trailMore: Math.max(0, a.trail.length - shown.length),
+    trailMore: Math.max(0, (a.trailTotal ?? a.trail.length) - shown.length),
     techniques: incident.techniques.map(technique),
     nextSteps: nextSteps(a.trail, actor, human.hit.actorUser ? `${human.hit.actorDomain ? `${human.hit.actorDomain}\\` : ''}${human.hit.actorUser}` : null, `${a.adminUrl}/incidents/${incident.id}`),
   };

@@ -121,6 +121,27 @@ export function incidentTrail(db: Db, incidentId: number, limit = 500): TrailEnt
     .all();
 }
 
+const entryColumns = { hit: hits, token: { id: tokens.id, kind: tokens.kind, name: tokens.name, location: tokens.location, plantedHost: tokens.plantedHost } };
+
+/**
+ * A bounded, representative sample of a long trail for a message: its first `head` and last
+ * `tail` hits plus the first hit of every distinct decoy and of every distinct credential
+ * (so every planted host and used credential is named), in time order, with the total.
+ */
+export function incidentTrailSample(db: Db, incidentId: number, head = 10, tail = 40): { entries: TrailEntry[]; total: number } {
+  const c = db.$client;
+  const ids = new Set<number>();
+  const add = (rows: { id: number }[]) => rows.forEach((r) => ids.add(r.id));
+  add(c.prepare<[number, number], { id: number }>('select id from hits where incident_id = ? order by id limit ?').all(incidentId, head));
+  add(c.prepare<[number, number], { id: number }>('select id from hits where incident_id = ? order by id desc limit ?').all(incidentId, tail));
+  add(c.prepare<[number], { id: number }>('select min(id) as id from hits where incident_id = ? group by token_id limit 50').all(incidentId));
+  add(c.prepare<[number], { id: number }>('select min(id) as id from hits where incident_id = ? and credential is not null group by credential limit 20').all(incidentId));
+  const entries = ids.size
+    ? db.select(entryColumns).from(hits).innerJoin(tokens, eq(tokens.id, hits.tokenId)).where(inArray(hits.id, [...ids])).orderBy(asc(hits.id)).all()
+    : [];
+  return { entries, total: countIncidentHits(db, incidentId) };
+}
+
 /** The incident's hits with ids in [fromId, toId] of the given classifications (what one alert is about). */
 export function incidentHitsBetween(
   db: Db,
