@@ -74,7 +74,8 @@ export function createTrail(opts: TrailOptions): { prepare: HitPrepare; step: Hi
     inc.lastAt = Math.max(inc.lastAt, at);
     const alertable = counted.includes(hit.classification);
     if (alertable) {
-      const pair = `${inc.id}:${token.id}`;
+      // firstAt in the key: should a failed batch roll an incident back, its id may be reused by another.
+      const pair = `${inc.id}:${inc.firstAt}:${token.id}`;
       if (!seen.has(pair) && !q.tokenSeen(inc.id, token.id)) {
         inc.tokenCount += 1;
         if (token.location && !q.locationSeen(inc.id, token.location)) inc.locationCount += 1;
