@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.LOG_LEVEL);
   const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
-  const worker = createAlertWorker({ db, config, log });
+  const worker = createAlertWorker({ db, config, log, keepAlive: true });
   worker.start();
   log.info({ worker: worker.id, pollMs: config.ALERT_POLL_MS }, 'alert worker running');
   let stopping = false;

@@ -51,7 +51,14 @@ export function backoffMs(attempt: number, baseMs: number, random = Math.random)
  * the result on the row. Failures retry with backoff until ALERT_DEAD_AFTER has passed since
  * the row was queued; then the row is `dead`, logged at error level and listed by the API.
  */
-export function createAlertWorker(deps: { db: Db; config: WorkerConfig; log: Logger; id?: string }): AlertWorker {
+export function createAlertWorker(deps: {
+  db: Db;
+  config: WorkerConfig;
+  log: Logger;
+  id?: string;
+  /** Let the poll timer keep the process alive (the standalone worker). In-process, the listeners do. @default false */
+  keepAlive?: boolean;
+}): AlertWorker {
   const { db, config, log } = deps;
   const id = deps.id ?? `worker-${process.pid}-${randomBytes(4).toString('hex')}`;
   const mailer = createMailer(config);
@@ -134,7 +141,7 @@ export function createAlertWorker(deps: { db: Db; config: WorkerConfig; log: Log
     timer = setTimeout(() => {
       void runOnce().finally(schedule);
     }, config.ALERT_POLL_MS);
-    timer.unref?.();
+    if (!deps.keepAlive) timer.unref();
   }
 
   return {

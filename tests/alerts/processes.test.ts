@@ -22,7 +22,7 @@ function run(script: string, env: Record<string, string>, args: string[] = []) {
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? `signal ${signal}: ${out}`)));
   return { child, exited, output: () => out };
 }
 
@@ -39,6 +39,9 @@ describe('entry points', () => {
     cleanups.push(() => void worker.child.kill('SIGKILL'));
     await waitFor(() => sink.mails.length >= 1, 20_000, 'mail from the worker process');
     await waitFor(() => listAlerts(srv.app.deps.db, { status: 'sent', limit: 5 }).length === 1, 5000, 'row sent');
+    // It keeps running, waiting for more work, until told to stop.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(worker.child.exitCode).toBeNull();
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     expect(sink.mails).toHaveLength(1);
