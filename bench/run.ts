@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
 import { benchDns } from './dns.ts';
+import { measureAlertLatency } from './alert-latency.ts';
 
 /**
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
     const scale = await adminScaleBench(dir, scaleTokens, scaleHits, (m) => process.stderr.write(`${m}\n`));
     console.table(scale.rows);
     console.log(`scale: seeded in ${scale.seedSeconds} s; ${scale.bytesPerHit} database bytes per hit; RSS ${scale.rssMB} MB (target < 300 MB); list pages target < 100 ms`);
+    const alertLatency = await measureAlertLatency(dir);
+    console.log(`alert latency (hit -> mail accepted by SMTP, ${alertLatency.samples} samples): p50 ${alertLatency.p50ms} ms, p95 ${alertLatency.p95ms} ms (target p50 < 1000 ms)`);
+    rows.push({ target: 'alert latency (hit -> SMTP accepted)', p50ms: alertLatency.p50ms, p95ms: alertLatency.p95ms, samples: alertLatency.samples });
     const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows, scale }, null, 2));
     console.log(`results written to ${out}`);

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
+import { incidentRoutes } from './api/incidents.ts';
 import { requireApiKey } from './api/auth.ts';
 import { exportRoutes } from './api/exports.ts';
 import { intelRoutes } from './api/intel.ts';
@@ -44,6 +45,7 @@ export function createAdminApp(deps: AppDeps): Express {
     apiRoutes(deps),
     assetRoutes(deps),
     exportRoutes(deps),
+    incidentRoutes(deps),
   );
   app.use('/api', (_req, _res, next) => next(new AppError('not_found', 'no such API route')));
   app.use(adminUi(deps));

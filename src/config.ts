@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { validateTrust } from './channels/proxy.ts';
+import { CLASSIFICATIONS } from './db/schema.ts';
+import { isCidr } from './net.ts';
 
 /**
  * Every setting Honeytrail reads, parsed once at boot from the environment.
@@ -83,6 +85,19 @@ const schema = z.object({
   ALERT_TO: list.default([]),
   TRAIL_WINDOW: duration.default(24 * 3600 * 1000),
   ALERT_DIGEST_SECONDS: z.coerce.number().int().min(0).default(300),
+  ALERT_WORKER_ENABLED: bool.default(true),
+  ALERT_POLL_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000).default(1000),
+  ALERT_RETRY_BASE_MS: z.coerce.number().int().min(10, 'must be at least 10').max(3_600_000).default(5000),
+  ALERT_DEAD_AFTER: duration.default(24 * 3600 * 1000),
+  ALERT_ON_CLASSIFICATIONS: list
+    .pipe(z.array(z.enum(CLASSIFICATIONS, { message: `must list some of ${CLASSIFICATIONS.join(', ')}` })))
+    .default(['alert']),
+  IGNORE_CIDRS: list.pipe(z.array(z.string().refine(isCidr, 'must list IP addresses or CIDRs'))).default([]),
+  SCANNER_UA_EXTRA: list.default([]),
+  DNS_ECHO_WINDOW: duration.default(5 * 60 * 1000),
+  WEBHOOK_URLS: list.pipe(z.array(z.string().regex(/^https?:\/\//, 'must list http(s) URLs'))).default([]),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  WEBHOOK_ALLOW_PRIVATE: list.default([]),
 
   SYSLOG_URL: z
     .string()

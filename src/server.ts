@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { createAlertPipeline } from './alerts/pipeline.ts';
 import { createAdminApp } from './app.ts';
 import { createPublicServer } from './channels/http.ts';
 import { startDnsListener } from './channels/dns.ts';
@@ -12,7 +13,7 @@ import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AppDeps } from './deps.ts';
 import { createHitRecorder, type HitStep } from './hits/record-hit.ts';
-import { intelStep } from './intel/matcher.ts';
+import { intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
 
@@ -39,6 +40,8 @@ export interface StartOptions {
   log: Logger;
   /** Extra steps run in each hit's transaction (the alerts pipeline). */
   hitSteps?: readonly HitStep[];
+  /** Run the alert pipeline (classify, trail, outbox, worker). @default true */
+  alerts?: boolean;
 }
 
 /** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
@@ -47,7 +50,11 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const dbPath = sqlitePath(config.DATABASE_URL);
   const db = openDatabase({ path: dbPath, synchronous: config.SQLITE_SYNCHRONOUS });
   const checkpointer = startCheckpointer(db, dbPath, log);
-  const recorder = createHitRecorder({ db, log, steps: [intelStep(db), ...(opts.hitSteps ?? [])] });
+  const alerts = opts.alerts === false ? null : createAlertPipeline({ db, config, log });
+  const steps = [...(alerts?.steps ?? []), ...(opts.hitSteps ?? [])];
+  // Intel labels first: the trail reads them when it rates the incident.
+  const prepare = [intelPrepare(db), ...(alerts?.prepare ?? [])];
+  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify, prepare });
   const deps: AppDeps = { config, db, log, recorder };
   const listeners: RunningListener[] = [];
   try {
@@ -70,6 +77,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const forwarder: Forwarder | undefined = config.SYSLOG_URL
     ? startSyslogForwarder(db, log, { url: config.SYSLOG_URL, facility: facilityNumber(config.SYSLOG_FACILITY), pollMs: config.SYSLOG_POLL_MS })
     : undefined;
+  alerts?.worker?.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -85,6 +93,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((l) => l.close()));
         recorder.flush();
+        await alerts?.worker?.stop();
         await forwarder?.tick();
         await forwarder?.close();
         await checkpointer?.close();

@@ -1,12 +1,70 @@
+import { scannerMatcher } from '../alerts/scanners.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import type { Classification, NewHitRow } from '../db/schema.ts';
 import { cidrMatcher } from '../net.ts';
-import type { Classification } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 
 /**
  * Decide how a hit is treated by the alert pipeline. Every hit is stored whatever this says;
- * anything but `alert` only means "do not alert". Kinds can decide first (HitFacts.classification).
+ * anything but `alert` only means "do not alert" (unless ALERT_ON_CLASSIFICATIONS lists it).
+ * Kinds can decide first (HitFacts.classification); the recorder only asks when they did not.
  */
 export function classify(token: Token, sourceIp: string | null): Classification {
   if (sourceIp && token.ignoreCidrs.length > 0 && cidrMatcher(token.ignoreCidrs)(sourceIp)) return 'ignored';
   return 'alert';
+}
+
+/**
+ * Classifies a hit row before it is inserted; may note why in `row.details.classifiedBy`.
+ * Runs inside the hit's transaction, so its queries see every hit committed before.
+ */
+export type HitClassifier = (row: NewHitRow, token: Token) => Classification;
+
+/**
+ * The full classifier: per-token and global ignore CIDRs -> `ignored`; known scanners by user
+ * agent or network -> `scanner`; the same DNS name for the same token re-resolved within
+ * DNS_ECHO_WINDOW -> `echo` (resolvers retry and prefetch; the first lookup already alerted).
+ */
+export function createClassifier(db: Db, config: Pick<Config, 'IGNORE_CIDRS' | 'SCANNER_UA_EXTRA' | 'DNS_ECHO_WINDOW'>): HitClassifier {
+  const globalIgnore = cidrMatcher(config.IGNORE_CIDRS);
+  const scanner = scannerMatcher(config.SCANNER_UA_EXTRA);
+  const tokenIgnore = new Map<string, { key: string; match: (ip: string) => boolean }>();
+  // Newest earlier hit of this token with this name: walks the token's hits newest first.
+  const lastSameName = db.$client.prepare<[string, string], { at: number }>(
+    'select at from hits where token_id = ? and qname = ? order by id desc limit 1',
+  );
+
+  const ignoredByToken = (token: Token, ip: string): boolean => {
+    if (token.ignoreCidrs.length === 0) return false;
+    const key = token.ignoreCidrs.join(',');
+    let m = tokenIgnore.get(token.id);
+    if (!m || m.key !== key) {
+      m = { key, match: cidrMatcher(token.ignoreCidrs) };
+      if (tokenIgnore.size > 10_000) tokenIgnore.clear();
+      tokenIgnore.set(token.id, m);
+    }
+    return m.match(ip);
+  };
+
+  return (row, token) => {
+    const ip = row.sourceIp ?? null;
+    if (ip && ignoredByToken(token, ip)) return note(row, 'ignored', 'token ignoreCidrs');
+    if (ip && globalIgnore(ip)) return note(row, 'ignored', 'IGNORE_CIDRS');
+    if (row.channel !== 'dns') {
+      const name = scanner(row.userAgent ?? null, ip);
+      if (name) return note(row, 'scanner', name);
+    }
+    if (row.channel === 'dns' && row.qname) {
+      const prev = lastSameName.get(row.tokenId, row.qname);
+      const at = row.at instanceof Date ? row.at.getTime() : Date.now();
+      if (prev && at - prev.at <= config.DNS_ECHO_WINDOW) return note(row, 'echo', `same name resolved ${Math.round((at - prev.at) / 1000)}s earlier`);
+    }
+    return 'alert';
+  };
+}
+
+function note(row: NewHitRow, c: Classification, why: string): Classification {
+  row.details = { ...(row.details ?? {}), classifiedBy: why };
+  return c;
 }

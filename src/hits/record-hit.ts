@@ -3,7 +3,7 @@ import { hitWriter } from '../db/queries/hits.ts';
 import type { Channel, HitRow, NewHitRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { HitFacts, Token } from '../tokens/kind.ts';
-import { classify } from './classify.ts';
+import { classify, type HitClassifier } from './classify.ts';
 
 /** A trigger as a channel saw it, before it is stored. */
 export interface HitEvent {
@@ -35,6 +35,12 @@ export interface HitEvent {
  */
 export type HitStep = (db: Db, hit: HitRow, token: Token) => HitRow | void;
 
+/**
+ * Runs in the hit's transaction just before the insert and may fill derived columns (the
+ * trail sets `incidentId` here, which saves an UPDATE per hit on the hot path).
+ */
+export type HitPrepare = (row: NewHitRow, token: Token) => void;
+
 export interface HitRecorder {
   /** Store the hit; resolves once it is committed (answer the client only after that). */
   record(event: HitEvent): Promise<HitRow>;
@@ -52,7 +58,13 @@ const MAX_JSON = 8192;
  * that commit. Should the batch fail, hits are retried one by one so a single bad row
  * cannot lose the others.
  */
-export function createHitRecorder(deps: { db: Db; log: Logger; steps?: readonly HitStep[] }): HitRecorder {
+export function createHitRecorder(deps: {
+  db: Db;
+  log: Logger;
+  steps?: readonly HitStep[];
+  classify?: HitClassifier;
+  prepare?: readonly HitPrepare[];
+}): HitRecorder {
   const { db, log } = deps;
   const steps = deps.steps ?? [];
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
@@ -61,7 +73,10 @@ export function createHitRecorder(deps: { db: Db; log: Logger; steps?: readonly 
 
   const writer = hitWriter(db);
   const persist = (event: HitEvent): HitRow => {
-    let hit = writer.insert(toRow(event));
+    const row = toRow(event);
+    if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
+    for (const p of deps.prepare ?? []) p(row, event.token);
+    let hit = writer.insert(row);
     for (const step of steps) hit = step(db, hit, event.token) ?? hit;
     return hit;
   };

@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { Db } from '../db/client.ts';
 import { allIndicators, intelVersion } from '../db/queries/intel.ts';
 import type { HitRow } from '../db/schema.ts';
-import type { HitStep } from '../hits/record-hit.ts';
+import type { HitPrepare } from '../hits/record-hit.ts';
 import { normalizeIp } from '../net.ts';
 
 interface Index {
@@ -78,13 +78,10 @@ export function intelMatcher(db: Db, recheckMs = 1000) {
   };
 }
 
-/** The hit step that stamps matching intel labels on the hit (runs before the trail step). */
-export function intelStep(db: Db, matcher = intelMatcher(db)): HitStep {
-  const update = db.$client.prepare('update hits set intel = ? where id = ?');
-  return (_db, hit) => {
-    const labels = matcher.labelsFor(hit);
-    if (labels.length === 0) return hit;
-    update.run(JSON.stringify(labels), hit.id);
-    return { ...hit, intel: labels };
+/** Stamps matching intel labels on the hit row before it is stored (and before the trail rates it). */
+export function intelPrepare(db: Db, matcher = intelMatcher(db)): HitPrepare {
+  return (row) => {
+    const labels = matcher.labelsFor({ sourceIp: row.sourceIp ?? null, forwardedFor: row.forwardedFor ?? null, mailFrom: row.mailFrom ?? null });
+    if (labels.length) row.intel = labels;
   };
 }

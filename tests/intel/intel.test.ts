@@ -92,3 +92,25 @@ describe('threat-intel indicators', () => {
     expect(res.body.removed).toBe(1);
   });
 });
+
+describe('threat intel in alerts', () => {
+  it('a hit from an APT-listed source raises the incident to high and names the group in the mail', async () => {
+    const { smtpSink, waitFor, getFrom: getFromAddr } = await import('../alerts/support.ts');
+    const sink = await smtpSink();
+    const srv = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50' });
+    try {
+      const api = createAdminApp(srv.app.deps);
+      await request(api).post('/api/v1/intel/import?label=APT29').set(auth).set('content-type', 'text/plain').send('127.0.0.9\n');
+      const { url } = await makeToken(srv.app.deps.db, srv.config, { kind: 'web-bug', name: 'Board minutes', location: '\\\\fs01\\board' });
+      await getFromAddr(url!, '127.0.0.9');
+      const mail = await waitFor(() => sink.mails[0], 15_000, 'the alert mail');
+      expect(mail.mail.subject).toMatch(/^\[HIGH\] .*\(known APT29 source\)/);
+      expect(mail.mail.text).toContain('source matches APT29');
+      const incidents = await request(api).get('/api/v1/incidents').set(auth);
+      expect(incidents.body.items[0]).toMatchObject({ severity: 'high' });
+    } finally {
+      await srv.stop();
+      await sink.close();
+    }
+  });
+});

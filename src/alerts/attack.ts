@@ -1,0 +1,50 @@
+/**
+ * MITRE ATT&CK (Enterprise) technique names for the ids token kinds declare. Alerts print
+ * `T1552.001 Credentials In Files` rather than a bare id, so a responder needs no lookup.
+ */
+export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
+  T1005: 'Data from Local System',
+  T1021: 'Remote Services',
+  'T1021.001': 'Remote Services: Remote Desktop Protocol',
+  'T1021.002': 'Remote Services: SMB/Windows Admin Shares',
+  'T1021.004': 'Remote Services: SSH',
+  T1039: 'Data from Network Shared Drive',
+  T1046: 'Network Service Discovery',
+  T1078: 'Valid Accounts',
+  'T1078.002': 'Valid Accounts: Domain Accounts',
+  'T1078.003': 'Valid Accounts: Local Accounts',
+  'T1078.004': 'Valid Accounts: Cloud Accounts',
+  T1083: 'File and Directory Discovery',
+  T1087: 'Account Discovery',
+  T1110: 'Brute Force',
+  T1114: 'Email Collection',
+  'T1114.002': 'Email Collection: Remote Email Collection',
+  T1135: 'Network Share Discovery',
+  T1190: 'Exploit Public-Facing Application',
+  T1213: 'Data from Information Repositories',
+  T1530: 'Data from Cloud Storage',
+  T1552: 'Unsecured Credentials',
+  'T1552.001': 'Unsecured Credentials: Credentials In Files',
+  'T1552.004': 'Unsecured Credentials: Private Keys',
+  'T1552.005': 'Unsecured Credentials: Cloud Instance Metadata API',
+  'T1552.007': 'Unsecured Credentials: Container API',
+  T1555: 'Credentials from Password Stores',
+  T1566: 'Phishing',
+  T1580: 'Cloud Infrastructure Discovery',
+  T1613: 'Container and Resource Discovery',
+});
+
+/** A technique id with its name, for alerts and exports. */
+export interface Technique {
+  id: string;
+  name: string;
+  url: string;
+}
+
+/** Name a technique id; unknown ids keep their id as name (a kind may be newer than this table). */
+export function technique(id: string): Technique {
+  return { id, name: TECHNIQUES[id] ?? id, url: `https://attack.mitre.org/techniques/${id.replace('.', '/')}/` };
+}
+
+/** Techniques a credential use suggests in addition to what the kind declares. */
+export const CREDENTIAL_USE_TECHNIQUES = ['T1078'] as const;

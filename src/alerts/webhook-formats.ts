@@ -1,0 +1,143 @@
+import type { AlertView } from './view.ts';
+
+export type WebhookFormat = 'json' | 'slack' | 'teams' | 'discord';
+
+/** Version of the generic JSON body; bump it (and document the change in README) when fields change meaning. */
+export const WEBHOOK_SCHEMA = 'honeytrail.alert/v1';
+
+const COLORS = { low: 0x5b6b7a, medium: 0xb7791f, high: 0xc53030, critical: 0x702459 } as const;
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** Build the body for a webhook format from one alert view. */
+export function webhookBody(format: WebhookFormat, view: AlertView, deliveryId: string): unknown {
+  switch (format) {
+    case 'slack':
+      return slack(view);
+    case 'teams':
+      return teams(view);
+    case 'discord':
+      return discord(view);
+    default:
+      return generic(view, deliveryId);
+  }
+}
+
+/**
+ * Generic JSON, schema `honeytrail.alert/v1` (documented in README "Alerts"). Additive changes
+ * keep v1; a changed meaning gets v2.
+ */
+export function generic(v: AlertView, deliveryId: string) {
+  return {
+    schema: WEBHOOK_SCHEMA,
+    deliveryId,
+    event: v.kind === 'test' ? 'alert.test' : `alert.${v.kind}`,
+    sentAt: new Date().toISOString(),
+    severity: v.severity,
+    subject: v.subject,
+    conclusion: v.conclusion,
+    summary: v.sentence,
+    incident: v.incident,
+    actor: v.actor,
+    decoy: v.decoy,
+    hits: v.newHits,
+    hitsNotListed: v.newHitsMore,
+    trail: v.trail,
+    trailNotListed: v.trailMore,
+    techniques: v.techniques,
+    nextSteps: v.nextSteps,
+    links: { incident: v.incident.url, token: v.decoy.url },
+  };
+}
+
+/** Slack Block Kit. Slack renders mrkdwn, so `<`, `>` and `&` in our text are escaped the way Slack asks. */
+function slack(v: AlertView) {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const trail = v.trail.slice(-15).map((t) => `• ${t.at} — *${esc(t.decoy)}* (${esc(t.planted)}): ${esc(t.what)}`).join('\n');
+  return {
+    text: esc(v.subject),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: clip(v.subject, 150) } },
+      { type: 'section', text: { type: 'mrkdwn', text: clip(esc(v.sentence), 2900) } },
+      {
+        type: 'section',
+        fields: [
+          { type: 'mrkdwn', text: `*Severity*\n${v.severity.toUpperCase()}` },
+          { type: 'mrkdwn', text: `*Actor*\n${clip(esc(v.actor.label), 500)}` },
+          { type: 'mrkdwn', text: `*Decoy*\n${clip(esc(v.decoy.name), 500)}` },
+          { type: 'mrkdwn', text: `*Planted*\n${clip(esc([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded'), 500)}` },
+        ],
+      },
+      { type: 'section', text: { type: 'mrkdwn', text: clip(`*Trail*\n${trail || 'none'}`, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: clip(v.techniques.map((t) => `${t.id} ${esc(t.name)}`).join(' · ') || 'no techniques', 2900) }] },
+      {
+        type: 'actions',
+        elements: [
+          { type: 'button', text: { type: 'plain_text', text: 'Open incident' }, url: v.incident.url, style: 'danger' },
+          { type: 'button', text: { type: 'plain_text', text: 'Open decoy' }, url: v.decoy.url },
+        ],
+      },
+    ],
+  };
+}
+
+/** Microsoft Teams: an Adaptive Card (1.4) in a message attachment, as Teams workflows/connectors accept. */
+function teams(v: AlertView) {
+  return {
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          body: [
+            { type: 'TextBlock', text: v.subject, weight: 'Bolder', size: 'Medium', wrap: true, color: v.severity === 'low' ? 'Default' : 'Attention' },
+            { type: 'TextBlock', text: v.sentence, wrap: true },
+            {
+              type: 'FactSet',
+              facts: [
+                { title: 'Severity', value: v.severity.toUpperCase() },
+                { title: 'Actor', value: v.actor.label },
+                { title: 'Decoy', value: v.decoy.name },
+                { title: 'Planted', value: [v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded' },
+                { title: 'Techniques', value: v.techniques.map((t) => `${t.id} ${t.name}`).join(', ') || 'none' },
+              ],
+            },
+            { type: 'TextBlock', text: 'Trail', weight: 'Bolder', wrap: true },
+            ...v.trail.slice(-15).map((t) => ({ type: 'TextBlock', text: `${t.at} · ${t.decoy} (${t.planted}): ${t.what}`, wrap: true, spacing: 'None' })),
+          ],
+          actions: [
+            { type: 'Action.OpenUrl', title: 'Open incident', url: v.incident.url },
+            { type: 'Action.OpenUrl', title: 'Open decoy', url: v.decoy.url },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** Discord: one embed (title <= 256, description <= 4096, fields <= 25 with values <= 1024). */
+function discord(v: AlertView) {
+  return {
+    username: 'Honeytrail',
+    allowed_mentions: { parse: [] },
+    embeds: [
+      {
+        title: clip(v.subject, 256),
+        description: clip(v.sentence, 4096),
+        url: v.incident.url,
+        color: COLORS[v.severity],
+        timestamp: v.incident.lastAt,
+        fields: [
+          { name: 'Actor', value: clip(v.actor.label, 1024), inline: true },
+          { name: 'Decoy', value: clip(v.decoy.name, 1024), inline: true },
+          { name: 'Planted', value: clip([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded', 1024) },
+          { name: 'Trail', value: clip(v.trail.slice(-10).map((t) => `${t.at} ${t.decoy} (${t.planted}): ${t.what}`).join('\n') || 'none', 1024) },
+          { name: 'ATT&CK', value: clip(v.techniques.map((t) => `${t.id} ${t.name}`).join('\n') || 'none', 1024) },
+        ],
+      },
+    ],
+  };
+}

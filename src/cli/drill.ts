@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { runDrill } from '../alerts/drill.ts';
+import { ConfigError, loadConfig, loadDotEnv, sqlitePath } from '../config.ts';
+import { closeDatabase, openDatabase } from '../db/client.ts';
+import { createLogger } from '../logger.ts';
+
+/**
+ * `npm run drill [-- --email a@x --webhook https://…]`: send a test alert through every
+ * configured channel (ALERT_TO, WEBHOOK_URLS, plus the extra targets given) and print one
+ * line per channel. Exits 0 when every channel accepted it, 1 otherwise, 2 on bad config.
+ */
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } } });
+  let config;
+  try {
+    loadDotEnv();
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`honeytrail drill: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
+  try {
+    const results = await runDrill({ db, config, log }, { emails: values.email ?? [], webhooks: values.webhook ?? [] });
+    if (results.length === 0) {
+      process.stderr.write('honeytrail drill: no channel configured (set ALERT_TO + SMTP_URL or WEBHOOK_URLS, or pass --email / --webhook)\n');
+      return 1;
+    }
+    for (const r of results) {
+      process.stdout.write(`${r.ok ? 'OK  ' : 'FAIL'} ${r.channel.padEnd(7)} ${r.target}${r.status ? `  (${r.status})` : ''}${r.error ? `  ${r.error}` : ''}\n`);
+    }
+    return results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    closeDatabase(db);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`honeytrail drill: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

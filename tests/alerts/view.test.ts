@@ -1,0 +1,47 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderEmail } from '../../src/alerts/email.ts';
+import { createAlertPipeline } from '../../src/alerts/pipeline.ts';
+import { buildAlertView } from '../../src/alerts/view.ts';
+import type { Db } from '../../src/db/client.ts';
+import { listAlerts } from '../../src/db/queries/alerts.ts';
+import { createHitRecorder, type HitEvent } from '../../src/hits/record-hit.ts';
+import type { Token } from '../../src/tokens/kind.ts';
+import { makeToken, silentLog, testConfig, testDb } from '../helpers.ts';
+
+let t: ReturnType<typeof testDb>;
+let db: Db;
+beforeEach(() => {
+  t = testDb();
+  db = t.db;
+});
+afterEach(() => t.cleanup());
+
+describe('alert view of a long trail', () => {
+  it('lists every new hit, samples the trail, and still names every planted host and used credential', async () => {
+    const config = testConfig(t.dir, { ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example', ADMIN_URL: 'https://ht.corp.example' });
+    const p = createAlertPipeline({ db, config, log: silentLog });
+    const r = createHitRecorder({ db, log: silentLog, steps: p.steps, classify: p.classify, prepare: p.prepare });
+    const mk = async (name: string, plantedHost: string) => (await makeToken(db, config, { kind: 'web-bug', name, location: `\\\\${plantedHost}\\share`, plantedHost })).token as Token;
+    const a = await mk('A', 'H1');
+    const b = await mk('B', 'H2');
+    const hit = (token: Token, extra: Partial<HitEvent> = {}) => r.record({ token, channel: 'http', sourceIp: '10.4.4.4', method: 'GET', path: '/x', ...extra });
+    for (let i = 0; i < 60; i++) await hit(a);
+    await hit(b, { facts: { credential: 'svc_sql' } });
+    for (let i = 0; i < 60; i++) await hit(a);
+    const rows = listAlerts(db, { limit: 5 });
+    expect(rows).toHaveLength(1);
+    const row = rows[0] ?? expect.fail('no alert row');
+    expect(row.payload).toMatchObject({ hitCount: 121 });
+    const view = buildAlertView(db, config, row) ?? expect.fail('no view');
+    expect(view.newHits).toHaveLength(121);
+    expect(view.trail).toHaveLength(50);
+    expect(view.trailMore).toBe(71);
+    expect(view.severity).toBe('critical');
+    const steps = view.nextSteps.join('\n');
+    expect(steps).toContain('Check logon events on H2');
+    expect(steps).toContain('Decoy credential svc_sql was used (planted on H2)');
+    const mail = renderEmail(view);
+    expect(mail.text).toContain('71 more event(s) in the middle of the trail are on the incident page.');
+    expect(mail.subject).toBe('[CRITICAL] Lateral movement: 10.4.4.4 touched 2 decoys on 2 hosts');
+  });
+});
