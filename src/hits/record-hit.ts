@@ -30,8 +30,8 @@ export interface HitEvent {
 
 /**
  * A step run inside the hit's transaction, after the hit row exists: the alerts pipeline
- * hangs the incident (trail) update and the outbox rows here, so that a hit, its incident
- * and its alerts are committed together or not at all.
+ * hangs the outbox rows here (its incident update runs just before, as a HitPrepare), so
+ * that a hit, its incident and its alerts are committed together or not at all.
  */
 export type HitStep = (db: Db, hit: HitRow, token: Token) => HitRow | void;
 
