@@ -37,7 +37,8 @@ export const KNOWN_SCANNERS: readonly KnownScanner[] = [
   { name: 'Proofpoint URL Defense', ua: ['proofpoint'], cidrs: ['148.163.128.0/19', '67.231.144.0/20'] },
   { name: 'Mimecast URL Protect', ua: ['mimecast'], cidrs: ['205.139.110.0/24', '207.211.30.0/24', '91.220.42.0/24'] },
   { name: 'Barracuda Link Protection', ua: ['barracuda'], cidrs: ['64.235.144.0/20', '209.222.80.0/21'] },
-  { name: 'Microsoft Defender Safe Links', ua: ['safelinks', 'ms-office-urlchecker', 'bingpreview', 'microsoft office protocol discovery'] },
+  // Not 'Microsoft Office Protocol Discovery': that OPTIONS probe is Office itself opening a planted document.
+  { name: 'Microsoft Defender Safe Links', ua: ['safelinks', 'ms-office-urlchecker', 'bingpreview'] },
   { name: 'Cisco Secure Email (IronPort)', ua: ['ironport', 'cisco-urlscan'] },
   { name: 'Trend Micro / Sophos / Symantec scanners', ua: ['trendmicro', 'sophos', 'symantec', 'messagelabs', 'forcepoint', 'fortiguard'] },
   { name: 'Google Safe Browsing / Gmail proxy', ua: ['google-safety', 'googlesafebrowsing'] },
