@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { createAlertActions } from './alerts/actions.ts';
 import { createAlertPipeline } from './alerts/pipeline.ts';
 import { createAdminApp } from './app.ts';
 import { createPublicServer } from './channels/http.ts';
@@ -55,7 +56,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   // Intel labels first: the trail reads them when it rates the incident.
   const prepare = [intelPrepare(db), ...(alerts?.prepare ?? [])];
   const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify, prepare });
-  const deps: AppDeps = { config, db, log, recorder };
+  const deps: AppDeps = { config, db, log, recorder, alerts: alerts ? createAlertActions({ db, config, log }) : undefined };
   const listeners: RunningListener[] = [];
   try {
     if (config.PUBLIC_ENABLED) {

@@ -27,10 +27,11 @@ export interface DrillResult {
  */
 export async function runDrill(
   deps: { db: Db; config: Config; log: Logger },
-  extra: { emails?: string[]; webhooks?: string[] } = {},
+  extra: { emails?: string[]; webhooks?: string[]; onlyExtra?: boolean } = {},
 ): Promise<DrillResult[]> {
   const { db, config, log } = deps;
-  const targets = targetsFor({ alertEmails: extra.emails ?? [], webhooks: extra.webhooks ?? [] }, config);
+  const configured = extra.onlyExtra ? { ...config, ALERT_TO: [], WEBHOOK_URLS: [] } : config;
+  const targets = targetsFor({ alertEmails: extra.emails ?? [], webhooks: extra.webhooks ?? [] }, configured);
   const view = composeView({ db, adminUrl: config.ADMIN_URL, kind: 'test', ...drillIncident() });
   const mailer = createMailer(config);
   const stamp = Date.now();

@@ -1,8 +1,6 @@
-import { createTransport } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertActions } from '../../src/admin/alert-actions.ts';
 import { createAdminApp } from '../../src/app.ts';
 import { getIncident } from '../../src/db/queries/admin-views.ts';
 import { insertAsset, listAssets } from '../../src/db/queries/assets.ts';
@@ -12,7 +10,8 @@ import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
 import { listUsers } from '../../src/db/queries/users.ts';
 import { KINDS } from '../../src/tokens/registry.ts';
 import { makeAlert, makeHit, makeIncident } from '../factories.ts';
-import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { createAlertActions } from '../../src/alerts/actions.ts';
+import { makeToken, silentLog, startTestServer, testConfig, type TestServer } from '../helpers.ts';
 import { csrfOf, makeAdmin, signIn } from './helpers.ts';
 
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
@@ -254,15 +253,16 @@ describe('assets, admins, API keys, settings, audit', () => {
   });
 
   it('says plainly that tests cannot be sent without the alert module', async () => {
-    const page = await agent.get('/settings');
+    const bare = await signIn(createAdminApp({ ...s.app.deps, alerts: undefined }));
+    const page = await bare.agent.get('/settings');
     expect(page.text).toContain('The alert delivery module is not installed');
-    const res = await agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: csrf });
+    const res = await bare.agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: bare.csrf });
     expect(res.status).toBe(503);
     expect(res.text).toContain('nothing was sent');
     expect(res.text).not.toMatch(/delivered/);
   });
 
-  it('sends a test email through the alert boundary to a real SMTP server', async () => {
+  it('sends a test email through the alert pipeline to a real SMTP server', async () => {
     const received: string[] = [];
     const smtp = new SMTPServer({
       authOptional: true,
@@ -278,18 +278,8 @@ describe('assets, admins, API keys, settings, audit', () => {
     });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
     const port = (smtp.server.address() as { port: number }).port;
-    const transport = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
-    const alerts: AlertActions = {
-      async sendTestEmail(to) {
-        try {
-          const info = await transport.sendMail({ from: 'ht@corp.example', to, subject: 'Honeytrail test', text: 'test' });
-          return { ok: true, detail: info.response };
-        } catch (err) {
-          return { ok: false, error: (err as Error).message };
-        }
-      },
-      testWebhook: async () => ({ ok: false, error: 'not used here' }),
-    };
+    const config = testConfig(s.dir, { SMTP_URL: `smtp://127.0.0.1:${port}` });
+    const alerts = createAlertActions({ db: s.app.deps.db, config, log: silentLog });
     try {
       const withAlerts = createAdminApp({ ...s.app.deps, alerts });
       const signed = await signIn(withAlerts);
@@ -297,12 +287,11 @@ describe('assets, admins, API keys, settings, audit', () => {
       expect(res.status).toBe(200);
       expect(res.text).toMatch(/test-email<\/strong> to soc@corp.example: delivered/);
       expect(received).toHaveLength(1);
-      expect(received[0]).toContain('Subject: Honeytrail test');
+      expect(received[0]).toMatch(/Subject: \[TEST\] Drill:/);
       const bad = await signed.agent.post('/settings/test-email').type('form').send({ to: 'nope', _csrf: signed.csrf });
       expect(bad.status).toBe(400);
       expect(bad.text).toContain('must be an email address');
     } finally {
-      transport.close();
       await new Promise<void>((r) => smtp.close(() => r()));
     }
   });

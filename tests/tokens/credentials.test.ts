@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
