@@ -178,6 +178,24 @@ describe('tokens list and detail', () => {
 });
 
 describe('incidents', () => {
+  it('shows an incident the real pipeline built from hits on two hosts, and acknowledges it', async () => {
+    const a = await makeToken(db(), s.config, { kind: 'web-bug', name: 'e2e finance bug', location: '\\\\fs07\\finance', plantedHost: 'FS07' });
+    const b = await makeToken(db(), s.config, { kind: 'web-bug', name: 'e2e hr bug', location: '\\\\fs08\\hr', plantedHost: 'FS08' });
+    const { getFrom } = await import('../alerts/support.ts');
+    await getFrom(a.url ?? '', '127.0.0.44');
+    await getFrom(b.url ?? '', '127.0.0.44');
+    const hit = listHits(db(), { tokenId: b.token.id, limit: 1 })[0];
+    expect(hit?.incidentId).toBeTruthy();
+    const page = await agent.get(`/incidents/${hit?.incidentId}`);
+    expect(page.status).toBe(200);
+    expect(page.text.indexOf('e2e finance bug')).toBeLessThan(page.text.indexOf('e2e hr bug'));
+    expect(page.text).toContain('FS07');
+    expect(page.text).toContain('FS08');
+    expect(page.text).toContain('lateral movement suspected');
+    await agent.post(`/incidents/${hit?.incidentId}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
+    expect(getIncident(db(), hit?.incidentId ?? 0)?.status).toBe('acknowledged');
+  });
+
   it('shows the trail, places touched, techniques and alert log; acknowledges and closes', async () => {
     const a = await makeToken(db(), s.config, { kind: 'web-bug', name: 'payroll.xlsx bug', location: '\\\\fs01\\finance', plantedHost: 'FS01' });
     const b = await makeToken(db(), s.config, { kind: 'redirect', name: 'wiki link', location: 'https://wiki/hr', plantedHost: 'WIKI01' });
