@@ -85,6 +85,8 @@ const schema = z.object({
   ALERT_TO: list.default([]),
   TRAIL_WINDOW: duration.default(24 * 3600 * 1000),
   ALERT_DIGEST_SECONDS: z.coerce.number().int().min(0).default(300),
+  FLOOD_THRESHOLD: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),
+  FLOOD_WINDOW: duration.default(60_000),
   ALERT_WORKER_ENABLED: bool.default(true),
   ALERT_POLL_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000).default(1000),
   ALERT_RETRY_BASE_MS: z.coerce.number().int().min(10, 'must be at least 10').max(3_600_000).default(5000),

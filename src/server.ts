@@ -14,6 +14,7 @@ import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AppDeps } from './deps.ts';
 import { createHitRecorder, type HitStep } from './hits/record-hit.ts';
+import { createFloodGate } from './hits/flood.ts';
 import { intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
@@ -55,7 +56,8 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const steps = [...(alerts?.steps ?? []), ...(opts.hitSteps ?? [])];
   // Intel labels first: the trail reads them when it rates the incident.
   const prepare = [intelPrepare(db), ...(alerts?.prepare ?? [])];
-  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify, prepare });
+  const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
+  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify, prepare, flood });
   const deps: AppDeps = { config, db, log, recorder, alerts: alerts ? createAlertActions({ db, config, log }) : undefined };
   const listeners: RunningListener[] = [];
   try {

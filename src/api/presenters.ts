@@ -53,6 +53,7 @@ export function hitJson(h: HitRow) {
     details: h.details,
     incidentId: h.incidentId,
     repeatCount: h.repeatCount,
+    lastAt: h.lastAt ? h.lastAt.toISOString() : null,
     intel: h.intel ?? [],
   };
 }

@@ -4,6 +4,7 @@ import type { Channel, HitRow, NewHitRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { HitFacts, Token } from '../tokens/kind.ts';
 import { classify, type HitClassifier } from './classify.ts';
+import type { FloodGate } from './flood.ts';
 
 /** A trigger as a channel saw it, before it is stored. */
 export interface HitEvent {
@@ -64,6 +65,8 @@ export function createHitRecorder(deps: {
   steps?: readonly HitStep[];
   classify?: HitClassifier;
   prepare?: readonly HitPrepare[];
+  /** Fold repeated identical hits (see hits/flood.ts); off when absent. */
+  flood?: FloodGate;
 }): HitRecorder {
   const { db, log } = deps;
   const steps = deps.steps ?? [];
@@ -74,10 +77,13 @@ export function createHitRecorder(deps: {
   const writer = hitWriter(db);
   const persist = (event: HitEvent): HitRow => {
     const row = toRow(event);
+    const repeated = deps.flood?.foldInto(row);
+    if (repeated) return writer.repeat(repeated, row.at);
     if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
     for (const p of deps.prepare ?? []) p(row, event.token);
     let hit = writer.insert(row);
     for (const step of steps) hit = step(db, hit, event.token) ?? hit;
+    deps.flood?.stored(row, hit);
     return hit;
   };
   const persistBatch = db.$client.transaction((events: HitEvent[]) => {
@@ -102,6 +108,7 @@ export function createHitRecorder(deps: {
     try {
       stored = persistBatch(batch.map((p) => p.event));
     } catch (err) {
+      deps.flood?.reset();
       log.warn({ err, size: batch.length }, 'hit batch failed; retrying hits one by one');
     }
     batch.forEach((pending, i) => {
@@ -176,7 +183,8 @@ function boundJson(value: Record<string, unknown> | null): Record<string, unknow
 }
 
 function logHit(log: Logger, hit: HitRow, token: Token): void {
-  log.info(
+  // A hit folded into an earlier row (flood control) is logged at debug: the row's count tells the rest.
+  (hit.repeatCount > 1 ? log.debug.bind(log) : log.info.bind(log))(
     {
       event: 'hit',
       hitId: hit.id,

@@ -20,6 +20,7 @@ export function hitWriter(db: Db) {
   const insert = db.$client.prepare(
     `insert into hits (${HIT_COLUMNS.map(([c]) => c).join(', ')}) values (${HIT_COLUMNS.map(() => '?').join(', ')})`,
   );
+  const bump = db.$client.prepare('update hits set repeat_count = repeat_count + 1, last_at = ? where id = ?');
   const touch = db.$client.prepare('update tokens set hit_count = hit_count + ?, last_hit_at = max(coalesce(last_hit_at, 0), ?) where id = ?');
   return {
     insert(row: NewHitRow): HitRow {
@@ -56,6 +57,13 @@ export function hitWriter(db: Db) {
       const values = HIT_COLUMNS.map(([, key]) => toDriver(full[key]));
       full.id = Number(insert.run(...values).lastInsertRowid);
       return full;
+    },
+    /** Fold one more identical hit into a stored row (flood control). */
+    repeat(hit: HitRow, at: Date): HitRow {
+      bump.run(at.getTime(), hit.id);
+      hit.repeatCount += 1;
+      hit.lastAt = at;
+      return hit;
     },
     /** Count `n` hits on a token (list pages show count and last hit without scanning hits). */
     touchToken(tokenId: string, n: number, at: Date): void {
