@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
+import { benchFlood } from './flood.ts';
 import { benchDns } from './dns.ts';
 import { measureAlertLatency } from './alert-latency.ts';
 
@@ -84,6 +85,14 @@ async function main(): Promise<void> {
     const ratio = trig.requests.average / baseline.requests.average;
     console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
     console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
+    const floodSeconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 30);
+    process.stderr.write(`Flood: one source hammering one token for ${floodSeconds}s while the admin API is used\n`);
+    const floodDir = join(dir, 'flood');
+    mkdirSync(floodDir);
+    const flood = await benchFlood(floodDir, floodSeconds);
+    console.table([flood]);
+    console.log(`flood: admin p99 ${flood.adminP99ms} ms (target < 250 ms); other token ${flood.otherTokenRecorded}/${flood.otherTokenSent} recorded; ${flood.triggers} triggers stored in ${flood.rowsStored} rows (+${Math.round(flood.dbGrowthBytes / 1024)} KiB)`);
+
     const scaleTokens = Number(process.env.BENCH_TOKENS ?? 100_000);
     const scaleHits = Number(process.env.BENCH_HITS ?? 5_000_000);
     process.stderr.write(`Admin API at scale: ${scaleTokens} tokens, ${scaleHits} hits\n`);
@@ -94,7 +103,7 @@ async function main(): Promise<void> {
     console.log(`alert latency (hit -> mail accepted by SMTP, ${alertLatency.samples} samples): p50 ${alertLatency.p50ms} ms, p95 ${alertLatency.p95ms} ms (target p50 < 1000 ms)`);
     rows.push({ target: 'alert latency (hit -> SMTP accepted)', p50ms: alertLatency.p50ms, p95ms: alertLatency.p95ms, samples: alertLatency.samples });
     const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows, scale }, null, 2));
+    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows, flood, scale }, null, 2));
     console.log(`results written to ${out}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

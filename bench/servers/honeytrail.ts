@@ -3,26 +3,55 @@ import { createLogger } from '../../src/logger.ts';
 import { startHoneytrail } from '../../src/server.ts';
 import { createToken } from '../../src/tokens/service.ts';
 
-/** Honeytrail's public listener with one web-bug token; every request is a durably recorded hit. */
+/**
+ * Honeytrail's public listener with a web-bug token; every request is a durably recorded hit.
+ * The throughput bench turns flood control off (each request is inserted as its own row, as
+ * distinct intruder requests would be); the flood bench (BENCH_ADMIN=true) keeps the default
+ * and also runs the admin API.
+ */
 const dir = process.argv[2] ?? './bench/results/tmp';
+const flood = process.env.BENCH_ADMIN === 'true';
+const apiKey = 'bench_api_key_0123456789abcdefghijklmn';
 const config = loadConfig({
   DATABASE_URL: `file:${dir}/bench.db`,
   DATA_DIR: dir,
   PUBLIC_HOST: '127.0.0.1',
   PUBLIC_PORT: '0',
-  ADMIN_ENABLED: 'false',
+  ADMIN_ENABLED: flood ? 'true' : 'false',
+  ADMIN_HOST: '127.0.0.1',
+  ADMIN_PORT: '0',
+  HONEYTRAIL_API_KEY: apiKey,
   DNS_ENABLED: 'false',
   SMTP_ENABLED: 'false',
+  FLOOD_THRESHOLD: flood ? '20' : '100000',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 });
 const app = await startHoneytrail({ config, log: createLogger(config.LOG_LEVEL) });
-const { token, artifact } = await createToken(app.deps.db, { config }, { kind: 'web-bug', name: 'bench', params: { response: 'gif' } }, { id: 'bench' });
-const url = new URL(artifact.url ?? '');
-process.send?.({ port: app.port('public'), path: url.pathname + url.search, tokenId: token.id });
+const make = (name: string) => createToken(app.deps.db, { config }, { kind: 'web-bug', name, params: { response: 'gif' } }, { id: 'bench' });
+const { token, artifact } = await make('bench');
+const other = await make('bench other');
+const pathOf = (u: string | undefined) => {
+  const url = new URL(u ?? '');
+  return url.pathname + url.search;
+};
+process.send?.({
+  port: app.port('public'),
+  path: pathOf(artifact.url),
+  tokenId: token.id,
+  ...(flood ? { adminPort: app.port('admin'), key: apiKey, otherPath: pathOf(other.artifact.url) } : {}),
+});
+const count = (sql: string, ...args: string[]) => (app.deps.db.$client.prepare(sql).get(...args) as { n: number | null }).n ?? 0;
 process.on('message', (msg) => {
   if (msg === 'count') {
-    const n = app.deps.db.$client.prepare('select count(*) as n from hits').get() as { n: number };
-    process.send?.({ hits: n.n, rss: process.memoryUsage().rss });
+    process.send?.({ hits: count('select sum(repeat_count) as n from hits'), rows: count('select count(*) as n from hits'), rss: process.memoryUsage().rss });
+  }
+  if (msg === 'flood-count') {
+    process.send?.({
+      hits: count('select sum(repeat_count) as n from hits where token_id = ?', token.id),
+      rows: count('select count(*) as n from hits where token_id = ?', token.id),
+      otherRows: count('select count(*) as n from hits where token_id = ?', other.token.id),
+      rss: process.memoryUsage().rss,
+    });
   }
 });
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
