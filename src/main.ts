@@ -1,21 +1,11 @@
 import { ensureFirstAdmin } from './admin/setup.ts';
-import { ConfigError, loadConfig, loadDotEnv } from './config.ts';
+import { bootConfig, exitOnSignal, failStart } from './boot.ts';
 import { createLogger } from './logger.ts';
 import { ensureInitialApiKey, startHoneytrail } from './server.ts';
 
 /** Entry point: parse config, start listeners, shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    loadDotEnv();
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`honeytrail: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = bootConfig('honeytrail');
   const log = createLogger(config.LOG_LEVEL);
   const app = await startHoneytrail({ config, log });
   const keyFile = ensureInitialApiKey(app.deps.db, config, log);
@@ -39,24 +29,7 @@ async function main(): Promise<void> {
       .join('\n') + '\n',
   );
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignal(log, 'honeytrail', () => app.close());
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`honeytrail: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main().catch(failStart('honeytrail'));

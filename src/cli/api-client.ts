@@ -5,6 +5,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly fields?: Record<string, string>,
+    /** The parsed error response, for routes that explain failures in their body. */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -36,7 +38,7 @@ export function apiClient(server: string, apiKey: string): ApiClient {
     }
     if (!res.ok) {
       const payload = (await res.json().catch(() => null)) as { error?: { message?: string; fields?: Record<string, string> } } | null;
-      throw new ApiError(res.status, payload?.error?.message ?? `${method} ${path} failed with HTTP ${res.status}`, payload?.error?.fields);
+      throw new ApiError(res.status, payload?.error?.message ?? `${method} ${path} failed with HTTP ${res.status}`, payload?.error?.fields, payload);
     }
     return res;
   };

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { runDrill } from '../alerts/drill.ts';
-import { ConfigError, loadConfig, loadDotEnv, sqlitePath } from '../config.ts';
+import { bootConfig } from '../boot.ts';
+import { sqlitePath } from '../config.ts';
 import { closeDatabase, openDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
 
@@ -11,17 +12,7 @@ import { createLogger } from '../logger.ts';
  */
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } } });
-  let config;
-  try {
-    loadDotEnv();
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`honeytrail drill: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = bootConfig('honeytrail drill');
   const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
   const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
   try {

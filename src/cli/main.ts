@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadCliEnv, loadConfig, loadDotEnv, sqlitePath } from '../config.ts';
+import type { Db } from '../db/client.ts';
 import { ApiError, apiClient, type ApiClient } from './api-client.ts';
 import { parseParams, parsePlan, PlanError, runPlan } from './plan.ts';
 import { plantOne, type TokenJson } from './plant.ts';
@@ -196,6 +198,28 @@ const commands: Record<string, Command> = {
     },
   },
 
+  drill: {
+    summary: 'send a test alert through every configured channel and report each result',
+    usage: 'honeytrail drill [--email ADDRESS ...] [--webhook URL ...]',
+    options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } },
+    async run({ values }) {
+      const api = connect(values);
+      type Drill = { ok: boolean; results: { channel: string; target: string; ok: boolean; status?: string; error?: string }[] };
+      let result: Drill;
+      try {
+        result = await api.post<Drill>('/alerts/test', { emails: values.email ?? [], webhooks: values.webhook ?? [] });
+      } catch (e) {
+        // 502 carries the per-channel results too: show them rather than only the summary.
+        if (!(e instanceof ApiError) || e.status !== 502 || !e.body) throw e;
+        result = e.body as Drill;
+      }
+      if (values.json) out(JSON.stringify(result));
+      else for (const r of result.results) out(`${r.ok ? 'ok    ' : 'FAILED'} ${r.channel}\t${r.target}${r.ok ? '' : `\t${r.error ?? r.status ?? ''}`}`);
+      if (result.results.length === 0) err('no alert channel is configured on the server (ALERT_TO, WEBHOOK_URLS) and none was given');
+      return result.ok && result.results.length > 0 ? 0 : 1;
+    },
+  },
+
   'api-key': {
     summary: 'local admin: create an API key in the database (printed once)',
     usage: 'honeytrail api-key create --name NAME   (reads DATABASE_URL like the server)',
@@ -204,21 +228,51 @@ const commands: Record<string, Command> = {
       if (positionals[0] !== 'create') throw new UsageError('usage: honeytrail api-key create --name NAME');
       const name = str(values.name);
       if (!name) throw new UsageError('api-key create needs --name');
-      const config = loadConfig();
-      const { openDatabase, closeDatabase } = await import('../db/client.ts');
       const { createApiKey } = await import('../db/queries/api-keys.ts');
-      const db = openDatabase({ path: sqlitePath(config.DATABASE_URL) });
-      try {
+      await withLocalDb((db) => {
         const { key, row } = createApiKey(db, name, 'cli');
         if (values.json) out(JSON.stringify({ id: row.id, name: row.name, key }));
         else out(`${key}\n(id ${row.id}; store it now, it is not shown again)`);
-      } finally {
-        closeDatabase(db);
-      }
+      });
+      return 0;
+    },
+  },
+
+  admin: {
+    summary: 'local admin: create an admin user for the web UI',
+    usage: 'honeytrail admin create --email ADDRESS [--password-stdin]   (without it a strong password is generated and printed once)',
+    options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    async run({ values, positionals }) {
+      if (positionals[0] !== 'create') throw new UsageError('usage: honeytrail admin create --email ADDRESS');
+      const email = str(values.email)?.trim().toLowerCase();
+      if (!email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new UsageError('admin create needs --email with a valid address');
+      const generated = !values['password-stdin'];
+      const password = generated ? randomBytes(18).toString('base64url') : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      const { MIN_PASSWORD_LENGTH, hashPassword } = await import('../admin/passwords.ts');
+      if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+      const { findUserByEmail, insertUser } = await import('../db/queries/users.ts');
+      const hash = await hashPassword(password);
+      await withLocalDb((db) => {
+        if (findUserByEmail(db, email)) throw new UsageError(`an admin ${email} already exists`);
+        insertUser(db, email, hash);
+      });
+      out(generated ? `created admin ${email}\npassword: ${password}\n(shown once; change it after signing in)` : `created admin ${email}`);
       return 0;
     },
   },
 };
+
+/** Run `fn` on the local database named by DATABASE_URL (for admin commands run on the server host). */
+async function withLocalDb(fn: (db: Db) => void): Promise<void> {
+  const config = loadConfig();
+  const { openDatabase, closeDatabase } = await import('../db/client.ts');
+  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL) });
+  try {
+    fn(db);
+  } finally {
+    closeDatabase(db);
+  }
+}
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));

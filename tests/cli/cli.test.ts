@@ -139,3 +139,55 @@ describe('honeytrail CLI', () => {
     expect(r.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 });
+
+describe('honeytrail CLI: drill and local admin commands', () => {
+  it('drill reports each channel and exits 0 only when all delivered', async () => {
+    const { smtpSink } = await import('../alerts/support.ts');
+    const sink = await smtpSink();
+    const srv = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${sink.port}` });
+    const drillEnv = { ...env, HONEYTRAIL_SERVER: srv.adminUrl };
+    try {
+      const ok = await run(process.execPath, [BIN, 'drill', '--email', 'soc@corp.example'], { env: drillEnv, timeout: 60_000 });
+      expect(ok.stdout).toMatch(/^ok\s+email\tsoc@corp\.example/m);
+      expect(sink.mails).toHaveLength(1);
+      expect(sink.mails[0]?.mail.subject).toMatch(/^\[TEST\] Drill:/);
+      const failed = await run(process.execPath, [BIN, 'drill', '--webhook', 'http://127.0.0.1:9/hook'], { env: drillEnv, timeout: 60_000 }).then(
+        () => ({ code: 0, stdout: '' }),
+        (e: { code: number; stdout: string }) => e,
+      );
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toMatch(/^FAILED webhook\thttp:\/\/127\.0\.0\.1:9\/hook/m);
+    } finally {
+      await srv.stop();
+      await sink.close();
+    }
+  });
+
+  it('admin create and api-key create work on the local database', async () => {
+    const t = tempDir();
+    try {
+      const localEnv = { PATH: process.env.PATH, DATABASE_URL: `file:${join(t.dir, 'local.db')}`, DATA_DIR: t.dir };
+      const admin = await run(process.execPath, [BIN, 'admin', 'create', '--email', 'Ops@Corp.example'], { env: localEnv, timeout: 60_000 });
+      expect(admin.stdout).toMatch(/created admin ops@corp\.example\npassword: \S{20,}/);
+      const again = await run(process.execPath, [BIN, 'admin', 'create', '--email', 'ops@corp.example'], { env: localEnv, timeout: 60_000 }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/already exists/);
+      const key = await run(process.execPath, [BIN, 'api-key', 'create', '--name', 'siem', '--json'], { env: localEnv, timeout: 60_000 });
+      const created = JSON.parse(key.stdout) as { key: string; name: string };
+      expect(created.name).toBe('siem');
+      expect(created.key).toMatch(/^ht_/);
+      const { openDatabase, closeDatabase } = await import('../../src/db/client.ts');
+      const { findActiveApiKey } = await import('../../src/db/queries/api-keys.ts');
+      const { findUserByEmail } = await import('../../src/db/queries/users.ts');
+      const db = openDatabase({ path: join(t.dir, 'local.db') });
+      expect(findActiveApiKey(db, created.key)?.name).toBe('siem');
+      expect(findUserByEmail(db, 'ops@corp.example')).toBeDefined();
+      closeDatabase(db);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
