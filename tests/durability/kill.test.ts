@@ -123,7 +123,7 @@ describe('durability', () => {
       expect(code).toBe(0);
       const ok = statuses.filter((s) => s === 200).length;
       const db = openDatabase({ path: join(t.dir, 'honeytrail.db') });
-      const n = (db.$client.prepare('select count(*) as n from hits where token_id = ?').get(token.id) as { n: number }).n;
+      const n = (db.$client.prepare('select coalesce(sum(repeat_count), 0) as n from hits where token_id = ?').get(token.id) as { n: number }).n;
       closeDatabase(db);
       expect(ok).toBeGreaterThan(0);
       expect(n).toBeGreaterThanOrEqual(ok);
