@@ -5,6 +5,7 @@ import { incidentRoutes } from './api/incidents.ts';
 import { requireApiKey } from './api/auth.ts';
 import { exportRoutes } from './api/exports.ts';
 import { intelRoutes } from './api/intel.ts';
+import { metricsHandler } from './api/metrics.ts';
 import { apiRoutes } from './api/routes.ts';
 import { createPublicHandler } from './channels/http.ts';
 import { compileTrust } from './channels/proxy.ts';
@@ -31,6 +32,8 @@ export function createAdminApp(deps: AppDeps): Express {
     next();
   });
 
+  // Metrics are counts only (no names, no addresses); like /healthz they need no key on the admin listener.
+  app.get('/metrics', metricsHandler(deps));
   app.get('/healthz', (_req, res) => {
     const db = pingDatabase(deps.db);
     res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', database: db ? 'ok' : 'unreachable' });

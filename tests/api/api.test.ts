@@ -174,3 +174,18 @@ describe('hits API', () => {
     expect((await request(app).get('/api/v1/hits?since=yesterday').set(auth)).status).toBe(400);
   });
 });
+
+describe('GET /metrics', () => {
+  it('exposes token, hit, incident and outbox counts in the Prometheus text format', async () => {
+    const created = await request(app).post('/api/v1/tokens').set(auth).send({ kind: 'web-bug', name: 'metered' });
+    await fetch(created.body.artifact.url);
+    const res = await request(app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/^# TYPE honeytrail_hits_total counter$/m);
+    expect(res.text).toMatch(/^honeytrail_tokens\{kind="web-bug",enabled="true"\} \d+$/m);
+    expect(res.text).toMatch(/^honeytrail_hits_total\{channel="http",classification="alert"\} [1-9]\d*$/m);
+    expect(res.text).toMatch(/^honeytrail_incidents\{status="open",severity="\w+"\} [1-9]\d*$/m);
+    expect(res.text).not.toContain('metered');
+  });
+});

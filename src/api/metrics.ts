@@ -1,0 +1,32 @@
+import type { RequestHandler } from 'express';
+import { metricCounts } from '../db/queries/metrics.ts';
+import type { AppDeps } from '../deps.ts';
+
+const label = (v: string | number) => String(v).replace(/["\\\n]/g, '_');
+
+/**
+ * GET /metrics in the Prometheus text format: tokens, triggers (rows and folded repeats), incidents,
+ * alert outbox states (`dead` alerts deserve an alert of their own) and the recorder's batching.
+ */
+export function metricsHandler(deps: AppDeps): RequestHandler {
+  return (_req, res) => {
+    const c = metricCounts(deps.db);
+    const lines: string[] = [];
+    const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Record<string, string | number>, number][]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) {
+        const l = Object.entries(labels).map(([k, v]) => `${k}="${label(v)}"`).join(',');
+        lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+      }
+    };
+    metric('honeytrail_tokens', 'Live tokens by kind and state.', 'gauge', c.tokens.map((r) => [{ kind: r.kind, enabled: r.enabled ? 'true' : 'false' }, r.n]));
+    metric('honeytrail_hits_total', 'Token triggers stored, by channel and classification (folded repeats included).', 'counter', c.hits.map((r) => [{ channel: r.channel, classification: r.classification }, r.total]));
+    metric('honeytrail_hit_rows', 'Hit rows stored (identical floods fold into one row).', 'gauge', c.hits.map((r) => [{ channel: r.channel, classification: r.classification }, r.n]));
+    metric('honeytrail_incidents', 'Incidents by status and severity.', 'gauge', c.incidents.map((r) => [{ status: r.status, severity: r.severity }, r.n]));
+    metric('honeytrail_alerts', 'Alert outbox rows by channel and delivery state.', 'gauge', c.alerts.map((r) => [{ channel: r.channel, status: r.status }, r.n]));
+    metric('honeytrail_recorder_batches_total', 'Group-commit transactions written by this process.', 'counter', [[{}, deps.recorder.stats.batches]]);
+    metric('honeytrail_recorder_hits_total', 'Hits committed by this process.', 'counter', [[{}, deps.recorder.stats.hits]]);
+    metric('process_resident_memory_bytes', 'Resident memory of this process.', 'gauge', [[{}, process.memoryUsage().rss]]);
+    res.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n`);
+  };
+}
