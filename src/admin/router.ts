@@ -8,6 +8,7 @@ import { authRoutes } from './auth-routes.ts';
 import { FLASH, type UiContext } from './context.ts';
 import { requireCsrf } from './csrf.ts';
 import { dashboardPage } from './dashboard.ts';
+import { exportPages } from './export-pages.ts';
 import { incidentPages } from './incident-pages.ts';
 import { loadSession, requireLogin, sessionOf } from './session.ts';
 import { settingsPages } from './settings-pages.ts';
@@ -42,7 +43,7 @@ export function adminUi(deps: AppDeps, options: AdminUiOptions = {}): Router {
   });
   r.use(authRoutes(ui, createLoginThrottle(options.throttle)));
   r.use(requireLogin, requireCsrf);
-  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), accountPages(ui), settingsPages(ui), auditPage(ui));
+  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), accountPages(ui), settingsPages(ui), auditPage(ui), exportPages(ui));
   r.use(() => {
     throw new AppError('not_found', 'There is no page at this address.');
   });

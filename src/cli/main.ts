@@ -181,15 +181,18 @@ const commands: Record<string, Command> = {
   },
 
   export: {
-    summary: 'export hits as csv, jsonl or stix',
-    usage: 'honeytrail export [--format csv|jsonl|stix] [--since ISO] [--token ID] [--out FILE]',
-    options: { format: { type: 'string' }, since: { type: 'string' }, token: { type: 'string' }, out: { type: 'string' } },
-    async run({ values }) {
+    summary: 'export hits or incidents as csv, jsonl or stix',
+    usage: 'honeytrail export [hits|incidents] [--format csv|jsonl|stix] [--since ISO] [--token ID] [--status open|acknowledged|closed] [--out FILE]',
+    options: { format: { type: 'string' }, since: { type: 'string' }, token: { type: 'string' }, status: { type: 'string' }, out: { type: 'string' } },
+    async run({ values, positionals }) {
+      const what = positionals[0] ?? 'hits';
+      if (what !== 'hits' && what !== 'incidents') throw new UsageError(`export what? "hits" or "incidents", not "${what}"`);
       const api = connect(values);
       const q = new URLSearchParams({ format: str(values.format) ?? 'jsonl' });
       if (str(values.since)) q.set('since', str(values.since) ?? '');
       if (str(values.token)) q.set('tokenId', str(values.token) ?? '');
-      const body = await api.download(`/exports/hits?${q}`);
+      if (str(values.status)) q.set('status', str(values.status) ?? '');
+      const body = await api.download(`/exports/${what}?${q}`);
       if (str(values.out)) {
         await writeFile(str(values.out) ?? '', body);
         err(`wrote ${body.length} bytes to ${str(values.out)}`);

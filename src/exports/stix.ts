@@ -55,6 +55,8 @@ export interface StixOptions extends HitExportFilter {
   incidents?: IncidentForStix[];
   /** Name of an ATT&CK technique id, when known. */
   techniqueName?: (id: string) => string | undefined;
+  /** Only these hits (e.g. the hits of the exported incidents). */
+  hitIds?: ReadonlySet<number>;
 }
 
 export function buildStixBundle(db: Db, config: Config, opts: StixOptions = {}): { type: 'bundle'; id: string; objects: StixObject[] } {
@@ -78,6 +80,7 @@ export function buildStixBundle(db: Db, config: Config, opts: StixOptions = {}):
   const sightingByHit = new Map<number, string>();
 
   for (const h of iterateHits(db, opts)) {
+    if (opts.hitIds && !opts.hitIds.has(h.id)) continue;
     const t = token(h.tokenId);
     if (!t) continue;
     const indicator = indicatorOf(t);

@@ -88,3 +88,49 @@ describe('hit exports', () => {
     expect(res.body.error.fields.format).toMatch(/csv, jsonl or stix/);
   });
 });
+
+describe('incident exports', () => {
+  it('CSV, JSON Lines and a STIX bundle whose groupings hold the incident sightings', async () => {
+    const { getFrom } = await import('../alerts/support.ts');
+    const a = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'inc A', location: '\\\\fs01\\a', plantedHost: 'FS01' });
+    const b = await makeToken(s.app.deps.db, s.config, { kind: 'redirect', name: 'inc B', location: '\\\\fs02\\b', plantedHost: 'FS02', params: { target: 'https://x.example/' } });
+    await getFrom(a.url ?? '', '127.0.0.61');
+    await getFrom(b.url ?? '', '127.0.0.61');
+
+    const csv = await request(app).get('/api/v1/exports/incidents?format=csv').set(auth);
+    expect(csv.status).toBe(200);
+    expect(csv.text.split('\r\n')[0]).toMatch(/^"id","first_at","last_at","status","severity","actor"/);
+    expect(csv.text).toContain('"yes"');
+
+    const jsonl = await request(app).get('/api/v1/exports/incidents?format=jsonl&status=open').set(auth);
+    const incidents = jsonl.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lateral = incidents.find((i: { hostCount: number }) => i.hostCount === 2);
+    expect(lateral).toMatchObject({ lateral: true, severity: 'high', status: 'open' });
+    expect(lateral.hitIds).toHaveLength(2);
+    expect(lateral.techniques[0]).toMatchObject({ id: expect.stringMatching(/^T\d{4}/), name: expect.any(String) });
+
+    const stix = JSON.parse((await request(app).get('/api/v1/exports/incidents?format=stix').set(auth)).text);
+    expect(stixProblems(stix)).toEqual([]);
+    const groupings = stix.objects.filter((o: { type: string }) => o.type === 'grouping');
+    expect(groupings.length).toBeGreaterThanOrEqual(1);
+    const g = groupings.find((x: { name: string }) => x.name.startsWith(`Honeytrail incident ${lateral.id}`));
+    expect(g.object_refs).toHaveLength(2);
+    expect(g.context).toBe('suspicious-activity');
+    expect(g.labels).toContain('severity:high');
+    const ap = stix.objects.find((o: { type: string }) => o.type === 'attack-pattern');
+    expect(ap.name).not.toMatch(/^T\d{4}/); // technique names, not bare ids
+  });
+
+  it('the admin UI offers the same downloads to a signed-in user only', async () => {
+    const { makeAdmin, signIn } = await import('../admin/helpers.ts');
+    await makeAdmin(s.app.deps.db, 'export@corp.example');
+    const anon = await request(app).get('/export/incidents?format=csv');
+    expect([302, 303]).toContain(anon.status);
+    expect(anon.headers.location).toMatch(/^\/login/);
+    const { agent } = await signIn(app, 'export@corp.example');
+    const res = await agent.get('/export/incidents?format=csv');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-disposition']).toMatch(/honeytrail-incidents-[0-9-]+\.csv/);
+    expect((await agent.get('/export/hits?format=xlsx')).status).toBe(400);
+  });
+});
