@@ -36,7 +36,15 @@ export function createAdminApp(deps: AppDeps): Express {
   app.get('/metrics', metricsHandler(deps));
   app.get('/healthz', (_req, res) => {
     const db = pingDatabase(deps.db);
-    res.status(db ? 200 : 503).json({ status: db ? 'ok' : 'degraded', database: db ? 'ok' : 'unreachable' });
+    // A hit that could not be stored in the last minute (disk full, read-only file) is an outage.
+    const { lastFailureAt, lastFailure } = deps.recorder.stats;
+    const failing = lastFailureAt !== null && Date.now() - lastFailureAt < 60_000;
+    const ok = db && !failing;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'degraded',
+      database: db ? 'ok' : 'unreachable',
+      recording: failing ? `failing: ${lastFailure}` : 'ok',
+    });
   });
 
   app.use('/api/v1', requireApiKey(deps), intelRoutes(deps));

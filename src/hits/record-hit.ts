@@ -47,7 +47,16 @@ export interface HitRecorder {
   record(event: HitEvent): Promise<HitRow>;
   /** Commit whatever is queued now (used at shutdown). */
   flush(): void;
-  readonly stats: { batches: number; hits: number };
+  readonly stats: RecorderStats;
+}
+
+/** Counters of one recorder; `lastFailureAt` lets /healthz report a database that stopped taking writes. */
+export interface RecorderStats {
+  batches: number;
+  hits: number;
+  failed: number;
+  lastFailureAt: number | null;
+  lastFailure: string | null;
 }
 
 const MAX_TEXT = 2048;
@@ -72,7 +81,7 @@ export function createHitRecorder(deps: {
   const steps = deps.steps ?? [];
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
-  const stats = { batches: 0, hits: 0 };
+  const stats: RecorderStats = { batches: 0, hits: 0, failed: 0, lastFailureAt: null, lastFailure: null };
 
   const writer = hitWriter(db);
   const persist = (event: HitEvent): HitRow => {
@@ -118,6 +127,9 @@ export function createHitRecorder(deps: {
         logHit(log, hit, pending.event.token);
         pending.resolve(hit);
       } catch (err) {
+        stats.failed++;
+        stats.lastFailureAt = Date.now();
+        stats.lastFailure = err instanceof Error ? err.message : String(err);
         log.error({ err, tokenId: pending.event.token.id }, 'hit could not be stored');
         pending.reject(err);
       }

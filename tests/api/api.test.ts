@@ -37,7 +37,7 @@ describe('API auth', () => {
   it('/healthz is open and reports the database', async () => {
     const res = await request(app).get('/healthz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', database: 'ok' });
+    expect(res.body).toEqual({ status: 'ok', database: 'ok', recording: 'ok' });
   });
 });
 
