@@ -30,10 +30,20 @@ export function createClassifier(db: Db, config: Pick<Config, 'IGNORE_CIDRS' | '
   const globalIgnore = cidrMatcher(config.IGNORE_CIDRS);
   const scanner = scannerMatcher(config.SCANNER_UA_EXTRA);
   const tokenIgnore = new Map<string, { key: string; match: (ip: string) => boolean }>();
-  // Newest earlier hit of this token with this name: walks the token's hits newest first.
-  const lastSameName = db.$client.prepare<[string, string], { at: number }>(
-    'select at from hits where token_id = ? and qname = ? order by id desc limit 1',
+  // Last lookup time per (token, name), in memory; after a restart the token's newest 200 hits
+  // are asked instead. Never an unbounded scan: a token with many distinct names (data labels,
+  // a flood of random ones) would otherwise walk all its hits for every new name.
+  const lastSeen = new Map<string, number>();
+  const recentSameName = db.$client.prepare<[string, string], { at: number }>(
+    'select at from (select at, qname from hits where token_id = ? order by id desc limit 200) where qname = ? order by at desc limit 1',
   );
+  const previousLookup = (tokenId: string, qname: string, at: number): number | undefined => {
+    const key = `${tokenId} ${qname}`;
+    const known = lastSeen.get(key) ?? recentSameName.get(tokenId, qname)?.at;
+    if (lastSeen.size >= 100_000) lastSeen.clear();
+    lastSeen.set(key, at);
+    return known;
+  };
 
   const ignoredByToken = (token: Token, ip: string): boolean => {
     if (token.ignoreCidrs.length === 0) return false;
@@ -56,9 +66,9 @@ export function createClassifier(db: Db, config: Pick<Config, 'IGNORE_CIDRS' | '
       if (name) return note(row, 'scanner', name);
     }
     if (row.channel === 'dns' && row.qname) {
-      const prev = lastSameName.get(row.tokenId, row.qname);
       const at = row.at instanceof Date ? row.at.getTime() : Date.now();
-      if (prev && at - prev.at <= config.DNS_ECHO_WINDOW) return note(row, 'echo', `same name resolved ${Math.round((at - prev.at) / 1000)}s earlier`);
+      const prev = previousLookup(row.tokenId, row.qname, at);
+      if (prev !== undefined && at - prev <= config.DNS_ECHO_WINDOW) return note(row, 'echo', `same name resolved ${Math.round((at - prev) / 1000)}s earlier`);
     }
     return 'alert';
   };
