@@ -3,24 +3,14 @@ import { z } from 'zod';
 import { site } from '../channels/site.ts';
 import { defineKind } from './kind.ts';
 import { docLine, safeFileName } from './office.ts';
-import { newTokenPath, pick, publicUrl } from './urls.ts';
-
-const target = z
-  .string()
-  .max(2048)
-  .url('must be an absolute URL')
-  .refine((v) => new URL(v).protocol === 'https:', 'must be an https:// URL')
-  .refine((v) => {
-    const u = new URL(v);
-    return u.username === '' && u.password === '';
-  }, 'must not contain a user name or password');
+import { httpsTarget, newTokenPath, pick, publicUrl } from './urls.ts';
 
 const params = z.object({
   format: z.enum(['png', 'svg']).default('png').describe('Image format of the download: PNG for printing as is, SVG for layouts'),
   size: z.number().int().min(128, 'must be at least 128').max(4096, 'must be at most 4096').default(600).describe('Width and height of the PNG in pixels'),
   margin: z.number().int().min(2, 'must be at least 2 (scanners need a quiet zone)').max(16).default(4).describe('Quiet zone around the code, in modules'),
   errorCorrection: z.enum(['L', 'M', 'Q', 'H']).default('M').describe('Error correction level: higher survives wear and stains, but is denser'),
-  target: target.optional().describe('Where the scanning phone is sent after the hit is recorded (https only; a bland page when omitted)'),
+  target: httpsTarget.optional().describe('Where the scanning phone is sent after the hit is recorded (https only; a bland page when omitted)'),
   filename: docLine(120).optional().describe('File name of the download (a plausible one when omitted)'),
 });
 

@@ -1,24 +1,9 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { defineKind } from './kind.ts';
-import { newTokenPath, publicUrl } from './urls.ts';
-
-const target = z
-  .string()
-  .max(2048)
-  .url('must be an absolute URL')
-  .refine((v) => new URL(v).protocol === 'https:', 'must be an https:// URL')
-  .refine((v) => {
-    const u = new URL(v);
-    return u.username === '' && u.password === '';
-  }, 'must not contain a user name or password')
-  .refine((v) => {
-    const host = new URL(v).hostname.replace(/^\[|\]$/g, '');
-    return isIP(host) !== 0 || host.includes('.');
-  }, 'must name a fully qualified host');
+import { httpsTarget, newTokenPath, publicUrl } from './urls.ts';
 
 const params = z.object({
-  target: target.describe('Where the visitor is sent after the hit is recorded (https only)'),
+  target: httpsTarget.describe('Where the visitor is sent after the hit is recorded (https only)'),
 });
 
 type RedirectParams = z.infer<typeof params>;

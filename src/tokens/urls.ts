@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { isIP } from 'node:net';
+import { z } from 'zod';
 import type { Config } from '../config.ts';
 
 const QUERY_KEYS = ['v', 'ref', 't', 's', 'id', 'sid', 'cb', 'r', 'u', 'k'] as const;
@@ -39,3 +41,21 @@ export function publicUrl(config: Pick<Config, 'PUBLIC_URL'>, path: string): str
 }
 
 export { pick };
+
+/**
+ * A destination a token forwards its visitor to (redirect, QR): https only, no credentials in
+ * the URL, a fully qualified host, bounded length.
+ */
+export const httpsTarget = z
+  .string()
+  .max(2048)
+  .url('must be an absolute URL')
+  .refine((v) => new URL(v).protocol === 'https:', 'must be an https:// URL')
+  .refine((v) => {
+    const u = new URL(v);
+    return u.username === '' && u.password === '';
+  }, 'must not contain a user name or password')
+  .refine((v) => {
+    const host = new URL(v).hostname.replace(/^\[|\]$/g, '');
+    return isIP(host) !== 0 || host.includes('.');
+  }, 'must name a fully qualified host');

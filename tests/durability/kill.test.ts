@@ -52,19 +52,25 @@ async function startServer(dir: string, publicPort: number, adminPort: number): 
   throw new Error(`server did not start: ${err}`);
 }
 
+/** A database with one web-bug token, and the server process started on it. */
+async function seededServer(dir: string): Promise<{ child: ChildProcess; tokenId: string; url: URL }> {
+  const seed = openDatabase({ path: join(dir, 'honeytrail.db') });
+  const { token, url } = await makeToken(seed, testConfig(dir), { kind: 'web-bug' });
+  closeDatabase(seed);
+  const publicPort = (await freePort()).port;
+  const child = await startServer(dir, publicPort, (await freePort()).port);
+  const u = new URL(url ?? '');
+  u.port = String(publicPort);
+  return { child, tokenId: token.id, url: u };
+}
+
 describe('durability', () => {
   it('every hit that got a response survives SIGKILL in the middle of a load run', async () => {
     const t = tempDir();
     try {
-      const config = testConfig(t.dir);
-      const seed = openDatabase({ path: join(t.dir, 'honeytrail.db') });
-      const { token, url } = await makeToken(seed, config, { kind: 'web-bug' });
-      closeDatabase(seed);
-      const publicPort = (await freePort()).port;
-      const child = await startServer(t.dir, publicPort, (await freePort()).port);
+      const { child, tokenId, url } = await seededServer(t.dir);
       const target = (n: number) => {
-        const u = new URL(url ?? '');
-        u.port = String(publicPort);
+        const u = new URL(url);
         u.searchParams.set('n', String(n));
         return u.toString();
       };
@@ -91,7 +97,7 @@ describe('durability', () => {
 
       const db = openDatabase({ path: join(t.dir, 'honeytrail.db') });
       const stored = new Set(
-        (db.$client.prepare('select query from hits where token_id = ?').all(token.id) as { query: string }[]).map((r) => Number(new URLSearchParams(r.query).get('n'))),
+        (db.$client.prepare('select query from hits where token_id = ?').all(tokenId) as { query: string }[]).map((r) => Number(new URLSearchParams(r.query).get('n'))),
       );
       closeDatabase(db);
       const lost = answered.filter((n) => !stored.has(n));
@@ -105,14 +111,7 @@ describe('durability', () => {
   it('SIGTERM drains in-flight requests, commits their hits and exits 0', async () => {
     const t = tempDir();
     try {
-      const config = testConfig(t.dir);
-      const seed = openDatabase({ path: join(t.dir, 'honeytrail.db') });
-      const { token, url } = await makeToken(seed, config, { kind: 'web-bug' });
-      closeDatabase(seed);
-      const publicPort = (await freePort()).port;
-      const child = await startServer(t.dir, publicPort, (await freePort()).port);
-      const u = new URL(url ?? '');
-      u.port = String(publicPort);
+      const { child, tokenId, url: u } = await seededServer(t.dir);
       const agent = new Agent({ keepAlive: true, maxSockets: 8 });
       const inflight = Array.from({ length: 200 }, () => hit(u.toString(), agent));
       await new Promise((r) => setTimeout(r, 30));
@@ -123,7 +122,7 @@ describe('durability', () => {
       expect(code).toBe(0);
       const ok = statuses.filter((s) => s === 200).length;
       const db = openDatabase({ path: join(t.dir, 'honeytrail.db') });
-      const n = (db.$client.prepare('select coalesce(sum(repeat_count), 0) as n from hits where token_id = ?').get(token.id) as { n: number }).n;
+      const n = (db.$client.prepare('select coalesce(sum(repeat_count), 0) as n from hits where token_id = ?').get(tokenId) as { n: number }).n;
       closeDatabase(db);
       expect(ok).toBeGreaterThan(0);
       expect(n).toBeGreaterThanOrEqual(ok);
