@@ -156,6 +156,7 @@ export const excel = defineKind<ExcelParams>({
   channels: ['http'],
   techniques: ['T1039', 'T1005', 'T1083'],
   params,
+  internalParams: ['generated'],
   example: { theme: 'network-passwords', company: 'Northwind Logistics', filename: 'Infrastructure accounts.xlsx' },
   create(ctx, id, p) {
     return { params: completeParams(p), urlPath: documentImagePath(ctx.config, id) };

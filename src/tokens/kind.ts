@@ -134,6 +134,8 @@ export interface TokenKind<P = Record<string, unknown>> {
   readonly params: z.ZodType<P>;
   /** Example params input: shown as the form's placeholder values and used by the contract tests. */
   readonly example: Record<string, unknown>;
+  /** Params the kind fills in itself at creation (stored, but not asked for in forms or JSON Schema). */
+  readonly internalParams?: readonly string[];
 
   /** Fill in generated params (paths, secrets) for a new token with id `id`. */
   create(ctx: KindContext, id: string, params: P): CreatedToken<P> | Promise<CreatedToken<P>>;

@@ -50,5 +50,10 @@ export function httpLookupKinds(): TokenKind[] {
 
 /** The kind's params as JSON Schema, for API clients and the admin form. */
 export function paramsJsonSchema(kind: TokenKind): unknown {
-  return z.toJSONSchema(kind.params, { io: 'input', unrepresentable: 'any' });
+  const schema = z.toJSONSchema(kind.params, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+  for (const key of kind.internalParams ?? []) {
+    delete schema.properties?.[key];
+    if (schema.required) schema.required = schema.required.filter((r) => r !== key);
+  }
+  return schema;
 }

@@ -115,6 +115,7 @@ export const word = defineKind<WordParams>({
   channels: ['http'],
   techniques: ['T1039', 'T1005', 'T1083'],
   params,
+  internalParams: ['generated'],
   example: { theme: 'salaries', company: 'Northwind Logistics', filename: 'Salary review 2026.docx' },
   create(ctx, id, p) {
     return { params: completeParams(p, EXT), urlPath: documentImagePath(ctx.config, id) };

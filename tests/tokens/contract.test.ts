@@ -92,3 +92,10 @@ describe.each(KINDS.filter((k) => k.channels.includes('smtp')).map((k) => [k.id,
     expect(hits[0]).toMatchObject({ channel: 'smtp', mailSubject: 'contract' });
   });
 });
+
+describe('internal params', () => {
+  it.each(KINDS.filter((k) => k.internalParams?.length).map((k) => [k.id, k] as const))('%s hides what it fills in itself from forms and JSON Schema', (_id, kind) => {
+    const schema = paramsJsonSchema(kind) as { properties?: Record<string, unknown> };
+    for (const key of kind.internalParams ?? []) expect(Object.keys(schema.properties ?? {})).not.toContain(key);
+  });
+});
