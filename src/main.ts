@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       firstRun.kind === 'setup' ? `  First run : create the first admin at ${firstRun.url}  (one-time link, valid 24 h)` : '',
       firstRun.kind === 'bootstrapped' ? `  First run : admin ${firstRun.email} created from ADMIN_EMAIL` : '',
       config.DNS_ENABLED ? `  DNS       : ${config.DNS_HOST}:${app.port('dns')} (UDP+TCP), authoritative for ${config.DNS_ZONE}` : '',
+      config.SMTP_ENABLED ? `  SMTP      : ${config.SMTP_HOST}:${app.port('smtp')}, mail for @${config.MAIL_DOMAIN} (email tokens)` : '',
       keyFile ? `  API key   : written to ${keyFile}  ->  curl -H "Authorization: Bearer $(cat ${keyFile})" ${adminUrl}/api/v1/kinds` : '',
       '',
     ]
