@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { ApiError } from './api-client.ts';
+import { connect, err, out, str, UsageError, withLocalDb, type Command } from './command.ts';
+
+/** Exports and drills (through the API), and local admin commands (on the database). */
+export const adminCommands: Record<string, Command> = {
+  export: {
+    summary: 'export hits or incidents as csv, jsonl or stix',
+    usage: 'honeytrail export [hits|incidents] [--format csv|jsonl|stix] [--since ISO] [--token ID] [--status open|acknowledged|closed] [--out FILE]',
+    options: { format: { type: 'string' }, since: { type: 'string' }, token: { type: 'string' }, status: { type: 'string' }, out: { type: 'string' } },
+    async run({ values, positionals }) {
+      const what = positionals[0] ?? 'hits';
+      if (what !== 'hits' && what !== 'incidents') throw new UsageError(`export what? "hits" or "incidents", not "${what}"`);
+      const api = connect(values);
+      const q = new URLSearchParams({ format: str(values.format) ?? 'jsonl' });
+      if (str(values.since)) q.set('since', str(values.since) ?? '');
+      if (str(values.token)) q.set('tokenId', str(values.token) ?? '');
+      if (str(values.status)) q.set('status', str(values.status) ?? '');
+      const body = await api.download(`/exports/${what}?${q}`);
+      if (str(values.out)) {
+        await writeFile(str(values.out) ?? '', body);
+        err(`wrote ${body.length} bytes to ${str(values.out)}`);
+      } else process.stdout.write(body);
+      return 0;
+    },
+  },
+
+  drill: {
+    summary: 'send a test alert through every configured channel and report each result',
+    usage: 'honeytrail drill [--email ADDRESS ...] [--webhook URL ...]',
+    options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } },
+    async run({ values }) {
+      const api = connect(values);
+      type Drill = { ok: boolean; results: { channel: string; target: string; ok: boolean; status?: string; error?: string }[] };
+      let result: Drill;
+      try {
+        result = await api.post<Drill>('/alerts/test', { emails: values.email ?? [], webhooks: values.webhook ?? [] });
+      } catch (e) {
+        // 502 carries the per-channel results too: show them rather than only the summary.
+        if (!(e instanceof ApiError) || e.status !== 502 || !e.body) throw e;
+        result = e.body as Drill;
+      }
+      if (values.json) out(JSON.stringify(result));
+      else for (const r of result.results) out(`${r.ok ? 'ok    ' : 'FAILED'} ${r.channel}\t${r.target}${r.ok ? '' : `\t${r.error ?? r.status ?? ''}`}`);
+      if (result.results.length === 0) err('no alert channel is configured on the server (ALERT_TO, WEBHOOK_URLS) and none was given');
+      return result.ok && result.results.length > 0 ? 0 : 1;
+    },
+  },
+
+  'api-key': {
+    summary: 'local admin: create an API key in the database (printed once)',
+    usage: 'honeytrail api-key create --name NAME   (reads DATABASE_URL like the server)',
+    options: { name: { type: 'string' } },
+    async run({ values, positionals }) {
+      if (positionals[0] !== 'create') throw new UsageError('usage: honeytrail api-key create --name NAME');
+      const name = str(values.name);
+      if (!name) throw new UsageError('api-key create needs --name');
+      const { createApiKey } = await import('../db/queries/api-keys.ts');
+      await withLocalDb((db) => {
+        const { key, row } = createApiKey(db, name, 'cli');
+        if (values.json) out(JSON.stringify({ id: row.id, name: row.name, key }));
+        else out(`${key}\n(id ${row.id}; store it now, it is not shown again)`);
+      });
+      return 0;
+    },
+  },
+
+  admin: {
+    summary: 'local admin: create an admin user for the web UI',
+    usage: 'honeytrail admin create --email ADDRESS [--password-stdin]   (without it a strong password is generated and printed once)',
+    options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    async run({ values, positionals }) {
+      if (positionals[0] !== 'create') throw new UsageError('usage: honeytrail admin create --email ADDRESS');
+      const email = str(values.email)?.trim().toLowerCase();
+      if (!email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new UsageError('admin create needs --email with a valid address');
+      const generated = !values['password-stdin'];
+      const password = generated ? randomBytes(18).toString('base64url') : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      const { MIN_PASSWORD_LENGTH, hashPassword } = await import('../admin/passwords.ts');
+      if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+      const { findUserByEmail, insertUser } = await import('../db/queries/users.ts');
+      const hash = await hashPassword(password);
+      await withLocalDb((db) => {
+        if (findUserByEmail(db, email)) throw new UsageError(`an admin ${email} already exists`);
+        insertUser(db, email, hash);
+      });
+      out(generated ? `created admin ${email}\npassword: ${password}\n(shown once; change it after signing in)` : `created admin ${email}`);
+      return 0;
+    },
+  },
+};

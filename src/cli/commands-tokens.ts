@@ -1,0 +1,142 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { connect, err, out, str, UsageError, type Command } from './command.ts';
+import { parseParams, parsePlan, runPlan } from './plan.ts';
+import { plantOne, type TokenJson } from './plant.ts';
+
+/** Commands that plant, list, watch and retire tokens through a server's API. */
+export const tokenCommands: Record<string, Command> = {
+  plant: {
+    summary: 'create a token and write its artifact into a folder (or bulk: --from plan.csv)',
+    usage: [
+      'honeytrail plant --kind KIND --name NAME --dir FOLDER [--host HOST] [--location LOC] [--filename F] [--param k=v ...] [--dry-run] [--force]',
+      'honeytrail plant --from plan.csv [--dry-run] [--force] [--concurrency N]',
+      '',
+      'Plan CSV columns: kind,folder,name and optionally host,location,filename,params,alert_emails.',
+      'params is JSON or key=value;key=value. Re-running a plan skips rows already planted (same kind, name, location).',
+      'Existing files are never overwritten unless --force.',
+    ].join('\n'),
+    options: {
+      kind: { type: 'string' },
+      name: { type: 'string' },
+      dir: { type: 'string' },
+      host: { type: 'string' },
+      location: { type: 'string' },
+      filename: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      from: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      force: { type: 'boolean' },
+      concurrency: { type: 'string' },
+    },
+    async run({ values }) {
+      const api = connect(values);
+      const opts = { dryRun: values['dry-run'] === true, force: values.force === true };
+      if (str(values.from)) {
+        const specs = parsePlan(readFileSync(str(values.from) ?? '', 'utf8'));
+        const results = await runPlan(api, specs, { ...opts, concurrency: Number(str(values.concurrency) ?? 4) });
+        const count = (s: string) => results.filter((r) => r.outcome.status === s).length;
+        results.forEach((r, i) => {
+          const o = r.outcome;
+          const detail = o.status === 'planted' ? `${o.tokenId} ${o.file ?? o.value ?? ''}` : o.status === 'failed' ? o.error : o.status === 'skipped' ? o.reason : (o.file ?? '');
+          if (values.json) out(JSON.stringify({ row: i + 1, kind: r.spec.kind, name: r.spec.name, ...o }));
+          else if (o.status !== 'skipped' || !opts.dryRun) out(`row ${i + 1}\t${o.status}\t${r.spec.kind}\t${r.spec.name}\t${detail}`);
+        });
+        err(`summary: ${count('planted')} planted, ${count('would-plant')} would be planted, ${count('skipped')} skipped, ${count('failed')} failed (${results.length} rows)`);
+        return count('failed') > 0 ? 1 : 0;
+      }
+      const kind = str(values.kind);
+      const name = str(values.name);
+      const dir = str(values.dir);
+      if (!kind || !name || !dir) throw new UsageError('plant needs --kind, --name and --dir (or --from plan.csv)');
+      const params = Object.assign({}, ...((values.param as string[] | undefined) ?? []).map((p) => parseParams(p)));
+      const outcome = await plantOne(
+        api,
+        { kind, name, folder: dir, plantedHost: str(values.host), location: str(values.location), filename: str(values.filename), params: Object.keys(params).length ? params : undefined },
+        opts,
+      );
+      if (values.json) out(JSON.stringify(outcome));
+      else if (outcome.status === 'planted') out(`planted ${outcome.tokenId}${outcome.file ? ` -> ${outcome.file}` : ''}${outcome.value ? `\n  plant this value: ${outcome.value}` : ''}`);
+      else if (outcome.status === 'would-plant') out(`dry run: would create a ${kind} token and write ${outcome.file ?? 'nothing'}`);
+      else if (outcome.status === 'skipped') err(`not planted: ${outcome.reason}`);
+      return outcome.status === 'planted' || outcome.status === 'would-plant' ? 0 : 1;
+    },
+  },
+
+  list: {
+    summary: 'list tokens',
+    usage: 'honeytrail list [--kind KIND] [--location TEXT] [--disabled] [--json]',
+    options: { kind: { type: 'string' }, location: { type: 'string' }, disabled: { type: 'boolean' } },
+    async run({ values }) {
+      const api = connect(values);
+      const q = new URLSearchParams({ limit: '500' });
+      if (str(values.kind)) q.set('kind', str(values.kind) ?? '');
+      if (str(values.location)) q.set('location', str(values.location) ?? '');
+      if (values.disabled) q.set('enabled', 'false');
+      const page = await api.get<{ items: TokenJson[]; total: number }>(`/tokens?${q}`);
+      if (values.json) page.items.forEach((t) => out(JSON.stringify(t)));
+      else {
+        out(['id', 'kind', 'enabled', 'hits', 'last hit', 'name', 'location'].join('\t'));
+        for (const t of page.items) out([t.id, t.kind, t.enabled ? 'yes' : 'no', t.hitCount, t.lastHitAt ?? '-', t.name, t.location ?? '-'].join('\t'));
+        err(`${page.items.length} of ${page.total} tokens`);
+      }
+      return 0;
+    },
+  },
+
+  hits: {
+    summary: 'show hits; --follow keeps printing new ones',
+    usage: 'honeytrail hits [--token ID] [--since ISO] [--follow] [--interval SECONDS] [--json]',
+    options: { token: { type: 'string' }, since: { type: 'string' }, follow: { type: 'boolean' }, interval: { type: 'string' } },
+    async run({ values }) {
+      const api = connect(values);
+      const base = str(values.token) ? `/tokens/${str(values.token)}/hits` : '/hits';
+      type Hit = { id: number; at: string; tokenId: string; channel: string; sourceIp: string | null; userAgent: string | null; classification: string; actor: { user: string | null; host: string | null; domain: string | null } };
+      const print = (h: Hit) => {
+        if (values.json) return out(JSON.stringify(h));
+        const actor = h.actor.user ? `${h.actor.domain ? `${h.actor.domain}\\` : ''}${h.actor.user}@${h.actor.host ?? '?'}` : '';
+        out([h.at, h.tokenId, h.channel, h.classification, h.sourceIp ?? '-', actor || '-', h.userAgent ?? '-'].join('\t'));
+      };
+      const first = new URLSearchParams({ limit: '100', order: 'asc' });
+      if (str(values.since)) first.set('since', str(values.since) ?? '');
+      let page = await api.get<{ items: Hit[]; maxId: number | null }>(`${base}?${first}`);
+      page.items.forEach(print);
+      if (!values.follow) return 0;
+      let after = page.maxId ?? (await api.get<{ maxId: number | null }>(`${base}?limit=1&order=desc`)).maxId ?? 0;
+      const interval = Math.max(0.2, Number(str(values.interval) ?? 2)) * 1000;
+      let stop = false;
+      process.once('SIGINT', () => (stop = true));
+      process.once('SIGTERM', () => (stop = true));
+      while (!stop) {
+        await new Promise((r) => setTimeout(r, interval));
+        page = await api.get(`${base}?after=${after}&order=asc&limit=500`);
+        page.items.forEach(print);
+        after = page.maxId ?? after;
+      }
+      return 0;
+    },
+  },
+
+  retire: {
+    summary: 'disable a token (and optionally delete it and its planted file)',
+    usage: 'honeytrail retire TOKEN_ID [--delete] [--remove-file PATH]',
+    options: { delete: { type: 'boolean' }, 'remove-file': { type: 'string' } },
+    async run({ values, positionals }) {
+      const id = positionals[0];
+      if (!id) throw new UsageError('retire needs a token id');
+      const api = connect(values);
+      if (values.delete) await api.delete(`/tokens/${id}`);
+      else await api.patch(`/tokens/${id}`, { enabled: false });
+      out(`${values.delete ? 'deleted' : 'disabled'} ${id}`);
+      const file = str(values['remove-file']);
+      if (file) {
+        if (existsSync(file)) {
+          await unlink(file);
+          out(`removed ${file}`);
+        } else err(`${file} does not exist; nothing removed`);
+      }
+      return 0;
+    },
+  },
+
+};
