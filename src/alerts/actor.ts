@@ -8,7 +8,7 @@ export type ActorFields = Pick<HitRow, 'channel' | 'sourceIp' | 'actorUser' | 'a
 
 /** Who touched a decoy, as far as one hit tells. */
 export interface Actor {
-  /** Stable key hits of one actor share (lower-cased): `user:corp\alice@ws-acct-07`, `host:ws-acct-07`, `ip:10.0.0.5`, `resolver:…`. */
+  /** Stable key hits of one actor share (lower-cased): `host:ws-acct-07`, `user:corp\alice`, `ip:10.0.0.5`, `resolver:…`. */
   key: string;
   /** Human label for alerts: `CORP\alice@WS-ACCT-07`, `10.20.4.17 (WS-ACCT-07, Finance VLAN)`. */
   label: string;
@@ -57,11 +57,16 @@ export function assetLookup(db: Db, ttlMs = 2000) {
 
 export type AssetLookup = ReturnType<typeof assetLookup>;
 
+/** The machine part of a host key: lower-cased short name, so `WS-ACCT-07` and `ws-acct-07.corp.example` meet. */
+const hostKey = (host: string) => `host:${host.toLowerCase().split('.')[0]}`;
+
 /**
- * The actor key of a hit (DESIGN section 5): the decoded `DOMAIN\user@COMPUTER` when the
- * token revealed one; otherwise the source address mapped through the asset map. DNS hits
- * arrive from resolvers and mail hits from mail servers: they are labelled as such and keyed
- * apart, never taken for the actor's own address.
+ * The actor key of a hit (DESIGN section 5), keyed by machine wherever one is known: the
+ * computer decoded from the token (labelled `DOMAIN\user@COMPUTER`), or the host the asset map
+ * names for the source address. So a folder browsed on WS-ACCT-07 (seen through DNS) and a
+ * bookmark fetched from WS-ACCT-07's address land on one trail. A decoded user without a
+ * computer is keyed by user; otherwise by address. DNS hits arrive from resolvers and mail hits
+ * from mail servers: they are labelled as such and keyed apart, never taken for the actor.
  */
 export function actorOf(hit: ActorFields, assets: AssetLookup): Actor {
   const ip = hit.sourceIp;
@@ -69,13 +74,14 @@ export function actorOf(hit: ActorFields, assets: AssetLookup): Actor {
     const user = hit.actorUser ? `${hit.actorDomain ? `${hit.actorDomain}\\` : ''}${hit.actorUser}` : '';
     const label = `${user}${hit.actorHost ? `@${hit.actorHost}` : ''}`;
     const asset = assets.host(hit.actorHost) ?? (hit.channel === 'http' ? assets.ip(ip) : null);
-    return { key: `user:${label.toLowerCase()}`, label, host: hit.actorHost ?? asset?.hostname ?? null, segment: asset?.segment ?? null, relay: null, asset };
+    const key = hit.actorHost ? hostKey(hit.actorHost) : `user:${user.toLowerCase()}`;
+    return { key, label, host: hit.actorHost ?? asset?.hostname ?? null, segment: asset?.segment ?? null, relay: null, asset };
   }
   const asset = assets.ip(ip);
   const named = ip ? `${ip}${asset ? ` (${[asset.label, asset.segment].filter(Boolean).join(', ')})` : ''}` : 'unknown source';
   if (hit.channel === 'dns') return { key: `resolver:${ip ?? '?'}`, label: `DNS resolver ${named}`, host: null, segment: null, relay: 'resolver', asset };
   if (hit.channel === 'smtp') return { key: `mail-server:${ip ?? '?'}`, label: `mail server ${named}`, host: null, segment: null, relay: 'mail-server', asset };
-  if (asset?.hostname) return { key: `host:${asset.hostname.toLowerCase()}`, label: named, host: asset.hostname, segment: asset.segment, relay: null, asset };
+  if (asset?.hostname) return { key: hostKey(asset.hostname), label: named, host: asset.hostname, segment: asset.segment, relay: null, asset };
   return { key: `ip:${ip ?? '?'}`, label: named, host: null, segment: asset?.segment ?? null, relay: null, asset };
 }
 

@@ -32,16 +32,27 @@ async function token(name: string, extra: Record<string, unknown> = {}): Promise
 const incidentOf = (h: HitRow) => getIncident(db, h.incidentId ?? -1) ?? expect.fail('hit has no incident');
 
 describe('trail: actors, incidents, lateral movement, severity', () => {
-  it('keys decoded identities as DOMAIN\\user@COMPUTER and DNS sources as resolvers, never as the actor address', async () => {
+  it('keys decoded identities by their computer (labelled DOMAIN\\user@COMPUTER) and DNS sources as resolvers, never as the actor address', async () => {
     const { hit } = recorder();
     const tok = await token('folder');
     const a = await hit({ token: tok, channel: 'dns', sourceIp: '10.0.0.53', qname: 'x.example', facts: { actor: { user: 'alice', host: 'WS-ACCT-07', domain: 'CORP' } } });
-    expect(incidentOf(a)).toMatchObject({ actorKey: 'user:corp\\alice@ws-acct-07', actorLabel: 'CORP\\alice@WS-ACCT-07', severity: 'medium' });
+    expect(incidentOf(a)).toMatchObject({ actorKey: 'host:ws-acct-07', actorLabel: 'CORP\\alice@WS-ACCT-07', severity: 'medium' });
     const dns = await hit({ token: tok, channel: 'dns', sourceIp: '10.0.0.53', qname: 'y.example' });
     const web = await hit({ token: tok, channel: 'http', sourceIp: '10.0.0.53' });
     expect(incidentOf(dns)).toMatchObject({ actorKey: 'resolver:10.0.0.53', actorLabel: 'DNS resolver 10.0.0.53' });
     expect(incidentOf(web).actorKey).toBe('ip:10.0.0.53');
     expect(new Set([a.incidentId, dns.incidentId, web.incidentId]).size).toBe(3);
+  });
+
+  it('joins what a machine revealed through a token and what its address touched into one trail', async () => {
+    const { hit } = recorder();
+    insertAsset(db, { cidr: '10.20.9.17', hostname: 'ws-hr-03.corp.example', label: 'WS-HR-03', segment: 'HR VLAN' });
+    const folder = await token('HR folder', { location: '\\\\fs02\\hr', plantedHost: 'FS02' });
+    const bookmark = await token('Payroll bookmark', { location: 'Edge favourites', plantedHost: 'WS-HR-03' });
+    const seen = await hit({ token: folder, channel: 'dns', sourceIp: '10.0.0.53', qname: 'q.example', facts: { actor: { user: 'bob', host: 'WS-HR-03', domain: 'CORP' } } });
+    const fetched = await hit({ token: bookmark, channel: 'http', sourceIp: '10.20.9.17' });
+    expect(fetched.incidentId).toBe(seen.incidentId);
+    expect(incidentOf(fetched)).toMatchObject({ actorKey: 'host:ws-hr-03', tokenCount: 2, hostCount: 2, lateral: true });
   });
 
   it('maps source addresses through the asset map to a host actor', async () => {
