@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { parse } from '../api/validate.ts';
-import { getIncident, incidentAlerts, incidentTrail, listIncidents, setIncidentStatus } from '../db/queries/admin-views.ts';
+import { incidentAlerts, listIncidents } from '../db/queries/admin-views.ts';
+import { getIncident, incidentTrail, setIncidentStatus } from '../db/queries/incidents.ts';
 import { audit } from '../db/queries/audit.ts';
 import { INCIDENT_STATUSES } from '../db/schema.ts';
 import { notFound } from '../errors.ts';

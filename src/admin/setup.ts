@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { audit } from '../db/queries/audit.ts';
-import { deleteSetting, getSetting, putSetting } from '../db/queries/admin-views.ts';
+import { deleteSetting, getSetting, setSetting } from '../db/queries/settings.ts';
 import { countUsers, findUserByEmail, insertUser } from '../db/queries/users.ts';
 import type { Logger } from '../logger.ts';
 import { hashPassword } from './passwords.ts';
@@ -45,7 +45,7 @@ export async function ensureFirstAdmin(db: Db, config: Config, log: Logger, base
     return { kind: 'bootstrapped', email: config.ADMIN_EMAIL };
   }
   const token = randomToken();
-  putSetting(db, SETUP_KEY, { hash: sha256(token), expiresAt: Date.now() + SETUP_TTL_MS } satisfies StoredSetup);
+  setSetting(db, SETUP_KEY, { hash: sha256(token), expiresAt: Date.now() + SETUP_TTL_MS } satisfies StoredSetup);
   log.warn('first run: no admin account yet; open the setup link printed on the console');
   return { kind: 'setup', url: `${baseUrl}/setup?token=${token}` };
 }

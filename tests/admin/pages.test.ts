@@ -2,7 +2,7 @@ import { SMTPServer } from 'smtp-server';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
-import { getIncident } from '../../src/db/queries/admin-views.ts';
+import { getIncident } from '../../src/db/queries/incidents.ts';
 import { insertAsset, listAssets } from '../../src/db/queries/assets.ts';
 import { listApiKeys, findActiveApiKey } from '../../src/db/queries/api-keys.ts';
 import { listHits } from '../../src/db/queries/hits.ts';

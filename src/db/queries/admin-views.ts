@@ -1,11 +1,11 @@
 import { and, asc, count, desc, eq, inArray, isNull, lt, ne, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
+import type { TrailEntry } from './incidents.ts';
 import {
   alerts,
   auditLog,
   hits,
   incidents,
-  settings,
   tokens,
   type AlertRow,
   type HitRow,
@@ -15,15 +15,12 @@ import {
 } from '../schema.ts';
 
 /**
- * Read models for the admin UI pages (and the few status updates they make). Kept apart from
- * the alert pipeline's own queries so the two can evolve independently.
+ * Read models for the admin UI pages. Incidents themselves (get, trail, status) and instance
+ * settings come from `incidents.ts` and `settings.ts`, shared with the API and the pipeline.
  */
 
-/** A hit with the token it belongs to, for tables that list hits of many tokens. */
-export interface HitWithToken {
-  hit: HitRow;
-  token: { id: string; name: string; kind: string; location: string | null; plantedHost: string | null };
-}
+/** A hit with the token it belongs to, for tables that list hits of many tokens (the trail's entry shape). */
+export type HitWithToken = TrailEntry;
 
 const tokenCols = { id: tokens.id, name: tokens.name, kind: tokens.kind, location: tokens.location, plantedHost: tokens.plantedHost };
 
@@ -50,28 +47,6 @@ export function listIncidents(db: Db, f: IncidentFilter): { items: IncidentRow[]
   const items = db.select().from(incidents).where(where).orderBy(desc(incidents.lastAt), desc(incidents.id)).limit(f.limit).offset(f.offset).all();
   const total = db.select({ n: count() }).from(incidents).where(where).get()?.n ?? 0;
   return { items, total };
-}
-
-/** One incident by id. */
-export function getIncident(db: Db, id: number): IncidentRow | undefined {
-  return db.select().from(incidents).where(eq(incidents.id, id)).get();
-}
-
-/** Acknowledge, close or reopen; false when there is no such incident. */
-export function setIncidentStatus(db: Db, id: number, status: IncidentStatus): boolean {
-  return db.update(incidents).set({ status, updatedAt: new Date() }).where(eq(incidents.id, id)).run().changes > 0;
-}
-
-/** The trail of an incident: its hits oldest first, each with its token (deleted ones too). */
-export function incidentTrail(db: Db, incidentId: number, limit = 500): HitWithToken[] {
-  return db
-    .select({ hit: hits, token: tokenCols })
-    .from(hits)
-    .innerJoin(tokens, eq(tokens.id, hits.tokenId))
-    .where(eq(hits.incidentId, incidentId))
-    .orderBy(asc(hits.at), asc(hits.id))
-    .limit(limit)
-    .all();
 }
 
 /** The delivery log of an incident, oldest first. */
@@ -117,22 +92,4 @@ export function tokenHits(db: Db, tokenId: string, limit: number, beforeId?: num
 /** Total audit entries, for the audit page's pager. */
 export function countAudit(db: Db): number {
   return db.select({ n: count() }).from(auditLog).get()?.n ?? 0;
-}
-
-/** Instance state in the `settings` table (first-run setup token, …). */
-export function getSetting<T>(db: Db, key: string): T | undefined {
-  return db.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined;
-}
-
-/** Insert or replace one instance setting. */
-export function putSetting(db: Db, key: string, value: unknown): void {
-  db.insert(settings)
-    .values({ key, value, updatedAt: new Date() })
-    .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: new Date() } })
-    .run();
-}
-
-/** Remove one instance setting. */
-export function deleteSetting(db: Db, key: string): void {
-  db.delete(settings).where(eq(settings.key, key)).run();
 }

@@ -109,14 +109,14 @@ export interface TrailEntry {
   token: { id: string; kind: string; name: string; location: string | null; plantedHost: string | null };
 }
 
-/** The incident's hits in time order with their tokens (bounded: the first `limit`). */
+/** The incident's hits in time order with their tokens, deleted tokens included (bounded: the first `limit`). */
 export function incidentTrail(db: Db, incidentId: number, limit = 500): TrailEntry[] {
   return db
     .select({ hit: hits, token: { id: tokens.id, kind: tokens.kind, name: tokens.name, location: tokens.location, plantedHost: tokens.plantedHost } })
     .from(hits)
     .innerJoin(tokens, eq(tokens.id, hits.tokenId))
     .where(eq(hits.incidentId, incidentId))
-    .orderBy(asc(hits.id))
+    .orderBy(asc(hits.at), asc(hits.id))
     .limit(limit)
     .all();
 }

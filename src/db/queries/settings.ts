@@ -13,3 +13,7 @@ export function setSetting(db: Db, key: string, value: unknown): void {
     .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: new Date() } })
     .run();
 }
+
+export function deleteSetting(db: Db, key: string): void {
+  db.delete(settings).where(eq(settings.key, key)).run();
+}
