@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
 import { ask } from '../channels/dns-client.ts';
@@ -11,13 +11,14 @@ import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 /**
  * Restores generated dumps into the real MariaDB on 127.0.0.1:3306 (root, no password), in a
  * uniquely named database that is dropped afterwards. The dump configures a named replication
- * connection; every connection whose source host carries one of our token ids is stopped and
- * removed again, whatever the test outcome, so the shared server is left as it was.
+ * connection. Connection names are server-wide and drawn from a small plausible list, so two
+ * dumps may pick the same one: every connection whose source host lies under this test's zone
+ * is stopped and removed before the suite, after each test and at the end, whatever the
+ * outcome, so each restore meets the server as an operator's would and it is left as it was.
  */
 const run = promisify(execFile);
 const ZONE = 'dump.example.test';
 const MARIADB = ['-h', '127.0.0.1', '-P', '3306', '-u', 'root', '--protocol=TCP'];
-const ids: string[] = [];
 const databases: string[] = [];
 let s: TestServer;
 
@@ -49,14 +50,16 @@ async function replicationConnections(): Promise<{ name: string; host: string }[
 
 async function cleanupReplication(): Promise<void> {
   for (const c of await replicationConnections()) {
-    if (!ids.some((id) => c.host.includes(id))) continue;
+    if (!c.host.endsWith(`.${ZONE}`)) continue;
     await sql(`STOP SLAVE '${c.name}'; RESET SLAVE '${c.name}' ALL;`);
   }
 }
 
 beforeAll(async () => {
+  await cleanupReplication();
   s = await startTestServer({ DNS_ZONE: ZONE, DNS_RATE_LIMIT: '0' });
 });
+afterEach(cleanupReplication);
 afterAll(async () => {
   await cleanupReplication();
   for (const db of databases) await sql(`DROP DATABASE IF EXISTS \`${db}\``);
@@ -65,7 +68,6 @@ afterAll(async () => {
 
 async function newDump(params: Record<string, unknown>) {
   const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'mysql-dump', params });
-  ids.push(token.id);
   const file = await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' });
   const db = `ht_test_${randomBytes(6).toString('hex')}`;
   databases.push(db);
