@@ -10,11 +10,21 @@ import { measureAlertLatency } from './alert-latency.ts';
 /**
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
  * the same way in the same run (ratios, not absolute numbers, are what we compare).
- * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64).
+ * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_ONLY (comma list of
+ * sections to run: http, dns, flood, scale, alerts; default all).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const RESULTS = 'bench/results';
+const SECTIONS = ['http', 'dns', 'flood', 'scale', 'alerts'] as const;
+const ONLY = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((x) => x.trim()).filter(Boolean));
+for (const s of ONLY) {
+  if (!(SECTIONS as readonly string[]).includes(s)) {
+    console.error(`BENCH_ONLY: unknown section "${s}" (choose from ${SECTIONS.join(', ')})`);
+    process.exit(2);
+  }
+}
+const wanted = (s: (typeof SECTIONS)[number]) => ONLY.has(s);
 
 interface Ready {
   port: number;
@@ -47,63 +57,74 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+async function benchHttp(dir: string, rows: Record<string, unknown>[]): Promise<void> {
+  process.stderr.write(`HTTP trigger: ${SECONDS}s at ${CONNECTIONS} connections per target\n`);
+  const bare = await start('bench/servers/bare.ts');
+  process.stderr.write('  bare node:http …\n');
+  const baseline = await load(`http://127.0.0.1:${bare.ready.port}/static/img/logo.png`);
+  await stop(bare.child);
+
+  const ht = await start('bench/servers/honeytrail.ts', [dir]);
+  process.stderr.write('  honeytrail public listener …\n');
+  const trig = await load(`http://127.0.0.1:${ht.ready.port}${ht.ready.path ?? '/'}`);
+  const stored = await ask<{ hits: number; rss: number }>(ht.child, 'count');
+  await stop(ht.child);
+
+  const answered = trig['2xx'];
+  const ratio = trig.requests.average / baseline.requests.average;
+  rows.push(
+    { target: 'bare node:http (baseline)', reqPerSec: baseline.requests.average, p50ms: baseline.latency.p50, p99ms: baseline.latency.p99, errors: baseline.errors + baseline.non2xx },
+    {
+      target: 'honeytrail http trigger',
+      reqPerSec: trig.requests.average,
+      p50ms: trig.latency.p50,
+      p99ms: trig.latency.p99,
+      errors: trig.errors + trig.non2xx,
+      answered,
+      storedHits: stored.hits,
+      rssMB: Math.round(stored.rss / 1e6),
+      ratio: Number(ratio.toFixed(2)),
+    },
+  );
+  console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
+  console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
+}
+
 async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const dir = mkdtempSync(join(RESULTS, 'run-'));
   const rows: Record<string, unknown>[] = [];
+  const result: Record<string, unknown> = { at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, sections: [...ONLY] };
   try {
-    process.stderr.write(`HTTP trigger: ${SECONDS}s at ${CONNECTIONS} connections per target\n`);
-
-    const bare = await start('bench/servers/bare.ts');
-    process.stderr.write('  bare node:http …\n');
-    const baseline = await load(`http://127.0.0.1:${bare.ready.port}/static/img/logo.png`);
-    await stop(bare.child);
-
-    const ht = await start('bench/servers/honeytrail.ts', [dir]);
-    process.stderr.write('  honeytrail public listener …\n');
-    const trig = await load(`http://127.0.0.1:${ht.ready.port}${ht.ready.path ?? '/'}`);
-    const stored = await ask<{ hits: number; rss: number }>(ht.child, 'count');
-    await stop(ht.child);
-
-    const answered = trig['2xx'];
-    rows.push(
-      { target: 'bare node:http (baseline)', reqPerSec: baseline.requests.average, p50ms: baseline.latency.p50, p99ms: baseline.latency.p99, errors: baseline.errors + baseline.non2xx },
-      {
-        target: 'honeytrail http trigger',
-        reqPerSec: trig.requests.average,
-        p50ms: trig.latency.p50,
-        p99ms: trig.latency.p99,
-        errors: trig.errors + trig.non2xx,
-        answered,
-        storedHits: stored.hits,
-        rssMB: Math.round(stored.rss / 1e6),
-        ratio: Number((trig.requests.average / baseline.requests.average).toFixed(2)),
-      },
-    );
-    rows.push(...(await benchDns(dir, SECONDS)));
-    console.table(rows);
-    const ratio = trig.requests.average / baseline.requests.average;
-    console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
-    console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
-    const floodSeconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 30);
-    process.stderr.write(`Flood: one source hammering one token for ${floodSeconds}s while the admin API is used\n`);
-    const floodDir = join(dir, 'flood');
-    mkdirSync(floodDir);
-    const flood = await benchFlood(floodDir, floodSeconds);
-    console.table([flood]);
-    console.log(`flood: admin p99 ${flood.adminP99ms} ms (target < 250 ms); other token ${flood.otherTokenRecorded}/${flood.otherTokenSent} recorded; ${flood.triggers} triggers stored in ${flood.rowsStored} rows (+${Math.round(flood.dbGrowthBytes / 1024)} KiB)`);
-
-    const scaleTokens = Number(process.env.BENCH_TOKENS ?? 100_000);
-    const scaleHits = Number(process.env.BENCH_HITS ?? 5_000_000);
-    process.stderr.write(`Admin API at scale: ${scaleTokens} tokens, ${scaleHits} hits\n`);
-    const scale = await adminScaleBench(dir, scaleTokens, scaleHits, (m) => process.stderr.write(`${m}\n`));
-    console.table(scale.rows);
-    console.log(`scale: seeded in ${scale.seedSeconds} s; ${scale.bytesPerHit} database bytes per hit; RSS ${scale.rssMB} MB (target < 300 MB); list pages target < 100 ms`);
-    const alertLatency = await measureAlertLatency(dir);
-    console.log(`alert latency (hit -> mail accepted by SMTP, ${alertLatency.samples} samples): p50 ${alertLatency.p50ms} ms, p95 ${alertLatency.p95ms} ms (target p50 < 1000 ms)`);
-    rows.push({ target: 'alert latency (hit -> SMTP accepted)', p50ms: alertLatency.p50ms, p95ms: alertLatency.p95ms, samples: alertLatency.samples });
+    if (wanted('http')) await benchHttp(dir, rows);
+    if (wanted('dns')) rows.push(...(await benchDns(dir, SECONDS)));
+    if (rows.length) console.table(rows);
+    if (wanted('flood')) {
+      const floodSeconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 30);
+      process.stderr.write(`Flood: one source hammering one token for ${floodSeconds}s while the admin API is used\n`);
+      const floodDir = join(dir, 'flood');
+      mkdirSync(floodDir);
+      const flood = await benchFlood(floodDir, floodSeconds);
+      console.table([flood]);
+      console.log(`flood: admin p99 ${flood.adminP99ms} ms (target < 250 ms); other token ${flood.otherTokenRecorded}/${flood.otherTokenSent} recorded; ${flood.triggers} triggers stored in ${flood.rowsStored} rows (+${Math.round(flood.dbGrowthBytes / 1024)} KiB)`);
+      result.flood = flood;
+    }
+    if (wanted('scale')) {
+      const scaleTokens = Number(process.env.BENCH_TOKENS ?? 100_000);
+      const scaleHits = Number(process.env.BENCH_HITS ?? 5_000_000);
+      process.stderr.write(`Admin API at scale: ${scaleTokens} tokens, ${scaleHits} hits\n`);
+      const scale = await adminScaleBench(dir, scaleTokens, scaleHits, (m) => process.stderr.write(`${m}\n`));
+      console.table(scale.rows);
+      console.log(`scale: seeded in ${scale.seedSeconds} s; ${scale.bytesPerHit} database bytes per hit; RSS ${scale.rssMB} MB (target < 300 MB); list pages target < 100 ms`);
+      result.scale = scale;
+    }
+    if (wanted('alerts')) {
+      const alertLatency = await measureAlertLatency(dir);
+      console.log(`alert latency (hit -> mail accepted by SMTP, ${alertLatency.samples} samples): p50 ${alertLatency.p50ms} ms, p95 ${alertLatency.p95ms} ms (target p50 < 1000 ms)`);
+      rows.push({ target: 'alert latency (hit -> SMTP accepted)', p50ms: alertLatency.p50ms, p95ms: alertLatency.p95ms, samples: alertLatency.samples });
+    }
     const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows, flood, scale }, null, 2));
+    writeFileSync(out, JSON.stringify({ ...result, rows }, null, 2));
     console.log(`results written to ${out}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

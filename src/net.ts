@@ -2,6 +2,18 @@ import ipaddr from 'ipaddr.js';
 
 /** Normalise an address: strip IPv4-mapped IPv6 (`::ffff:10.0.0.1` -> `10.0.0.1`), zone ids, brackets. */
 export function normalizeIp(ip: string): string {
+  const known = normalized.get(ip);
+  if (known !== undefined) return known;
+  const out = parseNormal(ip);
+  // Hits come from few addresses at a time; a flood of distinct ones only clears the memo.
+  if (normalized.size >= 10_000) normalized.clear();
+  normalized.set(ip, out);
+  return out;
+}
+
+const normalized = new Map<string, string>();
+
+function parseNormal(ip: string): string {
   const bare = ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   if (!ipaddr.isValid(bare)) return bare;
   const parsed = ipaddr.parse(bare);

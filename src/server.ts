@@ -13,7 +13,7 @@ import { startCheckpointer } from './db/checkpointer.ts';
 import { closeDatabase, openDatabase, type Db } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AppDeps } from './deps.ts';
-import { createHitRecorder, type HitStep } from './hits/record-hit.ts';
+import { createHitRecorder } from './hits/record-hit.ts';
 import { createFloodGate } from './hits/flood.ts';
 import { intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
@@ -40,8 +40,6 @@ export interface Honeytrail {
 export interface StartOptions {
   config: Config;
   log: Logger;
-  /** Extra steps run in each hit's transaction (the alerts pipeline). */
-  hitSteps?: readonly HitStep[];
   /** Run the alert pipeline (classify, trail, outbox, worker). @default true */
   alerts?: boolean;
 }
@@ -53,11 +51,13 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const db = openDatabase({ path: dbPath, synchronous: config.SQLITE_SYNCHRONOUS });
   const checkpointer = startCheckpointer(db, dbPath, log);
   const alerts = opts.alerts === false ? null : createAlertPipeline({ db, config, log });
-  const steps = [...(alerts?.steps ?? []), ...(opts.hitSteps ?? [])];
-  // Intel labels first: the trail reads them when it rates the incident.
-  const prepare = [intelPrepare(db), ...(alerts?.prepare ?? [])];
+  // Intel labels are set before the insert: the trail reads them when it rates the incident.
+  const prepare = [intelPrepare(db)];
   const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
-  const recorder = createHitRecorder({ db, log, steps, classify: alerts?.classify, prepare, flood });
+  const recorder = createHitRecorder({ db, log, correlator: alerts?.correlator, classify: alerts?.classify, prepare, flood });
+  // Hits stored by an earlier run that stopped before correlating them (a crash between the two commits).
+  const caughtUp = alerts?.correlator.catchUp() ?? 0;
+  if (caughtUp) log.warn({ hits: caughtUp }, 'correlated hits an earlier run stored but did not correlate');
   const deps: AppDeps = { config, db, log, recorder, alerts: alerts ? createAlertActions({ db, config, log }) : undefined };
   const listeners: RunningListener[] = [];
   try {
@@ -95,7 +95,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     close() {
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((l) => l.close()));
-        recorder.flush();
+        recorder.close();
         await alerts?.worker?.stop();
         await forwarder?.tick();
         await forwarder?.close();

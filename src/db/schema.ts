@@ -88,6 +88,8 @@ export const hits = sqliteTable(
     index('hits_token_idx').on(t.tokenId, t.id),
     index('hits_at_idx').on(t.at),
     index('hits_incident_idx').on(t.incidentId),
+    // Hits recorded but not yet correlated into a trail (the correlator's work queue; usually empty).
+    index('hits_uncorrelated_idx').on(t.id).where(sql`${t.incidentId} is null`),
   ],
 );
 

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { HitFacts, Token } from '../tokens/kind.ts';
 import { classify, type HitClassifier } from './classify.ts';
 import type { FloodGate } from './flood.ts';
+import type { Correlator, Recorded } from './trail.ts';
 
 /** A trigger as a channel saw it, before it is stored. */
 export interface HitEvent {
@@ -30,23 +31,18 @@ export interface HitEvent {
 }
 
 /**
- * A step run inside the hit's transaction, after the hit row exists: the alerts pipeline
- * hangs the outbox rows here (its incident update runs just before, as a HitPrepare), so
- * that a hit, its incident and its alerts are committed together or not at all.
- */
-export type HitStep = (db: Db, hit: HitRow, token: Token) => HitRow | void;
-
-/**
  * Runs in the hit's transaction just before the insert and may fill derived columns (the
- * trail sets `incidentId` here, which saves an UPDATE per hit on the hot path).
+ * threat-intel matcher labels the source here).
  */
 export type HitPrepare = (row: NewHitRow, token: Token) => void;
 
 export interface HitRecorder {
   /** Store the hit; resolves once it is committed (answer the client only after that). */
   record(event: HitEvent): Promise<HitRow>;
-  /** Commit whatever is queued now (used at shutdown). */
+  /** Commit whatever is queued now. */
   flush(): void;
+  /** Commit what is queued and stop retrying correlation (shutdown; the next start catches up). */
+  close(): void;
   readonly stats: RecorderStats;
 }
 
@@ -62,23 +58,28 @@ export interface RecorderStats {
 const MAX_TEXT = 2048;
 const MAX_JSON = 8192;
 
+/** Retry delays for correlating hits after a failed correlation (the hits are stored meanwhile). */
+const CATCH_UP_DELAYS_MS = [1000, 5000, 30_000];
+
 /**
  * Group commit: hits that arrive in the same event-loop turn are written in one SQLite
- * transaction (one WAL append instead of one per hit), and each caller is answered after
- * that commit. Should the batch fail, hits are retried one by one so a single bad row
- * cannot lose the others.
+ * transaction (one WAL append instead of one per hit). Should the batch fail, hits are
+ * retried one by one so a single bad row cannot lose the others. Then, record first,
+ * correlate right after: the committed hits go to the correlator (trail and outbox, its own
+ * transaction) and each caller is answered. A failed correlation is logged and retried from
+ * the database later; it never fails the hit, which is already stored.
  */
 export function createHitRecorder(deps: {
   db: Db;
   log: Logger;
-  steps?: readonly HitStep[];
+  /** Puts committed hits on their trails and queues their alerts (the alert pipeline); hits stay uncorrelated when absent. */
+  correlator?: Correlator;
   classify?: HitClassifier;
   prepare?: readonly HitPrepare[];
   /** Fold repeated identical hits (see hits/flood.ts); off when absent. */
   flood?: FloodGate;
 }): HitRecorder {
-  const { db, log } = deps;
-  const steps = deps.steps ?? [];
+  const { db, log, correlator } = deps;
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
   const stats: RecorderStats = { batches: 0, hits: 0, failed: 0, lastFailureAt: null, lastFailure: null };
@@ -90,8 +91,7 @@ export function createHitRecorder(deps: {
     if (repeated) return writer.repeat(repeated, row.at);
     if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
     for (const p of deps.prepare ?? []) p(row, event.token);
-    let hit = writer.insert(row);
-    for (const step of steps) hit = step(db, hit, event.token) ?? hit;
+    const hit = writer.insert(row);
     deps.flood?.stored(row, hit);
     return hit;
   };
@@ -107,6 +107,24 @@ export function createHitRecorder(deps: {
   });
   const persistOne = db.$client.transaction((event: HitEvent) => persistBatch([event])[0] as HitRow);
 
+  let retry: { timer: NodeJS.Timeout; attempt: number } | null = null;
+  /** Correlate from the database what a failed correlation left behind, with backoff. */
+  function catchUpLater(attempt: number): void {
+    if (!correlator || retry) return;
+    const delay = CATCH_UP_DELAYS_MS[Math.min(attempt, CATCH_UP_DELAYS_MS.length - 1)] ?? 30_000;
+    const timer = setTimeout(() => {
+      retry = null;
+      try {
+        correlator.catchUp();
+      } catch (err) {
+        log.error({ err, attempt: attempt + 1 }, 'correlating stored hits failed again; retrying');
+        catchUpLater(attempt + 1);
+      }
+    }, delay);
+    timer.unref();
+    retry = { timer, attempt };
+  }
+
   function flush(): void {
     scheduled = false;
     const batch = queue;
@@ -120,19 +138,38 @@ export function createHitRecorder(deps: {
       deps.flood?.reset();
       log.warn({ err, size: batch.length }, 'hit batch failed; retrying hits one by one');
     }
-    batch.forEach((pending, i) => {
+    const results = batch.map((pending, i): HitRow | { error: unknown } => {
       try {
-        const hit = stored?.[i] ?? persistOne(pending.event);
-        stats.hits++;
-        logHit(log, hit, pending.event.token);
-        pending.resolve(hit);
+        return stored?.[i] ?? persistOne(pending.event);
+      } catch (error) {
+        return { error };
+      }
+    });
+    const recorded: Recorded[] = [];
+    results.forEach((r, i) => {
+      if (!('error' in r)) recorded.push({ hit: r, token: batch[i]?.event.token as Token });
+    });
+    if (correlator && recorded.length) {
+      try {
+        correlator.correlate(recorded);
       } catch (err) {
+        log.error({ err, hits: recorded.length }, 'correlating hits failed; they are stored and will be correlated on retry');
+        catchUpLater(0);
+      }
+    }
+    batch.forEach((pending, i) => {
+      const r = results[i] as HitRow | { error: unknown };
+      if ('error' in r) {
         stats.failed++;
         stats.lastFailureAt = Date.now();
-        stats.lastFailure = err instanceof Error ? err.message : String(err);
-        log.error({ err, tokenId: pending.event.token.id }, 'hit could not be stored');
-        pending.reject(err);
+        stats.lastFailure = r.error instanceof Error ? r.error.message : String(r.error);
+        log.error({ err: r.error, tokenId: pending.event.token.id }, 'hit could not be stored');
+        pending.reject(r.error);
+        return;
       }
+      stats.hits++;
+      logHit(log, r, pending.event.token);
+      pending.resolve(r);
     });
   }
 
@@ -147,6 +184,11 @@ export function createHitRecorder(deps: {
       });
     },
     flush,
+    close() {
+      flush();
+      if (retry) clearTimeout(retry.timer);
+      retry = null;
+    },
     stats,
   };
 }

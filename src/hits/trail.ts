@@ -7,9 +7,9 @@ import type { Classification, HitRow, Severity } from '../db/schema.ts';
 import { SEVERITIES } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
-import type { HitPrepare, HitStep } from './record-hit.ts';
+import type { Logger } from '../logger.ts';
 
-/** What the trail step tells the outbox about one alerting hit. */
+/** What the correlator tells the outbox about one alerting hit. */
 export interface TrailOutcome {
   hit: HitRow;
   token: Token;
@@ -24,52 +24,78 @@ export interface TrailOutcome {
 export interface TrailOptions {
   db: Db;
   config: Pick<Config, 'TRAIL_WINDOW' | 'ALERT_ON_CLASSIFICATIONS'>;
-  /** Called in the same transaction for hits whose classification alerts. */
+  log?: Logger;
+  /** Called in the correlation transaction for hits whose classification alerts. */
   onAlertable?: (o: TrailOutcome) => void;
 }
 
-/** The columns of a hit the trail reads (a row about to be inserted, or a stored hit). */
+/** A stored hit and its token, as the recorder hands them over after the hit's commit. */
+export interface Recorded {
+  hit: HitRow;
+  token: Token;
+}
+
+export interface Correlator {
+  /**
+   * Put committed hits on their actors' trails in one transaction: incident found or opened,
+   * counts, lateral movement, severity and techniques updated, `incident_id` set on each
+   * hit, outbox rows written. Hits that already have an incident are skipped, so handing
+   * the same hit over twice is harmless. Throws when the transaction fails; the hits then
+   * stay uncorrelated in the database and `catchUp` takes them later.
+   */
+  correlate(batch: readonly Recorded[]): void;
+  /** Correlate every stored hit that has no incident yet, oldest first, in bounded batches; returns how many. */
+  catchUp(): number;
+}
+
+/** The columns of a stored hit the trail reads. */
 type TrailHit = Pick<HitRow, 'channel' | 'sourceIp' | 'actorUser' | 'actorHost' | 'actorDomain' | 'credential' | 'classification' | 'at' | 'intel'>;
 
+const CATCH_UP_BATCH = 500;
+
 /**
- * The trail (DESIGN section 5), run in each hit's transaction. `prepare` (before the insert)
- * finds the actor's open incident within TRAIL_WINDOW or opens one, counts distinct decoys,
- * planted locations and hosts, decides whether lateral movement is suspected, raises
- * severity, collects ATT&CK techniques and sets the row's `incidentId`. `step` (after the
- * insert, when the hit has its id) hands alerting hits to the outbox. Only hits of an
- * alerting classification count toward decoys, hosts and severity; the others stay on the
- * trail as context.
+ * The trail (DESIGN section 5), run right after the hits' own commit ("record first,
+ * correlate right after"): a hit is durable before anything else happens to it, and a
+ * failure here can delay an alert but never lose a hit. Per batch, each actor's open
+ * incident (within TRAIL_WINDOW) is read once and written once however many of its hits
+ * the batch holds. Only hits of an alerting classification count toward decoys, hosts and
+ * severity; the others stay on the trail as context.
  */
-export function createTrail(opts: TrailOptions): { prepare: HitPrepare; step: HitStep } {
+export function createTrail(opts: TrailOptions): Correlator {
+  const { db } = opts;
   const counted = opts.config.ALERT_ON_CLASSIFICATIONS as readonly Classification[];
-  const q = trailStatements(opts.db, counted);
-  const assets = assetLookup(opts.db);
+  const q = trailStatements(db, counted);
+  const assets = assetLookup(db);
   const window = opts.config.TRAIL_WINDOW;
   // (incident, token) pairs known to be on a trail already: hits are append-only, so a "seen" never turns false.
   const seen = new Set<string>();
-  let pending: Omit<TrailOutcome, 'hit'> | null = null;
 
-  const prepare: HitPrepare = (row, token) => {
-    pending = null;
-    const hit: TrailHit = {
-      channel: row.channel,
-      sourceIp: row.sourceIp ?? null,
-      actorUser: row.actorUser ?? null,
-      actorHost: row.actorHost ?? null,
-      actorDomain: row.actorDomain ?? null,
-      credential: row.credential ?? null,
-      classification: row.classification ?? 'alert',
-      at: row.at,
-      intel: row.intel ?? null,
-    };
+  /**
+   * What one batch has placed so far, per incident: hit ids to assign at the end, and what
+   * the "seen" probes would find among them (they are not on the trail in the database yet).
+   */
+  interface Placed {
+    ids: number[];
+    tokens: Set<string>;
+    locations: Set<string>;
+    hosts: Set<string>;
+    credential: boolean;
+  }
+
+  /** One hit onto its actor's trail; `open` holds the incidents this batch already touched, by actor key. */
+  function place(hit: HitRow, token: Token, open: Map<string, TrailState>, placed: Map<TrailState, Placed>): void {
     const actor = actorOf(hit, assets);
     const at = hit.at.getTime();
     let opened = false;
-    let inc = q.findOpen(actor.key, at - window);
+    let inc = open.get(actor.key);
+    if (!inc || inc.lastAt < at - window) inc = q.findOpen(actor.key, at - window);
     if (!inc) {
       inc = q.create(actor.key, actor.label, at);
       opened = true;
     }
+    open.set(actor.key, inc);
+    let here = placed.get(inc);
+    if (!here) placed.set(inc, (here = { ids: [], tokens: new Set(), locations: new Set(), hosts: new Set(), credential: false }));
     const before = inc.severity;
     inc.hitCount += 1;
     inc.lastAt = Math.max(inc.lastAt, at);
@@ -77,13 +103,17 @@ export function createTrail(opts: TrailOptions): { prepare: HitPrepare; step: Hi
     if (alertable) {
       // firstAt in the key: should a failed batch roll an incident back, its id may be reused by another.
       const pair = `${inc.id}:${inc.firstAt}:${token.id}`;
-      if (!seen.has(pair) && !q.tokenSeen(inc.id, token.id)) {
+      if (!seen.has(pair) && !here.tokens.has(token.id) && !q.tokenSeen(inc.id, token.id)) {
         inc.tokenCount += 1;
-        if (token.location && !q.locationSeen(inc.id, token.location)) inc.locationCount += 1;
-        if (token.plantedHost && !q.hostSeen(inc.id, token.plantedHost)) inc.hostCount += 1;
+        if (token.location && !here.locations.has(token.location) && !q.locationSeen(inc.id, token.location)) inc.locationCount += 1;
+        const host = token.plantedHost?.toLowerCase();
+        if (host && token.plantedHost && !here.hosts.has(host) && !q.hostSeen(inc.id, token.plantedHost)) inc.hostCount += 1;
       }
       if (seen.size > 100_000) seen.clear();
       seen.add(pair);
+      here.tokens.add(token.id);
+      if (token.location) here.locations.add(token.location);
+      if (token.plantedHost) here.hosts.add(token.plantedHost.toLowerCase());
       const reasons = lateralReasons(inc, hit, token, actor, assets);
       if (reasons.length) inc.lateral = true;
       // A source on an imported threat-intel list is noted on the incident (not lateral by itself).
@@ -95,19 +125,57 @@ export function createTrail(opts: TrailOptions): { prepare: HitPrepare; step: Hi
       }
       const techniques = techniquesOf(inc, token, hit.credential !== null);
       if (techniques) inc.techniques = techniques;
-      inc.severity = maxSeverity(inc.severity, severityOf(inc, hit, () => q.credentialSeen(inc.id)));
+      const state = inc;
+      const p = here;
+      inc.severity = maxSeverity(inc.severity, severityOf(inc, hit, () => p.credential || q.credentialSeen(state.id)));
+      if (hit.credential !== null) here.credential = true;
     }
-    q.save(inc);
-    row.incidentId = inc.id;
-    if (alertable) pending = { token, incident: inc, actor, opened, escalated: !opened && inc.severity !== before };
-  };
+    here.ids.push(hit.id);
+    hit.incidentId = inc.id;
+    if (alertable) opts.onAlertable?.({ hit, token, incident: inc, actor, opened, escalated: !opened && inc.severity !== before });
+  }
 
-  const step: HitStep = (_db, hit, token) => {
-    const p = pending;
-    pending = null;
-    if (p && p.token.id === token.id && p.incident.id === hit.incidentId) opts.onAlertable?.({ ...p, hit });
+  const correlateTx = db.$client.transaction((batch: readonly Recorded[]) => {
+    const open = new Map<string, TrailState>();
+    const placed = new Map<TrailState, Placed>();
+    const done = new Set<number>();
+    for (const { hit, token } of batch) {
+      // A flood-folded repeat comes back as its earlier row: already placed.
+      if (hit.incidentId !== null || done.has(hit.id)) continue;
+      done.add(hit.id);
+      place(hit, token, open, placed);
+    }
+    for (const [inc, p] of placed) {
+      q.save(inc);
+      q.assign(inc.id, p.ids);
+    }
+  });
+
+  return {
+    correlate(batch) {
+      if (batch.length === 0) return;
+      const before = batch.map((r) => r.hit.incidentId);
+      try {
+        correlateTx(batch);
+      } catch (err) {
+        // The transaction rolled back: undo what this attempt wrote into the in-memory rows.
+        batch.forEach((r, i) => (r.hit.incidentId = before[i] ?? null));
+        seen.clear();
+        throw err;
+      }
+    },
+    catchUp() {
+      let total = 0;
+      for (;;) {
+        const batch = q.uncorrelated(CATCH_UP_BATCH);
+        if (batch.length === 0) return total;
+        this.correlate(batch);
+        total += batch.length;
+        opts.log?.info({ hits: batch.length, total }, 'correlated hits recorded earlier');
+        if (batch.length < CATCH_UP_BATCH) return total;
+      }
+    },
   };
-  return { prepare, step };
 }
 
 /** The incident's techniques with this hit's added, or null when nothing changes (the common case). */

@@ -20,7 +20,7 @@ describe('alert view of a long trail', () => {
   it('lists every new hit, samples the trail, and still names every planted host and used credential', async () => {
     const config = testConfig(t.dir, { ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example', ADMIN_URL: 'https://ht.corp.example' });
     const p = createAlertPipeline({ db, config, log: silentLog });
-    const r = createHitRecorder({ db, log: silentLog, steps: p.steps, classify: p.classify, prepare: p.prepare });
+    const r = createHitRecorder({ db, log: silentLog, correlator: p.correlator, classify: p.classify });
     const mk = async (name: string, plantedHost: string) => (await makeToken(db, config, { kind: 'web-bug', name, location: `\\\\${plantedHost}\\share`, plantedHost })).token as Token;
     const a = await mk('A', 'H1');
     const b = await mk('B', 'H2');

@@ -20,7 +20,7 @@ afterEach(() => t.cleanup());
 function recorder(env: Record<string, string> = {}) {
   const config = testConfig(t.dir, { ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example', ...env });
   const p = createAlertPipeline({ db, config, log: silentLog });
-  const r = createHitRecorder({ db, log: silentLog, steps: p.steps, classify: p.classify, prepare: p.prepare });
+  const r = createHitRecorder({ db, log: silentLog, correlator: p.correlator, classify: p.classify });
   return { config, hit: (e: Omit<HitEvent, 'token'> & { token: unknown }): Promise<HitRow> => r.record(e as HitEvent) };
 }
 

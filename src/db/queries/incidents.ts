@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import {
   hits,
@@ -9,6 +9,7 @@ import {
   type IncidentRow,
   type IncidentStatus,
   type Severity,
+  type TokenRow,
 } from '../schema.ts';
 
 /** The incident fields the trail step reads and writes for every hit. */
@@ -52,6 +53,7 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
   const hostSeen = c.prepare<[number, string]>(
     `select 1 from hits h join tokens t on t.id = h.token_id where h.incident_id = ? and lower(t.planted_host) = lower(?) and h.classification in (${inList}) limit 1`,
   );
+  const assign = c.prepare<[number, string]>('update hits set incident_id = ? where id in (select value from json_each(?))');
   const credentialSeen = c.prepare<[number]>(
     `select 1 from hits where incident_id = ? and credential is not null and classification in (${inList}) limit 1`,
   );
@@ -71,6 +73,11 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
     locationSeen: (incidentId: number, location: string) => locationSeen.get(incidentId, location) !== undefined,
     hostSeen: (incidentId: number, host: string) => hostSeen.get(incidentId, host) !== undefined,
     credentialSeen: (incidentId: number) => credentialSeen.get(incidentId) !== undefined,
+    /** Put stored hits on an incident's trail (one statement for a batch's hits of one incident). */
+    assign: (incidentId: number, hitIds: readonly number[]) => void assign.run(incidentId, JSON.stringify(hitIds)),
+    /** Stored hits not yet on any trail (recorded, then the process stopped before correlating), oldest first. */
+    uncorrelated: (limit: number): { hit: HitRow; token: TokenRow }[] =>
+      db.select({ hit: hits, token: tokens }).from(hits).innerJoin(tokens, eq(tokens.id, hits.tokenId)).where(isNull(hits.incidentId)).orderBy(asc(hits.id)).limit(limit).all(),
   };
 }
 

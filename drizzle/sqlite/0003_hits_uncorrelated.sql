@@ -1,0 +1,1 @@
+CREATE INDEX `hits_uncorrelated_idx` ON `hits` (`id`) WHERE "hits"."incident_id" is null;

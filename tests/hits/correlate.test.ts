@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAlertPipeline } from '../../src/alerts/pipeline.ts';
+import type { Db } from '../../src/db/client.ts';
+import { listAlerts } from '../../src/db/queries/alerts.ts';
+import { getHit } from '../../src/db/queries/hits.ts';
+import { getIncident, listIncidents } from '../../src/db/queries/incidents.ts';
+import type { HitRow } from '../../src/db/schema.ts';
+import { createHitRecorder, type HitEvent } from '../../src/hits/record-hit.ts';
+import type { Correlator } from '../../src/hits/trail.ts';
+import type { Token } from '../../src/tokens/kind.ts';
+import { makeToken, silentLog, testConfig, testDb } from '../helpers.ts';
+
+/**
+ * Record first, correlate right after: a hit is committed on its own, then put on its
+ * actor's trail (incident, outbox) in a second transaction. These tests pin what that
+ * buys and what it must not cost: batches give the same trail as one-by-one hits, a failed
+ * correlation loses no hit, and stored-but-uncorrelated hits are caught up exactly once.
+ */
+let t: ReturnType<typeof testDb>;
+let db: Db;
+beforeEach(() => {
+  t = testDb();
+  db = t.db;
+});
+afterEach(() => t.cleanup());
+
+const config = () => testConfig(t.dir, { ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example' });
+
+async function planted(name: string, host: string): Promise<Token> {
+  const { token } = await makeToken(db, config(), { kind: 'web-bug', name, location: `\\\\${host}\\share\\${name}`, plantedHost: host });
+  return token as Token;
+}
+
+const event = (token: Token, ip = '10.9.9.9'): HitEvent => ({ token, channel: 'http', sourceIp: ip, userAgent: 'Mozilla/5.0' });
+
+describe('record first, correlate right after', () => {
+  it('hits of one actor arriving in one batch give the same incident as the same hits one by one', async () => {
+    // Two decoys share a host: the batch must count it once although neither hit is on the trail in the database yet.
+    const tokens = await Promise.all([planted('a', 'FS01'), planted('b', 'FS02'), planted('c', 'fs02')]);
+    const p = createAlertPipeline({ db, config: config(), log: silentLog });
+    const r = createHitRecorder({ db, log: silentLog, correlator: p.correlator, classify: p.classify });
+    // One event-loop turn: one commit for all six hits, one correlation for all of them.
+    const batch = await Promise.all([...tokens, ...tokens].map((tok) => r.record(event(tok))));
+    expect(r.stats.batches).toBe(1);
+    const ids = new Set(batch.map((h) => h.incidentId));
+    expect(ids.size).toBe(1);
+    const inc = getIncident(db, batch[0]?.incidentId ?? -1);
+    expect(inc).toMatchObject({ hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 3, severity: 'high', lateral: true });
+    // Stored, not only in memory.
+    for (const h of batch) expect(getHit(db, h.id)?.incidentId).toBe(inc?.id);
+
+    // A second actor, one hit at a time, same decoys: the same trail numbers.
+    for (const tok of [...tokens, ...tokens]) await r.record(event(tok, '10.8.8.8'));
+    const [other] = listIncidents(db, { limit: 1 }).items;
+    expect(other).toMatchObject({ actorKey: 'ip:10.8.8.8', hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 3, severity: 'high', lateral: true });
+  });
+
+  it('a failing correlation answers the hit (it is stored), then catches up: one incident, one alert per target', async () => {
+    const tok = await planted('x', 'FS01');
+    const p = createAlertPipeline({ db, config: config(), log: silentLog });
+    let failures = 1;
+    const flaky: Correlator = {
+      correlate(batch) {
+        if (failures-- > 0) throw new Error('database is locked');
+        p.correlator.correlate(batch);
+      },
+      catchUp: () => p.correlator.catchUp(),
+    };
+    const r = createHitRecorder({ db, log: silentLog, correlator: flaky, classify: p.classify });
+    const hit: HitRow = await r.record(event(tok));
+    expect(hit.id).toBeGreaterThan(0);
+    expect(r.stats).toMatchObject({ hits: 1, failed: 0 });
+    expect(getHit(db, hit.id)?.incidentId).toBeNull();
+    expect(listAlerts(db, { limit: 10 })).toHaveLength(0);
+
+    // The recorder retries from the database (first retry after 1 s).
+    const deadline = Date.now() + 5000;
+    while (getHit(db, hit.id)?.incidentId === null && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    const incidentId = getHit(db, hit.id)?.incidentId;
+    expect(incidentId).toBeTypeOf('number');
+    expect(getIncident(db, incidentId ?? -1)).toMatchObject({ hitCount: 1, tokenCount: 1 });
+    expect(listAlerts(db, { limit: 10 }).map((a) => a.target)).toEqual(['soc@corp.example']);
+    r.close();
+
+    // Catching up again finds nothing left and queues nothing twice.
+    expect(p.correlator.catchUp()).toBe(0);
+    expect(listAlerts(db, { limit: 10 })).toHaveLength(1);
+  });
+
+  it('hits stored without correlation (a stop between the two commits) are correlated once, oldest first, by catchUp', async () => {
+    const [a, b] = await Promise.all([planted('a', 'FS01'), planted('b', 'FS02')]);
+    // A recorder without a correlator stores hits exactly as a process that died right after the hit commit left them.
+    const bare = createHitRecorder({ db, log: silentLog });
+    const stored = [await bare.record(event(a)), await bare.record(event(b)), await bare.record(event(a, '10.1.1.1'))];
+    for (const h of stored) expect(getHit(db, h.id)?.incidentId).toBeNull();
+
+    const p = createAlertPipeline({ db, config: config(), log: silentLog });
+    expect(p.correlator.catchUp()).toBe(3);
+    expect(p.correlator.catchUp()).toBe(0);
+    const [first, second, third] = stored.map((h) => getHit(db, h.id)?.incidentId);
+    expect(first).toBe(second);
+    expect(third).not.toBe(first);
+    expect(getIncident(db, first ?? -1)).toMatchObject({ hitCount: 2, hostCount: 2, severity: 'high', lateral: true });
+    // One first alert per incident and target, not one per catch-up.
+    expect(listAlerts(db, { limit: 10 }).map((x) => [x.incidentId, x.kind]).sort()).toEqual([
+      [first, 'first'],
+      [third, 'first'],
+    ]);
+  });
+});
