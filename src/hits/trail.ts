@@ -37,7 +37,8 @@ export interface Recorded {
 
 export interface Correlator {
   /**
-   * Put committed hits on their actors' trails in one transaction: incident found or opened,
+   * Put stored hits on their actors' trails in one transaction (a savepoint when the
+   * recorder calls it inside the hits' own transaction): incident found or opened,
    * counts, lateral movement, severity and techniques updated, `incident_id` set on each
    * hit, outbox rows written. Hits that already have an incident are skipped, so handing
    * the same hit over twice is harmless. Throws when the transaction fails; the hits then

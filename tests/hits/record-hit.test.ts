@@ -27,6 +27,31 @@ describe('hit recorder (group commit)', () => {
     expect(getToken(db, token.id)?.hitCount).toBe(50);
   });
 
+  it('while hits keep arriving turn after turn it waits and commits them together; a lone hit waits one turn at most', async () => {
+    const { token } = await makeToken(db, testConfig(t.dir), { kind: 'web-bug' });
+    const recorder = createHitRecorder({ db, log: silentLog });
+    const pending: Promise<unknown>[] = [];
+    // 32 hits per event-loop turn for 5 turns, as a busy UDP socket delivers them.
+    for (let turn = 0; turn < 5; turn++) {
+      for (let i = 0; i < 32; i++) pending.push(recorder.record({ token: token as Token, channel: 'dns', sourceIp: `10.0.${turn}.${i}` }));
+      await new Promise((res) => setImmediate(res));
+    }
+    await Promise.all(pending);
+    expect(recorder.stats).toMatchObject({ batches: 1, hits: 160 });
+
+    const turns = { n: 0 };
+    let counting = true;
+    const tick = () => {
+      turns.n++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await recorder.record({ token: token as Token, channel: 'http', sourceIp: '10.1.1.1' });
+    counting = false;
+    expect(recorder.stats.batches).toBe(2);
+    expect(turns.n).toBeLessThanOrEqual(3);
+  });
+
   it('a bad hit in a batch fails alone; the others are stored', async () => {
     const { token } = await makeToken(db, testConfig(t.dir), { kind: 'web-bug' });
     const recorder = createHitRecorder({ db, log: silentLog });
