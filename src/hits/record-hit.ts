@@ -263,8 +263,12 @@ function boundJson(value: Record<string, unknown> | null): Record<string, unknow
 }
 
 function logHit(log: Logger, hit: HitRow, token: Token): void {
-  // A hit folded into an earlier row (flood control) is logged at debug: the row's count tells the rest.
-  (hit.repeatCount > 1 ? log.debug.bind(log) : log.info.bind(log))(
+  // Info for a new alerting hit. Debug for a hit folded into an earlier row (flood control: the
+  // row's count tells the rest) and for what does not alert (resolver echoes, scanners, ignored
+  // sources, noise): they are all in the database, but would drown the log under load.
+  const quiet = hit.repeatCount > 1 || hit.classification !== 'alert';
+  if (quiet && !log.isLevelEnabled('debug')) return;
+  log[quiet ? 'debug' : 'info'](
     {
       event: 'hit',
       hitId: hit.id,
