@@ -1,0 +1,69 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import * as schema from './schema-pg.ts';
+
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+
+/** Where drizzle-kit writes the PostgreSQL migrations (`npm run db:generate`). */
+export const PG_MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/pg');
+
+export interface PgOpenOptions {
+  /** `postgres://user:password@host:port/database` (also `postgresql://`). */
+  url: string;
+  /** Pooled connections. @default 10 */
+  max?: number;
+  /** Apply pending migrations before returning. @default true */
+  migrate?: boolean;
+}
+
+/** True when a DATABASE_URL names PostgreSQL rather than a SQLite file. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/**
+ * Open PostgreSQL through a connection pool (drizzle's node-postgres driver) and apply the
+ * migrations in `drizzle/pg`. Connections fail fast (5 s) rather than hang a start-up.
+ */
+export async function openPostgres(options: PgOpenOptions): Promise<PgDb> {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 10, connectionTimeoutMillis: 5000, application_name: 'honeytrail' });
+  // An idle client that loses its connection emits 'error' on the pool; without a listener that would end the process.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema }) as PgDb;
+  try {
+    await pool.query('select 1');
+    if (options.migrate ?? true) await migrate(db, { migrationsFolder: PG_MIGRATIONS });
+  } catch (err) {
+    await pool.end();
+    throw new Error(`cannot use PostgreSQL at ${redactUrl(options.url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return db;
+}
+
+/** Cheap liveness probe (for /healthz). */
+export async function pingPostgres(db: PgDb): Promise<boolean> {
+  try {
+    await db.$client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function closePostgres(db: PgDb): Promise<void> {
+  await db.$client.end();
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
