@@ -3,17 +3,18 @@ import { ConfigError, loadDotEnv } from '../config.ts';
 import { ApiError } from './api-client.ts';
 import { adminCommands } from './commands-admin.ts';
 import { GLOBAL, err, out, UsageError, type Command } from './command.ts';
+import { serverCommands } from './commands-server.ts';
 import { tokenCommands } from './commands-tokens.ts';
 import { PlanError } from './plan.ts';
 
 /**
- * `honeytrail <command>`: plant tokens into folders and shares, watch hits, retire, export.
+ * `honeytrail <command>`: plant tokens into folders and shares, watch hits, retire, export;
+ * and run the server itself (`serve`, `serve --only ROLES`, `worker`).
  * Remote commands talk to a running server's JSON API (`--server`, `--api-key` or
  * HONEYTRAIL_SERVER / HONEYTRAIL_API_KEY); `api-key create` and `admin create` work on the
  * local database.
  */
-const commands: Record<string, Command> = { ...tokenCommands, ...adminCommands };
-
+const commands: Record<string, Command> = { ...tokenCommands, ...adminCommands, ...serverCommands };
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
