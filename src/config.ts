@@ -181,7 +181,9 @@ function parseDuration(v: string): number {
 /** Resolve the SQLite file path from DATABASE_URL (`file:./x.db`, `sqlite:x.db` or a bare path). */
 export function sqlitePath(databaseUrl: string): string {
   if (/^(postgres|postgresql|mysql):/i.test(databaseUrl)) {
-    throw new ConfigError([`DATABASE_URL: ${databaseUrl.split(':')[0]} is not supported yet; use file:./path.db`]);
+    throw new ConfigError([
+      `DATABASE_URL: serving from ${databaseUrl.split(':')[0]} is not supported yet; use file:./path.db (honeytrail db copy --to postgres://... already moves a deployment; see docs/deployment.md)`,
+    ]);
   }
   return databaseUrl.replace(/^(file|sqlite):(\/\/)?/i, '') || ':memory:';
 }
