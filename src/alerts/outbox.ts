@@ -1,6 +1,5 @@
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
-import { outboxStatements, type AlertPayload } from '../db/queries/alerts.ts';
+import type { AlertPayload } from '../db/queries/alerts.ts';
 import type { TrailOutcome } from '../hits/trail.ts';
 import type { Logger } from '../logger.ts';
 
@@ -17,6 +16,39 @@ export function targetsFor(token: { alertEmails: readonly string[]; webhooks: re
   return [...[...emails].map((target) => ({ channel: 'email' as const, target })), ...[...hooks].map((target) => ({ channel: 'webhook' as const, target }))];
 }
 
+/** The newest outbox row of an (incident, channel, target), as the enqueuer reads it. */
+export interface LatestAlert {
+  id: number;
+  kind: string;
+  status: string;
+  claimedBy: string | null;
+  scheduledAt: number | null;
+  nextAttemptAt: number;
+}
+
+/** A new outbox row. */
+export interface NewOutboxRow {
+  incidentId: number;
+  channel: 'email' | 'webhook';
+  target: string;
+  kind: 'first' | 'digest';
+  due: number;
+  key: string;
+  payload: AlertPayload;
+}
+
+/**
+ * What the enqueuer reads and writes, synchronously: SQLite's prepared statements
+ * (`outboxStatements`) or a PostgreSQL snapshot of the batch's incidents (src/hits/correlate-pg.ts).
+ */
+export interface OutboxQueries {
+  latest(incidentId: number, channel: string, target: string): LatestAlert | undefined;
+  /** False when the idempotency key exists already. */
+  insert(row: NewOutboxRow): boolean;
+  /** Fold one more hit into an unclaimed pending/failed row; false when it was claimed meanwhile. */
+  append(id: number, hitId: number, escalated: boolean, dueBy: number): boolean;
+}
+
 /**
  * Writes outbox rows for an alerting hit, inside the hit's transaction. Per incident and
  * target: the first hit makes a `first` row due now; later hits fold into the newest row
@@ -25,12 +57,11 @@ export function targetsFor(token: { alertEmails: readonly string[]; webhooks: re
  * idempotency key (incident, target, first hit) makes a replayed enqueue a no-op.
  */
 export function createEnqueuer(
-  db: Db,
+  q: OutboxQueries,
   config: Pick<Config, 'ALERT_TO' | 'WEBHOOK_URLS' | 'ALERT_DIGEST_SECONDS'>,
   log: Logger,
   onQueued?: () => void,
 ) {
-  const q = outboxStatements(db);
   const digestMs = config.ALERT_DIGEST_SECONDS * 1000;
   const globalTargets = targetsFor({ alertEmails: [], webhooks: [] }, config);
   return (o: TrailOutcome): number => {

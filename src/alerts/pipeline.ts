@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { createClassifier, type HitClassifier } from '../hits/classify.ts';
 import { createTrail, type Correlator } from '../hits/trail.ts';
 import type { Logger } from '../logger.ts';
+import { outboxStatements } from '../db/queries/alerts.ts';
 import { createEnqueuer } from './outbox.ts';
 import { createAlertWorker, type AlertWorker } from './worker.ts';
 
@@ -23,7 +24,7 @@ export interface AlertPipeline {
 export function createAlertPipeline(deps: { db: Db; config: Config; log: Logger }): AlertPipeline {
   const { db, config, log } = deps;
   const worker = config.ALERT_WORKER_ENABLED ? createAlertWorker({ db, config, log }) : null;
-  const enqueue = createEnqueuer(db, config, log, () => worker?.kick());
+  const enqueue = createEnqueuer(outboxStatements(db), config, log, () => worker?.kick());
   const correlator = createTrail({ db, config, log, onAlertable: (o) => void enqueue(o) });
   return { classify: createClassifier(db, config), correlator, worker };
 }

@@ -1,4 +1,4 @@
-import { actorOf, assetLookup, sameHost, type Actor } from '../alerts/actor.ts';
+import { actorOf, assetLookup, sameHost, type Actor, type AssetLookup } from '../alerts/actor.ts';
 import { CREDENTIAL_USE_TECHNIQUES } from '../alerts/attack.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
@@ -55,19 +55,34 @@ type TrailHit = Pick<HitRow, 'channel' | 'sourceIp' | 'actorUser' | 'actorHost' 
 const CATCH_UP_BATCH = 500;
 
 /**
- * The trail (DESIGN section 5), run right after the hits' own commit ("record first,
- * correlate right after"): a hit is durable before anything else happens to it, and a
- * failure here can delay an alert but never lose a hit. Per batch, each actor's open
- * incident (within TRAIL_WINDOW) is read once and written once however many of its hits
- * the batch holds. Only hits of an alerting classification count toward decoys, hosts and
- * severity; the others stay on the trail as context.
+ * What the trail reads and writes for one batch, synchronously. SQLite answers with prepared
+ * statements inside the batch's transaction (`trailStatements`); PostgreSQL with a snapshot
+ * prefetched for the batch whose writes are applied afterwards (src/hits/correlate-pg.ts).
  */
-export function createTrail(opts: TrailOptions): Correlator {
-  const { db } = opts;
-  const counted = opts.config.ALERT_ON_CLASSIFICATIONS as readonly Classification[];
-  const q = trailStatements(db, counted);
-  const assets = assetLookup(db);
-  const window = opts.config.TRAIL_WINDOW;
+export interface TrailQueries {
+  findOpen(actorKey: string, since: number): TrailState | undefined;
+  create(actorKey: string, label: string, at: number): TrailState;
+  save(s: TrailState): void;
+  tokenSeen(incidentId: number, tokenId: string): boolean;
+  locationSeen(incidentId: number, location: string): boolean;
+  hostSeen(incidentId: number, host: string): boolean;
+  credentialSeen(incidentId: number): boolean;
+  assign(incidentId: number, hitIds: readonly number[]): void;
+}
+
+/** The asset map as the trail reads it. */
+export type AssetView = Pick<AssetLookup, 'ip' | 'host'>;
+
+/**
+ * The trail logic (DESIGN section 5), independent of the database: puts a batch of stored
+ * hits on their actors' trails through `q`. Per batch, each actor's open incident (within
+ * TRAIL_WINDOW) is read once and written once however many of its hits the batch holds.
+ * Only hits of an alerting classification count toward decoys, hosts and severity; the
+ * others stay on the trail as context. Call `forget` when a batch's transaction rolled back.
+ */
+export function createTrailCore(config: TrailOptions['config']) {
+  const counted = config.ALERT_ON_CLASSIFICATIONS as readonly Classification[];
+  const window = config.TRAIL_WINDOW;
   // (incident, token) pairs known to be on a trail already: hits are append-only, so a "seen" never turns false.
   const seen = new Set<string>();
 
@@ -83,20 +98,30 @@ export function createTrail(opts: TrailOptions): Correlator {
     credential: boolean;
   }
 
-  /** One hit onto its actor's trail; `open` holds the incidents this batch already touched, by actor key. */
-  function place(hit: HitRow, token: Token, open: Map<string, TrailState>, placed: Map<TrailState, Placed>): void {
+  interface Batch {
+    q: TrailQueries;
+    assets: AssetView;
+    onAlertable?: (o: TrailOutcome) => void;
+    /** Open incidents this batch touched, by actor key. */
+    open: Map<string, TrailState>;
+    placed: Map<TrailState, Placed>;
+  }
+
+  /** One hit onto its actor's trail. */
+  function place(hit: HitRow, token: Token, b: Batch): void {
+    const { q, assets } = b;
     const actor = actorOf(hit, assets);
     const at = hit.at.getTime();
     let opened = false;
-    let inc = open.get(actor.key);
+    let inc = b.open.get(actor.key);
     if (!inc || inc.lastAt < at - window) inc = q.findOpen(actor.key, at - window);
     if (!inc) {
       inc = q.create(actor.key, actor.label, at);
       opened = true;
     }
-    open.set(actor.key, inc);
-    let here = placed.get(inc);
-    if (!here) placed.set(inc, (here = { ids: [], tokens: new Set(), locations: new Set(), hosts: new Set(), credential: false }));
+    b.open.set(actor.key, inc);
+    let here = b.placed.get(inc);
+    if (!here) b.placed.set(inc, (here = { ids: [], tokens: new Set(), locations: new Set(), hosts: new Set(), credential: false }));
     const before = inc.severity;
     inc.hitCount += 1;
     inc.lastAt = Math.max(inc.lastAt, at);
@@ -133,24 +158,42 @@ export function createTrail(opts: TrailOptions): Correlator {
     }
     here.ids.push(hit.id);
     hit.incidentId = inc.id;
-    if (alertable) opts.onAlertable?.({ hit, token, incident: inc, actor, opened, escalated: !opened && inc.severity !== before });
+    if (alertable) b.onAlertable?.({ hit, token, incident: inc, actor, opened, escalated: !opened && inc.severity !== before });
   }
 
-  const correlateTx = db.$client.transaction((batch: readonly Recorded[]) => {
-    const open = new Map<string, TrailState>();
-    const placed = new Map<TrailState, Placed>();
-    const done = new Set<number>();
-    for (const { hit, token } of batch) {
-      // A flood-folded repeat comes back as its earlier row: already placed.
-      if (hit.incidentId !== null || done.has(hit.id)) continue;
-      done.add(hit.id);
-      place(hit, token, open, placed);
-    }
-    for (const [inc, p] of placed) {
-      q.save(inc);
-      q.assign(inc.id, p.ids);
-    }
-  });
+  return {
+    /** Place every hit of `batch` that has no incident yet (a flood-folded repeat comes back as its earlier, placed row). */
+    run(batch: readonly Recorded[], q: TrailQueries, assets: AssetView, onAlertable?: (o: TrailOutcome) => void): void {
+      const b: Batch = { q, assets, onAlertable, open: new Map(), placed: new Map() };
+      const done = new Set<number>();
+      for (const { hit, token } of batch) {
+        if (hit.incidentId !== null || done.has(hit.id)) continue;
+        done.add(hit.id);
+        place(hit, token, b);
+      }
+      for (const [inc, p] of b.placed) {
+        q.save(inc);
+        q.assign(inc.id, p.ids);
+      }
+    },
+    forget(): void {
+      seen.clear();
+    },
+  };
+}
+
+/**
+ * The trail on SQLite, run right after the hits' own insert ("record first, correlate right
+ * after"): a hit is durable before anything else happens to it, and a failure here can
+ * delay an alert but never lose a hit.
+ */
+export function createTrail(opts: TrailOptions): Correlator {
+  const { db } = opts;
+  const counted = opts.config.ALERT_ON_CLASSIFICATIONS as readonly Classification[];
+  const q = trailStatements(db, counted);
+  const assets = assetLookup(db);
+  const core = createTrailCore(opts.config);
+  const correlateTx = db.$client.transaction((batch: readonly Recorded[]) => core.run(batch, q, assets, opts.onAlertable));
 
   return {
     correlate(batch) {
@@ -161,7 +204,7 @@ export function createTrail(opts: TrailOptions): Correlator {
       } catch (err) {
         // The transaction rolled back: undo what this attempt wrote into the in-memory rows.
         batch.forEach((r, i) => (r.hit.incidentId = before[i] ?? null));
-        seen.clear();
+        core.forget();
         throw err;
       }
     },
@@ -187,7 +230,7 @@ function techniquesOf(inc: TrailState, token: Token, credential: boolean): strin
 }
 
 /** Why this hit suggests lateral movement (empty when it does not). */
-function lateralReasons(inc: TrailState, hit: TrailHit, token: Token, actor: Actor, assets: ReturnType<typeof assetLookup>): string[] {
+function lateralReasons(inc: TrailState, hit: TrailHit, token: Token, actor: Actor, assets: AssetView): string[] {
   const out: string[] = [];
   if (inc.hostCount >= 2) out.push(`decoys on ${inc.hostCount} different hosts touched`);
   else if (inc.locationCount >= 2) out.push(`decoys in ${inc.locationCount} different locations touched`);
