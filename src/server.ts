@@ -55,9 +55,8 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const prepare = [intelPrepare(db)];
   const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
   const recorder = createHitRecorder({ db, log, correlator: alerts?.correlator, classify: alerts?.classify, prepare, flood });
-  // Hits stored by an earlier run that stopped before correlating them (a crash between the two commits).
-  const caughtUp = alerts?.correlator.catchUp() ?? 0;
-  if (caughtUp) log.warn({ hits: caughtUp }, 'correlated hits an earlier run stored but did not correlate');
+  // Hits stored without a trail (a correlation that failed, or hits recorded with the pipeline off), in the background.
+  void recorder.catchUp();
   const deps: AppDeps = { config, db, log, recorder, alerts: alerts ? createAlertActions({ db, config, log }) : undefined };
   const listeners: RunningListener[] = [];
   try {

@@ -41,7 +41,12 @@ export interface HitRecorder {
   record(event: HitEvent): Promise<HitRow>;
   /** Commit whatever is queued now. */
   flush(): void;
-  /** Commit what is queued and stop retrying correlation (shutdown; the next start catches up). */
+  /**
+   * Correlate stored hits that are on no trail yet, in the background (one batch per turn);
+   * resolves with how many. Runs at start-up and after a failed correlation.
+   */
+  catchUp(): Promise<number>;
+  /** Commit what is queued and stop correlating in the background (shutdown; the next start catches up). */
   close(): void;
   readonly stats: RecorderStats;
 }
@@ -127,18 +132,51 @@ export function createHitRecorder(deps: {
   const persistOne = db.$client.transaction((event: HitEvent) => persistBatch([event])[0] as HitRow);
 
   let retry: { timer: NodeJS.Timeout; attempt: number } | null = null;
-  /** Correlate from the database what a failed correlation left behind, with backoff. */
+  let catching: Promise<number> | null = null;
+  let closed = false;
+
+  /**
+   * Correlate from the database what is stored but not on a trail (left by a failed
+   * correlation, or by a process that stopped between the two steps), one bounded batch per
+   * event-loop turn so listeners keep answering meanwhile. Failures retry with backoff.
+   */
+  function catchUp(attempt = 0): Promise<number> {
+    if (!correlator) return Promise.resolve(0);
+    catching ??= new Promise<number>((resolve) => {
+      let total = 0;
+      const step = () => {
+        if (closed) return finish();
+        try {
+          const n = correlator.catchUpSome();
+          total += n;
+          if (n > 0) {
+            if (total % 50_000 < n) log.info({ hits: total }, 'correlating stored hits that had no trail yet');
+            setImmediate(step);
+            return;
+          }
+        } catch (err) {
+          log.error({ err, attempt: attempt + 1 }, 'correlating stored hits failed; retrying');
+          catchUpLater(attempt + 1);
+        }
+        finish();
+      };
+      const finish = () => {
+        catching = null;
+        if (total > 0) log.warn({ hits: total }, 'correlated stored hits that had no trail yet');
+        resolve(total);
+      };
+      setImmediate(step);
+    });
+    return catching;
+  }
+
+  /** Catch up after a delay (after a failed correlation), with backoff. */
   function catchUpLater(attempt: number): void {
-    if (!correlator || retry) return;
+    if (!correlator || retry || closed) return;
     const delay = CATCH_UP_DELAYS_MS[Math.min(attempt, CATCH_UP_DELAYS_MS.length - 1)] ?? 30_000;
     const timer = setTimeout(() => {
       retry = null;
-      try {
-        correlator.catchUp();
-      } catch (err) {
-        log.error({ err, attempt: attempt + 1 }, 'correlating stored hits failed again; retrying');
-        catchUpLater(attempt + 1);
-      }
+      void catchUp(attempt);
     }, delay);
     timer.unref();
     retry = { timer, attempt };
@@ -210,8 +248,10 @@ export function createHitRecorder(deps: {
       });
     },
     flush,
+    catchUp: () => catchUp(),
     close() {
       flush();
+      closed = true;
       if (retry) clearTimeout(retry.timer);
       retry = null;
     },

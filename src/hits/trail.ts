@@ -47,12 +47,15 @@ export interface Correlator {
   correlate(batch: readonly Recorded[]): void;
   /** Correlate every stored hit that has no incident yet, oldest first, in bounded batches; returns how many. */
   catchUp(): number;
+  /** Correlate one bounded batch (at most CATCH_UP_BATCH) of the oldest uncorrelated hits; returns how many (0: none left). */
+  catchUpSome(): number;
 }
 
 /** The columns of a stored hit the trail reads. */
 type TrailHit = Pick<HitRow, 'channel' | 'sourceIp' | 'actorUser' | 'actorHost' | 'actorDomain' | 'credential' | 'classification' | 'at' | 'intel'>;
 
-const CATCH_UP_BATCH = 500;
+/** Hits per catch-up batch. */
+export const CATCH_UP_BATCH = 500;
 
 /**
  * What the trail reads and writes for one batch, synchronously. SQLite answers with prepared
@@ -208,16 +211,15 @@ export function createTrail(opts: TrailOptions): Correlator {
         throw err;
       }
     },
+    catchUpSome() {
+      const batch = q.uncorrelated(CATCH_UP_BATCH);
+      this.correlate(batch);
+      return batch.length;
+    },
     catchUp() {
       let total = 0;
-      for (;;) {
-        const batch = q.uncorrelated(CATCH_UP_BATCH);
-        if (batch.length === 0) return total;
-        this.correlate(batch);
-        total += batch.length;
-        opts.log?.info({ hits: batch.length, total }, 'correlated hits recorded earlier');
-        if (batch.length < CATCH_UP_BATCH) return total;
-      }
+      for (let n = this.catchUpSome(); n > 0; n = this.catchUpSome()) total += n;
+      return total;
     },
   };
 }

@@ -8,7 +8,7 @@ import type { HitRow } from '../../src/db/schema.ts';
 import { createHitRecorder, type HitEvent } from '../../src/hits/record-hit.ts';
 import type { Correlator } from '../../src/hits/trail.ts';
 import type { Token } from '../../src/tokens/kind.ts';
-import { makeToken, silentLog, testConfig, testDb } from '../helpers.ts';
+import { makeToken, silentLog, startTestServer, testConfig, testDb } from '../helpers.ts';
 
 /**
  * Record first, correlate right after: a hit is committed on its own, then put on its
@@ -65,6 +65,7 @@ describe('record first, correlate right after', () => {
         p.correlator.correlate(batch);
       },
       catchUp: () => p.correlator.catchUp(),
+      catchUpSome: () => p.correlator.catchUpSome(),
     };
     const r = createHitRecorder({ db, log: silentLog, correlator: flaky, classify: p.classify });
     const hit: HitRow = await r.record(event(tok));
@@ -106,5 +107,29 @@ describe('record first, correlate right after', () => {
       [first, 'first'],
       [third, 'first'],
     ]);
+  });
+
+  it('a server started on hits without trails correlates them in the background, in bounded batches, once', async () => {
+    const [a, b] = await Promise.all([planted('a', 'FS01'), planted('b', 'FS02')]);
+    const bare = createHitRecorder({ db, log: silentLog });
+    // 1,200 hits (three catch-up batches) from two sources, stored as a crashed process would leave them.
+    for (let i = 0; i < 1200; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => bare.record(event(i + j < 600 ? a : b, (i + j) % 2 ? '10.9.9.9' : '10.8.8.8'))));
+    }
+    t.db.$client.close();
+    const s = await startTestServer({ ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example' }, t.dir);
+    try {
+      const uncorrelated = () => s.app.deps.db.$client.prepare('select count(*) as n from hits where incident_id is null').get() as { n: number };
+      for (let i = 0; i < 100 && uncorrelated().n > 0; i++) await new Promise((res) => setTimeout(res, 50));
+      expect(uncorrelated().n).toBe(0);
+      const incidents = listIncidents(s.app.deps.db, { limit: 10 }).items;
+      expect(incidents.map((x) => [x.actorKey, x.hitCount, x.hostCount]).sort()).toEqual([
+        ['ip:10.8.8.8', 600, 2],
+        ['ip:10.9.9.9', 600, 2],
+      ]);
+      expect(listAlerts(s.app.deps.db, { limit: 10 }).filter((x) => x.kind === 'first')).toHaveLength(2);
+    } finally {
+      await s.stop();
+    }
   });
 });
