@@ -259,7 +259,8 @@ export function createHitRecorder(deps: {
   };
 }
 
-function toRow(e: HitEvent): NewHitRow {
+/** The row a channel's event becomes: fields clipped, JSON bounded, classification defaulted. */
+export function toRow(e: HitEvent): NewHitRow {
   const facts = e.facts ?? {};
   const at = e.at ?? new Date();
   return {
@@ -302,7 +303,7 @@ function boundJson(value: Record<string, unknown> | null): Record<string, unknow
   return { truncated: true, originalSize: text.length, preview: text.slice(0, MAX_JSON / 2) };
 }
 
-function logHit(log: Logger, hit: HitRow, token: Token): void {
+export function logHit(log: Logger, hit: HitRow, token: Token): void {
   // Info for a new alerting hit. Debug for a hit folded into an earlier row (flood control: the
   // row's count tells the rest) and for what does not alert (resolver echoes, scanners, ignored
   // sources, noise): they are all in the database, but would drown the log under load.

@@ -128,6 +128,8 @@ export function createTrailCore(config: TrailOptions['config']) {
     const before = inc.severity;
     inc.hitCount += 1;
     inc.lastAt = Math.max(inc.lastAt, at);
+    // Hits may reach the trail out of order (several listeners, a catch-up): the incident starts at its earliest hit.
+    inc.firstAt = Math.min(inc.firstAt, at);
     const alertable = counted.includes(hit.classification);
     if (alertable) {
       // firstAt in the key: should a failed batch roll an incident back, its id may be reused by another.

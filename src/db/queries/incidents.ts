@@ -44,7 +44,7 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
     "insert into incidents (actor_key, actor_label, first_at, last_at, updated_at, hit_count, status, severity, techniques) values (?, ?, ?, ?, ?, 0, 'open', 'low', '[]')",
   );
   const update = c.prepare(
-    'update incidents set last_at = ?, hit_count = ?, token_count = ?, location_count = ?, host_count = ?, severity = ?, lateral = ?, techniques = ?, summary = ?, updated_at = ? where id = ?',
+    'update incidents set first_at = ?, last_at = ?, hit_count = ?, token_count = ?, location_count = ?, host_count = ?, severity = ?, lateral = ?, techniques = ?, summary = ?, updated_at = ? where id = ?',
   );
   const tokenSeen = c.prepare<[number, string]>(`select 1 from hits where incident_id = ? and token_id = ? and classification in (${inList}) limit 1`);
   const locationSeen = c.prepare<[number, string]>(
@@ -67,7 +67,7 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
       return { id, firstAt: at, lastAt: at, hitCount: 0, tokenCount: 0, locationCount: 0, hostCount: 0, severity: 'low', lateral: false, techniques: [], summary: null };
     },
     save(s: TrailState): void {
-      update.run(s.lastAt, s.hitCount, s.tokenCount, s.locationCount, s.hostCount, s.severity, s.lateral ? 1 : 0, JSON.stringify(s.techniques), s.summary, Date.now(), s.id);
+      update.run(s.firstAt, s.lastAt, s.hitCount, s.tokenCount, s.locationCount, s.hostCount, s.severity, s.lateral ? 1 : 0, JSON.stringify(s.techniques), s.summary, Date.now(), s.id);
     },
     tokenSeen: (incidentId: number, tokenId: string) => tokenSeen.get(incidentId, tokenId) !== undefined,
     locationSeen: (incidentId: number, location: string) => locationSeen.get(incidentId, location) !== undefined,

@@ -1,0 +1,175 @@
+import { sql } from 'drizzle-orm';
+import type { PgDb } from '../db/pg.ts';
+import { hits } from '../db/schema-pg.ts';
+import type { HitRow, NewHitRow } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+import type { Token } from '../tokens/kind.ts';
+import type { PgCorrelator } from './correlate-pg.ts';
+import type { FloodGate } from './flood.ts';
+import { logHit, toRow, type HitEvent, type RecorderStats } from './record-hit.ts';
+import type { Recorded } from './trail.ts';
+
+/** Retry delays for correlating after a failed correlation (the hits are stored meanwhile). */
+const CATCH_UP_DELAYS_MS = [1000, 5000, 30_000];
+
+export interface PgHitRecorder {
+  /** Store the hit; resolves once it is committed (answer the client only after that). */
+  record(event: HitEvent): Promise<HitRow>;
+  /** Resolves when everything queued so far is stored and correlated. */
+  idle(): Promise<void>;
+  /** Correlate stored hits without a trail (all of them, batch by batch); resolves with how many. */
+  catchUp(): Promise<number>;
+  /** Store what is queued and stop retrying. */
+  close(): Promise<void>;
+  readonly stats: RecorderStats;
+}
+
+/**
+ * The hit recorder on PostgreSQL: group commit as on SQLite (hits queued while a commit is
+ * in flight go into the next one, so batches grow with load), each caller answered after
+ * its hit's commit. Then, record first, correlate right after: the committed hits go to the
+ * correlator in their own transaction (src/hits/correlate-pg.ts), one batch at a time per
+ * process; a failed correlation is retried from the database and never fails a hit.
+ */
+export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: PgCorrelator; flood?: FloodGate }): PgHitRecorder {
+  const { db, log, correlator } = deps;
+  let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
+  let flushing: Promise<void> | null = null;
+  let correlating: Promise<void> = Promise.resolve();
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
+  const stats: RecorderStats = { batches: 0, hits: 0, failed: 0, lastFailureAt: null, lastFailure: null };
+
+  /** Insert new rows and fold repeats, one transaction; returns a stored row per event. */
+  async function persist(events: readonly HitEvent[]): Promise<HitRow[]> {
+    return db.transaction(async (tx) => {
+      const rows = events.map(toRow);
+      const out: (HitRow | undefined)[] = new Array(rows.length);
+      const fresh: { i: number; row: NewHitRow }[] = [];
+      const repeats = new Map<HitRow, Date>();
+      rows.forEach((row, i) => {
+        const into = deps.flood?.foldInto(row);
+        if (into) {
+          into.repeatCount += 1;
+          into.lastAt = row.at;
+          repeats.set(into, row.at);
+          out[i] = into;
+        } else fresh.push({ i, row });
+      });
+      if (fresh.length) {
+        const inserted = await tx.insert(hits).values(fresh.map((f) => f.row)).returning();
+        inserted.sort((a, b) => a.id - b.id);
+        fresh.forEach((f, k) => (out[f.i] = inserted[k]));
+      }
+      for (const [hit, at] of repeats) {
+        await tx.execute(sql`update hits set repeat_count = ${hit.repeatCount}, last_at = greatest(coalesce(last_at, at), ${at}) where id = ${hit.id}`);
+      }
+      const perToken = new Map<string, { n: number; at: Date }>();
+      rows.forEach((r) => {
+        const t = perToken.get(r.tokenId);
+        perToken.set(r.tokenId, { n: (t?.n ?? 0) + 1, at: t && t.at > r.at ? t.at : r.at });
+      });
+      const list = [...perToken];
+      await tx.execute(sql`
+        update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
+        from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
+        where tokens.id = x.id`);
+      fresh.forEach((f) => deps.flood?.stored(f.row, out[f.i] as HitRow));
+      return out as HitRow[];
+    });
+  }
+
+  function correlateLater(recorded: Recorded[]): void {
+    if (!correlator || recorded.length === 0) return;
+    correlating = correlating.then(() =>
+      correlator.correlate(recorded).then(() => undefined, (err: unknown) => {
+        log.error({ err, hits: recorded.length }, 'correlating hits failed; they are stored and will be correlated on retry');
+        scheduleCatchUp(0);
+      }),
+    );
+  }
+
+  function scheduleCatchUp(attempt: number): void {
+    if (retry || closed) return;
+    retry = setTimeout(() => {
+      retry = null;
+      catchUp().catch((err: unknown) => {
+        log.error({ err }, 'correlating stored hits failed again; retrying');
+        scheduleCatchUp(attempt + 1);
+      });
+    }, CATCH_UP_DELAYS_MS[Math.min(attempt, CATCH_UP_DELAYS_MS.length - 1)]);
+    retry.unref();
+  }
+
+  async function catchUp(): Promise<number> {
+    if (!correlator) return 0;
+    let total = 0;
+    // Behind any correlation in flight, so hits are put on trails in order.
+    await correlating;
+    for (let n = await correlator.catchUpSome(); n > 0; n = await correlator.catchUpSome()) total += n;
+    if (total) log.warn({ hits: total }, 'correlated stored hits that had no trail yet');
+    return total;
+  }
+
+  async function flush(): Promise<void> {
+    while (queue.length) {
+      const batch = queue;
+      queue = [];
+      stats.batches++;
+      let stored: HitRow[] | undefined;
+      try {
+        stored = await persist(batch.map((p) => p.event));
+      } catch (err) {
+        deps.flood?.reset();
+        log.warn({ err, size: batch.length }, 'hit batch failed; retrying hits one by one');
+      }
+      const recorded: Recorded[] = [];
+      for (const [i, pending] of batch.entries()) {
+        try {
+          const hit = stored?.[i] ?? (await persist([pending.event]))[0];
+          if (!hit) throw new Error('hit was not stored');
+          stats.hits++;
+          recorded.push({ hit, token: pending.event.token as Token });
+          logHit(log, hit, pending.event.token);
+          pending.resolve(hit);
+        } catch (err) {
+          stats.failed++;
+          stats.lastFailureAt = Date.now();
+          stats.lastFailure = err instanceof Error ? err.message : String(err);
+          log.error({ err, tokenId: pending.event.token.id }, 'hit could not be stored');
+          pending.reject(err);
+        }
+      }
+      correlateLater(recorded);
+    }
+  }
+
+  function kick(): void {
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(flush)
+      .finally(() => {
+        flushing = null;
+        if (queue.length) kick();
+      });
+  }
+
+  return {
+    record(event) {
+      return new Promise<HitRow>((resolve, reject) => {
+        queue.push({ event, resolve, reject });
+        kick();
+      });
+    },
+    async idle() {
+      while (flushing || queue.length) await (flushing ?? Promise.resolve());
+      await correlating;
+    },
+    catchUp,
+    async close() {
+      await this.idle();
+      closed = true;
+      if (retry) clearTimeout(retry);
+    },
+    stats,
+  };
+}
