@@ -22,8 +22,10 @@ import * as pgs from './schema-pg.ts';
  * `greatest`, LIKE case rules, text collation). Dates, booleans, JSON and `count()` go through
  * drizzle columns and helpers, which map them for each driver.
  *
- * Hot-path statement bundles (hit writer, trail, outbox, token lookups) are synchronous and
- * SQLite-only for now; they take `Db`, not `AnyDb`.
+ * Hot-path statement bundles (hit writer, trail, outbox and the worker's claim, token lookups,
+ * the DNS echo check, the trail's asset and intel reads) run per hit inside better-sqlite3
+ * transactions: they stay synchronous and SQLite-only until their PostgreSQL versions land, and
+ * take `Db`, not `AnyDb`.
  */
 
 /** Either database: embedded SQLite or a PostgreSQL pool. */

@@ -1,4 +1,4 @@
-import { actorOf, assetLookup, sameHost, type Actor } from '../alerts/actor.ts';
+import { actorOf, assetLookup, sameHost, type Actor, type AssetLookup } from '../alerts/actor.ts';
 import { CREDENTIAL_USE_TECHNIQUES } from '../alerts/attack.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
@@ -187,7 +187,7 @@ function techniquesOf(inc: TrailState, token: Token, credential: boolean): strin
 }
 
 /** Why this hit suggests lateral movement (empty when it does not). */
-function lateralReasons(inc: TrailState, hit: TrailHit, token: Token, actor: Actor, assets: ReturnType<typeof assetLookup>): string[] {
+function lateralReasons(inc: TrailState, hit: TrailHit, token: Token, actor: Actor, assets: AssetLookup): string[] {
   const out: string[] = [];
   if (inc.hostCount >= 2) out.push(`decoys on ${inc.hostCount} different hosts touched`);
   else if (inc.locationCount >= 2) out.push(`decoys in ${inc.locationCount} different locations touched`);
