@@ -46,7 +46,7 @@ export async function makeIncident(db: Db, spec: IncidentSpec = {}): Promise<Inc
   return row;
 }
 
-/** An alert outbox row for an incident. */
+/** An alert outbox row for an incident; a retry is not due for an hour, so a running worker leaves it alone. */
 export function makeAlert(db: Db, incidentId: number, fields: Partial<typeof alerts.$inferInsert> = {}): AlertRow {
   return db
     .insert(alerts)
@@ -56,7 +56,7 @@ export function makeAlert(db: Db, incidentId: number, fields: Partial<typeof ale
       target: 'soc@corp.example',
       status: 'sent',
       attempts: 1,
-      nextAttemptAt: new Date(),
+      nextAttemptAt: new Date(Date.now() + 3600_000),
       sentAt: new Date(),
       idempotencyKey: `test-${incidentId}-${Math.random().toString(36).slice(2)}`,
       ...fields,
