@@ -1,5 +1,7 @@
+import { tmpdir } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumeSetupToken, ensureFirstAdmin, setupTokenValid } from '../../src/admin/setup.ts';
 import { buildAlertView } from '../../src/alerts/view.ts';
 import { countAudit, failedAlerts, incidentAlerts, listIncidents as listIncidentPage, neverTriggered, openIncidentsBySeverity, recentHits, tokenHits } from '../../src/db/queries/admin-views.ts';
 import { finishAlert, getAlert, insertFinishedAlert, listAlerts } from '../../src/db/queries/alerts.ts';
@@ -30,7 +32,8 @@ import type { AlertRow, alerts, HitRow, IncidentRow, incidents, NewHitRow } from
 import { atomically, isPg, isUniqueViolation, shared, type AnyDb } from '../../src/db/store.ts';
 import { hitsCsv } from '../../src/exports/hits.ts';
 import { incidentsJsonl } from '../../src/exports/incidents.ts';
-import { testDb } from '../helpers.ts';
+import { bulkTokenAction } from '../../src/tokens/service.ts';
+import { silentLog, testConfig, testDb } from '../helpers.ts';
 import { createTestPg } from '../pg.ts';
 
 /**
@@ -131,6 +134,9 @@ const scenarios: [string, Scenario][] = [
       expect(await applyTokenAction(db, ['tok-e'], 'delete', [{ actor: 'test', action: 'token.delete', targetType: 'token', targetId: 'tok-e' }])).toBe(1);
       const after = await ids({});
       expect(after).toEqual({ ids: ['tok-c', 'tok-b', 'tok-a'], total: 3 });
+      expect((await getToken(db, 'tok-a'))?.enabled).toBe(false);
+      // The service's bulk action: an id that is not a live token fails the lot before anything changes.
+      await expect(bulkTokenAction(db, ['tok-a', 'tok-d'], 'enable', { id: 'test' })).rejects.toMatchObject({ code: 'not_found' });
       expect((await getToken(db, 'tok-a'))?.enabled).toBe(false);
 
       const duplicate = await rejection(insertToken(db, { id: 'tok-f', kind: 'dns', name: 'same key', lookupKey: 'key-b' }));
@@ -347,6 +353,20 @@ const scenarios: [string, Scenario][] = [
       const rows = (await allAssets(db)).map((a) => ({ ...a, createdAt: stamp(a.createdAt) }));
       expect(rows.map((a) => a.label)).toEqual(['Alpha', 'alpha', 'Zeta', '_lab']);
       return { listed, lookups, rows, after: await labels() };
+    },
+  ],
+  [
+    'first run: a setup link valid until used, taken by exactly one of two forms sent at once',
+    async (db) => {
+      const run = await ensureFirstAdmin(db, testConfig(tmpdir()), silentLog, 'https://admin.example');
+      if (run.kind !== 'setup') return expect.fail(`expected a setup link, got ${run.kind}`);
+      const token = new URL(run.url).searchParams.get('token') ?? '';
+      expect(await setupTokenValid(db, 'guess')).toBe(false);
+      expect(await setupTokenValid(db, token)).toBe(true);
+      const taken = await Promise.all([consumeSetupToken(db), consumeSetupToken(db)]);
+      expect([...taken].sort()).toEqual([false, true]);
+      expect(await setupTokenValid(db, token)).toBe(false);
+      return { kind: run.kind, taken: [...taken].sort() };
     },
   ],
   [
