@@ -41,7 +41,7 @@ export async function serve(config: Config, program = 'honeytrail'): Promise<voi
   const app = await startHoneytrail({ config, log });
   const lines = ['', `Honeytrail is running (${roles.join(', ')}).`];
   if (config.ADMIN_ENABLED) {
-    const keyFile = ensureInitialApiKey(app.deps.db, config, log);
+    const keyFile = await ensureInitialApiKey(app.deps.db, config, log);
     const adminUrl = `http://${config.ADMIN_HOST}:${app.port('admin')}`;
     const firstRun = await ensureFirstAdmin(app.deps.db, config, log, config.ADMIN_PORT === 0 ? adminUrl : config.ADMIN_URL);
     lines.push(`  Admin API : ${adminUrl}/api/v1   (health: ${adminUrl}/healthz)`, `  Admin UI  : ${adminUrl}/`);

@@ -10,8 +10,9 @@ import { startDnsListener } from './channels/dns.ts';
 import { listenSmtp } from './channels/smtp.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { startCheckpointer } from './db/checkpointer.ts';
-import { closeDatabase, openDatabase, type Db } from './db/client.ts';
+import { closeDatabase, openDatabase } from './db/client.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
+import type { AnyDb } from './db/store.ts';
 import type { AppDeps } from './deps.ts';
 import { createHitRecorder } from './hits/record-hit.ts';
 import { createFloodGate } from './hits/flood.ts';
@@ -133,11 +134,11 @@ function listenHttp(name: string, server: Server, host: string, port: number): P
  * `<DATA_DIR>/initial-api-key` (mode 0600) so the operator can start using the API. The key
  * itself never goes to the log, only the file path.
  */
-export function ensureInitialApiKey(db: Db, config: Config, log: Logger): string | null {
-  if (config.HONEYTRAIL_API_KEY || countApiKeys(db) > 0) return null;
+export async function ensureInitialApiKey(db: AnyDb, config: Config, log: Logger): Promise<string | null> {
+  if (config.HONEYTRAIL_API_KEY || (await countApiKeys(db)) > 0) return null;
   const file = resolve(config.DATA_DIR, 'initial-api-key');
   if (existsSync(file)) return file;
-  const { key } = createApiKey(db, 'initial key (first run)', 'system');
+  const { key } = await createApiKey(db, 'initial key (first run)', 'system');
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   log.warn({ file }, 'first run: created an API key and wrote it to this file; store it safely, then delete the file');
   return file;

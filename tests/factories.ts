@@ -22,11 +22,11 @@ export interface IncidentSpec extends Partial<Omit<typeof incidents.$inferInsert
 }
 
 /** An incident row, with `hits` linked to it. */
-export function makeIncident(db: Db, spec: IncidentSpec = {}): IncidentRow {
+export async function makeIncident(db: Db, spec: IncidentSpec = {}): Promise<IncidentRow> {
   const { hits = [], ...fields } = spec;
   const times = hits.map((h) => h.at.getTime());
   const now = Date.now();
-  const row = db
+  const [row] = await db
     .insert(incidents)
     .values({
       actorKey: '10.20.4.17',
@@ -40,13 +40,13 @@ export function makeIncident(db: Db, spec: IncidentSpec = {}): IncidentRow {
       techniques: ['T1083'],
       ...fields,
     })
-    .returning()
-    .get();
-  for (const h of hits) setHitIncident(db, h.id, row.id);
+    .returning();
+  if (!row) throw new Error('no incident row');
+  for (const h of hits) await setHitIncident(db, h.id, row.id);
   return row;
 }
 
-/** An alert outbox row for an incident. */
+/** An alert outbox row for an incident; a retry is not due for an hour, so a running worker leaves it alone. */
 export function makeAlert(db: Db, incidentId: number, fields: Partial<typeof alerts.$inferInsert> = {}): AlertRow {
   return db
     .insert(alerts)
@@ -56,7 +56,7 @@ export function makeAlert(db: Db, incidentId: number, fields: Partial<typeof ale
       target: 'soc@corp.example',
       status: 'sent',
       attempts: 1,
-      nextAttemptAt: new Date(),
+      nextAttemptAt: new Date(Date.now() + 3600_000),
       sentAt: new Date(),
       idempotencyKey: `test-${incidentId}-${Math.random().toString(36).slice(2)}`,
       ...fields,

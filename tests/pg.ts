@@ -24,9 +24,18 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-export async function createTestPg(): Promise<TestPg> {
+export interface TestPgOptions {
+  /**
+   * Give the database an ICU collation such as `en-US` (a typical production setup, where
+   * text sorts by locale rather than bytewise). @default the server's default collation
+   */
+  icuLocale?: string;
+}
+
+export async function createTestPg(options: TestPgOptions = {}): Promise<TestPg> {
   const name = `ht_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name}`));
+  const locale = options.icuLocale?.replace(/[^\w-]/g, '');
+  await admin((c) => c.query(locale ? `create database ${name} template template0 locale_provider icu icu_locale '${locale}' locale 'C.UTF-8'` : `create database ${name}`));
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   return {

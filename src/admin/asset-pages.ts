@@ -27,8 +27,8 @@ export function assetPages(ui: UiContext): Router {
   const { db } = ui.deps;
   const r = Router();
 
-  const renderList = (res: Response, page: number, extra: Record<string, unknown> = {}, status = 200) => {
-    const { items, total } = listAssets(db, PER_PAGE, (page - 1) * PER_PAGE);
+  const renderList = async (res: Response, page: number, extra: Record<string, unknown> = {}, status = 200) => {
+    const { items, total } = await listAssets(db, PER_PAGE, (page - 1) * PER_PAGE);
     ui.views.render(
       res,
       'assets',
@@ -37,64 +37,64 @@ export function assetPages(ui: UiContext): Router {
     );
   };
 
-  r.get('/assets', (req, res) => {
-    renderList(res, z.coerce.number().int().min(1).max(100_000).catch(1).parse(req.query.page ?? 1));
+  r.get('/assets', async (req, res) => {
+    await renderList(res, z.coerce.number().int().min(1).max(100_000).catch(1).parse(req.query.page ?? 1));
   });
 
-  r.post('/assets', (req, res) => {
+  r.post('/assets', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const parsed = assetInput.safeParse(assetFromBody(body));
     if (!parsed.success) return renderList(res, 1, { form: body, fields: AppError.fromZod(parsed.error).fields }, 400);
-    const row = insertAsset(db, parsed.data);
+    const row = await insertAsset(db, parsed.data);
     const actor = uiActor(req, res);
-    audit(db, { actor: actor.id, action: 'asset.create', targetType: 'asset', targetId: String(row.id), ip: actor.ip });
+    await audit(db, { actor: actor.id, action: 'asset.create', targetType: 'asset', targetId: String(row.id), ip: actor.ip });
     res.redirect(303, '/assets?msg=asset_added');
   });
 
-  r.post('/assets/import', (req, res) => {
+  r.post('/assets/import', async (req, res) => {
     const csv = typeof req.body?.csv === 'string' ? req.body.csv : '';
     try {
-      const imported = insertAssets(db, parseAssetCsv(csv));
+      const imported = await insertAssets(db, parseAssetCsv(csv));
       const actor = uiActor(req, res);
-      audit(db, { actor: actor.id, action: 'asset.import', targetType: 'asset', ip: actor.ip, details: { imported } });
+      await audit(db, { actor: actor.id, action: 'asset.import', targetType: 'asset', ip: actor.ip, details: { imported } });
       res.redirect(303, '/assets?msg=imported');
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'invalid_request') throw err;
       const problems = Object.entries(err.fields ?? {}).map(([where, msg]) => ({ where, msg }));
-      renderList(res, 1, { csv, importError: err.message, importProblems: problems }, 400);
+      await renderList(res, 1, { csv, importError: err.message, importProblems: problems }, 400);
     }
   });
 
-  const load = (id: unknown): AssetRow => {
-    const row = getAsset(db, parse(idParam, { id }).id);
+  const load = async (id: unknown): Promise<AssetRow> => {
+    const row = await getAsset(db, parse(idParam, { id }).id);
     if (!row) throw notFound('asset');
     return row;
   };
 
-  r.get('/assets/:id', (req, res) => {
-    const asset = load(req.params.id);
+  r.get('/assets/:id', async (req, res) => {
+    const asset = await load(req.params.id);
     ui.views.render(res, 'asset', { title: `Asset ${asset.label}`, nav: 'assets', asset, form: asset, criticalities: CRITICALITIES, fields: {} });
   });
 
-  r.post('/assets/:id', (req, res) => {
-    const asset = load(req.params.id);
+  r.post('/assets/:id', async (req, res) => {
+    const asset = await load(req.params.id);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const parsed = assetInput.safeParse(assetFromBody(body));
     if (!parsed.success) {
       return ui.views.render(res, 'asset', { title: `Asset ${asset.label}`, nav: 'assets', asset, form: body, criticalities: CRITICALITIES, fields: AppError.fromZod(parsed.error).fields }, 400);
     }
     const a = parsed.data;
-    updateAsset(db, asset.id, { cidr: a.cidr ?? null, hostname: a.hostname ?? null, label: a.label, segment: a.segment ?? null, ...(a.criticality ? { criticality: a.criticality } : {}) });
+    await updateAsset(db, asset.id, { cidr: a.cidr ?? null, hostname: a.hostname ?? null, label: a.label, segment: a.segment ?? null, ...(a.criticality ? { criticality: a.criticality } : {}) });
     const actor = uiActor(req, res);
-    audit(db, { actor: actor.id, action: 'asset.update', targetType: 'asset', targetId: String(asset.id), ip: actor.ip });
+    await audit(db, { actor: actor.id, action: 'asset.update', targetType: 'asset', targetId: String(asset.id), ip: actor.ip });
     res.redirect(303, '/assets?msg=saved');
   });
 
-  r.post('/assets/:id/delete', (req, res) => {
-    const asset = load(req.params.id);
-    deleteAsset(db, asset.id);
+  r.post('/assets/:id/delete', async (req, res) => {
+    const asset = await load(req.params.id);
+    await deleteAsset(db, asset.id);
     const actor = uiActor(req, res);
-    audit(db, { actor: actor.id, action: 'asset.delete', targetType: 'asset', targetId: String(asset.id), ip: actor.ip });
+    await audit(db, { actor: actor.id, action: 'asset.delete', targetType: 'asset', targetId: String(asset.id), ip: actor.ip });
     res.redirect(303, '/assets?msg=deleted');
   });
 

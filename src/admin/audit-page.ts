@@ -10,14 +10,15 @@ const AUDIT_PER_PAGE = 50;
 export function auditPage(ui: UiContext): Router {
   const { db } = ui.deps;
   const r = Router();
-  r.get('/audit', (req, res) => {
+  r.get('/audit', async (req, res) => {
     const page = z.coerce.number().int().min(1).max(100_000).catch(1).parse(req.query.page ?? 1);
-    const rows = listAudit(db, AUDIT_PER_PAGE, (page - 1) * AUDIT_PER_PAGE);
+    const rows = await listAudit(db, AUDIT_PER_PAGE, (page - 1) * AUDIT_PER_PAGE);
+    const total = await countAudit(db);
     ui.views.render(res, 'audit', {
       title: 'Audit log',
       nav: 'audit',
       entries: rows.map((e) => ({ ...e, detailsText: e.details ? JSON.stringify(e.details) : '' })),
-      pager: pager('/audit', {}, page, AUDIT_PER_PAGE, countAudit(db)),
+      pager: pager('/audit', {}, page, AUDIT_PER_PAGE, total),
     });
   });
 

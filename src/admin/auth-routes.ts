@@ -36,10 +36,10 @@ export function authRoutes(ui: UiContext, throttle: LoginThrottle): Router {
   const { db, config } = ui.deps;
   const r = Router();
 
-  r.get('/login', preSessionToken(config), (req, res) => {
+  r.get('/login', preSessionToken(config), async (req, res) => {
     if (sessionOf(res)) return res.redirect(303, '/');
     const next = typeof req.query.next === 'string' ? safeNext(req.query.next) : '';
-    ui.views.render(res, 'login', { title: 'Sign in', next, noAdmin: countUsers(db) === 0 });
+    ui.views.render(res, 'login', { title: 'Sign in', next, noAdmin: (await countUsers(db)) === 0 });
   });
 
   r.post('/login', preSessionToken(config), requirePreSessionCsrf, async (req, res) => {
@@ -52,51 +52,48 @@ export function authRoutes(ui: UiContext, throttle: LoginThrottle): Router {
       res.set('Retry-After', String(wait));
       return again(429, `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`);
     }
-    const user = input.email ? findUserByEmail(db, input.email) : undefined;
+    const user = input.email ? await findUserByEmail(db, input.email) : undefined;
     const ok = await verifyPassword(input.password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user || !ok || user.disabledAt) {
       throttle.fail(input.email, ip);
-      audit(db, { actor: `user:${input.email || '(blank)'}`, action: 'user.login_failed', ip });
+      await audit(db, { actor: `user:${input.email || '(blank)'}`, action: 'user.login_failed', ip });
       return again(401, 'Email or password is not right.');
     }
     throttle.succeed(input.email);
-    markLogin(db, user.id);
-    startSession(db, config, req, res, user);
-    audit(db, { actor: `user:${user.email}`, action: 'user.login', ip });
+    await markLogin(db, user.id);
+    await startSession(db, config, req, res, user);
+    await audit(db, { actor: `user:${user.email}`, action: 'user.login', ip });
     res.redirect(303, safeNext(input.next));
   });
 
-  r.post('/logout', requireLogin, requireCsrf, (req, res) => {
+  r.post('/logout', requireLogin, requireCsrf, async (req, res) => {
     const s = sessionOf(res);
-    endSession(db, config, req, res);
-    if (s) audit(db, { actor: `user:${s.user.email}`, action: 'user.logout', ip: req.ip });
+    await endSession(db, config, req, res);
+    if (s) await audit(db, { actor: `user:${s.user.email}`, action: 'user.logout', ip: req.ip });
     res.redirect(303, '/login?msg=logged_out');
   });
 
-  r.get('/setup', preSessionToken(config), (req, res) => {
+  r.get('/setup', preSessionToken(config), async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
-    if (!setupTokenValid(db, token)) throw new AppError('not_found', 'This setup link is not valid: it was used already, has expired, or an admin exists. Sign in instead.');
+    if (!(await setupTokenValid(db, token))) throw new AppError('not_found', 'This setup link is not valid: it was used already, has expired, or an admin exists. Sign in instead.');
     ui.views.render(res, 'setup', { title: 'Create the first admin', token });
   });
 
   r.post('/setup', preSessionToken(config), requirePreSessionCsrf, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = typeof body.token === 'string' ? body.token : '';
-    if (!setupTokenValid(db, token)) throw new AppError('not_found', 'This setup link is not valid: it was used already, has expired, or an admin exists. Sign in instead.');
+    if (!(await setupTokenValid(db, token))) throw new AppError('not_found', 'This setup link is not valid: it was used already, has expired, or an admin exists. Sign in instead.');
     const parsed = accountInput.safeParse(body);
     if (!parsed.success) {
       const fields = AppError.fromZod(parsed.error).fields ?? {};
       return ui.views.render(res, 'setup', { title: 'Create the first admin', token, email: body.email, fields }, 400);
     }
     const hash = await hashPassword(parsed.data.password);
-    const user = db.$client.transaction(() => {
-      if (countUsers(db) > 0) return undefined;
-      consumeSetupToken(db);
-      return insertUser(db, parsed.data.email, hash);
-    })();
-    if (!user) throw new AppError('conflict', 'An admin account exists already. Sign in instead.');
-    audit(db, { actor: `user:${user.email}`, action: 'user.setup', targetType: 'user', targetId: user.id, ip: req.ip });
-    startSession(db, config, req, res, user);
+    // Taking the token is the compare-and-swap: of two forms submitted at once, one creates the admin.
+    if ((await countUsers(db)) > 0 || !(await consumeSetupToken(db))) throw new AppError('conflict', 'An admin account exists already. Sign in instead.');
+    const user = await insertUser(db, parsed.data.email, hash);
+    await audit(db, { actor: `user:${user.email}`, action: 'user.setup', targetType: 'user', targetId: user.id, ip: req.ip });
+    await startSession(db, config, req, res, user);
     res.redirect(303, '/?msg=welcome');
   });
 

@@ -8,17 +8,19 @@ import { alertView, assetLabeler, hitView, incidentView, kindLabel } from './pre
 export function dashboardPage(ui: UiContext): Router {
   const { db } = ui.deps;
   const r = Router();
-  r.get('/', (_req, res) => {
-    const bySeverity = openIncidentsBySeverity(db);
-    const never = neverTriggered(db, 10);
-    const failures = failedAlerts(db, 10);
-    const names = assetLabeler(db);
+  r.get('/', async (_req, res) => {
+    const bySeverity = await openIncidentsBySeverity(db);
+    const never = await neverTriggered(db, 10);
+    const failures = await failedAlerts(db, 10);
+    const open = await listIncidents(db, { status: 'active', limit: 10, offset: 0 });
+    const hits = await recentHits(db, 15);
+    const names = await assetLabeler(db);
     ui.views.render(res, 'dashboard', {
       title: 'Dashboard',
       nav: 'dashboard',
       severities: [...SEVERITIES].reverse().map((s) => ({ severity: s, count: bySeverity[s] })),
-      openIncidents: listIncidents(db, { status: 'active', limit: 10, offset: 0 }).items.map(incidentView),
-      hits: recentHits(db, 15).map((h) => ({ ...hitView(h.hit, names), token: h.token })),
+      openIncidents: open.items.map(incidentView),
+      hits: hits.map((h) => ({ ...hitView(h.hit, names), token: h.token })),
       never: never.items.map((t) => ({ ...t, kindLabel: kindLabel(t.kind) })),
       neverTotal: never.total,
       failures: failures.items.map(alertView),

@@ -12,7 +12,7 @@ export function exportPages(ui: UiContext): Router {
     r.get(`/export/${what}`, async (req, res) => {
       const q = parse(exportQuery, req.query);
       const actor = uiActor(req, res);
-      audit(ui.deps.db, { actor: actor.id, action: `export.${what}`, ip: actor.ip, details: { format: q.format } });
+      await audit(ui.deps.db, { actor: actor.id, action: `export.${what}`, ip: actor.ip, details: { format: q.format } });
       await sendExport(res, ui.deps, { what, ...q });
     });
   }

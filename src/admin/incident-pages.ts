@@ -25,9 +25,9 @@ export function incidentPages(ui: UiContext): Router {
   const { db } = ui.deps;
   const r = Router();
 
-  r.get('/incidents', (req, res) => {
+  r.get('/incidents', async (req, res) => {
     const q = listQuery.parse(req.query);
-    const { items, total } = listIncidents(db, { status: q.status === 'all' ? undefined : q.status, limit: PER_PAGE, offset: (q.page - 1) * PER_PAGE });
+    const { items, total } = await listIncidents(db, { status: q.status === 'all' ? undefined : q.status, limit: PER_PAGE, offset: (q.page - 1) * PER_PAGE });
     ui.views.render(res, 'incidents', {
       title: 'Incidents',
       nav: 'incidents',
@@ -38,12 +38,13 @@ export function incidentPages(ui: UiContext): Router {
     });
   });
 
-  r.get('/incidents/:id', (req, res) => {
+  r.get('/incidents/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const incident = getIncident(db, id);
+    const incident = await getIncident(db, id);
     if (!incident) throw notFound('incident');
-    const trail = incidentTrail(db, id, TRAIL_LIMIT);
-    const names = assetLabeler(db);
+    const trail = await incidentTrail(db, id, TRAIL_LIMIT);
+    const alerts = await incidentAlerts(db, id);
+    const names = await assetLabeler(db);
     const places = new Map<string, { location: string | null; host: string | null; tokens: Set<string> }>();
     const techniques = new Set(incident.techniques);
     for (const { hit, token } of trail) {
@@ -62,16 +63,16 @@ export function incidentPages(ui: UiContext): Router {
       places: [...places.values()].map((p) => ({ location: p.location, host: p.host, tokens: [...p.tokens].join(', ') })),
       sources: [...new Set(trail.map((t) => t.hit.sourceIp).filter(Boolean))],
       techniques: [...techniques].sort().map(techniqueView),
-      alerts: incidentAlerts(db, id).map(alertView),
+      alerts: alerts.map(alertView),
     });
   });
 
-  r.post('/incidents/:id/status', (req, res) => {
+  r.post('/incidents/:id/status', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const { status } = parse(statusInput, req.body ?? {});
-    if (!setIncidentStatus(db, id, status)) throw notFound('incident');
+    if (!(await setIncidentStatus(db, id, status))) throw notFound('incident');
     const actor = uiActor(req, res);
-    audit(db, { actor: actor.id, action: `incident.${status}`, targetType: 'incident', targetId: String(id), ip: actor.ip });
+    await audit(db, { actor: actor.id, action: `incident.${status}`, targetType: 'incident', targetId: String(id), ip: actor.ip });
     res.redirect(303, `/incidents/${id}?msg=status_changed`);
   });
 

@@ -1,6 +1,6 @@
-import type { Db } from '../db/client.ts';
-import { assetForIp } from '../db/queries/assets.ts';
+import { assetSnapshot } from '../alerts/actor.ts';
 import type { AlertRow, HitRow, IncidentRow } from '../db/schema.ts';
+import type { AnyDb } from '../db/store.ts';
 import type { ArtifactInfo } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
 
@@ -24,14 +24,15 @@ export function hitAction(h: HitRow): string {
 
 /**
  * Names source addresses from the network map (`10.20.4.17` -> `WS-ACCT-07 · Finance VLAN`),
- * asking the map once per address per page.
+ * reading the map once per page.
  */
-export function assetLabeler(db: Db): (ip: string | null) => string | null {
+export async function assetLabeler(db: AnyDb): Promise<(ip: string | null) => string | null> {
+  const assets = await assetSnapshot(db);
   const cache = new Map<string, string | null>();
   return (ip) => {
     if (!ip) return null;
     if (!cache.has(ip)) {
-      const a = assetForIp(db, ip);
+      const a = assets.ip(ip);
       cache.set(ip, a ? [a.label, a.segment].filter(Boolean).join(' · ') : null);
     }
     return cache.get(ip) ?? null;

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import { deleteSession, getSession, insertSession, purgeSessions, touchSession, type SessionRow } from '../db/queries/sessions.ts';
 import { getUser, type UserRow } from '../db/queries/users.ts';
+import type { AnyDb } from '../db/store.ts';
 
 /**
  * Cookie sessions for the admin UI. The cookie holds 256 random bits; the database keeps only
@@ -54,12 +54,12 @@ export function clearCookie(res: Response, config: Config, req: Request, name: s
 }
 
 /** Start a session for `user` and set its cookie; a session the browser already had is dropped (no fixation). */
-export function startSession(db: Db, config: Config, req: Request, res: Response, user: UserRow): void {
+export async function startSession(db: AnyDb, config: Config, req: Request, res: Response, user: UserRow): Promise<void> {
   const previous = readCookie(req, SESSION_COOKIE);
-  if (previous) deleteSession(db, sha256(previous));
+  if (previous) await deleteSession(db, sha256(previous));
   const value = randomToken();
   const now = Date.now();
-  insertSession(db, {
+  await insertSession(db, {
     id: sha256(value),
     userId: user.id,
     csrfToken: randomToken(),
@@ -68,33 +68,33 @@ export function startSession(db: Db, config: Config, req: Request, res: Response
     ip: req.ip ?? null,
     userAgent: (req.get('user-agent') ?? '').slice(0, 300),
   });
-  purgeSessions(db, new Date(now), new Date(now - IDLE_MS));
+  await purgeSessions(db, new Date(now), new Date(now - IDLE_MS));
   setCookie(res, config, req, SESSION_COOKIE, value, ABSOLUTE_MS);
 }
 
 /** Sign out: delete the session row and expire the cookie. */
-export function endSession(db: Db, config: Config, req: Request, res: Response): void {
+export async function endSession(db: AnyDb, config: Config, req: Request, res: Response): Promise<void> {
   const value = readCookie(req, SESSION_COOKIE);
-  if (value) deleteSession(db, sha256(value));
+  if (value) await deleteSession(db, sha256(value));
   clearCookie(res, config, req, SESSION_COOKIE);
 }
 
 /** Attach `res.locals.user` and `res.locals.session` when the cookie names a live session. */
-export function loadSession(db: Db, config: Config): RequestHandler {
-  return (req, res, next) => {
+export function loadSession(db: AnyDb, config: Config): RequestHandler {
+  return async (req, res, next) => {
     const value = readCookie(req, SESSION_COOKIE);
     if (!value) return next();
     const id = sha256(value);
-    const session = getSession(db, id);
+    const session = await getSession(db, id);
     const now = Date.now();
     const lastSeen = (session?.lastSeenAt ?? session?.createdAt)?.getTime() ?? 0;
-    const user = session ? getUser(db, session.userId) : undefined;
+    const user = session ? await getUser(db, session.userId) : undefined;
     if (!session || !user || user.disabledAt || session.expiresAt.getTime() <= now || lastSeen <= now - IDLE_MS) {
-      if (session) deleteSession(db, id);
+      if (session) await deleteSession(db, id);
       clearCookie(res, config, req, SESSION_COOKIE);
       return next();
     }
-    if (lastSeen < now - TOUCH_EVERY_MS) touchSession(db, id, new Date(now));
+    if (lastSeen < now - TOUCH_EVERY_MS) await touchSession(db, id, new Date(now));
     res.locals.user = user;
     res.locals.session = session;
     next();

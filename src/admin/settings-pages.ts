@@ -61,7 +61,7 @@ export function settingsPages(ui: UiContext): Router {
     } catch (err) {
       result = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    audit(db, { actor: actorId, action: `settings.${what}`, targetType: 'alert', targetId: target, ip, details: { ok: result.ok, status: result.status } });
+    await audit(db, { actor: actorId, action: `settings.${what}`, targetType: 'alert', targetId: target, ip, details: { ok: result.ok, status: result.status } });
     renderSettings(res, { result: { what, target, ...result } }, result.ok ? 200 : 502);
   };
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import { audit } from '../db/queries/audit.ts';
-import { deleteSetting, getSetting, setSetting } from '../db/queries/settings.ts';
+import { deleteSetting, getSetting, setSetting, takeSetting } from '../db/queries/settings.ts';
 import { countUsers, findUserByEmail, insertUser } from '../db/queries/users.ts';
+import type { AnyDb } from '../db/store.ts';
 import type { Logger } from '../logger.ts';
 import { hashPassword } from './passwords.ts';
 import { randomToken } from './session.ts';
@@ -33,31 +33,34 @@ const sha256 = (v: string): string => createHash('sha256').update(v).digest('hex
  * Called once at start-up. A fresh setup link replaces any earlier one, so only the link on
  * the latest console output works. `baseUrl` is where operators reach the admin listener.
  */
-export async function ensureFirstAdmin(db: Db, config: Config, log: Logger, baseUrl = config.ADMIN_URL): Promise<FirstRun> {
-  if (countUsers(db) > 0) {
-    deleteSetting(db, SETUP_KEY);
+export async function ensureFirstAdmin(db: AnyDb, config: Config, log: Logger, baseUrl = config.ADMIN_URL): Promise<FirstRun> {
+  if ((await countUsers(db)) > 0) {
+    await deleteSetting(db, SETUP_KEY);
     return { kind: 'ready' };
   }
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    if (!findUserByEmail(db, config.ADMIN_EMAIL)) insertUser(db, config.ADMIN_EMAIL, await hashPassword(config.ADMIN_PASSWORD));
-    audit(db, { actor: 'system', action: 'user.bootstrap', targetType: 'user', targetId: config.ADMIN_EMAIL });
+    if (!(await findUserByEmail(db, config.ADMIN_EMAIL))) await insertUser(db, config.ADMIN_EMAIL, await hashPassword(config.ADMIN_PASSWORD));
+    await audit(db, { actor: 'system', action: 'user.bootstrap', targetType: 'user', targetId: config.ADMIN_EMAIL });
     log.info({ email: config.ADMIN_EMAIL }, 'first run: created the admin account from ADMIN_EMAIL');
     return { kind: 'bootstrapped', email: config.ADMIN_EMAIL };
   }
   const token = randomToken();
-  setSetting(db, SETUP_KEY, { hash: sha256(token), expiresAt: Date.now() + SETUP_TTL_MS } satisfies StoredSetup);
+  await setSetting(db, SETUP_KEY, { hash: sha256(token), expiresAt: Date.now() + SETUP_TTL_MS } satisfies StoredSetup);
   log.warn('first run: no admin account yet; open the setup link printed on the console');
   return { kind: 'setup', url: `${baseUrl}/setup?token=${token}` };
 }
 
 /** Whether `token` is the live setup token (and no admin exists yet). */
-export function setupTokenValid(db: Db, token: string): boolean {
-  if (countUsers(db) > 0) return false;
-  const stored = getSetting<StoredSetup>(db, SETUP_KEY);
+export async function setupTokenValid(db: AnyDb, token: string): Promise<boolean> {
+  if ((await countUsers(db)) > 0) return false;
+  const stored = await getSetting<StoredSetup>(db, SETUP_KEY);
   return !!stored && stored.expiresAt > Date.now() && safeEqual(sha256(token), stored.hash);
 }
 
-/** Burn the setup token once the first admin exists. */
-export function consumeSetupToken(db: Db): void {
-  deleteSetting(db, SETUP_KEY);
+/**
+ * Burn the setup token before the first admin is created. Returns false when it was gone
+ * already: of two setup forms submitted at once, only the one that took the token goes on.
+ */
+export async function consumeSetupToken(db: AnyDb): Promise<boolean> {
+  return (await takeSetting<StoredSetup>(db, SETUP_KEY)) !== undefined;
 }

@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { isTokenId } from '../tokens/ids.ts';
 import { findKind, KINDS } from '../tokens/registry.ts';
 import {
+  bulkTokenAction,
   createToken,
   createTokenInput,
   describeArtifact,
@@ -53,10 +54,10 @@ export function tokenPages(ui: UiContext): Router {
   const ctx = { config };
   const r = Router();
 
-  r.get('/tokens', (req, res) => {
+  r.get('/tokens', async (req, res) => {
     const q = listQuery.parse(req.query);
     const enabled = q.state === undefined ? undefined : q.state === 'enabled';
-    const { items, total } = listTokens(db, { q: q.q, kind: q.kind, location: q.location, enabled, limit: PER_PAGE, offset: (q.page - 1) * PER_PAGE });
+    const { items, total } = await listTokens(db, { q: q.q, kind: q.kind, location: q.location, enabled, limit: PER_PAGE, offset: (q.page - 1) * PER_PAGE });
     ui.views.render(res, 'tokens', {
       title: 'Tokens',
       nav: 'tokens',
@@ -67,19 +68,15 @@ export function tokenPages(ui: UiContext): Router {
     });
   });
 
-  r.post('/tokens/bulk', (req, res) => {
+  r.post('/tokens/bulk', async (req, res) => {
     const input = parse(bulkInput, req.body ?? {});
     const actor = uiActor(req, res);
     if (input.action === 'delete' && input.confirm !== 'yes') {
-      const tokens = input.ids.map((id) => requireToken(db, id)).map(tokenRowView);
-      return ui.views.render(res, 'token-delete', { title: 'Delete tokens', tokens, bulk: true });
+      const tokens: TokenRow[] = [];
+      for (const id of input.ids) tokens.push(await requireToken(db, id));
+      return ui.views.render(res, 'token-delete', { title: 'Delete tokens', tokens: tokens.map(tokenRowView), bulk: true });
     }
-    db.$client.transaction(() => {
-      for (const id of input.ids) {
-        if (input.action === 'delete') removeToken(db, id, actor);
-        else patchToken(db, id, { enabled: input.action === 'enable' }, actor);
-      }
-    })();
+    await bulkTokenAction(db, input.ids, input.action, actor);
     res.redirect(303, '/tokens?msg=bulk_done');
   });
 
@@ -130,18 +127,18 @@ export function tokenPages(ui: UiContext): Router {
     }
   });
 
-  const loadToken = (req: Request): TokenRow => requireToken(db, parse(idParam, req.params).id);
+  const loadToken = (req: Request): Promise<TokenRow> => requireToken(db, parse(idParam, req.params).id);
 
-  r.get('/tokens/:id/created', (req, res) => {
-    const token = loadToken(req);
+  r.get('/tokens/:id/created', async (req, res) => {
+    const token = await loadToken(req);
     ui.views.render(res, 'token-created', { title: 'Token created', nav: 'tokens', token: tokenRowView(token), artifact: artifactView(token.id, describeArtifact(ctx, token)) });
   });
 
-  const renderDetail = (req: Request, res: Response, token: TokenRow, errors: Record<string, string> = {}, body?: Record<string, unknown>, status = 200) => {
+  const renderDetail = async (req: Request, res: Response, token: TokenRow, errors: Record<string, string> = {}, body?: Record<string, unknown>, status = 200) => {
     const before = Number(req.query.before);
     const beforeId = Number.isInteger(before) && before > 0 ? before : undefined;
-    const hits = tokenHits(db, token.id, HITS_PER_PAGE + 1, beforeId);
-    const names = assetLabeler(db);
+    const hits = await tokenHits(db, token.id, HITS_PER_PAGE + 1, beforeId);
+    const names = await assetLabeler(db);
     const page = hits.slice(0, HITS_PER_PAGE);
     const last = page[page.length - 1];
     ui.views.render(
@@ -164,10 +161,10 @@ export function tokenPages(ui: UiContext): Router {
     );
   };
 
-  r.get('/tokens/:id', (req, res) => renderDetail(req, res, loadToken(req)));
+  r.get('/tokens/:id', async (req, res) => renderDetail(req, res, await loadToken(req)));
 
-  r.post('/tokens/:id', (req, res) => {
-    const token = loadToken(req);
+  r.post('/tokens/:id', async (req, res) => {
+    const token = await loadToken(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const fields = commonFromBody(body);
     const patch = {
@@ -184,30 +181,30 @@ export function tokenPages(ui: UiContext): Router {
       const errors = fieldErrors(AppError.fromZod(parsed.error).fields, COMMON_FIELDS.map((f) => f.key));
       return renderDetail(req, res, token, errors, body, 400);
     }
-    patchToken(db, token.id, parsed.data, uiActor(req, res));
+    await patchToken(db, token.id, parsed.data, uiActor(req, res));
     res.redirect(303, `/tokens/${token.id}?msg=saved`);
   });
 
-  r.post('/tokens/:id/state', (req, res) => {
-    const token = loadToken(req);
+  r.post('/tokens/:id/state', async (req, res) => {
+    const token = await loadToken(req);
     const enabled = (req.body as Record<string, unknown>)?.enabled === 'true';
-    patchToken(db, token.id, { enabled }, uiActor(req, res));
+    await patchToken(db, token.id, { enabled }, uiActor(req, res));
     res.redirect(303, `/tokens/${token.id}?msg=${enabled ? 'enabled' : 'disabled'}`);
   });
 
-  r.get('/tokens/:id/delete', (req, res) => {
-    const token = loadToken(req);
+  r.get('/tokens/:id/delete', async (req, res) => {
+    const token = await loadToken(req);
     ui.views.render(res, 'token-delete', { title: `Delete ${token.name}`, nav: 'tokens', tokens: [tokenRowView(token)], single: token });
   });
 
-  r.post('/tokens/:id/delete', (req, res) => {
-    const token = loadToken(req);
-    removeToken(db, token.id, uiActor(req, res));
+  r.post('/tokens/:id/delete', async (req, res) => {
+    const token = await loadToken(req);
+    await removeToken(db, token.id, uiActor(req, res));
     res.redirect(303, '/tokens?msg=deleted');
   });
 
   r.get('/tokens/:id/download', async (req, res) => {
-    const file = await renderArtifact(db, ctx, loadToken(req), uiActor(req, res));
+    const file = await renderArtifact(db, ctx, await loadToken(req), uiActor(req, res));
     res.status(200).type(file.contentType).attachment(file.filename).set('Cache-Control', 'no-store').send(file.body);
   });
 

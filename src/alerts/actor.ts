@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.ts';
-import { assetForHost, assetForIp } from '../db/queries/assets.ts';
+import { allAssets, assetStatements, matchHost, matchIp } from '../db/queries/assets.ts';
 import type { AssetRow, HitRow } from '../db/schema.ts';
+import type { AnyDb } from '../db/store.ts';
 import type { Token } from '../tokens/kind.ts';
 
 /** The hit columns the actor is derived from. */
@@ -21,11 +22,19 @@ export interface Actor {
   asset: AssetRow | null;
 }
 
+/** The asset map by source address and by host name. */
+export interface AssetLookup {
+  ip(ip: string | null): AssetRow | null;
+  host(host: string | null): AssetRow | null;
+}
+
 /**
  * The asset map, cached for a couple of seconds per address and host name: the trail step
- * looks up every hit's source, and the map changes rarely (through the API).
+ * looks up every hit's source, and the map changes rarely (through the API). Synchronous,
+ * for the trail inside the hits' transaction: SQLite-only until its PostgreSQL version lands.
  */
-export function assetLookup(db: Db, ttlMs = 2000) {
+export function assetLookup(db: Db, ttlMs = 2000): AssetLookup {
+  const q = assetStatements(db);
   let born = Date.now();
   const byIp = new Map<string, AssetRow | null>();
   const byHost = new Map<string, AssetRow | null>();
@@ -41,7 +50,7 @@ export function assetLookup(db: Db, ttlMs = 2000) {
       if (!ip) return null;
       fresh();
       let a = byIp.get(ip);
-      if (a === undefined) byIp.set(ip, (a = assetForIp(db, ip) ?? null));
+      if (a === undefined) byIp.set(ip, (a = matchIp(q.all(), ip) ?? null));
       return a;
     },
     host(host: string | null): AssetRow | null {
@@ -49,13 +58,17 @@ export function assetLookup(db: Db, ttlMs = 2000) {
       fresh();
       const k = host.toLowerCase();
       let a = byHost.get(k);
-      if (a === undefined) byHost.set(k, (a = assetForHost(db, host) ?? null));
+      if (a === undefined) byHost.set(k, (a = matchHost(q.all(), host) ?? null));
       return a;
     },
   };
 }
 
-export type AssetLookup = ReturnType<typeof assetLookup>;
+/** The asset map as it is now, for one alert message or one admin page (either dialect). */
+export async function assetSnapshot(db: AnyDb): Promise<AssetLookup> {
+  const rows = await allAssets(db);
+  return { ip: (ip) => matchIp(rows, ip) ?? null, host: (host) => matchHost(rows, host) ?? null };
+}
 
 /** The machine part of a host key: lower-cased short name, so `WS-ACCT-07` and `ws-acct-07.corp.example` meet. */
 const hostKey = (host: string) => `host:${host.toLowerCase().split('.')[0]}`;

@@ -1,9 +1,10 @@
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import { insertFinishedAlert } from '../db/queries/alerts.ts';
 import type { TrailEntry } from '../db/queries/incidents.ts';
 import type { HitRow, IncidentRow } from '../db/schema.ts';
+import type { AnyDb } from '../db/store.ts';
 import type { Logger } from '../logger.ts';
+import { assetSnapshot } from './actor.ts';
 import { createMailer, renderEmail } from './email.ts';
 import { targetsFor } from './outbox.ts';
 import { composeView } from './view.ts';
@@ -26,13 +27,13 @@ export interface DrillResult {
  * each attempt is also stored as an alert row of kind `test`.
  */
 export async function runDrill(
-  deps: { db: Db; config: Config; log: Logger },
+  deps: { db: AnyDb; config: Config; log: Logger },
   extra: { emails?: string[]; webhooks?: string[]; onlyExtra?: boolean } = {},
 ): Promise<DrillResult[]> {
   const { db, config, log } = deps;
   const configured = extra.onlyExtra ? { ...config, ALERT_TO: [], WEBHOOK_URLS: [] } : config;
   const targets = targetsFor({ alertEmails: extra.emails ?? [], webhooks: extra.webhooks ?? [] }, configured);
-  const view = composeView({ db, adminUrl: config.ADMIN_URL, kind: 'test', ...drillIncident() });
+  const view = composeView({ assets: await assetSnapshot(db), adminUrl: config.ADMIN_URL, kind: 'test', ...drillIncident() });
   const mailer = createMailer(config);
   const stamp = Date.now();
   try {
@@ -40,7 +41,7 @@ export async function runDrill(
       targets.map(async (t, i): Promise<DrillResult> => {
         const key = `test:${stamp}:${i}:${t.channel}:${t.target}`;
         const r = t.channel === 'email' ? await mailer.send(t.target, renderEmail(view), key, { 'X-Honeytrail-Drill': 'true' }) : await sendWebhook(config, t.target, view, `drill-${stamp}-${i}`);
-        const row = insertFinishedAlert(db, { channel: t.channel, target: t.target, key, ok: r.ok, error: r.error, payload: { drill: true, lastResult: { ...r, at: new Date().toISOString() } } });
+        const row = await insertFinishedAlert(db, { channel: t.channel, target: t.target, key, ok: r.ok, error: r.error, payload: { drill: true, lastResult: { ...r, at: new Date().toISOString() } } });
         log.info({ channel: t.channel, target: t.target, ok: r.ok, status: r.status, error: r.error }, 'drill alert');
         return { channel: t.channel, target: t.target, ok: r.ok, status: r.status, error: r.error, alertId: row.id };
       }),

@@ -1,9 +1,9 @@
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import type { AlertPayload } from '../db/queries/alerts.ts';
 import { getIncident, incidentHitsBetween, incidentTrailSample, type TrailEntry } from '../db/queries/incidents.ts';
 import type { AlertRow, Classification, IncidentRow, Severity } from '../db/schema.ts';
-import { actorOf, assetLookup } from './actor.ts';
+import type { AnyDb } from '../db/store.ts';
+import { actorOf, assetSnapshot, type AssetLookup } from './actor.ts';
 import { technique, type Technique } from './attack.ts';
 import { nextSteps } from './next-steps.ts';
 import { oneLine, unique } from './text.ts';
@@ -77,19 +77,19 @@ const NEW_SHOWN = 200;
 const opt = (v: string | null | undefined, max?: number): string | null => (v ? oneLine(v, max) : null);
 
 /** Build the view of an outbox row from the incident and hits it refers to. */
-export function buildAlertView(db: Db, config: Pick<Config, 'ADMIN_URL' | 'ALERT_ON_CLASSIFICATIONS'>, row: AlertRow): AlertView | null {
+export async function buildAlertView(db: AnyDb, config: Pick<Config, 'ADMIN_URL' | 'ALERT_ON_CLASSIFICATIONS'>, row: AlertRow): Promise<AlertView | null> {
   if (row.incidentId === null) return null;
-  const incident = getIncident(db, row.incidentId);
+  const incident = await getIncident(db, row.incidentId);
   if (!incident) return null;
   const p = row.payload as Partial<AlertPayload>;
   const classes = config.ALERT_ON_CLASSIFICATIONS;
-  const fresh = incidentHitsBetween(db, incident.id, p.firstHitId ?? 0, p.lastHitId ?? Number.MAX_SAFE_INTEGER, classes, NEW_SHOWN + 1);
-  const { entries: trail, total: trailTotal } = incidentTrailSample(db, incident.id);
+  const fresh = await incidentHitsBetween(db, incident.id, p.firstHitId ?? 0, p.lastHitId ?? Number.MAX_SAFE_INTEGER, classes, NEW_SHOWN + 1);
+  const { entries: trail, total: trailTotal } = await incidentTrailSample(db, incident.id);
   const first = fresh[0] ?? trail[0];
   if (!first) return null;
   const total = typeof p.hitCount === 'number' ? p.hitCount : fresh.length;
   return composeView({
-    db,
+    assets: await assetSnapshot(db),
     adminUrl: config.ADMIN_URL,
     kind: row.kind,
     incident,
@@ -102,7 +102,8 @@ export function buildAlertView(db: Db, config: Pick<Config, 'ADMIN_URL' | 'ALERT
 
 /** Compose the view from rows (also used by the drill with a synthetic incident). */
 export function composeView(a: {
-  db: Db;
+  /** The asset map, to name sources and segments. */
+  assets: AssetLookup;
   adminUrl: string;
   kind: 'first' | 'digest' | 'test';
   incident: IncidentRow;
@@ -119,8 +120,7 @@ export function composeView(a: {
   if (!lead) throw new Error(`incident ${incident.id} has no hits`);
   const human = [...a.trail].reverse().find((e) => e.hit.classification === 'alert') ?? lead;
   const hit = lead.hit;
-  const assets = assetLookup(a.db);
-  const actor = actorOf(human.hit, assets);
+  const actor = actorOf(human.hit, a.assets);
   const line = (e: TrailEntry): TrailLine => trailLine(e, a.adminUrl, freshIds.has(e.hit.id));
   const shown = a.trail.length > TRAIL_SHOWN ? [...a.trail.slice(0, 10), ...a.trail.slice(-(TRAIL_SHOWN - 10))] : a.trail;
 

@@ -72,7 +72,7 @@ export function createAlertWorker(deps: {
     let view: AlertView | null = null;
     let result: DeliveryResult;
     try {
-      view = buildAlertView(db, config, row);
+      view = await buildAlertView(db, config, row);
       if (!view) result = { ok: false, error: 'incident or hits no longer exist' };
       else if (row.channel === 'email') {
         result = await mailer.send(row.target, renderEmail(view), row.idempotencyKey, {
@@ -83,25 +83,25 @@ export function createAlertWorker(deps: {
     } catch (err) {
       result = { ok: false, error: `render/delivery error: ${(err as Error).message}` };
     }
-    record(row, result, view === null && !result.ok && result.error === 'incident or hits no longer exist');
+    await record(row, result, view === null && !result.ok && result.error === 'incident or hits no longer exist');
   }
 
-  function record(row: AlertRow, r: DeliveryResult, hopeless: boolean): void {
+  async function record(row: AlertRow, r: DeliveryResult, hopeless: boolean): Promise<void> {
     const now = Date.now();
     const ctx = { alertId: row.id, incidentId: row.incidentId, channel: row.channel, target: row.target, kind: row.kind, attempts: row.attempts, status: r.status };
     if (r.ok) {
-      finishAlert(db, row.id, id, { status: 'sent', sentAt: now, result: r });
+      await finishAlert(db, row.id, id, { status: 'sent', sentAt: now, result: r });
       log.info(ctx, 'alert delivered');
       return;
     }
     const age = now - row.createdAt.getTime();
     if (hopeless || age >= config.ALERT_DEAD_AFTER) {
-      finishAlert(db, row.id, id, { status: 'dead', error: r.error ?? 'failed', result: r });
+      await finishAlert(db, row.id, id, { status: 'dead', error: r.error ?? 'failed', result: r });
       log.error({ ...ctx, error: r.error, ageMs: age }, 'alert gave up (dead): it was never delivered');
       return;
     }
     const next = now + backoffMs(row.attempts, config.ALERT_RETRY_BASE_MS);
-    finishAlert(db, row.id, id, { status: 'failed', error: r.error ?? 'failed', nextAttemptAt: next, result: r });
+    await finishAlert(db, row.id, id, { status: 'failed', error: r.error ?? 'failed', nextAttemptAt: next, result: r });
     log.warn({ ...ctx, error: r.error, retryAt: new Date(next).toISOString() }, 'alert delivery failed; will retry');
   }
 

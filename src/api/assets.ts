@@ -75,40 +75,40 @@ export function assetJson(a: AssetRow) {
 export function assetRoutes(deps: AppDeps): Router {
   const { db } = deps;
   const r = Router();
-  r.get('/assets', (req, res) => {
+  r.get('/assets', async (req, res) => {
     const q = parse(z.object({ limit: z.coerce.number().int().min(1).max(5000).default(500), offset: z.coerce.number().int().min(0).default(0) }), req.query);
-    const { items, total } = listAssets(db, q.limit, q.offset);
+    const { items, total } = await listAssets(db, q.limit, q.offset);
     res.json({ items: items.map(assetJson), total });
   });
-  r.post('/assets', (req, res) => {
-    const row = insertAsset(db, parse(assetInput, req.body ?? {}));
-    audit(db, { actor: actorOf(res.locals).id, action: 'asset.create', targetType: 'asset', targetId: String(row.id) });
+  r.post('/assets', async (req, res) => {
+    const row = await insertAsset(db, parse(assetInput, req.body ?? {}));
+    await audit(db, { actor: actorOf(res.locals).id, action: 'asset.create', targetType: 'asset', targetId: String(row.id) });
     res.status(201).json(assetJson(row));
   });
-  r.post('/assets/import', (req, res) => {
+  r.post('/assets/import', async (req, res) => {
     if (typeof req.body !== 'string') throw new AppError('invalid_request', 'send the CSV with Content-Type: text/csv');
     const rows = parseAssetCsv(req.body);
-    const imported = insertAssets(db, rows);
-    audit(db, { actor: actorOf(res.locals).id, action: 'asset.import', targetType: 'asset', details: { imported } });
+    const imported = await insertAssets(db, rows);
+    await audit(db, { actor: actorOf(res.locals).id, action: 'asset.import', targetType: 'asset', details: { imported } });
     res.status(201).json({ imported });
   });
-  r.get('/assets/:id', (req, res) => {
+  r.get('/assets/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const row = getAsset(db, id);
+    const row = await getAsset(db, id);
     if (!row) throw notFound('asset');
     res.json(assetJson(row));
   });
-  r.patch('/assets/:id', (req, res) => {
+  r.patch('/assets/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const row = updateAsset(db, id, parse(assetPatch, req.body ?? {}));
+    const row = await updateAsset(db, id, parse(assetPatch, req.body ?? {}));
     if (!row) throw notFound('asset');
-    audit(db, { actor: actorOf(res.locals).id, action: 'asset.update', targetType: 'asset', targetId: String(id) });
+    await audit(db, { actor: actorOf(res.locals).id, action: 'asset.update', targetType: 'asset', targetId: String(id) });
     res.json(assetJson(row));
   });
-  r.delete('/assets/:id', (req, res) => {
+  r.delete('/assets/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    if (!deleteAsset(db, id)) throw notFound('asset');
-    audit(db, { actor: actorOf(res.locals).id, action: 'asset.delete', targetType: 'asset', targetId: String(id) });
+    if (!(await deleteAsset(db, id))) throw notFound('asset');
+    await audit(db, { actor: actorOf(res.locals).id, action: 'asset.delete', targetType: 'asset', targetId: String(id) });
     res.status(204).end();
   });
   return r;

@@ -20,7 +20,7 @@ export function actorOf(locals: Record<string, unknown>): Actor {
 export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHandler {
   const bootstrap = deps.config.HONEYTRAIL_API_KEY ? Buffer.from(hashApiKey(deps.config.HONEYTRAIL_API_KEY), 'hex') : null;
   const lastMarked = new Map<string, number>();
-  return (req, res, next) => {
+  return async (req, res, next) => {
     if (res.locals.actor) return next();
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -34,7 +34,7 @@ export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHand
       res.locals.actor = { id: 'api-key:bootstrap', ip: req.ip } satisfies Actor;
       return next();
     }
-    const row = findActiveApiKey(deps.db, key);
+    const row = await findActiveApiKey(deps.db, key);
     if (!row) {
       res.set('WWW-Authenticate', 'Bearer realm="honeytrail", error="invalid_token"');
       throw new AppError('unauthorized', 'invalid or revoked API key');
@@ -42,7 +42,7 @@ export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHand
     const now = Date.now();
     if ((lastMarked.get(row.id) ?? 0) < now - 60_000) {
       lastMarked.set(row.id, now);
-      markApiKeyUsed(deps.db, row.id);
+      await markApiKeyUsed(deps.db, row.id);
     }
     res.locals.actor = { id: `api-key:${row.id}`, ip: req.ip } satisfies Actor;
     next();

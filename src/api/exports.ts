@@ -26,7 +26,7 @@ export function exportRoutes(deps: AppDeps): Router {
   for (const what of ['hits', 'incidents'] as const) {
     r.get(`/exports/${what}`, async (req, res) => {
       const q = parse(exportQuery, req.query);
-      audit(deps.db, { actor: actorOf(res.locals).id, action: `export.${what}`, details: { format: q.format } });
+      await audit(deps.db, { actor: actorOf(res.locals).id, action: `export.${what}`, details: { format: q.format } });
       await sendExport(res, deps, { what, ...q });
     });
   }

@@ -81,38 +81,40 @@ export function incidentRoutes(deps: AppDeps): Router {
   const { db, config } = deps;
   const r = Router();
 
-  r.get('/incidents', (req, res) => {
+  r.get('/incidents', async (req, res) => {
     const q = parse(listQuery, req.query);
-    const { items, total } = listIncidents(db, { status: q.status, severity: q.severity, beforeId: q.before, limit: q.limit });
+    const { items, total } = await listIncidents(db, { status: q.status, severity: q.severity, beforeId: q.before, limit: q.limit });
     const last = items[items.length - 1];
     res.json({ items: items.map((i) => incidentJson(i, config.ADMIN_URL)), total, nextBefore: items.length === q.limit && last ? last.id : null });
   });
 
-  r.get('/incidents/:id', (req, res) => {
+  r.get('/incidents/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const incident = getIncident(db, id);
+    const incident = await getIncident(db, id);
     if (!incident) throw notFound('incident');
-    const trail = incidentTrail(db, id, 1000);
+    const trail = await incidentTrail(db, id, 1000);
+    const trailTotal = await countIncidentHits(db, id);
+    const alerts = await listAlerts(db, { incidentId: id, limit: 500 });
     res.json({
       ...incidentJson(incident, config.ADMIN_URL),
       trail: trail.map((e) => ({ ...hitJson(e.hit), token: e.token })),
-      trailTotal: countIncidentHits(db, id),
-      alerts: listAlerts(db, { incidentId: id, limit: 500 }).map(alertJson),
+      trailTotal,
+      alerts: alerts.map(alertJson),
     });
   });
 
-  r.patch('/incidents/:id', (req, res) => {
+  r.patch('/incidents/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const { status } = parse(patchBody, req.body ?? {});
-    const row = setIncidentStatus(db, id, status);
+    const row = await setIncidentStatus(db, id, status);
     if (!row) throw notFound('incident');
-    audit(db, { actor: actorOf(res.locals).id, action: `incident.${status}`, targetType: 'incident', targetId: String(id) });
+    await audit(db, { actor: actorOf(res.locals).id, action: `incident.${status}`, targetType: 'incident', targetId: String(id) });
     res.json(incidentJson(row, config.ADMIN_URL));
   });
 
-  r.get('/alerts', (req, res) => {
+  r.get('/alerts', async (req, res) => {
     const q = parse(alertQuery, req.query);
-    const items = listAlerts(db, { status: q.status, beforeId: q.before, limit: q.limit });
+    const items = await listAlerts(db, { status: q.status, beforeId: q.before, limit: q.limit });
     const last = items[items.length - 1];
     res.json({ items: items.map(alertJson), nextBefore: items.length === q.limit && last ? last.id : null });
   });
@@ -120,7 +122,7 @@ export function incidentRoutes(deps: AppDeps): Router {
   r.post('/alerts/test', async (req, res) => {
     const extra = parse(drillBody, req.body ?? {});
     const results = await runDrill(deps, extra);
-    audit(db, { actor: actorOf(res.locals).id, action: 'alert.drill', details: { targets: results.length, ok: results.filter((x) => x.ok).length } });
+    await audit(db, { actor: actorOf(res.locals).id, action: 'alert.drill', details: { targets: results.length, ok: results.filter((x) => x.ok).length } });
     res.status(results.length && results.every((x) => x.ok) ? 200 : results.length ? 502 : 400).json({
       ok: results.length > 0 && results.every((x) => x.ok),
       results,

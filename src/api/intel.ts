@@ -19,24 +19,24 @@ const importQuery = z.object({
  */
 export function intelRoutes(deps: AppDeps): Router {
   const r = Router();
-  r.post('/intel/import', express.json({ type: ['application/stix+json', 'application/json'], limit: '10mb' }), express.text({ type: ['text/*'], limit: '10mb' }), (req, res) => {
+  r.post('/intel/import', express.json({ type: ['application/stix+json', 'application/json'], limit: '10mb' }), express.text({ type: ['text/*'], limit: '10mb' }), async (req, res) => {
     const q = parse(importQuery, req.query);
     const contentType = req.get('content-type') ?? 'text/plain';
     if (req.body === undefined || (typeof req.body === 'object' && Object.keys(req.body as object).length === 0 && !contentType.includes('json'))) {
       throw new AppError('invalid_request', 'send indicators as text/plain (one per line), text/csv, or a STIX bundle (application/json)');
     }
     const list = parseIntel(req.body as string | object, q.label, q.source ?? null, contentType);
-    const added = importIndicators(deps.db, list);
-    audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.import', details: { label: q.label, received: list.length, added } });
+    const added = await importIndicators(deps.db, list);
+    await audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.import', details: { label: q.label, received: list.length, added } });
     res.status(201).json({ label: q.label, received: list.length, added });
   });
-  r.get('/intel', (_req, res) => {
-    res.json({ items: intelSummary(deps.db) });
+  r.get('/intel', async (_req, res) => {
+    res.json({ items: await intelSummary(deps.db) });
   });
-  r.delete('/intel', (req, res) => {
+  r.delete('/intel', async (req, res) => {
     const { label } = parse(z.object({ label: z.string().min(1, 'is required') }), req.query);
-    const removed = deleteIndicatorsByLabel(deps.db, label);
-    audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.delete', details: { label, removed } });
+    const removed = await deleteIndicatorsByLabel(deps.db, label);
+    await audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.delete', details: { label, removed } });
     res.json({ label, removed });
   });
   return r;

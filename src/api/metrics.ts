@@ -9,8 +9,8 @@ const label = (v: string | number) => String(v).replace(/["\\\n]/g, '_');
  * alert outbox states (`dead` alerts deserve an alert of their own) and the recorder's batching.
  */
 export function metricsHandler(deps: AppDeps): RequestHandler {
-  return (_req, res) => {
-    const c = metricCounts(deps.db);
+  return async (_req, res) => {
+    const c = await metricCounts(deps.db);
     const lines: string[] = [];
     const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Record<string, string | number>, number][]) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);

@@ -75,34 +75,34 @@ export function apiRoutes(deps: AppDeps): Router {
     res.status(201).location(`/api/v1/tokens/${token.id}`).json({ token: tokenJson(token), artifact });
   });
 
-  r.get('/tokens', (req, res) => {
+  r.get('/tokens', async (req, res) => {
     const q = parse(tokenListQuery, req.query);
-    const { items, total } = listTokens(db, q);
+    const { items, total } = await listTokens(db, q);
     const next = q.offset + items.length < total ? q.offset + items.length : null;
     res.json({ items: items.map((t) => tokenJson(t)), total, limit: q.limit, offset: q.offset, nextOffset: next });
   });
 
-  r.get('/tokens/:id', (req, res) => {
+  r.get('/tokens/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const token = requireToken(db, id);
+    const token = await requireToken(db, id);
     res.json(tokenJson(token, describeArtifact(ctx, token)));
   });
 
-  r.patch('/tokens/:id', (req, res) => {
+  r.patch('/tokens/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
     const input = parse(updateTokenInput, req.body ?? {});
-    res.json(tokenJson(patchToken(db, id, input, actorOf(res.locals))));
+    res.json(tokenJson(await patchToken(db, id, input, actorOf(res.locals))));
   });
 
-  r.delete('/tokens/:id', (req, res) => {
+  r.delete('/tokens/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    removeToken(db, id, actorOf(res.locals));
+    await removeToken(db, id, actorOf(res.locals));
     res.status(204).end();
   });
 
   r.get('/tokens/:id/artifact', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const file = await renderArtifact(db, ctx, requireToken(db, id), actorOf(res.locals));
+    const file = await renderArtifact(db, ctx, await requireToken(db, id), actorOf(res.locals));
     res
       .status(200)
       .type(file.contentType)
@@ -112,16 +112,16 @@ export function apiRoutes(deps: AppDeps): Router {
       .send(file.body);
   });
 
-  r.get('/tokens/:id/hits', (req, res) => {
+  r.get('/tokens/:id/hits', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    requireToken(db, id);
+    await requireToken(db, id);
     const q = parse(hitListQuery, req.query);
-    res.json(hitPage(listHits(db, { ...q, afterId: q.after, beforeId: q.before, tokenId: id })));
+    res.json(hitPage(await listHits(db, { ...q, afterId: q.after, beforeId: q.before, tokenId: id })));
   });
 
-  r.get('/hits', (req, res) => {
+  r.get('/hits', async (req, res) => {
     const q = parse(hitListQuery, req.query);
-    res.json(hitPage(listHits(db, { ...q, afterId: q.after, beforeId: q.before })));
+    res.json(hitPage(await listHits(db, { ...q, afterId: q.after, beforeId: q.before })));
   });
 
   return r;

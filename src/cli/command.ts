@@ -40,12 +40,12 @@ export function connect(values: Record<string, unknown>): ApiClient {
 }
 
 /** Run `fn` on the local database named by DATABASE_URL (for admin commands run on the server host). */
-export async function withLocalDb(fn: (db: Db) => void): Promise<void> {
+export async function withLocalDb(fn: (db: Db) => Promise<void>): Promise<void> {
   const config = loadConfig();
   const { openDatabase, closeDatabase } = await import('../db/client.ts');
   const db = openDatabase({ path: sqlitePath(config.DATABASE_URL) });
   try {
-    fn(db);
+    await fn(db);
   } finally {
     closeDatabase(db);
   }

@@ -58,8 +58,8 @@ export const adminCommands: Record<string, Command> = {
       const name = str(values.name);
       if (!name) throw new UsageError('api-key create needs --name');
       const { createApiKey } = await import('../db/queries/api-keys.ts');
-      await withLocalDb((db) => {
-        const { key, row } = createApiKey(db, name, 'cli');
+      await withLocalDb(async (db) => {
+        const { key, row } = await createApiKey(db, name, 'cli');
         if (values.json) out(JSON.stringify({ id: row.id, name: row.name, key }));
         else out(`${key}\n(id ${row.id}; store it now, it is not shown again)`);
       });
@@ -81,9 +81,9 @@ export const adminCommands: Record<string, Command> = {
       if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
       const { findUserByEmail, insertUser } = await import('../db/queries/users.ts');
       const hash = await hashPassword(password);
-      await withLocalDb((db) => {
-        if (findUserByEmail(db, email)) throw new UsageError(`an admin ${email} already exists`);
-        insertUser(db, email, hash);
+      await withLocalDb(async (db) => {
+        if (await findUserByEmail(db, email)) throw new UsageError(`an admin ${email} already exists`);
+        await insertUser(db, email, hash);
       });
       out(generated ? `created admin ${email}\npassword: ${password}\n(shown once; change it after signing in)` : `created admin ${email}`);
       return 0;

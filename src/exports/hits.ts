@@ -1,7 +1,7 @@
-import type { Db } from '../db/client.ts';
 import { listHits } from '../db/queries/hits.ts';
 import { getToken } from '../db/queries/tokens.ts';
 import type { HitRow, TokenRow } from '../db/schema.ts';
+import type { AnyDb } from '../db/store.ts';
 import { hitJson } from '../api/presenters.ts';
 import { csvRow } from '../csv.ts';
 
@@ -13,10 +13,10 @@ export interface HitExportFilter {
 const PAGE = 1000;
 
 /** Hits oldest first, in pages, so an export of millions of rows never sits in memory. */
-export function* iterateHits(db: Db, f: HitExportFilter): Generator<HitRow> {
+export async function* iterateHits(db: AnyDb, f: HitExportFilter): AsyncGenerator<HitRow> {
   let after = 0;
   for (;;) {
-    const page = listHits(db, { since: f.since, tokenId: f.tokenId, afterId: after, limit: PAGE, order: 'asc' });
+    const page = await listHits(db, { since: f.since, tokenId: f.tokenId, afterId: after, limit: PAGE, order: 'asc' });
     yield* page;
     const last = page[page.length - 1];
     if (!last || page.length < PAGE) return;
@@ -25,10 +25,10 @@ export function* iterateHits(db: Db, f: HitExportFilter): Generator<HitRow> {
 }
 
 /** Token rows by id, cached for the length of one export. */
-export function tokenCache(db: Db): (id: string) => TokenRow | undefined {
+export function tokenCache(db: AnyDb): (id: string) => Promise<TokenRow | undefined> {
   const cache = new Map<string, TokenRow | undefined>();
-  return (id) => {
-    if (!cache.has(id)) cache.set(id, getToken(db, id));
+  return async (id) => {
+    if (!cache.has(id)) cache.set(id, await getToken(db, id));
     return cache.get(id);
   };
 }
@@ -39,11 +39,11 @@ export const HIT_CSV_COLUMNS = [
   'method', 'path', 'query', 'qname', 'qtype', 'mail_from', 'mail_to', 'mail_subject', 'incident_id', 'intel',
 ] as const;
 
-export function* hitsCsv(db: Db, f: HitExportFilter): Generator<string> {
+export async function* hitsCsv(db: AnyDb, f: HitExportFilter): AsyncGenerator<string> {
   const token = tokenCache(db);
   yield csvRow(HIT_CSV_COLUMNS);
-  for (const h of iterateHits(db, f)) {
-    const t = token(h.tokenId);
+  for await (const h of iterateHits(db, f)) {
+    const t = await token(h.tokenId);
     yield csvRow([
       h.id, h.at, h.tokenId, t?.kind, t?.name, t?.location, t?.plantedHost, h.channel, h.classification,
       h.sourceIp, h.sourcePort, h.forwardedFor, h.userAgent, h.actorUser, h.actorHost, h.actorDomain, h.credential,
@@ -53,10 +53,10 @@ export function* hitsCsv(db: Db, f: HitExportFilter): Generator<string> {
 }
 
 /** JSON Lines: one hit per line, the API's hit shape plus the token's name and planted location. */
-export function* hitsJsonl(db: Db, f: HitExportFilter): Generator<string> {
+export async function* hitsJsonl(db: AnyDb, f: HitExportFilter): AsyncGenerator<string> {
   const token = tokenCache(db);
-  for (const h of iterateHits(db, f)) {
-    const t = token(h.tokenId);
+  for await (const h of iterateHits(db, f)) {
+    const t = await token(h.tokenId);
     yield `${JSON.stringify({ ...hitJson(h), token: t ? { kind: t.kind, name: t.name, location: t.location, plantedHost: t.plantedHost } : null })}\n`;
   }
 }

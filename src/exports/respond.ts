@@ -17,8 +17,8 @@ export interface ExportRequest {
 }
 
 /** Write a generator of text chunks to the response, respecting backpressure. */
-async function stream(res: Response, chunks: Iterable<string>): Promise<void> {
-  for (const chunk of chunks) {
+async function stream(res: Response, chunks: AsyncIterable<string>): Promise<void> {
+  for await (const chunk of chunks) {
     if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
   }
   res.end();
@@ -36,9 +36,9 @@ export async function sendExport(res: Response, deps: Pick<AppDeps, 'db' | 'conf
   if (q.format === 'stix') {
     const bundle =
       q.what === 'hits'
-        ? buildStixBundle(deps.db, deps.config, { since: q.since, tokenId: q.tokenId, techniqueName })
-        : (() => {
-            const incidents = incidentsForStix(deps.db, { since: q.since, status: q.status });
+        ? await buildStixBundle(deps.db, deps.config, { since: q.since, tokenId: q.tokenId, techniqueName })
+        : await (async () => {
+            const incidents = await incidentsForStix(deps.db, { since: q.since, status: q.status });
             const hitIds = new Set(incidents.flatMap((i) => i.hitIds));
             const from = incidents.reduce<Date | undefined>((min, i) => (!min || i.firstAt < min ? i.firstAt : min), undefined);
             return buildStixBundle(deps.db, deps.config, { since: from ?? new Date(), incidents, hitIds, techniqueName });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import type { HitRow, TokenRow } from '../db/schema.ts';
+import type { AnyDb } from '../db/store.ts';
 import { describeArtifact } from '../tokens/service.ts';
 import { findKind } from '../tokens/registry.ts';
 import { iterateHits, tokenCache, type HitExportFilter } from './hits.ts';
@@ -59,7 +59,7 @@ export interface StixOptions extends HitExportFilter {
   hitIds?: ReadonlySet<number>;
 }
 
-export function buildStixBundle(db: Db, config: Config, opts: StixOptions = {}): { type: 'bundle'; id: string; objects: StixObject[] } {
+export async function buildStixBundle(db: AnyDb, config: Config, opts: StixOptions = {}): Promise<{ type: 'bundle'; id: string; objects: StixObject[] }> {
   const now = ts(new Date());
   const objects = new Map<string, StixObject>();
   const add = (o: StixObject) => {
@@ -79,9 +79,9 @@ export function buildStixBundle(db: Db, config: Config, opts: StixOptions = {}):
   const indicatorOf = (t: TokenRow) => addIndicator(t, config, identity, add, opts.techniqueName);
   const sightingByHit = new Map<number, string>();
 
-  for (const h of iterateHits(db, opts)) {
+  for await (const h of iterateHits(db, opts)) {
     if (opts.hitIds && !opts.hitIds.has(h.id)) continue;
-    const t = token(h.tokenId);
+    const t = await token(h.tokenId);
     if (!t) continue;
     const indicator = indicatorOf(t);
     const observed = add(observedData(h, identity, add));

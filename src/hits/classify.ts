@@ -34,6 +34,7 @@ export function createClassifier(db: Db, config: Pick<Config, 'IGNORE_CIDRS' | '
   // are asked instead. Never an unbounded scan: a token with many distinct names (data labels,
   // a flood of random ones) would otherwise walk all its hits for every new name.
   const lastSeen = new Map<string, number>();
+  // Per DNS hit, inside the hits' transaction: SQLite-only (synchronous) until its PostgreSQL version lands.
   const recentSameName = db.$client.prepare<[string, string], { at: number }>(
     'select at from (select at, qname from hits where token_id = ? order by id desc limit 200) where qname = ? order by at desc limit 1',
   );

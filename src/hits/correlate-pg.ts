@@ -1,10 +1,10 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { matchAssetHost, matchAssetIp } from '../alerts/asset-match.ts';
 import { actorOf } from '../alerts/actor.ts';
 import { createEnqueuer, type LatestAlert, type NewOutboxRow, type OutboxQueries } from '../alerts/outbox.ts';
 import type { Config } from '../config.ts';
 import type { PgDb } from '../db/pg.ts';
 import type { AlertPayload } from '../db/queries/alerts.ts';
+import { allAssets, matchHost, matchIp } from '../db/queries/assets.ts';
 import type { TrailState } from '../db/queries/incidents.ts';
 import { alerts, incidents } from '../db/schema-pg.ts';
 import type { AssetRow, Classification, HitRow, Severity } from '../db/schema.ts';
@@ -54,15 +54,17 @@ export function createPgCorrelator(opts: {
   const window = config.TRAIL_WINDOW;
   let assetRows: AssetRow[] = [];
   let assetsAt = 0;
-  const assets: AssetView = { ip: (ip) => matchAssetIp(assetRows, ip) ?? null, host: (h) => matchAssetHost(assetRows, h) ?? null };
+  const assets: AssetView = { ip: (ip) => matchIp(assetRows, ip) ?? null, host: (h) => matchHost(assetRows, h) ?? null };
 
-  async function refreshAssets(tx: Tx): Promise<void> {
+  /** The asset map is a cache (read outside the batch's transaction, reused for ASSETS_TTL_MS). */
+  async function refreshAssets(): Promise<void> {
     if (Date.now() - assetsAt < ASSETS_TTL_MS) return;
-    assetRows = (await tx.execute<Record<string, unknown>>(sql`select id, cidr, hostname, label, segment, criticality, ${MS('created_at')} from assets`)).rows.map(assetRow);
+    assetRows = await allAssets(db);
     assetsAt = Date.now();
   }
 
   async function attempt(batch: readonly Recorded[], reserve: (n: number) => number): Promise<{ queued: boolean; placed: number }> {
+    await refreshAssets();
     let queued = false;
     let placed = 0;
     await db.transaction(async (tx) => {
@@ -76,7 +78,6 @@ export function createPgCorrelator(opts: {
       if (todo.length === 0) return;
       placed = todo.length;
 
-      await refreshAssets(tx);
       const snap = await snapshot(tx, todo);
       const ids2 = await tx.execute<{ id: number }>(sql`select nextval(pg_get_serial_sequence('incidents', 'id'))::int as id from generate_series(1, ${reserve(snap.actorsWithoutIncident)})`);
       const fresh = ids2.rows.map((r) => Number(r.id));
@@ -304,18 +305,6 @@ function latestAlert(r: Record<string, unknown>) {
     scheduledAt: typeof payload.scheduledAt === 'number' ? payload.scheduledAt : null,
     nextAttemptAt: Number(r.next_attempt_at),
     payload,
-  };
-}
-
-function assetRow(r: Record<string, unknown>): AssetRow {
-  return {
-    id: Number(r.id),
-    cidr: (r.cidr as string | null) ?? null,
-    hostname: (r.hostname as string | null) ?? null,
-    label: String(r.label),
-    segment: (r.segment as string | null) ?? null,
-    criticality: r.criticality as AssetRow['criticality'],
-    createdAt: new Date(Number(r.created_at)),
   };
 }
 

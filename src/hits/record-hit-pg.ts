@@ -43,7 +43,7 @@ export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: 
   /** Insert new rows and fold repeats, one transaction; returns a stored row per event. */
   async function persist(events: readonly HitEvent[]): Promise<HitRow[]> {
     return db.transaction(async (tx) => {
-      const rows = events.map(toRow);
+      const rows = events.map((e) => withoutNul(toRow(e)));
       const out: (HitRow | undefined)[] = new Array(rows.length);
       const fresh: { i: number; row: NewHitRow }[] = [];
       const repeats = new Map<HitRow, Date>();
@@ -172,4 +172,17 @@ export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: 
     },
     stats,
   };
+}
+
+/**
+ * PostgreSQL text and jsonb refuse U+0000, which an attacker can put in a path, a header or a
+ * DNS label: it is stored as U+FFFD (SQLite keeps it), so such a hit is recorded, not lost.
+ */
+function withoutNul<T>(v: T): T {
+  if (typeof v === 'string') return (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v) as T;
+  if (Array.isArray(v)) return v.map(withoutNul) as T;
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [withoutNul(k), withoutNul(x)])) as T;
+  }
+  return v;
 }

@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import type { Db } from '../db/client.ts';
-import { allIndicators, intelVersion } from '../db/queries/intel.ts';
-import type { HitRow } from '../db/schema.ts';
+import { intelStatements } from '../db/queries/intel.ts';
+import type { HitRow, IntelRow } from '../db/schema.ts';
 import type { HitPrepare } from '../hits/record-hit.ts';
 import { normalizeIp } from '../net.ts';
 
@@ -12,10 +12,10 @@ interface Index {
   emails: Map<string, Set<string>>;
 }
 
-function build(db: Db): Index {
+function build(indicators: readonly IntelRow[]): Index {
   const idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
   const add = (m: Map<string, Set<string>>, k: string, label: string) => m.set(k, (m.get(k) ?? new Set()).add(label));
-  for (const i of allIndicators(db)) {
+  for (const i of indicators) {
     if (i.type === 'ip') add(idx.ips, normalizeIp(i.value), i.label);
     else if (i.type === 'cidr') idx.cidrs.push({ range: ipaddr.parseCIDR(i.value), label: i.label });
     else if (i.type === 'domain') add(idx.domains, i.value, i.label);
@@ -30,6 +30,7 @@ function build(db: Db): Index {
  * costs a few map probes on the hot path.
  */
 export function intelMatcher(db: Db, recheckMs = 1000) {
+  const q = intelStatements(db);
   let version = '';
   let checkedAt = 0;
   let idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
@@ -37,10 +38,10 @@ export function intelMatcher(db: Db, recheckMs = 1000) {
     const now = Date.now();
     if (now - checkedAt >= recheckMs) {
       checkedAt = now;
-      const v = intelVersion(db);
+      const v = q.version();
       if (v !== version) {
         version = v;
-        idx = build(db);
+        idx = build(q.all());
       }
     }
     return idx;

@@ -1,9 +1,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import type { Db } from '../db/client.ts';
 import { listHits } from '../db/queries/hits.ts';
 import { getSetting, setSetting } from '../db/queries/settings.ts';
+import type { AnyDb } from '../db/store.ts';
 import type { Logger } from '../logger.ts';
 import { tokenCache } from '../exports/hits.ts';
 import { hitToCef, syslog5424 } from './cef.ts';
@@ -31,7 +31,7 @@ export interface Forwarder {
  * cursor kept in the database, so a SIEM outage or a restart delays forwarding but loses
  * nothing (at-least-once: after a crash the last batch may be sent again).
  */
-export function startSyslogForwarder(db: Db, log: Logger, opts: SyslogOptions): Forwarder {
+export function startSyslogForwarder(db: AnyDb, log: Logger, opts: SyslogOptions): Forwarder {
   const target = new URL(opts.url);
   const proto = target.protocol.replace(':', '');
   const host = target.hostname.replace(/^\[|\]$/g, '');
@@ -75,13 +75,13 @@ export function startSyslogForwarder(db: Db, log: Logger, opts: SyslogOptions): 
     const token = tokenCache(db);
     let sent = 0;
     for (;;) {
-      const after = getSetting<number>(db, CURSOR) ?? 0;
-      const batch = listHits(db, { afterId: after, order: 'asc', limit: 200 });
+      const after = (await getSetting<number>(db, CURSOR)) ?? 0;
+      const batch = await listHits(db, { afterId: after, order: 'asc', limit: 200 });
       if (batch.length === 0) return sent;
       for (const hit of batch) {
-        const cef = hitToCef(hit, token(hit.tokenId), VERSION);
+        const cef = hitToCef(hit, await token(hit.tokenId), VERSION);
         await send(syslog5424(cef, { facility: opts.facility, severity: hit.classification === 'alert' ? 2 : 5, hostname: me, msgid: 'HIT', at: hit.at }));
-        setSetting(db, CURSOR, hit.id);
+        await setSetting(db, CURSOR, hit.id);
         sent++;
       }
     }

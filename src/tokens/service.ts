@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
-import { audit } from '../db/queries/audit.ts';
-import { deleteToken, getToken, insertToken, updateToken } from '../db/queries/tokens.ts';
+import { audit, type AuditEntry } from '../db/queries/audit.ts';
+import { applyTokenAction, deleteToken, getToken, insertToken, liveTokenIds, updateToken, type TokenAction } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
+import { isUniqueViolation, type AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
 import { isCidr } from '../net.ts';
 import { newTokenId } from './ids.ts';
@@ -82,7 +82,7 @@ export function parseParams(kind: TokenKind, params: unknown): Record<string, un
 }
 
 export async function createToken(
-  db: Db,
+  db: AnyDb,
   ctx: KindContext,
   input: CreateTokenInput,
   actor: Actor,
@@ -93,7 +93,7 @@ export async function createToken(
   const created = await kind.create(ctx, id, params);
   let row: TokenRow;
   try {
-    row = insertToken(db, {
+    row = await insertToken(db, {
       id,
       kind: kind.id,
       name: input.name,
@@ -110,15 +110,15 @@ export async function createToken(
       createdBy: actor.id,
     });
   } catch (err) {
-    if (err instanceof Error && /UNIQUE/.test(err.message)) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
+    if (isUniqueViolation(err)) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
     throw err;
   }
-  audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
+  await audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
   return { token: row, artifact: describeArtifact(ctx, row) };
 }
 
-export function requireToken(db: Db, id: string): TokenRow {
-  const token = getToken(db, id);
+export async function requireToken(db: AnyDb, id: string): Promise<TokenRow> {
+  const token = await getToken(db, id);
   if (!token) throw notFound('token');
   return token;
 }
@@ -129,23 +129,40 @@ export function describeArtifact(ctx: KindContext, token: TokenRow): ArtifactInf
   return kind.render ? { ...info, download: `/api/v1/tokens/${token.id}/artifact` } : info;
 }
 
-export async function renderArtifact(db: Db, ctx: KindContext, token: TokenRow, actor: Actor): Promise<ArtifactFile> {
+export async function renderArtifact(db: AnyDb, ctx: KindContext, token: TokenRow, actor: Actor): Promise<ArtifactFile> {
   const kind = kindOf(token);
   if (!kind.render) throw new AppError('not_found', `a ${kind.id} token has no downloadable artifact; plant its ${kind.artifact(ctx, token as Token).url ? 'URL' : 'value'} instead`);
   const file = await kind.render(ctx, token as Token);
-  audit(db, { actor: actor.id, action: 'token.download', targetType: 'token', targetId: token.id, ip: actor.ip, details: { filename: file.filename } });
+  await audit(db, { actor: actor.id, action: 'token.download', targetType: 'token', targetId: token.id, ip: actor.ip, details: { filename: file.filename } });
   return file;
 }
 
-export function patchToken(db: Db, id: string, input: UpdateTokenInput, actor: Actor): TokenRow {
-  requireToken(db, id);
-  const updated = updateToken(db, id, input);
+export async function patchToken(db: AnyDb, id: string, input: UpdateTokenInput, actor: Actor): Promise<TokenRow> {
+  await requireToken(db, id);
+  const updated = await updateToken(db, id, input);
   if (!updated) throw notFound('token');
-  audit(db, { actor: actor.id, action: 'token.update', targetType: 'token', targetId: id, ip: actor.ip, details: { fields: Object.keys(input) } });
+  await audit(db, { actor: actor.id, action: 'token.update', targetType: 'token', targetId: id, ip: actor.ip, details: { fields: Object.keys(input) } });
   return updated;
 }
 
-export function removeToken(db: Db, id: string, actor: Actor): void {
-  if (!deleteToken(db, id)) throw notFound('token');
-  audit(db, { actor: actor.id, action: 'token.delete', targetType: 'token', targetId: id, ip: actor.ip });
+export async function removeToken(db: AnyDb, id: string, actor: Actor): Promise<void> {
+  if (!(await deleteToken(db, id))) throw notFound('token');
+  await audit(db, { actor: actor.id, action: 'token.delete', targetType: 'token', targetId: id, ip: actor.ip });
+}
+
+/**
+ * Enable, disable or delete several tokens at once, all or none: an id that is not a live
+ * token fails the whole action before anything changes. Audited per token as the single
+ * actions are.
+ */
+export async function bulkTokenAction(db: AnyDb, ids: readonly string[], action: TokenAction, actor: Actor): Promise<void> {
+  const unique = [...new Set(ids)];
+  if ((await liveTokenIds(db, unique)).length < unique.length) throw notFound('token');
+  const entries = unique.map(
+    (id): AuditEntry =>
+      action === 'delete'
+        ? { actor: actor.id, action: 'token.delete', targetType: 'token', targetId: id, ip: actor.ip }
+        : { actor: actor.id, action: 'token.update', targetType: 'token', targetId: id, ip: actor.ip, details: { fields: ['enabled'] } },
+  );
+  await applyTokenAction(db, unique, action, entries);
 }

@@ -21,12 +21,12 @@ beforeAll(async () => {
   app = createAdminApp(s.app.deps);
   await makeAdmin(s.app.deps.db);
   tokenId = (await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' })).token.id;
-  incidentId = makeIncident(s.app.deps.db).id;
-  assetId = insertAsset(s.app.deps.db, { label: 'WS-1', cidr: '10.0.0.1' }).id;
+  incidentId = (await makeIncident(s.app.deps.db)).id;
+  assetId = (await insertAsset(s.app.deps.db, { label: 'WS-1', cidr: '10.0.0.1' })).id;
 });
 afterAll(() => s.stop());
 
-const tokenCount = () => listTokens(s.app.deps.db, { limit: 1, offset: 0 }).total;
+const tokenCount = async () => (await listTokens(s.app.deps.db, { limit: 1, offset: 0 })).total;
 
 describe('admin UI access control', () => {
   it('redirects every page to the login page when not signed in', async () => {
@@ -43,13 +43,13 @@ describe('admin UI access control', () => {
   });
 
   it('refuses state-changing posts without a session and changes nothing', async () => {
-    const before = tokenCount();
+    const before = await tokenCount();
     for (const path of ['/tokens/new', `/tokens/${tokenId}/delete`, '/tokens/bulk', `/incidents/${incidentId}/status`, '/api-keys', '/admins', '/assets']) {
       const res = await request(app).post(path).type('form').send({ kind: 'web-bug', name: 'x', ids: tokenId, action: 'delete', confirm: 'yes', status: 'closed' });
       expect(res.status, path).toBe(303);
       expect(res.headers.location).toBe('/login');
     }
-    expect(tokenCount()).toBe(before);
+    expect(await tokenCount()).toBe(before);
   });
 
   it('serves the login page with security headers and no inline script or style', async () => {
@@ -67,7 +67,7 @@ describe('admin UI access control', () => {
 describe('CSRF', () => {
   it('refuses a signed-in form post without a valid CSRF token', async () => {
     const { agent, csrf } = await signIn(app);
-    const before = tokenCount();
+    const before = await tokenCount();
     for (const bad of [undefined, '', 'wrong-token', `${csrf}x`]) {
       const body: Record<string, string> = { kind: 'web-bug', name: 'csrf victim' };
       if (bad !== undefined) body._csrf = bad;
@@ -75,10 +75,10 @@ describe('CSRF', () => {
       expect(res.status).toBe(403);
       expect(res.text).toMatch(/form has expired or did not come from this site/);
     }
-    expect(tokenCount()).toBe(before);
+    expect(await tokenCount()).toBe(before);
     const ok = await agent.post('/tokens/new').type('form').send({ kind: 'web-bug', name: 'legit', _csrf: csrf });
     expect(ok.status).toBe(303);
-    expect(tokenCount()).toBe(before + 1);
+    expect(await tokenCount()).toBe(before + 1);
   });
 
   it('refuses a login post without the double-submit token', async () => {
@@ -204,7 +204,7 @@ describe('first run', () => {
       const res = await agent.post('/setup').type('form').send({ token, email: 'first@corp.example', password: 'a long enough password', confirm: 'a long enough password', _csrf: csrfOf(page.text) });
       expect(res.status).toBe(303);
       expect((await agent.get('/')).status).toBe(200);
-      expect(countUsers(db)).toBe(1);
+      expect(await countUsers(db)).toBe(1);
       expect((await request(firstApp).get(path)).status).toBe(404);
     } finally {
       cleanup();

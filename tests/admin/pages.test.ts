@@ -37,15 +37,15 @@ describe('attacker-controlled text renders as text', () => {
     const created = await agent.post('/tokens/new').type('form').send({ kind: 'web-bug', name: HOSTILE_NAME, location: '<b>share</b>', _csrf: csrf });
     expect(created.status).toBe(303);
     const id = tokenIdFrom(created.headers.location ?? '');
-    const token = getToken(db(), id);
+    const token = await getToken(db(), id);
     if (!token?.urlPath) throw new Error('token not created');
 
     const hit = await fetch(`${s.publicUrl}${token.urlPath}`, { headers: { 'user-agent': HOSTILE_UA, referer: 'https://x.example/<i>ref</i>' } });
     expect(hit.status).toBe(200);
-    const [stored] = listHits(db(), { tokenId: id, limit: 1 });
+    const [stored] = await listHits(db(), { tokenId: id, limit: 1 });
     if (!stored) throw new Error('hit not recorded');
     expect(stored.userAgent).toBe(HOSTILE_UA);
-    const incident = makeIncident(db(), { hits: [stored], actorLabel: '<u>actor</u>' });
+    const incident = await makeIncident(db(), { hits: [stored], actorLabel: '<u>actor</u>' });
     makeAlert(db(), incident.id, { status: 'dead', lastError: '<marquee>smtp said no</marquee>', target: 'x@corp.example' });
 
     for (const page of ['/', '/tokens', `/tokens/${id}`, `/tokens/${id}/created`, `/incidents/${incident.id}`, '/incidents', '/audit']) {
@@ -68,7 +68,7 @@ describe('attacker-controlled text renders as text', () => {
     const { token } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'dns and mail' });
     const dns = makeHit(db(), token.id, { channel: 'dns', qname: '<h1>x</h1>.t.corp.example', qtype: 'A', actorUser: '<i>bob</i>', actorDomain: 'CORP', actorHost: 'WS<1>' });
     const mail = makeHit(db(), token.id, { channel: 'smtp', mailFrom: 'a@x', mailTo: 'b@y', mailSubject: '<iframe src=//evil>' });
-    const incident = makeIncident(db(), { hits: [dns, mail] });
+    const incident = await makeIncident(db(), { hits: [dns, mail] });
     for (const page of [`/tokens/${token.id}`, `/incidents/${incident.id}`, '/']) {
       const text = (await agent.get(page)).text;
       expect(text).not.toMatch(/<h1>x<\/h1>|<i>bob<\/i>|<iframe|WS<1>/);
@@ -98,7 +98,7 @@ describe('create-token form', () => {
   });
 
   it('shows field errors inline, keeps what was typed, and stores nothing', async () => {
-    const before = listTokens(db(), { limit: 1, offset: 0 }).total;
+    const before = (await listTokens(db(), { limit: 1, offset: 0 })).total;
     const res = await agent
       .post('/tokens/new')
       .type('form')
@@ -110,7 +110,7 @@ describe('create-token form', () => {
     expect(res.text).toContain('value="keep me"');
     expect(res.text).toContain('value="http://insecure.example"');
     expect(res.text).toMatch(/aria-invalid="true"/);
-    expect(listTokens(db(), { limit: 1, offset: 0 }).total).toBe(before);
+    expect((await listTokens(db(), { limit: 1, offset: 0 })).total).toBe(before);
   });
 
   it('asks for a kind when none is chosen', async () => {
@@ -133,14 +133,14 @@ describe('tokens list and detail', () => {
 
     const two = ids.slice(0, 2);
     expect((await agent.post('/tokens/bulk').type('form').send({ action: 'disable', ids: two, _csrf: csrf })).status).toBe(303);
-    expect(two.map((id) => getToken(db(), id)?.enabled)).toEqual([false, false]);
+    expect(await Promise.all(two.map(async (id) => (await getToken(db(), id))?.enabled))).toEqual([false, false]);
     expect((await agent.get('/tokens?location=fs09&state=disabled')).text.match(/name="ids"/g)?.length).toBe(2);
     const confirm = await agent.post('/tokens/bulk').type('form').send({ action: 'delete', ids: two, _csrf: csrf });
     expect(confirm.status).toBe(200);
     expect(confirm.text).toContain('Delete 2 tokens');
-    expect(getToken(db(), two[0] ?? '')).toBeDefined();
+    expect(await getToken(db(), two[0] ?? '')).toBeDefined();
     await agent.post('/tokens/bulk').type('form').send({ action: 'delete', ids: two, confirm: 'yes', _csrf: csrf });
-    expect(two.map((id) => getToken(db(), id))).toEqual([undefined, undefined]);
+    expect(await Promise.all(two.map((id) => getToken(db(), id)))).toEqual([undefined, undefined]);
   });
 
   it('updates settings, toggles, and deletes a token after confirmation', async () => {
@@ -153,14 +153,14 @@ describe('tokens list and detail', () => {
       .type('form')
       .send({ name: 'renamed', location: '\\\\fs01\\hr', plantedHost: 'FS01', alertEmails: 'a@corp.example, b@corp.example', ignoreCidrs: '10.1.0.0/16', _csrf: csrf });
     expect(ok.status).toBe(303);
-    expect(getToken(db(), token.id)).toMatchObject({ name: 'renamed', plantedHost: 'FS01', alertEmails: ['a@corp.example', 'b@corp.example'], ignoreCidrs: ['10.1.0.0/16'] });
+    expect(await getToken(db(), token.id)).toMatchObject({ name: 'renamed', plantedHost: 'FS01', alertEmails: ['a@corp.example', 'b@corp.example'], ignoreCidrs: ['10.1.0.0/16'] });
     await agent.post(`/tokens/${token.id}/state`).type('form').send({ enabled: 'false', _csrf: csrf });
-    expect(getToken(db(), token.id)?.enabled).toBe(false);
+    expect((await getToken(db(), token.id))?.enabled).toBe(false);
     const confirm = await agent.get(`/tokens/${token.id}/delete`);
     expect(confirm.text).toContain('Delete this token?');
-    expect(getToken(db(), token.id)).toBeDefined();
+    expect(await getToken(db(), token.id)).toBeDefined();
     expect((await agent.post(`/tokens/${token.id}/delete`).type('form').send({ _csrf: csrf })).status).toBe(303);
-    expect(getToken(db(), token.id)).toBeUndefined();
+    expect(await getToken(db(), token.id)).toBeUndefined();
     expect((await agent.get(`/tokens/${token.id}`)).status).toBe(404);
   });
 
@@ -184,7 +184,7 @@ describe('incidents', () => {
     const { getFrom } = await import('../alerts/support.ts');
     await getFrom(a.url ?? '', '127.0.0.44');
     await getFrom(b.url ?? '', '127.0.0.44');
-    const hit = listHits(db(), { tokenId: b.token.id, limit: 1 })[0];
+    const hit = (await listHits(db(), { tokenId: b.token.id, limit: 1 }))[0];
     expect(hit?.incidentId).toBeTruthy();
     const page = await agent.get(`/incidents/${hit?.incidentId}`);
     expect(page.status).toBe(200);
@@ -193,7 +193,7 @@ describe('incidents', () => {
     expect(page.text).toContain('FS08');
     expect(page.text).toContain('lateral movement suspected');
     await agent.post(`/incidents/${hit?.incidentId}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
-    expect(getIncident(db(), hit?.incidentId ?? 0)?.status).toBe('acknowledged');
+    expect((await getIncident(db(), hit?.incidentId ?? 0))?.status).toBe('acknowledged');
   });
 
   it('shows the trail, places touched, techniques and alert log; acknowledges and closes', async () => {
@@ -201,8 +201,8 @@ describe('incidents', () => {
     const b = await makeToken(db(), s.config, { kind: 'redirect', name: 'wiki link', location: 'https://wiki/hr', plantedHost: 'WIKI01' });
     const h1 = makeHit(db(), a.token.id, { at: new Date('2026-11-01T10:00:00Z') });
     const h2 = makeHit(db(), b.token.id, { at: new Date('2026-11-01T10:05:00Z') });
-    insertAsset(db(), { label: 'WS-ACCT-07', cidr: '10.20.4.0/24', segment: 'Finance VLAN' });
-    const inc = makeIncident(db(), { hits: [h1, h2], severity: 'critical', lateral: true, hostCount: 2, techniques: ['T1552.001'] });
+    await insertAsset(db(), { label: 'WS-ACCT-07', cidr: '10.20.4.0/24', segment: 'Finance VLAN' });
+    const inc = await makeIncident(db(), { hits: [h1, h2], severity: 'critical', lateral: true, hostCount: 2, techniques: ['T1552.001'] });
     makeAlert(db(), inc.id, { status: 'failed', lastError: 'connection refused', attempts: 3, sentAt: null });
     const page = await agent.get(`/incidents/${inc.id}`);
     expect(page.status).toBe(200);
@@ -217,9 +217,9 @@ describe('incidents', () => {
     expect(text).toContain('<time datetime="2026-11-01T10:00:00.000Z" title="2026-11-01 10:00:00 UTC">2026-11-01 10:00:00 UTC</time>');
 
     await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
-    expect(getIncident(db(), inc.id)?.status).toBe('acknowledged');
+    expect((await getIncident(db(), inc.id))?.status).toBe('acknowledged');
     await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'closed', _csrf: csrf });
-    expect(getIncident(db(), inc.id)?.status).toBe('closed');
+    expect((await getIncident(db(), inc.id))?.status).toBe('closed');
     expect((await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'bogus', _csrf: csrf })).status).toBe(400);
     expect((await agent.get('/incidents/999999')).status).toBe(404);
   });
@@ -227,7 +227,7 @@ describe('incidents', () => {
 
 describe('assets, admins, API keys, settings, audit', () => {
   it('adds, validates, edits, imports and deletes network map entries', async () => {
-    const base = listAssets(db()).total;
+    const base = (await listAssets(db())).total;
     const bad = await agent.post('/assets').type('form').send({ label: 'X', cidr: '10.0.0.0/99', _csrf: csrf });
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('must be an IP address or CIDR');
@@ -235,37 +235,37 @@ describe('assets, admins, API keys, settings, audit', () => {
     const badCsv = await agent.post('/assets/import').type('form').send({ csv: 'label,cidr\nA,10.0.0.1\nB,nope', _csrf: csrf });
     expect(badCsv.status).toBe(400);
     expect(badCsv.text).toContain('line 3');
-    expect(listAssets(db()).total).toBe(base + 1);
+    expect((await listAssets(db())).total).toBe(base + 1);
     expect((await agent.post('/assets/import').type('form').send({ csv: 'label,cidr,segment\nA,10.0.0.1,Lab\nB,10.0.0.2,Lab', _csrf: csrf })).status).toBe(303);
-    expect(listAssets(db()).total).toBe(base + 3);
-    const ws = listAssets(db()).items.find((x) => x.label === 'WS-ACCT-07');
+    expect((await listAssets(db())).total).toBe(base + 3);
+    const ws = (await listAssets(db())).items.find((x) => x.label === 'WS-ACCT-07');
     await agent.post(`/assets/${ws?.id}`).type('form').send({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical', _csrf: csrf });
-    expect(listAssets(db()).items.find((x) => x.id === ws?.id)).toMatchObject({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical' });
+    expect((await listAssets(db())).items.find((x) => x.id === ws?.id)).toMatchObject({ label: 'WS-ACCT-08', cidr: '10.20.4.18', criticality: 'critical' });
     await agent.post(`/assets/${ws?.id}/delete`).type('form').send({ _csrf: csrf });
-    expect(listAssets(db()).total).toBe(base + 2);
+    expect((await listAssets(db())).total).toBe(base + 2);
   });
 
   it('adds and removes admins, but never yourself', async () => {
     expect((await agent.post('/admins').type('form').send({ email: 'two@corp.example', password: 'short', confirm: 'short', _csrf: csrf })).status).toBe(400);
     expect((await agent.post('/admins').type('form').send({ email: 'two@corp.example', password: 'second admin password', confirm: 'second admin password', _csrf: csrf })).status).toBe(303);
     await signIn(app, 'two@corp.example', 'second admin password');
-    const users = listUsers(db());
+    const users = await listUsers(db());
     const me = users.find((u) => u.email !== 'two@corp.example');
     const two = users.find((u) => u.email === 'two@corp.example');
     expect((await agent.post(`/admins/${me?.id}/delete`).type('form').send({ _csrf: csrf })).status).toBe(409);
     expect((await agent.post(`/admins/${two?.id}/delete`).type('form').send({ _csrf: csrf })).status).toBe(303);
-    expect(listUsers(db()).map((u) => u.email)).not.toContain('two@corp.example');
+    expect((await listUsers(db())).map((u) => u.email)).not.toContain('two@corp.example');
   });
 
   it('shows a new API key once and revokes it', async () => {
     const res = await agent.post('/api-keys').type('form').send({ name: 'SIEM', _csrf: csrf });
     expect(res.status).toBe(201);
     const key = /id="new-key">(ht_[\w-]+)</.exec(res.text)?.[1] ?? '';
-    expect(findActiveApiKey(db(), key)).toBeDefined();
+    expect(await findActiveApiKey(db(), key)).toBeDefined();
     const list = await agent.get('/api-keys');
     expect(list.text).not.toContain(key);
     expect((await request(app).get('/api/v1/kinds').set('Authorization', `Bearer ${key}`)).status).toBe(200);
-    const row = listApiKeys(db()).find((k) => k.name === 'SIEM');
+    const row = (await listApiKeys(db())).find((k) => k.name === 'SIEM');
     await agent.post(`/api-keys/${row?.id}/revoke`).type('form').send({ _csrf: csrf });
     expect((await request(app).get('/api/v1/kinds').set('Authorization', `Bearer ${key}`)).status).toBe(401);
   });

@@ -32,7 +32,7 @@ const db = (s: TestServer) => s.app.deps.db;
 describe('email alerts (real SMTP server, parsed mail)', () => {
   it('mails subject, HTML and text parts with the trail table, to token recipients and ALERT_TO', async () => {
     const { sink, srv } = await setup();
-    insertAsset(db(srv), { cidr: '127.0.0.2', hostname: 'WS-ACCT-07', label: 'WS-ACCT-07', segment: 'Finance VLAN', criticality: 'high' });
+    await insertAsset(db(srv), { cidr: '127.0.0.2', hostname: 'WS-ACCT-07', label: 'WS-ACCT-07', segment: 'Finance VLAN', criticality: 'high' });
     const { token, url } = await makeToken(db(srv), srv.config, {
       kind: 'web-bug',
       name: 'Q3 forecast link',
@@ -63,7 +63,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     // The trail table: one row with time, decoy, planted where, what happened.
     expect(html).toMatch(/<table class="trail"[\s\S]*<th[^>]*>Time \(UTC\)<\/th>[\s\S]*Q3 forecast link[\s\S]*requested GET \//);
     expect(text).toMatch(/TRAIL \(1 event\(s\)[\s\S]*\| Q3 forecast link \| \\\\fs01\\finance\\Q3 on FS01 \| requested GET \//);
-    expect(listAlerts(db(srv), { status: 'sent', limit: 10 })).toHaveLength(2);
+    expect(await listAlerts(db(srv), { status: 'sent', limit: 10 })).toHaveLength(2);
   });
 
   it('escapes hostile token names and strips CRLF from headers', async () => {
@@ -99,7 +99,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     await waitFor(() => sink.mails.length >= 1, 10_000, 'first mail');
     await getFrom(b.url ?? '', '127.0.0.2');
     const last = await waitFor(() => sink.mails.find((m) => m.mail.subject?.startsWith('[HIGH]')), 10_000, 'HIGH mail');
-    const { items } = listIncidents(db(srv), { limit: 10 });
+    const { items } = await listIncidents(db(srv), { limit: 10 });
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ severity: 'high', lateral: true, tokenCount: 2, hostCount: 2, locationCount: 2, hitCount: 2 });
     expect(last.mail.subject).toBe('[HIGH] Update (+1): Lateral movement: 127.0.0.2 touched 2 decoys on 2 hosts');
@@ -118,12 +118,12 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     cleanups.push(() => srv.stop());
     const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'outage test' });
     await getFrom(url ?? '');
-    const failed = await waitFor(() => listAlerts(db(srv), { limit: 5 }).find((a) => a.status === 'failed' && a.attempts >= 1), 10_000, 'failed attempt');
+    const failed = await waitFor(async () => (await listAlerts(db(srv), { limit: 5 })).find((a) => a.status === 'failed' && a.attempts >= 1), 10_000, 'failed attempt');
     expect(failed.lastError).toMatch(/ECONNREFUSED|connect/i);
     const sink = await smtpSink(port);
     cleanups.push(() => sink.close());
     await waitFor(() => sink.mails.length >= 1, 15_000, 'delivery after SMTP came up');
-    await waitFor(() => listAlerts(db(srv), { status: 'sent', limit: 5 }).length === 1, 5000, 'row marked sent');
+    await waitFor(async () => (await listAlerts(db(srv), { status: 'sent', limit: 5 })).length === 1, 5000, 'row marked sent');
     // A few more poll cycles must not send it again.
     await new Promise((r) => setTimeout(r, 400));
     expect(sink.mails).toHaveLength(1);
@@ -136,7 +136,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     const first = await startTestServer({ ...env, ALERT_WORKER_ENABLED: 'false' });
     const { url } = await makeToken(db(first), first.config, { kind: 'web-bug', name: 'restart test' });
     await getFrom(url ?? '');
-    expect(listAlerts(db(first), { status: 'pending', limit: 5 })).toHaveLength(1);
+    expect(await listAlerts(db(first), { status: 'pending', limit: 5 })).toHaveLength(1);
     await first.app.close();
     expect(sink.mails).toHaveLength(0);
     const second = await startTestServer(env, first.dir);
@@ -147,6 +147,6 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     await waitFor(() => sink.mails.length >= 1, 10_000, 'delivery after restart');
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.mails).toHaveLength(1);
-    expect(listAlerts(db(second), { status: 'sent', limit: 5 })).toHaveLength(1);
+    expect(await listAlerts(db(second), { status: 'sent', limit: 5 })).toHaveLength(1);
   });
 });

@@ -33,7 +33,7 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     expect(section).toContain('NEW SINCE THE LAST MESSAGE (4)');
     expect(section.match(/decoy A/g)).toHaveLength(2);
     expect(section.match(/decoy B/g)).toHaveLength(2);
-    const rows = listAlerts(db(srv), { limit: 10 });
+    const rows = await listAlerts(db(srv), { limit: 10 });
     expect(rows.map((r) => [r.kind, r.status])).toEqual([
       ['digest', 'sent'],
       ['first', 'sent'],
@@ -46,7 +46,7 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     cleanups.push(() => srv.stop());
     const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'dead letter' });
     await getFrom(url ?? '');
-    const dead = await waitFor(() => listAlerts(db(srv), { status: 'dead', limit: 5 })[0], 10_000, 'dead alert');
+    const dead = await waitFor(async () => (await listAlerts(db(srv), { status: 'dead', limit: 5 }))[0], 10_000, 'dead alert');
     expect(dead.attempts).toBeGreaterThanOrEqual(2);
     expect(dead.lastError).toMatch(/ECONNREFUSED|connect/i);
     const res = await fetch(`${srv.adminUrl}/api/v1/alerts?status=dead`, { headers: { Authorization: `Bearer ${srv.config.HONEYTRAIL_API_KEY}` } });
@@ -68,13 +68,13 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     expect(one).toHaveLength(1);
     expect(two).toHaveLength(0);
     const row = one[0] ?? expect.fail('no row');
-    expect(finishAlert(db(srv), row.id, 'w2', { status: 'sent' })).toBe(false);
+    expect(await finishAlert(db(srv), row.id, 'w2', { status: 'sent' })).toBe(false);
     // w1 dies; after the lease w2 may take it over, and w1 can no longer finish it.
     const taken = claimDue(db(srv), 'w2', now + 2000, 1000, 10);
     expect(taken.map((r) => [r.id, r.attempts])).toEqual([[row.id, 2]]);
-    expect(finishAlert(db(srv), row.id, 'w1', { status: 'sent' })).toBe(false);
-    expect(finishAlert(db(srv), row.id, 'w2', { status: 'sent', sentAt: Date.now() })).toBe(true);
-    expect(listAlerts(db(srv), { status: 'sent', limit: 5 })).toHaveLength(1);
+    expect(await finishAlert(db(srv), row.id, 'w1', { status: 'sent' })).toBe(false);
+    expect(await finishAlert(db(srv), row.id, 'w2', { status: 'sent', sentAt: Date.now() })).toBe(true);
+    expect(await listAlerts(db(srv), { status: 'sent', limit: 5 })).toHaveLength(1);
   });
 
   it('backoff doubles per attempt with jitter in [0.5, 1.5) and caps at an hour', () => {

@@ -38,7 +38,7 @@ describe('entry points', () => {
     const worker = run('src/worker-main.ts', { ...env, DATABASE_URL: srv.config.DATABASE_URL, DATA_DIR: srv.dir });
     cleanups.push(() => void worker.child.kill('SIGKILL'));
     await waitFor(() => sink.mails.length >= 1, 20_000, 'mail from the worker process');
-    await waitFor(() => listAlerts(srv.app.deps.db, { status: 'sent', limit: 5 }).length === 1, 5000, 'row sent');
+    await waitFor(async () => (await listAlerts(srv.app.deps.db, { status: 'sent', limit: 5 })).length === 1, 5000, 'row sent');
     // It keeps running, waiting for more work, until told to stop.
     await new Promise((r) => setTimeout(r, 500));
     expect(worker.child.exitCode).toBeNull();

@@ -28,11 +28,11 @@ describe('alert view of a long trail', () => {
     for (let i = 0; i < 60; i++) await hit(a);
     await hit(b, { facts: { credential: 'svc_sql' } });
     for (let i = 0; i < 60; i++) await hit(a);
-    const rows = listAlerts(db, { limit: 5 });
+    const rows = await listAlerts(db, { limit: 5 });
     expect(rows).toHaveLength(1);
     const row = rows[0] ?? expect.fail('no alert row');
     expect(row.payload).toMatchObject({ hitCount: 121 });
-    const view = buildAlertView(db, config, row) ?? expect.fail('no view');
+    const view = await buildAlertView(db, config, row) ?? expect.fail('no view');
     expect(view.newHits).toHaveLength(121);
     expect(view.trail).toHaveLength(50);
     expect(view.trailMore).toBe(71);

@@ -42,7 +42,7 @@ describe('webhook faults', () => {
     cleanups.push(() => hook.close(), () => srv.stop());
     const { url } = await makeToken(srv.app.deps.db, srv.config, { kind: 'web-bug' });
     await getFrom(url ?? '', '127.0.0.71');
-    const sent = await waitFor(() => listAlerts(srv.app.deps.db, { status: 'sent', limit: 5 })[0], 20_000, 'the webhook alert to be sent');
+    const sent = await waitFor(async () => (await listAlerts(srv.app.deps.db, { status: 'sent', limit: 5 }))[0], 20_000, 'the webhook alert to be sent');
     expect(sent.attempts).toBe(3);
     expect(hook.calls()).toBe(3);
   });
@@ -61,7 +61,7 @@ describe('webhook faults', () => {
     expect(await getFrom(url ?? '', '127.0.0.73')).toBe(200);
     // Not a speed check: a trigger waiting on the hung delivery would take the full 5 s timeout.
     expect(performance.now() - t).toBeLessThan(4000);
-    const failed = await waitFor(() => listAlerts(srv.app.deps.db, { status: 'failed', limit: 5 })[0], 15_000, 'the timed-out attempt to be recorded');
+    const failed = await waitFor(async () => (await listAlerts(srv.app.deps.db, { status: 'failed', limit: 5 }))[0], 15_000, 'the timed-out attempt to be recorded');
     expect(failed.lastError).toMatch(/time|abort/i);
     expect(failed.attempts).toBe(1);
   });

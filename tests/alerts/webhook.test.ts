@@ -63,7 +63,7 @@ describe('webhooks', () => {
     expect(d.embeds[0]?.fields.find((f) => f.name === 'Planted')?.value).toBe('\\\\fs01\\hr on FS01');
     expect(d.allowed_mentions).toEqual({ parse: [] });
 
-    await waitFor(() => listAlerts(db(srv), { status: 'sent', limit: 10 }).length === 4, 5000, 'all rows sent');
+    await waitFor(async () => (await listAlerts(db(srv), { status: 'sent', limit: 10 })).length === 4, 5000, 'all rows sent');
   });
 
   it('refuses private targets unless allow-listed (SSRF guard), and does not follow redirects', async () => {
@@ -73,8 +73,8 @@ describe('webhooks', () => {
     cleanups.push(() => rx.close(), () => redirecting.close(), () => srv.stop());
     const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'ssrf', webhooks: [rx.url, `http://localhost:${new URL(rx.url).port}/x`] });
     await getFrom(url ?? '');
-    const rows = await waitFor(() => {
-      const r = listAlerts(db(srv), { limit: 10 });
+    const rows = await waitFor(async () => {
+      const r = await listAlerts(db(srv), { limit: 10 });
       return r.length === 2 && r.every((a) => a.status === 'failed') ? r : null;
     }, 10_000, 'both refused');
     for (const r of rows) expect(r.lastError).toMatch(/refused: .* resolves to non-public address (127\.0\.0\.1|::1)/);
@@ -96,7 +96,7 @@ describe('webhooks', () => {
     cleanups.push(() => srv2.stop());
     const t2 = await makeToken(db(srv2), srv2.config, { kind: 'web-bug', name: 'redirect', webhooks: [redirecting.url] });
     await getFrom(t2.url ?? '');
-    const row = await waitFor(() => listAlerts(db(srv2), { status: 'failed', limit: 5 })[0], 10_000, 'redirect failure');
+    const row = await waitFor(async () => (await listAlerts(db(srv2), { status: 'failed', limit: 5 }))[0], 10_000, 'redirect failure');
     expect(row.lastError).toMatch(/redirect to http:\/\/127\.0\.0\.1:9\/elsewhere not followed/);
     expect(redirecting.requests).toHaveLength(1);
   });
@@ -136,7 +136,7 @@ describe('drill', () => {
     expect(sink.mails[0]?.mail.subject).toMatch(/^\[TEST\] Drill: Lateral movement: /);
     expect(sink.mails[0]?.mail.text).toContain('Q3 board pack (TEST)');
     expect(JSON.parse(rx.requests[0]?.body ?? '{}')).toMatchObject({ schema: 'honeytrail.alert/v1', event: 'alert.test' });
-    const stored = listAlerts(db(srv), { limit: 10 });
+    const stored = await listAlerts(db(srv), { limit: 10 });
     expect(stored.map((a) => [a.kind, a.status]).sort()).toEqual([
       ['test', 'failed'],
       ['test', 'sent'],

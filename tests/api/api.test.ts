@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-const tokenCount = () => listTokens(s.app.deps.db, { limit: 1, offset: 0 }).total;
+const tokenCount = async () => (await listTokens(s.app.deps.db, { limit: 1, offset: 0 })).total;
 
 describe('API auth', () => {
   it('refuses requests without a key, with a malformed header, or with a wrong key', async () => {
@@ -28,9 +28,9 @@ describe('API auth', () => {
 
   it('accepts the bootstrap key and database keys, and refuses revoked ones', async () => {
     expect((await request(app).get('/api/v1/kinds').set(auth)).status).toBe(200);
-    const { key, row } = createApiKey(s.app.deps.db, 'ci', 'test');
+    const { key, row } = await createApiKey(s.app.deps.db, 'ci', 'test');
     expect((await request(app).get('/api/v1/kinds').set('Authorization', `Bearer ${key}`)).status).toBe(200);
-    revokeApiKey(s.app.deps.db, row.id);
+    await revokeApiKey(s.app.deps.db, row.id);
     expect((await request(app).get('/api/v1/kinds').set('Authorization', `Bearer ${key}`)).status).toBe(401);
   });
 
@@ -65,7 +65,7 @@ describe('POST /tokens', () => {
     expect(res.body.artifact.url.startsWith(s.config.PUBLIC_URL)).toBe(true);
     expect(res.body.artifact.url).toContain(res.body.token.id);
     expect(res.headers.location).toBe(`/api/v1/tokens/${res.body.token.id}`);
-    const log = listAudit(s.app.deps.db, 5, 0);
+    const log = await listAudit(s.app.deps.db, 5, 0);
     expect(log.some((e) => e.action === 'token.create' && e.targetId === res.body.token.id && e.actor === 'api-key:bootstrap')).toBe(true);
   });
 
@@ -90,12 +90,12 @@ describe('POST /tokens', () => {
     ['unknown field', { kind: 'web-bug', name: 'x', color: 'red' }, '(body)'],
   ];
   it.each(bad)('refuses %s with a field message and writes nothing', async (_label, body, field) => {
-    const before = tokenCount();
+    const before = await tokenCount();
     const res = await request(app).post('/api/v1/tokens').set(auth).send(body as object);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_request');
     expect(Object.keys(res.body.error.fields)).toContain(field);
-    expect(tokenCount()).toBe(before);
+    expect(await tokenCount()).toBe(before);
   });
 
   it('refuses invalid JSON with 400 and an oversize body with 413', async () => {

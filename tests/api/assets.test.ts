@@ -33,15 +33,15 @@ describe('assets API (network map)', () => {
     const res = await request(app).post('/api/v1/assets/import').set(auth).set('content-type', 'text/csv').send(csv);
     expect(res.status).toBe(201);
     expect(res.body.imported).toBe(3);
-    expect(assetForIp(s.app.deps.db, '10.30.4.17')?.label).toBe('WS-ACCT-07');
-    expect(assetForIp(s.app.deps.db, '::ffff:10.30.9.9')?.label).toBe('Branch office');
-    expect(assetForIp(s.app.deps.db, '192.0.2.1')).toBeUndefined();
-    expect(assetForHost(s.app.deps.db, 'FS01')?.label).toBe('File server, HQ');
+    expect((await assetForIp(s.app.deps.db, '10.30.4.17'))?.label).toBe('WS-ACCT-07');
+    expect((await assetForIp(s.app.deps.db, '::ffff:10.30.9.9'))?.label).toBe('Branch office');
+    expect(await assetForIp(s.app.deps.db, '192.0.2.1')).toBeUndefined();
+    expect((await assetForHost(s.app.deps.db, 'FS01'))?.label).toBe('File server, HQ');
 
-    const before = listAssets(s.app.deps.db).total;
+    const before = (await listAssets(s.app.deps.db)).total;
     const bad = await request(app).post('/api/v1/assets/import').set(auth).set('content-type', 'text/csv').send('cidr,label\n10.1.0.0/16,ok\nnot-an-ip,bad');
     expect(bad.status).toBe(400);
     expect(bad.body.error.fields['line 3']).toMatch(/cidr/);
-    expect(listAssets(s.app.deps.db).total).toBe(before);
+    expect((await listAssets(s.app.deps.db)).total).toBe(before);
   });
 });

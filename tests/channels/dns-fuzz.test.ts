@@ -125,10 +125,10 @@ describe('dns fuzz', () => {
   }, 60_000);
 
   it('still records token hits correctly afterwards', async () => {
-    const before = listHits(s.app.deps.db, { tokenId, limit: 1000 }).length;
+    const before = (await listHits(s.app.deps.db, { tokenId, limit: 1000 })).length;
     const reply = await ask(port, `${tokenId.toUpperCase()}.${ZONE}`, 'A', { transport: 'tcp' });
     expect(reply?.answers?.[0]).toMatchObject({ type: 'A' });
-    const after = listHits(s.app.deps.db, { tokenId, limit: 1000 });
+    const after = await listHits(s.app.deps.db, { tokenId, limit: 1000 });
     expect(after.length).toBe(before + 1);
     expect(after[0]).toMatchObject({ qname: `${tokenId}.${ZONE}`, qtype: 'A', channel: 'dns' });
   });

@@ -111,7 +111,7 @@ describe('hits', () => {
       const reply = await ask(port, name, type, { transport: i % 3 === 0 ? 'tcp' : 'udp' });
       expect(reply?.rcode).toBe('NOERROR');
     }
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits.map((h) => h.qtype)).toEqual([...types]);
     for (const h of hits) {
       expect(h).toMatchObject({ channel: 'dns', sourceIp: '127.0.0.1', qname: `${token.id}.${ZONE}` });
@@ -126,7 +126,7 @@ describe('hits', () => {
     const ecs = { type: 'OPT' as const, name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [{ code: 8 as const, family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: '198.51.100.0' }] };
     const reply = await ask(port, name.toUpperCase(), 'A', { additionals: [ecs] });
     expect(reply?.answers?.[0]).toMatchObject({ type: 'A', data: IPV4 });
-    const [hit] = hitsOf(token.id);
+    const [hit] = await hitsOf(token.id);
     expect(hit?.details).toMatchObject({ data: 'svc_backup on FS01 (pass: Winter2025!)', clientSubnet: '198.51.100.0/24', transport: 'udp' });
   });
 
@@ -134,14 +134,14 @@ describe('hits', () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     const decoy = 'abcdefghijklmnopqrstuvwx';
     await resolver.resolve4(`${decoy}.mail.${token.id}.${ZONE}`);
-    const [hit] = hitsOf(token.id);
+    const [hit] = await hitsOf(token.id);
     expect(hit?.details).toMatchObject({ labels: [decoy, 'mail'] });
   });
 
   it('unknown ids, disabled tokens and non-DNS kinds get the same answer and no hit', async () => {
     const live = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     const disabled = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
-    updateToken(s.app.deps.db, disabled.token.id, { enabled: false });
+    await updateToken(s.app.deps.db, disabled.token.id, { enabled: false });
     const webBug = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     const answers = [];
     for (const id of [live.token.id, 'zzzzzzzzzzzzzzzzzzzzzzzz', disabled.token.id, webBug.token.id]) {
@@ -149,15 +149,15 @@ describe('hits', () => {
       answers.push({ rcode: reply?.rcode, flags: reply?.flags, answers: reply?.answers?.map((a) => ({ ...a, name: '' })) });
     }
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
-    expect(hitsOf(live.token.id)).toHaveLength(1);
-    expect(hitsOf(disabled.token.id)).toHaveLength(0);
-    expect(hitsOf(webBug.token.id)).toHaveLength(0);
+    expect(await hitsOf(live.token.id)).toHaveLength(1);
+    expect(await hitsOf(disabled.token.id)).toHaveLength(0);
+    expect(await hitsOf(webBug.token.id)).toHaveLength(0);
   });
 
   it('out-of-zone names that contain a token id are refused and not recorded', async () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     expect((await ask(port, `${token.id}.example.com`, 'A'))?.rcode).toBe('REFUSED');
-    expect(hitsOf(token.id)).toHaveLength(0);
+    expect(await hitsOf(token.id)).toHaveLength(0);
   });
 });
 

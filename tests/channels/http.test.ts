@@ -36,7 +36,7 @@ describe('public listener: recording', () => {
     expect(res.headers.get('content-type')).toBe(`image/${ext === 'jpg' ? 'jpeg' : ext}`);
     expect(Buffer.from(await res.arrayBuffer()).subarray(0, 4).toString('hex')).toBe(magic);
     // The response came back, so the hit must already be committed.
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ channel: 'http', sourceIp: '127.0.0.1', userAgent: 'Mozilla/5.0 (attacker)', method: 'GET', classification: 'alert' });
     expect(hits[0]?.path).toBe(new URL(url!).pathname);
@@ -46,7 +46,7 @@ describe('public listener: recording', () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     await fetch(`${s.publicUrl}/static/img/logo.png?utm=1&v=${token.id}`);
     await fetch(`${s.publicUrl}/assets/${token.id}.png`);
-    expect(hitsOf(token.id)).toHaveLength(2);
+    expect(await hitsOf(token.id)).toHaveLength(2);
   });
 
   it('answers a browser navigation with an HTML page, an <img> fetch with a GIF', async () => {
@@ -61,7 +61,7 @@ describe('public listener: recording', () => {
     const res = await fetch(url!, { redirect: 'manual', headers: { referer: 'https://intranet/' } });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('https://wiki.corp.example/x');
-    expect(hitsOf(token.id)[0]?.referer).toBe('https://intranet/');
+    expect((await hitsOf(token.id))[0]?.referer).toBe('https://intranet/');
   });
 
   it('records every hit from many concurrent requests', async () => {
@@ -69,13 +69,13 @@ describe('public listener: recording', () => {
     const results = await Promise.all(Array.from({ length: 60 }, () => fetch(url!).then((r) => r.status)));
     expect(results.every((st) => st === 200)).toBe(true);
     // Identical requests past the flood threshold are counted on one row (repeatCount), not dropped.
-    expect(hitsOf(token.id).reduce((n, h) => n + h.repeatCount, 0)).toBe(60);
+    expect((await hitsOf(token.id)).reduce((n, h) => n + h.repeatCount, 0)).toBe(60);
   });
 
   it('masks Authorization values in stored headers and keeps other headers bounded', async () => {
     const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     await fetch(url!, { headers: { authorization: 'Basic dXNlcjpzZWNyZXQ=', 'x-long': 'a'.repeat(5000) } });
-    const h = hitsOf(token.id)[0]?.headers ?? {};
+    const h = (await hitsOf(token.id))[0]?.headers ?? {};
     expect(h.authorization).toMatch(/^Basic \[redacted \d+ chars\]$/);
     expect(JSON.stringify(h)).not.toContain('dXNlcjpzZWNyZXQ=');
     expect((h['x-long'] ?? '').length).toBeLessThanOrEqual(513);
@@ -87,8 +87,8 @@ describe('public listener: fail quiet', () => {
     const { token: live, url: liveUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     const { token: off, url: offUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     const { token: old, url: oldUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
-    updateToken(s.app.deps.db, off.id, { enabled: false });
-    updateToken(s.app.deps.db, old.id, { expiresAt: new Date(Date.now() - 1000) });
+    await updateToken(s.app.deps.db, off.id, { enabled: false });
+    await updateToken(s.app.deps.db, old.id, { expiresAt: new Date(Date.now() - 1000) });
     const answer = async (u: string) => {
       const r = await fetch(u);
       return { status: r.status, type: r.headers.get('content-type'), server: r.headers.get('server'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
@@ -98,8 +98,8 @@ describe('public listener: fail quiet', () => {
       const unknown = await answer(u.replace(token.id, 'a'.repeat(24)));
       expect(await answer(u)).toEqual(unknown);
     }
-    expect(hitsOf(off.id)).toHaveLength(0);
-    expect(hitsOf(old.id)).toHaveLength(0);
+    expect(await hitsOf(off.id)).toHaveLength(0);
+    expect(await hitsOf(old.id)).toHaveLength(0);
   });
 
   it('answers a document image URL like any static image, for live and unknown tokens alike', async () => {
@@ -113,7 +113,7 @@ describe('public listener: fail quiet', () => {
     );
     expect(a?.type).toMatch(/^image\/(png|gif|jpeg)$/);
     expect(b).toEqual(a);
-    expect(hitsOf(token.id)).toHaveLength(1);
+    expect(await hitsOf(token.id)).toHaveLength(1);
   });
 
   it('looks like nginx: Server header, no X-Powered-By, stock 404 and index pages', async () => {
@@ -158,7 +158,7 @@ describe('public listener: proxies', () => {
   it('believes X-Forwarded-For only from trusted proxies and keeps the raw chain', async () => {
     const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     await fetch(url!, { headers: { 'x-forwarded-for': '203.0.113.9, 10.1.2.3' } });
-    const hit = hitsOf(token.id)[0];
+    const hit = (await hitsOf(token.id))[0];
     // 127.0.0.1 (loopback) is trusted; 10.1.2.3 is not, so it is the client.
     expect(hit?.sourceIp).toBe('10.1.2.3');
     expect(hit?.forwardedFor).toBe('203.0.113.9, 10.1.2.3');
@@ -180,7 +180,7 @@ describe('public listener: proxies', () => {
         req.on('error', reject);
         req.end();
       });
-      const hit = listHits(other.app.deps.db, { tokenId: token.id, limit: 1 })[0];
+      const hit = (await listHits(other.app.deps.db, { tokenId: token.id, limit: 1 }))[0];
       expect(hit?.sourceIp).toBe('127.0.0.1');
       expect(hit?.forwardedFor).toBe('198.51.100.7');
     } finally {

@@ -150,7 +150,7 @@ describe('SMTP listener: hostile input', () => {
     // Still serving and still recording.
     const { tokenId, address } = await mailbox();
     await transport().sendMail({ from: 'a@b.example', to: address, subject: 'after garbage', text: 'x' });
-    expect(listHits(app.deps.db, { tokenId, limit: 5 })).toHaveLength(1);
+    expect(await listHits(app.deps.db, { tokenId, limit: 5 })).toHaveLength(1);
   });
 
   it('an endless command line is cut off without buffering it', async () => {
@@ -174,7 +174,7 @@ describe('SMTP listener: hostile input', () => {
       .sendMail({ from: 'exfil@attacker.example', to: address, subject: 'big', text: big, attachments: [{ filename: 'dump.sql', content: Buffer.alloc(LIMIT * 4, 0x41) }] })
       .catch((e: { responseCode: number }) => e);
     expect(err).toMatchObject({ responseCode: 552 });
-    const hits = listHits(app.deps.db, { tokenId, limit: 5 });
+    const hits = await listHits(app.deps.db, { tokenId, limit: 5 });
     expect(hits).toHaveLength(1);
     const d = hits[0]?.details as { truncated: boolean; oversize: boolean; size: number; text: string };
     expect(d).toMatchObject({ truncated: true, oversize: true });
@@ -194,7 +194,7 @@ describe('SMTP listener: hostile input', () => {
     c.sock.write('Content-Type: multipart/mixed; boundary="zz"\r\nSubject: =?utf-8?B?broken?=\r\n\r\n--zz\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64@@@\r\n--zz\r\nContent-Type: application/octet-stream; name=\r\n\r\n\u0000\u0001\r\n');
     expect(await c.cmd('.')).toMatch(/^250 /);
     c.end();
-    const hits = listHits(app.deps.db, { tokenId, limit: 5 });
+    const hits = await listHits(app.deps.db, { tokenId, limit: 5 });
     expect(hits).toHaveLength(1);
     expect(hits[0]?.mailFrom).toBeNull();
   });
@@ -205,7 +205,7 @@ describe('SMTP listener: hostile input', () => {
     const raw = `From: a@b.example\r\nTo: ${address}\r\nSubject: parts bomb\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${parts}--b--\r\n`;
     const info = await transport().sendMail({ envelope: { from: 'a@b.example', to: [address] }, raw });
     expect(info.response).toMatch(/^250 /);
-    const hits = listHits(app.deps.db, { tokenId, limit: 5 });
+    const hits = await listHits(app.deps.db, { tokenId, limit: 5 });
     expect(hits).toHaveLength(1);
     expect(hits[0]?.details).toMatchObject({ truncated: true, subject: 'parts bomb' });
     expect((hits[0]?.details as { size: number }).size).toBeGreaterThan(parts.length);

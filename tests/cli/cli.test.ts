@@ -49,13 +49,13 @@ describe('honeytrail CLI', () => {
     const outcome = JSON.parse(r.stdout);
     expect(outcome.status).toBe('planted');
     expect(readFileSync(outcome.file, 'utf8')).toMatch(/^\[InternetShortcut\]\r\nURL=http:\/\/127\.0\.0\.1:\d+\//);
-    expect(getToken(s.app.deps.db, outcome.tokenId)).toMatchObject({ location: dir, plantedHost: 'FS01', kind: 'redirect' });
+    expect(await getToken(s.app.deps.db, outcome.tokenId)).toMatchObject({ location: dir, plantedHost: 'FS01', kind: 'redirect' });
 
     const again = await cli(['plant', '--kind', 'redirect', '--name', 'Budget portal', '--dir', dir, '--param', 'target=https://intranet.example.com/']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/exists \(use --force to overwrite\)/);
     // The refusal left no second token behind.
-    expect(listTokens(s.app.deps.db, { kind: 'redirect', limit: 10, offset: 0 }).total).toBe(1);
+    expect((await listTokens(s.app.deps.db, { kind: 'redirect', limit: 10, offset: 0 })).total).toBe(1);
   });
 
   it('reports API validation errors with field messages', async () => {
@@ -66,12 +66,12 @@ describe('honeytrail CLI', () => {
   });
 
   it('dry-run writes and creates nothing', async () => {
-    const before = listTokens(s.app.deps.db, { limit: 1, offset: 0 }).total;
+    const before = (await listTokens(s.app.deps.db, { limit: 1, offset: 0 })).total;
     const r = await cli(['plant', '--kind', 'web-bug', '--name', 'dry', '--dir', join(share.dir, 'dry'), '--dry-run']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/dry run/);
     expect(existsSync(join(share.dir, 'dry'))).toBe(false);
-    expect(listTokens(s.app.deps.db, { limit: 1, offset: 0 }).total).toBe(before);
+    expect((await listTokens(s.app.deps.db, { limit: 1, offset: 0 })).total).toBe(before);
   });
 
   it('bulk-plants a 50-row plan with progress and a summary; a second run plants nothing new', async () => {
@@ -118,12 +118,12 @@ describe('honeytrail CLI', () => {
     follower.kill('SIGTERM');
     expect(output).toContain(planted.tokenId);
     expect(output).toContain('followed-agent');
-    expect(listHits(s.app.deps.db, { tokenId: planted.tokenId, limit: 5 })).toHaveLength(1);
+    expect(await listHits(s.app.deps.db, { tokenId: planted.tokenId, limit: 5 })).toHaveLength(1);
 
     const retired = await cli(['retire', planted.tokenId, '--remove-file', planted.file]);
     expect(retired.code).toBe(0);
     expect(existsSync(planted.file)).toBe(false);
-    expect(getToken(s.app.deps.db, planted.tokenId)?.enabled).toBe(false);
+    expect((await getToken(s.app.deps.db, planted.tokenId))?.enabled).toBe(false);
   });
 
   it('exports hits to a file', async () => {
@@ -183,8 +183,8 @@ describe('honeytrail CLI: drill and local admin commands', () => {
       const { findActiveApiKey } = await import('../../src/db/queries/api-keys.ts');
       const { findUserByEmail } = await import('../../src/db/queries/users.ts');
       const db = openDatabase({ path: join(t.dir, 'local.db') });
-      expect(findActiveApiKey(db, created.key)?.name).toBe('siem');
-      expect(findUserByEmail(db, 'ops@corp.example')).toBeDefined();
+      expect((await findActiveApiKey(db, created.key))?.name).toBe('siem');
+      expect(await findUserByEmail(db, 'ops@corp.example')).toBeDefined();
       closeDatabase(db);
     } finally {
       t.cleanup();

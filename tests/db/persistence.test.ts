@@ -21,7 +21,7 @@ describe('persistence', () => {
     closeDatabase(db);
 
     const again = openDatabase({ path });
-    expect(getToken(again, token.id)).toMatchObject({ name: 'kept', params: { target: 'https://a.example/' } });
+    expect(await getToken(again, token.id)).toMatchObject({ name: 'kept', params: { target: 'https://a.example/' } });
     closeDatabase(again);
   });
 
@@ -43,7 +43,7 @@ describe('persistence', () => {
         (r) => r.json() as Promise<{ items: { userAgent: string }[] }>,
       );
       expect(hits.items.map((h) => h.userAgent)).toEqual(['before-restart']);
-      expect(listHits(second.app.deps.db, { limit: 10 })).toHaveLength(1);
+      expect(await listHits(second.app.deps.db, { limit: 10 })).toHaveLength(1);
     } finally {
       await second.stop();
     }

@@ -35,7 +35,7 @@ describe('storage faults', () => {
     }
     const again = await fetch(url ?? '', { headers: { 'user-agent': 'after-recovery' } });
     expect(again.status).toBe(200);
-    expect(listHits(s.app.deps.db, { tokenId: token.id, limit: 5 }).map((h) => h.userAgent)).toEqual(['after-recovery']);
+    expect((await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).map((h) => h.userAgent)).toEqual(['after-recovery']);
   });
 
   it('a full disk: the hit that does not fit fails alone and clearly; the next one after space returns is stored', async () => {
@@ -57,7 +57,7 @@ describe('storage faults', () => {
     }
     const ok = await fetch(url ?? '', { headers: { 'user-agent': 'space-again' } });
     expect(ok.status).toBe(200);
-    const stored = listHits(s.app.deps.db, { tokenId: token.id, limit: 100 });
+    const stored = await listHits(s.app.deps.db, { tokenId: token.id, limit: 100 });
     expect(stored[0]?.userAgent).toBe('space-again');
     // Every answered request (200) is a stored row; the refused one (500) is not.
     expect(stored.length).toBe(statuses.filter((st) => st === 200).length + 1);

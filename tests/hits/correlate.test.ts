@@ -44,14 +44,14 @@ describe('record first, correlate right after', () => {
     expect(r.stats.batches).toBe(1);
     const ids = new Set(batch.map((h) => h.incidentId));
     expect(ids.size).toBe(1);
-    const inc = getIncident(db, batch[0]?.incidentId ?? -1);
+    const inc = await getIncident(db, batch[0]?.incidentId ?? -1);
     expect(inc).toMatchObject({ hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 3, severity: 'high', lateral: true });
     // Stored, not only in memory.
-    for (const h of batch) expect(getHit(db, h.id)?.incidentId).toBe(inc?.id);
+    for (const h of batch) expect((await getHit(db, h.id))?.incidentId).toBe(inc?.id);
 
     // A second actor, one hit at a time, same decoys: the same trail numbers.
     for (const tok of [...tokens, ...tokens]) await r.record(event(tok, '10.8.8.8'));
-    const [other] = listIncidents(db, { limit: 1 }).items;
+    const [other] = (await listIncidents(db, { limit: 1 })).items;
     expect(other).toMatchObject({ actorKey: 'ip:10.8.8.8', hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 3, severity: 'high', lateral: true });
   });
 
@@ -71,21 +71,21 @@ describe('record first, correlate right after', () => {
     const hit: HitRow = await r.record(event(tok));
     expect(hit.id).toBeGreaterThan(0);
     expect(r.stats).toMatchObject({ hits: 1, failed: 0 });
-    expect(getHit(db, hit.id)?.incidentId).toBeNull();
-    expect(listAlerts(db, { limit: 10 })).toHaveLength(0);
+    expect((await getHit(db, hit.id))?.incidentId).toBeNull();
+    expect(await listAlerts(db, { limit: 10 })).toHaveLength(0);
 
     // The recorder retries from the database (first retry after 1 s).
     const deadline = Date.now() + 5000;
-    while (getHit(db, hit.id)?.incidentId === null && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
-    const incidentId = getHit(db, hit.id)?.incidentId;
+    while ((await getHit(db, hit.id))?.incidentId === null && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    const incidentId = (await getHit(db, hit.id))?.incidentId;
     expect(incidentId).toBeTypeOf('number');
-    expect(getIncident(db, incidentId ?? -1)).toMatchObject({ hitCount: 1, tokenCount: 1 });
-    expect(listAlerts(db, { limit: 10 }).map((a) => a.target)).toEqual(['soc@corp.example']);
+    expect(await getIncident(db, incidentId ?? -1)).toMatchObject({ hitCount: 1, tokenCount: 1 });
+    expect((await listAlerts(db, { limit: 10 })).map((a) => a.target)).toEqual(['soc@corp.example']);
     r.close();
 
     // Catching up again finds nothing left and queues nothing twice.
     expect(p.correlator.catchUp()).toBe(0);
-    expect(listAlerts(db, { limit: 10 })).toHaveLength(1);
+    expect(await listAlerts(db, { limit: 10 })).toHaveLength(1);
   });
 
   it('hits stored without correlation (a stop between the two commits) are correlated once, oldest first, by catchUp', async () => {
@@ -93,17 +93,17 @@ describe('record first, correlate right after', () => {
     // A recorder without a correlator stores hits exactly as a process that died right after the hit commit left them.
     const bare = createHitRecorder({ db, log: silentLog });
     const stored = [await bare.record(event(a)), await bare.record(event(b)), await bare.record(event(a, '10.1.1.1'))];
-    for (const h of stored) expect(getHit(db, h.id)?.incidentId).toBeNull();
+    for (const h of stored) expect((await getHit(db, h.id))?.incidentId).toBeNull();
 
     const p = createAlertPipeline({ db, config: config(), log: silentLog });
     expect(p.correlator.catchUp()).toBe(3);
     expect(p.correlator.catchUp()).toBe(0);
-    const [first, second, third] = stored.map((h) => getHit(db, h.id)?.incidentId);
+    const [first, second, third] = await Promise.all(stored.map(async (h) => (await getHit(db, h.id))?.incidentId));
     expect(first).toBe(second);
     expect(third).not.toBe(first);
-    expect(getIncident(db, first ?? -1)).toMatchObject({ hitCount: 2, hostCount: 2, severity: 'high', lateral: true });
+    expect(await getIncident(db, first ?? -1)).toMatchObject({ hitCount: 2, hostCount: 2, severity: 'high', lateral: true });
     // One first alert per incident and target, not one per catch-up.
-    expect(listAlerts(db, { limit: 10 }).map((x) => [x.incidentId, x.kind]).sort()).toEqual([
+    expect((await listAlerts(db, { limit: 10 })).map((x) => [x.incidentId, x.kind]).sort()).toEqual([
       [first, 'first'],
       [third, 'first'],
     ]);
@@ -122,12 +122,12 @@ describe('record first, correlate right after', () => {
       const uncorrelated = () => s.app.deps.db.$client.prepare('select count(*) as n from hits where incident_id is null').get() as { n: number };
       for (let i = 0; i < 100 && uncorrelated().n > 0; i++) await new Promise((res) => setTimeout(res, 50));
       expect(uncorrelated().n).toBe(0);
-      const incidents = listIncidents(s.app.deps.db, { limit: 10 }).items;
+      const incidents = (await listIncidents(s.app.deps.db, { limit: 10 })).items;
       expect(incidents.map((x) => [x.actorKey, x.hitCount, x.hostCount]).sort()).toEqual([
         ['ip:10.8.8.8', 600, 2],
         ['ip:10.9.9.9', 600, 2],
       ]);
-      expect(listAlerts(s.app.deps.db, { limit: 10 }).filter((x) => x.kind === 'first')).toHaveLength(2);
+      expect((await listAlerts(s.app.deps.db, { limit: 10 })).filter((x) => x.kind === 'first')).toHaveLength(2);
     } finally {
       await s.stop();
     }

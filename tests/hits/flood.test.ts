@@ -47,7 +47,7 @@ describe('flood control', () => {
     expect(f.total).toBe(505); // every trigger counted
     expect(f.n).toBe(10 + 5); // threshold rows + one row per distinct event; no unbounded growth
     expect(f.maxRepeat).toBe(491);
-    expect(getToken(s.app.deps.db, flooded.token.id)?.hitCount).toBe(505);
+    expect((await getToken(s.app.deps.db, flooded.token.id))?.hitCount).toBe(505);
     const o = rows(other.token.id);
     expect(o).toMatchObject({ n: 10, total: 10 });
 

@@ -109,6 +109,17 @@ describe('PostgreSQL: concurrent listeners and workers on one database', () => {
     expect(Number(left.rows[0]?.n)).toBe(0);
   });
 
+  it('a hit carrying NUL bytes (path, headers, user agent) is stored, with U+FFFD in their place', async () => {
+    const db = pools[0] as PgDb;
+    const decoy = await plant(db, 'nul', 'FS07');
+    const rec = node(db);
+    const hit = await rec.record({ token: decoy, channel: 'http', sourceIp: '10.6.6.6', path: '/a\u0000b', userAgent: 'x\u0000y', headers: { 'x-\u0000': 'v\u0000' } });
+    await rec.close();
+    const [row] = await db.select().from(hits).where(eq(hits.id, hit.id));
+    expect(row).toMatchObject({ path: '/a\uFFFDb', userAgent: 'x\uFFFDy', headers: { 'x-\uFFFD': 'v\uFFFD' } });
+    expect(row?.incidentId).toBeTypeOf('number');
+  });
+
   it('three workers claiming at once with SKIP LOCKED: every due alert is claimed exactly once', async () => {
     const db = pools[0] as PgDb;
     await db.delete(alerts);

@@ -23,8 +23,8 @@ describe('hit recorder (group commit)', () => {
     );
     expect(recorder.stats).toMatchObject({ batches: 1, hits: 50, failed: 0 });
     expect(new Set(stored.map((h) => h.id)).size).toBe(50);
-    expect(listHits(db, { tokenId: token.id, limit: 100 })).toHaveLength(50);
-    expect(getToken(db, token.id)?.hitCount).toBe(50);
+    expect(await listHits(db, { tokenId: token.id, limit: 100 })).toHaveLength(50);
+    expect((await getToken(db, token.id))?.hitCount).toBe(50);
   });
 
   it('while hits keep arriving turn after turn it waits and commits them together; a lone hit waits one turn at most', async () => {
@@ -62,7 +62,7 @@ describe('hit recorder (group commit)', () => {
       recorder.record({ token: token as Token, channel: 'http' }),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(listHits(db, { tokenId: token.id, limit: 10 })).toHaveLength(2);
+    expect(await listHits(db, { tokenId: token.id, limit: 10 })).toHaveLength(2);
   });
 
   it('bounds oversized text and JSON fields', async () => {

@@ -78,7 +78,7 @@ describe('threat-intel indicators', () => {
     const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     await getFrom('127.0.0.2', url!);
     await getFrom('127.0.0.3', url!);
-    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5, order: 'asc' });
+    const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5, order: 'asc' });
     expect(hits.map((h) => [h.sourceIp, h.intel])).toEqual([
       ['127.0.0.2', ['APT-Test']],
       ['127.0.0.3', null],

@@ -59,7 +59,7 @@ describe('api-key kind', () => {
     expect(res.headers.get('server')).toBe('nginx');
     const body = (await res.json()) as { error: { code: string } };
     expect(body.error.code).toBe('key_restricted');
-    const hit = hitsOf(token.id).at(-1);
+    const hit = (await hitsOf(token.id)).at(-1);
     expect(hit).toMatchObject({ classification: 'alert', userAgent: 'python-requests/2.31.0' });
     expect(hit?.credential).toMatch(new RegExp(`^${key.slice(0, 12)}…${key.slice(-4)}$`));
     expect(hit?.details).toMatchObject({ endpoint: '/customers' });
@@ -69,7 +69,7 @@ describe('api-key kind', () => {
     const { token, key } = await planted();
     const res = await fetch(`${s.publicUrl}/v1/charges`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"amount":100}' });
     expect(res.status).toBe(403);
-    expect(hitsOf(token.id).map((h) => h.path)).toEqual(['/v1/charges']);
+    expect((await hitsOf(token.id)).map((h) => h.path)).toEqual(['/v1/charges']);
   });
 
   it('the base URL without a key answers 401 and records a plain touch; another key is probing, stored masked', async () => {
@@ -79,7 +79,7 @@ describe('api-key kind', () => {
     const foreign = 'sk_live_ThisIsSomebodyElsesRealKey0000000';
     const other = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${foreign}` } });
     expect(other.status).toBe(401);
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits.map((h) => [h.credential, h.classification])).toEqual([
       [null, 'alert'],
       [null, 'probe'],
@@ -91,7 +91,7 @@ describe('api-key kind', () => {
     const { token, base } = await planted();
     const foreign = 'ak_live_SomebodyElsesKeyInTheHeader00000';
     await fetch(`${base}/me?api_key=${foreign}&page=2`, { headers: { 'x-api-key': foreign, 'x-auth-token': foreign } });
-    const hit = hitsOf(token.id).at(-1);
+    const hit = (await hitsOf(token.id)).at(-1);
     expect(hit).toMatchObject({ classification: 'probe', credential: null });
     expect(JSON.stringify(hit)).not.toContain(foreign);
     expect(hit?.query).toBe(`api_key=%5Bredacted+${foreign.length}+chars%5D&page=2`);

@@ -93,7 +93,7 @@ describe('aws-keys kind: the AWS SDK v3 reading the planted files', () => {
     sts.destroy();
     expect(err?.name).toBe('InvalidClientTokenId');
     expect(err?.$metadata.httpStatusCode).toBe(403);
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ credential: keyIdOf(credentials), classification: 'alert', method: 'POST' });
     expect(hits[0]?.userAgent).toMatch(/aws-sdk-js/);
@@ -110,7 +110,7 @@ describe('aws-keys kind: the AWS SDK v3 reading the planted files', () => {
     s3.destroy();
     expect(err?.name).toBe('InvalidAccessKeyId');
     expect(err?.$metadata.httpStatusCode).toBe(403);
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits.length).toBeGreaterThanOrEqual(1);
     expect(hits[0]).toMatchObject({ credential: keyIdOf(credentials), method: 'GET' });
     expect(hits[0]?.details).toMatchObject({ service: 's3', region: 'us-east-2', action: 'ListBuckets' });
@@ -140,7 +140,7 @@ describe('aws-keys kind: wire level', () => {
     const res = await raw('/', { method: 'POST', headers: { authorization: sigv4(keyId), 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'x-amz-date': '20261128T010203Z' }, body: 'Action=ListUsers&Version=2010-05-08' });
     expect(res.status).toBe(403);
     expect(res.body).toContain('<Code>InvalidClientTokenId</Code>');
-    const hit = hitsOf(token.id).at(-1);
+    const hit = (await hitsOf(token.id)).at(-1);
     expect(hit).toMatchObject({ credential: keyId, path: '/' });
     expect(hit?.details).toMatchObject({ action: 'ListUsers', service: 'sts' });
   });
@@ -155,7 +155,7 @@ describe('aws-keys kind: wire level', () => {
     });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toEqual({ __type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' });
-    expect(hitsOf(token.id).at(-1)?.details).toMatchObject({ action: 'ListTables', service: 'dynamodb', region: 'eu-west-1' });
+    expect((await hitsOf(token.id)).at(-1)?.details).toMatchObject({ action: 'ListTables', service: 'dynamodb', region: 'eu-west-1' });
   });
 
   it('a presigned URL (X-Amz-Credential in the query) is a hit too', async () => {
@@ -165,8 +165,8 @@ describe('aws-keys kind: wire level', () => {
     const res = await raw(`/finance-exports/q3.csv?${q}`, {});
     expect(res.status).toBe(403);
     expect(res.body).toContain('<Code>InvalidAccessKeyId</Code>');
-    expect(hitsOf(token.id).at(-1)).toMatchObject({ credential: keyId });
-    expect(hitsOf(token.id).at(-1)?.details).toMatchObject({ presigned: true, service: 's3', action: 'GET /finance-exports/q3.csv' });
+    expect((await hitsOf(token.id)).at(-1)).toMatchObject({ credential: keyId });
+    expect((await hitsOf(token.id)).at(-1)?.details).toMatchObject({ presigned: true, service: 's3', action: 'GET /finance-exports/q3.csv' });
   });
 
   it('malformed signatures never crash the listener and never count as credential use', async () => {
@@ -191,7 +191,7 @@ describe('aws-keys kind: wire level', () => {
       // Without the token id in the path, a malformed signature is just a 404.
       expect((await raw('/', { method: 'POST', headers: { authorization } })).status).toBe(404);
     }
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits).toHaveLength(bad.length);
     for (const h of hits) {
       expect(h.credential).toBeNull();
@@ -205,6 +205,6 @@ describe('aws-keys kind: wire level', () => {
     const { token } = await plantInHome();
     const res = await raw(token.urlPath ?? '/', { method: 'POST', headers: { authorization: sigv4('AKIAIOSFODNN7EXAMPLE'), 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=GetCallerIdentity' });
     expect(res.status).toBe(403);
-    expect(hitsOf(token.id).at(-1)).toMatchObject({ credential: null, classification: 'probe' });
+    expect((await hitsOf(token.id)).at(-1)).toMatchObject({ credential: null, classification: 'probe' });
   });
 });

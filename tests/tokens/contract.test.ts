@@ -62,7 +62,7 @@ describe.each(KINDS.filter((k) => k.channels.includes('http')).map((k) => [k.id,
     const res = await fetch(url!, { redirect: 'manual' });
     expect(res.status).toBeLessThan(500);
     expect(res.headers.get('server')).toBe('nginx');
-    expect(listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).toHaveLength(1);
+    expect(await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).toHaveLength(1);
   });
 });
 
@@ -73,7 +73,7 @@ describe.each(KINDS.filter((k) => k.channels.includes('dns')).map((k) => [k.id, 
     resolver.setServers([`127.0.0.1:${s.app.port('dns')}`]);
     const answers = await resolver.resolve4(`data.${token.id}.${s.config.DNS_ZONE}`);
     expect(answers.length).toBeGreaterThan(0);
-    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ channel: 'dns', qtype: 'A', sourceIp: '127.0.0.1' });
   });
@@ -87,7 +87,7 @@ describe.each(KINDS.filter((k) => k.channels.includes('smtp')).map((k) => [k.id,
     const transport = createTransport({ host: '127.0.0.1', port: s.app.port('smtp'), secure: false, ignoreTLS: true });
     await transport.sendMail({ from: 'someone@elsewhere.example', to, subject: 'contract', text: 'hello' });
     transport.close();
-    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ channel: 'smtp', mailSubject: 'contract' });
   });

@@ -81,7 +81,7 @@ describe('credentials kind: the login portal', () => {
     expect(html).toContain('Northwind IT');
     expect(html).toContain('#aa3300');
     expect(html).not.toMatch(/honey|trap|decoy|token/i);
-    const hits = hitsOf(p.token.id);
+    const hits = await hitsOf(p.token.id);
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ credential: null, classification: 'alert', method: 'GET' });
   });
@@ -96,7 +96,7 @@ describe('credentials kind: the login portal', () => {
     const html = await res.text();
     expect(html).toContain('Verify it');
     expect(html).toContain(p.username);
-    const hits = hitsOf(p.token.id);
+    const hits = await hitsOf(p.token.id);
     expect(hits.at(-1)).toMatchObject({ credential: p.username, classification: 'alert', method: 'POST', userAgent: 'python-requests/2.31.0' });
     expect(hits.at(-1)?.details).toMatchObject({ portal: 'credential-use', via: 'form', outcome: 'mfa-pending' });
   });
@@ -105,7 +105,7 @@ describe('credentials kind: the login portal', () => {
     const p = await planted('ini', { onSuccess: 'fail' });
     const res = await fetch(p.url, { method: 'POST', body: new URLSearchParams({ username: p.username, password: p.password }) });
     expect(await res.text()).toContain('Invalid user name or password.');
-    expect(hitsOf(p.token.id).at(-1)).toMatchObject({ credential: p.username, classification: 'alert' });
+    expect((await hitsOf(p.token.id)).at(-1)).toMatchObject({ credential: p.username, classification: 'alert' });
   });
 
   it('HTTP basic auth with the planted pair is a credential-use hit answered 401 like a real realm', async () => {
@@ -113,7 +113,7 @@ describe('credentials kind: the login portal', () => {
     const res = await fetch(p.url, { headers: { authorization: basic(p.username, p.password), 'user-agent': 'curl/8.5.0' } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
-    const hit = hitsOf(p.token.id).at(-1);
+    const hit = (await hitsOf(p.token.id)).at(-1);
     expect(hit).toMatchObject({ credential: p.username, classification: 'alert', userAgent: 'curl/8.5.0' });
     expect(hit?.details).toMatchObject({ via: 'basic' });
     // The Authorization header is stored redacted.
@@ -126,7 +126,7 @@ describe('credentials kind: the login portal', () => {
     expect(res.status).toBe(401);
     const form = await fetch(`${s.publicUrl}/login`, { method: 'POST', body: new URLSearchParams({ user: p.username, pass: p.password }) });
     expect(form.status).toBe(200);
-    const hits = hitsOf(p.token.id);
+    const hits = await hitsOf(p.token.id);
     expect(hits.map((h) => h.credential)).toEqual([p.username, p.username]);
     expect(hits.map((h) => h.path)).toEqual(['/', '/login']);
   });
@@ -139,7 +139,7 @@ describe('credentials kind: the login portal', () => {
     expect(await res.text()).toContain('Invalid user name or password.');
     const basicRes = await fetch(p.url, { headers: { authorization: basic('administrator', wrong) } });
     expect(basicRes.status).toBe(401);
-    const hits = hitsOf(p.token.id);
+    const hits = await hitsOf(p.token.id);
     expect(hits).toHaveLength(2);
     for (const h of hits) {
       expect(h).toMatchObject({ classification: 'probe', credential: null });
@@ -157,7 +157,7 @@ describe('credentials kind: the login portal', () => {
   it('the planted password with another user name (spraying a found password) is a full alert, but not use of the planted account', async () => {
     const p = await planted('note');
     await fetch(p.url, { method: 'POST', body: new URLSearchParams({ username: 'administrator', password: p.password }) });
-    const hit = hitsOf(p.token.id).at(-1);
+    const hit = (await hitsOf(p.token.id)).at(-1);
     expect(hit).toMatchObject({ classification: 'alert', credential: null });
     expect(hit?.details).toMatchObject({ portal: 'planted-password-other-user', usernameMatched: false, passwordMatched: true });
   });
@@ -175,7 +175,7 @@ describe('credentials kind: the login portal', () => {
     const res = await fetch(p.url, { method: 'POST', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('Please enter your user name and password.');
-    expect(hitsOf(p.token.id)[0]).toMatchObject({ credential: null, classification: 'alert' });
+    expect((await hitsOf(p.token.id))[0]).toMatchObject({ credential: null, classification: 'alert' });
   });
 });
 
@@ -191,7 +191,7 @@ describe('credentials kind: a real browser signs in', () => {
       await page.fill('input[type=password]', p.password);
       await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
       expect(await page.textContent('h1')).toContain('Verify it');
-      const hits = hitsOf(p.token.id);
+      const hits = await hitsOf(p.token.id);
       expect(hits.map((h) => h.method)).toEqual(['GET', 'POST']);
       expect(hits[1]).toMatchObject({ credential: p.username });
       expect(hits[1]?.userAgent).toMatch(/Chrome\//);

@@ -65,7 +65,7 @@ describe('dns kind', () => {
     const name = dataHostname(`${token.id}.${ZONE}`, Buffer.from('whoami=CORP\\svc_sql'));
     const reply = await ask(s.app.port('dns'), name, 'TXT');
     expect(reply?.rcode).toBe('NOERROR');
-    const [hit] = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hit).toMatchObject({ channel: 'dns', qtype: 'TXT', classification: 'alert' });
     expect(hit?.details).toMatchObject({ data: 'whoami=CORP\\svc_sql' });
   });

@@ -59,7 +59,7 @@ describe('email kind: nodemailer delivering through the SMTP listener', () => {
     expect(info.accepted).toEqual([address]);
     expect(info.response).toMatch(/^250 2\.[06]\.0 Ok: queued as [0-9A-F]{10}$/);
 
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits).toHaveLength(1);
     const hit = hits[0];
     expect(hit).toMatchObject({ channel: 'smtp', sourceIp: '127.0.0.1', mailFrom: 'mallory@attacker.example', mailTo: address, mailSubject: 'Invoice 2026-114 overdue', userAgent: 'Microsoft Outlook 16.0', credential: null, classification: 'alert' });
@@ -79,9 +79,9 @@ describe('email kind: nodemailer delivering through the SMTP listener', () => {
     const a = await mailbox();
     const b = await mailbox();
     await transport().sendMail({ from: 'x@attacker.example', to: [a.address, b.address], subject: 'hi', text: 'hi' });
-    expect(hitsOf(a.token.id)).toHaveLength(1);
-    expect(hitsOf(b.token.id)).toHaveLength(1);
-    expect(hitsOf(a.token.id)[0]?.details).toMatchObject({ recipients: [a.address, b.address] });
+    expect(await hitsOf(a.token.id)).toHaveLength(1);
+    expect(await hitsOf(b.token.id)).toHaveLength(1);
+    expect((await hitsOf(a.token.id))[0]?.details).toMatchObject({ recipients: [a.address, b.address] });
   });
 
   it('unknown recipients are refused at RCPT like an ordinary server; known ones in the same mail still arrive', async () => {
@@ -90,7 +90,7 @@ describe('email kind: nodemailer delivering through the SMTP listener', () => {
     const info = await transport().sendMail({ from: 'x@attacker.example', to: [unknown, address], subject: 'partial', text: 'x' });
     expect(info.accepted).toEqual([address]);
     expect(info.rejected).toEqual([unknown]);
-    expect(hitsOf(token.id)).toHaveLength(1);
+    expect(await hitsOf(token.id)).toHaveLength(1);
     const err = await transport().sendMail({ from: 'x@attacker.example', to: unknown, subject: 'x', text: 'x' }).catch((e: { responseCode: number; response: string }) => e);
     expect(err).toMatchObject({ responseCode: 550 });
     expect((err as { response: string }).response).toBe(`550 5.1.1 <${unknown}>: Recipient address rejected: User unknown in virtual mailbox table`);
@@ -99,15 +99,15 @@ describe('email kind: nodemailer delivering through the SMTP listener', () => {
   it('a mailbox addressed by the token id works as well (id@MAIL_DOMAIN)', async () => {
     const { token } = await mailbox();
     await transport().sendMail({ from: 'x@attacker.example', to: `${token.id}@corp-mail.example`, subject: 'by id', text: 'x' });
-    expect(hitsOf(token.id)).toHaveLength(1);
+    expect(await hitsOf(token.id)).toHaveLength(1);
   });
 
   it('a disabled mailbox still accepts (nothing tells the sender) but records nothing', async () => {
     const { token, address } = await mailbox();
-    updateToken(s.app.deps.db, token.id, { enabled: false });
+    await updateToken(s.app.deps.db, token.id, { enabled: false });
     await new Promise((r) => setTimeout(r, 1100)); // the lookup cache holds a token for up to 1 s
     const info = await transport().sendMail({ from: 'x@attacker.example', to: address, subject: 'x', text: 'x' });
     expect(info.accepted).toEqual([address]);
-    expect(hitsOf(token.id)).toHaveLength(0);
+    expect(await hitsOf(token.id)).toHaveLength(0);
   });
 });

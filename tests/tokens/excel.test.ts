@@ -132,7 +132,7 @@ describe('excel kind: the .xlsx package', () => {
     expect(String(res.headers['content-type'])).toMatch(/^image\/(png|gif|jpeg)$/);
     const type = String(res.headers['content-type']).slice(6) as 'png' | 'gif' | 'jpeg';
     expect(decodeImage(type, res.body)).toMatch(/^P\d 1 1$/);
-    const hits = listHits(s.app.deps.db, { tokenId: d.id, limit: 5 });
+    const hits = await listHits(s.app.deps.db, { tokenId: d.id, limit: 5 });
     expect(hits.map((h) => h.details)).toEqual([{ opener: 'Microsoft Office', request: 'image' }]);
   });
 });

@@ -89,7 +89,7 @@ describe('kubeconfig kind: real kubectl', () => {
     const r = await kubectl(['--kubeconfig', path, 'get', 'pods', '--request-timeout=10s'], tmp.dir);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:payments:ci-deployer" cannot list resource "pods" in API group "" in the namespace "payments"');
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits.length).toBeGreaterThanOrEqual(1);
     for (const h of hits) {
       expect(h.credential).toBe('system:serviceaccount:payments:ci-deployer');
@@ -106,7 +106,7 @@ describe('kubeconfig kind: real kubectl', () => {
     const r = await kubectl(['--kubeconfig', path, 'get', 'secrets', '-A', '--request-timeout=10s'], tmp.dir);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/must be logged in to the server|Unauthorized/);
-    expect(hitsOf(token.id).every((h) => h.credential !== null)).toBe(true);
+    expect((await hitsOf(token.id)).every((h) => h.credential !== null)).toBe(true);
   });
 });
 
@@ -132,7 +132,7 @@ describe('kubeconfig kind: the wire exchange kubectl makes', () => {
     expect(status.message).toBe('pods is forbidden: User "system:serviceaccount:payments:argocd-manager" cannot list resource "pods" in API group "" in the namespace "payments"');
     const deploy = await fetch(`${server}/apis/apps/v1/namespaces/payments/deployments`, { headers });
     expect(((await deploy.json()) as { message: string }).message).toContain('cannot list resource "deployments" in API group "apps"');
-    const hits = hitsOf(token.id);
+    const hits = await hitsOf(token.id);
     expect(hits).toHaveLength(3);
     expect(hits[0]?.details).toMatchObject({ kubectlCommand: 'kubectl get', verb: 'list' });
   });
@@ -145,7 +145,7 @@ describe('kubeconfig kind: the wire exchange kubectl makes', () => {
     expect(anon.status).toBe(401);
     expect(await anon.json()).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
     await fetch(`${server}/api`, { headers: { authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln' } });
-    expect(hitsOf(token.id).map((h) => [h.credential, h.classification])).toEqual([
+    expect((await hitsOf(token.id)).map((h) => [h.credential, h.classification])).toEqual([
       [null, 'alert'],
       [null, 'probe'],
     ]);
@@ -155,6 +155,6 @@ describe('kubeconfig kind: the wire exchange kubectl makes', () => {
     const { token, bearer } = await planted();
     const res = await fetch(`${s.publicUrl}/api/v1/namespaces/kube-system/secrets`, { headers: { authorization: `Bearer ${bearer}` } });
     expect(res.status).toBe(403);
-    expect(hitsOf(token.id)).toHaveLength(1);
+    expect(await hitsOf(token.id)).toHaveLength(1);
   });
 });

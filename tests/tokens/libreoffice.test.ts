@@ -54,8 +54,8 @@ function convert(file: string, format: string): Promise<{ code: number | null; o
   });
 }
 
-function libreOfficeHits(tokenId: string) {
-  return listHits(s.app.deps.db, { tokenId, limit: 20 }).filter((h) => /LibreOffice/.test(h.userAgent ?? ''));
+async function libreOfficeHits(tokenId: string) {
+  return (await listHits(s.app.deps.db, { tokenId, limit: 20 })).filter((h) => /LibreOffice/.test(h.userAgent ?? ''));
 }
 
 describe('LibreOffice opens the documents and calls home', () => {
@@ -63,7 +63,7 @@ describe('LibreOffice opens the documents and calls home', () => {
     const d = await createAndDownload(s.adminUrl, 'word', { theme: 'vpn-access', company: 'Brightwater Holdings' });
     const file = join(tmp.dir, savedName(d.disposition));
     writeFileSync(file, d.body);
-    expect(libreOfficeHits(d.id)).toHaveLength(0);
+    expect(await libreOfficeHits(d.id)).toHaveLength(0);
 
     const r = await convert(file, 'txt:Text');
     expect(r.code, r.output).toBe(0);
@@ -72,7 +72,7 @@ describe('LibreOffice opens the documents and calls home', () => {
     expect(text).toContain('Initial password');
     expect(text).toContain('Brightwater Holdings');
 
-    const hits = libreOfficeHits(d.id);
+    const hits = await libreOfficeHits(d.id);
     const get = hits.find((h) => h.method === 'GET');
     expect(get, JSON.stringify(hits)).toBeDefined();
     expect(get?.userAgent).toMatch(/^LibreOffice \d/);
@@ -92,7 +92,7 @@ describe('LibreOffice opens the documents and calls home', () => {
     expect(csv[0]).toBe('System,Host,Username,Password,Notes');
     expect(csv.filter((l) => l.trim() !== '').length).toBeGreaterThan(7);
 
-    const get = libreOfficeHits(d.id).find((h) => h.method === 'GET');
+    const get = (await libreOfficeHits(d.id)).find((h) => h.method === 'GET');
     expect(get).toBeDefined();
     expect(get?.details).toEqual({ opener: 'LibreOffice', request: 'image' });
     expect(`${s.config.PUBLIC_URL}${get?.path}${get?.query ? `?${get.query}` : ''}`).toBe(d.url);

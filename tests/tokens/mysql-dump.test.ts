@@ -116,7 +116,7 @@ describe('mysql-dump artifact', () => {
     // The server would now resolve `lookup`; ask our DNS channel exactly that.
     const reply = await ask(s.app.port('dns'), lookup, 'A');
     expect(reply?.rcode).toBe('NOERROR');
-    const [hit] = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hit).toMatchObject({ channel: 'dns', actorHost: hostname, qname: lookup.toLowerCase(), classification: 'alert' });
   });
 
@@ -124,7 +124,7 @@ describe('mysql-dump artifact', () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'mysql-dump' });
     expect(describeArtifact({ config: s.config }, token).hostname).toBe(`${token.id}.${ZONE}`);
     await ask(s.app.port('dns'), `${token.id}.${ZONE}`, 'A');
-    const [hit] = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hit?.classification).toBe('noise');
   });
 });

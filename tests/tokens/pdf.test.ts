@@ -74,7 +74,7 @@ describe('pdf artifact', () => {
     expect(reply?.rcode).toBe('NOERROR');
     const res = await fetch(url);
     expect(res.status).toBe(200);
-    const hits = listHits(s.app.deps.db, { tokenId: token.id, limit: 5, order: 'asc' });
+    const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5, order: 'asc' });
     expect(hits.map((h) => h.channel)).toEqual(['dns', 'http']);
   });
 });

@@ -65,7 +65,7 @@ describe('qr kind', () => {
     expect(res.headers.location).toBe('https://intranet.example.com/wifi');
 
     for (const d of [plain, fwd]) {
-      const hits = listHits(s.app.deps.db, { tokenId: d.id, limit: 5 });
+      const hits = await listHits(s.app.deps.db, { tokenId: d.id, limit: 5 });
       expect(hits).toHaveLength(1);
       expect(hits[0]?.userAgent).toBe(phone);
     }

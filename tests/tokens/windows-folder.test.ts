@@ -83,7 +83,7 @@ describe('desktop.ini lookups decode user, computer and domain', () => {
     const name = `${prefix ? `${prefix}.` : ''}${token.id}.${ZONE}`;
     const reply = await ask(s.app.port('dns'), name, 'A');
     expect(reply?.rcode).toBe('NOERROR');
-    const [hit] = listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     if (expected === 'noise') {
       expect(hit?.classification).toBe('noise');
       expect(hit?.actorUser ?? null).toBeNull();

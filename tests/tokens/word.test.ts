@@ -151,7 +151,7 @@ describe('document image answers on the public listener', () => {
     const type = ext.startsWith('jp') ? 'jpeg' : ext === 'gif' ? 'gif' : 'png';
     expect(res.headers['content-type']).toBe(`image/${type}`);
     expect(decodeImage(type, res.body)).toMatch(/^P\d 1 1$/);
-    const hits = listHits(s.app.deps.db, { tokenId: d.id, limit: 10 });
+    const hits = await listHits(s.app.deps.db, { tokenId: d.id, limit: 10 });
     expect(hits).toHaveLength(2);
     expect(hits.map((h) => h.details).sort((a, b) => String(a?.request).localeCompare(String(b?.request)))).toEqual([
       { opener: 'Microsoft Office', request: 'image' },

@@ -1,18 +1,7 @@
 import { and, asc, count, desc, eq, inArray, isNull, lt, ne, type SQL } from 'drizzle-orm';
-import type { Db } from '../client.ts';
 import type { TrailEntry } from './incidents.ts';
-import {
-  alerts,
-  auditLog,
-  hits,
-  incidents,
-  tokens,
-  type AlertRow,
-  type HitRow,
-  type IncidentRow,
-  type IncidentStatus,
-  type Severity,
-} from '../schema.ts';
+import type { AlertRow, HitRow, IncidentRow, IncidentStatus, Severity, TokenRow } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 /**
  * Read models for the admin UI pages. Incidents themselves (get, trail, status) and instance
@@ -22,12 +11,11 @@ import {
 /** A hit with the token it belongs to, for tables that list hits of many tokens (the trail's entry shape). */
 export type HitWithToken = TrailEntry;
 
-const tokenCols = { id: tokens.id, name: tokens.name, kind: tokens.kind, location: tokens.location, plantedHost: tokens.plantedHost };
-
 /** Open (not closed) incidents per severity. */
-export function openIncidentsBySeverity(db: Db): Record<Severity, number> {
+export async function openIncidentsBySeverity(db: AnyDb): Promise<Record<Severity, number>> {
+  const { db: q, t } = shared(db);
   const out: Record<Severity, number> = { low: 0, medium: 0, high: 0, critical: 0 };
-  const rows = db.select({ severity: incidents.severity, n: count() }).from(incidents).where(ne(incidents.status, 'closed')).groupBy(incidents.severity).all();
+  const rows = await q.select({ severity: t.incidents.severity, n: count() }).from(t.incidents).where(ne(t.incidents.status, 'closed')).groupBy(t.incidents.severity);
   for (const r of rows) out[r.severity] = r.n;
   return out;
 }
@@ -41,55 +29,63 @@ export interface IncidentFilter {
 }
 
 /** Incidents, most recently active first. */
-export function listIncidents(db: Db, f: IncidentFilter): { items: IncidentRow[]; total: number } {
+export async function listIncidents(db: AnyDb, f: IncidentFilter): Promise<{ items: IncidentRow[]; total: number }> {
+  const { db: q, t } = shared(db);
   const where =
-    f.status === 'active' ? ne(incidents.status, 'closed') : f.status ? eq(incidents.status, f.status) : undefined;
-  const items = db.select().from(incidents).where(where).orderBy(desc(incidents.lastAt), desc(incidents.id)).limit(f.limit).offset(f.offset).all();
-  const total = db.select({ n: count() }).from(incidents).where(where).get()?.n ?? 0;
-  return { items, total };
+    f.status === 'active' ? ne(t.incidents.status, 'closed') : f.status ? eq(t.incidents.status, f.status) : undefined;
+  const items = await q.select().from(t.incidents).where(where).orderBy(desc(t.incidents.lastAt), desc(t.incidents.id)).limit(f.limit).offset(f.offset);
+  const [total] = await q.select({ n: count() }).from(t.incidents).where(where);
+  return { items, total: total?.n ?? 0 };
 }
 
 /** The delivery log of an incident, oldest first. */
-export function incidentAlerts(db: Db, incidentId: number): AlertRow[] {
-  return db.select().from(alerts).where(eq(alerts.incidentId, incidentId)).orderBy(asc(alerts.id)).all();
+export async function incidentAlerts(db: AnyDb, incidentId: number): Promise<AlertRow[]> {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.alerts).where(eq(t.alerts.incidentId, incidentId)).orderBy(asc(t.alerts.id));
 }
 
 /** Newest hits across all tokens; `beforeId` pages backwards. */
-export function recentHits(db: Db, limit: number, beforeId?: number): HitWithToken[] {
-  return db
-    .select({ hit: hits, token: tokenCols })
-    .from(hits)
-    .innerJoin(tokens, eq(tokens.id, hits.tokenId))
-    .where(beforeId ? lt(hits.id, beforeId) : undefined)
-    .orderBy(desc(hits.id))
-    .limit(limit)
-    .all();
+export async function recentHits(db: AnyDb, limit: number, beforeId?: number): Promise<HitWithToken[]> {
+  const { db: q, t } = shared(db);
+  const tokenCols = { id: t.tokens.id, name: t.tokens.name, kind: t.tokens.kind, location: t.tokens.location, plantedHost: t.tokens.plantedHost };
+  return q
+    .select({ hit: t.hits, token: tokenCols })
+    .from(t.hits)
+    .innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId))
+    .where(beforeId ? lt(t.hits.id, beforeId) : undefined)
+    .orderBy(desc(t.hits.id))
+    .limit(limit);
 }
 
 /** Live tokens that have never fired: decoys to check are still planted where they should be. */
-export function neverTriggered(db: Db, limit: number) {
-  const where = and(isNull(tokens.deletedAt), eq(tokens.hitCount, 0));
-  const items = db.select().from(tokens).where(where).orderBy(asc(tokens.createdAt)).limit(limit).all();
-  const total = db.select({ n: count() }).from(tokens).where(where).get()?.n ?? 0;
-  return { items, total };
+export async function neverTriggered(db: AnyDb, limit: number): Promise<{ items: TokenRow[]; total: number }> {
+  const { db: q, t } = shared(db);
+  const where = and(isNull(t.tokens.deletedAt), eq(t.tokens.hitCount, 0));
+  const items = await q.select().from(t.tokens).where(where).orderBy(asc(t.tokens.createdAt)).limit(limit);
+  const [total] = await q.select({ n: count() }).from(t.tokens).where(where);
+  return { items, total: total?.n ?? 0 };
 }
 
 /** Alerts that failed or gave up, newest first. */
-export function failedAlerts(db: Db, limit: number): { items: AlertRow[]; total: number } {
-  const where = inArray(alerts.status, ['failed', 'dead']);
-  const items = db.select().from(alerts).where(where).orderBy(desc(alerts.id)).limit(limit).all();
-  const total = db.select({ n: count() }).from(alerts).where(where).get()?.n ?? 0;
-  return { items, total };
+export async function failedAlerts(db: AnyDb, limit: number): Promise<{ items: AlertRow[]; total: number }> {
+  const { db: q, t } = shared(db);
+  const where = inArray(t.alerts.status, ['failed', 'dead']);
+  const items = await q.select().from(t.alerts).where(where).orderBy(desc(t.alerts.id)).limit(limit);
+  const [total] = await q.select({ n: count() }).from(t.alerts).where(where);
+  return { items, total: total?.n ?? 0 };
 }
 
 /** Hits of one token newest first; `beforeId` pages backwards. */
-export function tokenHits(db: Db, tokenId: string, limit: number, beforeId?: number): HitRow[] {
-  const conds: SQL[] = [eq(hits.tokenId, tokenId)];
-  if (beforeId) conds.push(lt(hits.id, beforeId));
-  return db.select().from(hits).where(and(...conds)).orderBy(desc(hits.id)).limit(limit).all();
+export async function tokenHits(db: AnyDb, tokenId: string, limit: number, beforeId?: number): Promise<HitRow[]> {
+  const { db: q, t } = shared(db);
+  const conds: SQL[] = [eq(t.hits.tokenId, tokenId)];
+  if (beforeId) conds.push(lt(t.hits.id, beforeId));
+  return q.select().from(t.hits).where(and(...conds)).orderBy(desc(t.hits.id)).limit(limit);
 }
 
 /** Total audit entries, for the audit page's pager. */
-export function countAudit(db: Db): number {
-  return db.select({ n: count() }).from(auditLog).get()?.n ?? 0;
+export async function countAudit(db: AnyDb): Promise<number> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select({ n: count() }).from(t.auditLog);
+  return row?.n ?? 0;
 }

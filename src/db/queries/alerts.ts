@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { alerts, type AlertRow, type AlertStatus } from '../schema.ts';
+import { isPg, shared, type AnyDb } from '../store.ts';
 
 /**
  * The outbox. Rows are written in the hit's transaction (`outboxStatements`), claimed by a
@@ -26,7 +27,7 @@ interface LatestRow {
   nextAttemptAt: number;
 }
 
-/** Prepared statements the trail step uses for every alerting hit. */
+/** Prepared statements the trail step uses for every alerting hit. SQLite-only (synchronous) until its PostgreSQL version lands. */
 export function outboxStatements(db: Db) {
   const c = db.$client;
   const latest = c.prepare<[number, string, string], LatestRow>(
@@ -54,6 +55,7 @@ export function outboxStatements(db: Db) {
  * Claim up to `limit` due rows for `workerId` in one statement: pending/failed rows whose time
  * has come, and `sending` rows whose lease expired (a worker died mid-delivery). SQLite runs
  * the UPDATE atomically, so two workers can never claim the same row.
+ * SQLite-only (the worker's claim loop) until its PostgreSQL version (FOR UPDATE SKIP LOCKED) lands.
  */
 export function claimDue(db: Db, workerId: string, now: number, leaseMs: number, limit: number): AlertRow[] {
   const ids = db.$client
@@ -71,38 +73,46 @@ export function claimDue(db: Db, workerId: string, now: number, leaseMs: number,
 }
 
 /** Record a delivery result; only the worker holding the claim may (returns false otherwise). */
-export function finishAlert(
-  db: Db,
+export async function finishAlert(
+  db: AnyDb,
   id: number,
   workerId: string,
   result: { status: 'sent' | 'failed' | 'dead'; error?: string | null; nextAttemptAt?: number; sentAt?: number; result?: { ok: boolean; status?: string; error?: string } },
-): boolean {
-  return (
-    db
-      .update(alerts)
-      .set({
-        status: result.status,
-        lastError: result.error ?? null,
-        claimedBy: null,
-        claimedUntil: null,
-        ...(result.nextAttemptAt !== undefined ? { nextAttemptAt: new Date(result.nextAttemptAt) } : {}),
-        ...(result.sentAt !== undefined ? { sentAt: new Date(result.sentAt) } : {}),
-        // The delivery result is kept on the row: `payload.lastResult` = { ok, status, error, at }.
-        ...(result.result ? { payload: sql`json_set(${alerts.payload}, '$.lastResult', json(${JSON.stringify({ ...result.result, at: new Date().toISOString() })}))` } : {}),
-      })
-      .where(and(eq(alerts.id, id), eq(alerts.claimedBy, workerId), eq(alerts.status, 'sending')))
-      .run().changes > 0
-  );
+): Promise<boolean> {
+  const { db: q, t } = shared(db);
+  // The delivery result is kept on the row: `payload.lastResult` = { ok, status, error, at }.
+  const lastResult = result.result ? JSON.stringify({ ...result.result, at: new Date().toISOString() }) : undefined;
+  const payload =
+    lastResult === undefined
+      ? undefined
+      : isPg(db)
+        ? sql`jsonb_set(${t.alerts.payload}, '{lastResult}', ${lastResult}::jsonb)`
+        : sql`json_set(${t.alerts.payload}, '$.lastResult', json(${lastResult}))`;
+  const done = await q
+    .update(t.alerts)
+    .set({
+      status: result.status,
+      lastError: result.error ?? null,
+      claimedBy: null,
+      claimedUntil: null,
+      ...(result.nextAttemptAt !== undefined ? { nextAttemptAt: new Date(result.nextAttemptAt) } : {}),
+      ...(result.sentAt !== undefined ? { sentAt: new Date(result.sentAt) } : {}),
+      ...(payload ? { payload } : {}),
+    })
+    .where(and(eq(t.alerts.id, id), eq(t.alerts.claimedBy, workerId), eq(t.alerts.status, 'sending')))
+    .returning({ id: t.alerts.id });
+  return done.length > 0;
 }
 
 /** Insert a row that is already delivered or failed (drill messages are sent directly and never retried). */
-export function insertFinishedAlert(
-  db: Db,
+export async function insertFinishedAlert(
+  db: AnyDb,
   row: { channel: 'email' | 'webhook'; target: string; key: string; ok: boolean; error?: string | null; payload: Record<string, unknown> },
-): AlertRow {
+): Promise<AlertRow> {
+  const { db: q, t } = shared(db);
   const now = new Date();
-  return db
-    .insert(alerts)
+  const [stored] = await q
+    .insert(t.alerts)
     .values({
       channel: row.channel,
       target: row.target,
@@ -115,8 +125,9 @@ export function insertFinishedAlert(
       idempotencyKey: row.key,
       payload: row.payload,
     })
-    .returning()
-    .get();
+    .returning();
+  if (!stored) throw new Error('insert returned no row');
+  return stored;
 }
 
 export interface AlertFilter {
@@ -126,14 +137,17 @@ export interface AlertFilter {
   limit: number;
 }
 
-export function listAlerts(db: Db, f: AlertFilter): AlertRow[] {
+export async function listAlerts(db: AnyDb, f: AlertFilter): Promise<AlertRow[]> {
+  const { db: q, t } = shared(db);
   const conds: SQL[] = [];
-  if (f.status) conds.push(eq(alerts.status, f.status));
-  if (f.incidentId !== undefined) conds.push(eq(alerts.incidentId, f.incidentId));
-  if (f.beforeId !== undefined) conds.push(lt(alerts.id, f.beforeId));
-  return db.select().from(alerts).where(conds.length ? and(...conds) : undefined).orderBy(desc(alerts.id)).limit(f.limit).all();
+  if (f.status) conds.push(eq(t.alerts.status, f.status));
+  if (f.incidentId !== undefined) conds.push(eq(t.alerts.incidentId, f.incidentId));
+  if (f.beforeId !== undefined) conds.push(lt(t.alerts.id, f.beforeId));
+  return q.select().from(t.alerts).where(conds.length ? and(...conds) : undefined).orderBy(desc(t.alerts.id)).limit(f.limit);
 }
 
-export function getAlert(db: Db, id: number): AlertRow | undefined {
-  return db.select().from(alerts).where(eq(alerts.id, id)).get();
+export async function getAlert(db: AnyDb, id: number): Promise<AlertRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.alerts).where(eq(t.alerts.id, id)).limit(1);
+  return row;
 }

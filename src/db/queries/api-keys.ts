@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, count, desc, eq, isNull } from 'drizzle-orm';
 import { nanoid } from 'nanoid';
-import type { Db } from '../client.ts';
-import { apiKeys, type ApiKeyRow } from '../schema.ts';
+import type { ApiKeyRow } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 /** API keys look like `ht_` + 40 base62-ish chars; only a sha256 is stored. */
 export function generateApiKey(): string {
@@ -14,36 +14,49 @@ export function hashApiKey(key: string): string {
 }
 
 /** Create a key and return it in clear exactly once. */
-export function createApiKey(db: Db, name: string, createdBy: string, key = generateApiKey()): { key: string; row: ApiKeyRow } {
-  const row = db
-    .insert(apiKeys)
+export async function createApiKey(db: AnyDb, name: string, createdBy: string, key = generateApiKey()): Promise<{ key: string; row: ApiKeyRow }> {
+  const { db: q, t } = shared(db);
+  const [row] = await q
+    .insert(t.apiKeys)
     .values({ id: nanoid(12), name, prefix: key.slice(0, 8), keyHash: hashApiKey(key), createdBy })
-    .returning()
-    .get();
+    .returning();
+  if (!row) throw new Error('insert returned no row');
   return { key, row };
 }
 
 /** The active key row for a presented key, if any. */
-export function findActiveApiKey(db: Db, key: string): ApiKeyRow | undefined {
-  return db
+export async function findActiveApiKey(db: AnyDb, key: string): Promise<ApiKeyRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q
     .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, hashApiKey(key)), isNull(apiKeys.revokedAt)))
-    .get();
+    .from(t.apiKeys)
+    .where(and(eq(t.apiKeys.keyHash, hashApiKey(key)), isNull(t.apiKeys.revokedAt)))
+    .limit(1);
+  return row;
 }
 
-export function markApiKeyUsed(db: Db, id: string): void {
-  db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, id)).run();
+export async function markApiKeyUsed(db: AnyDb, id: string): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.update(t.apiKeys).set({ lastUsedAt: new Date() }).where(eq(t.apiKeys.id, id));
 }
 
-export function listApiKeys(db: Db): ApiKeyRow[] {
-  return db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt)).all();
+export async function listApiKeys(db: AnyDb): Promise<ApiKeyRow[]> {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.apiKeys).orderBy(desc(t.apiKeys.createdAt));
 }
 
-export function revokeApiKey(db: Db, id: string): boolean {
-  return db.update(apiKeys).set({ revokedAt: new Date() }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).run().changes > 0;
+export async function revokeApiKey(db: AnyDb, id: string): Promise<boolean> {
+  const { db: q, t } = shared(db);
+  const revoked = await q
+    .update(t.apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(t.apiKeys.id, id), isNull(t.apiKeys.revokedAt)))
+    .returning({ id: t.apiKeys.id });
+  return revoked.length > 0;
 }
 
-export function countApiKeys(db: Db): number {
-  return db.select({ id: apiKeys.id }).from(apiKeys).all().length;
+export async function countApiKeys(db: AnyDb): Promise<number> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select({ n: count() }).from(t.apiKeys);
+  return row?.n ?? 0;
 }

@@ -1,6 +1,5 @@
 import { desc } from 'drizzle-orm';
-import type { Db } from '../client.ts';
-import { auditLog } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 export interface AuditEntry {
   actor: string;
@@ -12,10 +11,12 @@ export interface AuditEntry {
 }
 
 /** Who created, downloaded, changed or deleted what. */
-export function audit(db: Db, e: AuditEntry): void {
-  db.insert(auditLog).values({ ...e, at: new Date() }).run();
+export async function audit(db: AnyDb, e: AuditEntry): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.insert(t.auditLog).values({ ...e, at: new Date() });
 }
 
-export function listAudit(db: Db, limit: number, offset: number) {
-  return db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(limit).offset(offset).all();
+export async function listAudit(db: AnyDb, limit: number, offset: number) {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.auditLog).orderBy(desc(t.auditLog.id)).limit(limit).offset(offset);
 }

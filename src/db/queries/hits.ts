@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, gte, lt, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { hits, type HitRow, type NewHitRow } from '../schema.ts';
+import type { HitRow, NewHitRow } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 /** Column order of the hot-path insert; must match HIT_INSERT_SQL. */
 const HIT_COLUMNS = [
@@ -15,6 +16,7 @@ const HIT_COLUMNS = [
 /**
  * Prepared statements for the trigger hot path. Building a drizzle query per hit costs more
  * than the SQLite insert itself (measured by `npm run bench`), so the recorder uses these.
+ * SQLite-only (synchronous prepared statements) until its PostgreSQL version lands.
  */
 export function hitWriter(db: Db) {
   const insert = db.$client.prepare(
@@ -81,8 +83,9 @@ function toDriver(v: unknown): string | number | null {
 }
 
 /** Set the incident of a stored hit. */
-export function setHitIncident(db: Db, hitId: number, incidentId: number): void {
-  db.update(hits).set({ incidentId }).where(eq(hits.id, hitId)).run();
+export async function setHitIncident(db: AnyDb, hitId: number, incidentId: number): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.update(t.hits).set({ incidentId }).where(eq(t.hits.id, hitId));
 }
 
 export interface HitFilter {
@@ -100,23 +103,25 @@ export interface HitFilter {
   order?: 'asc' | 'desc';
 }
 
-export function listHits(db: Db, f: HitFilter): HitRow[] {
+export async function listHits(db: AnyDb, f: HitFilter): Promise<HitRow[]> {
+  const { db: q, t } = shared(db);
   const conds: SQL[] = [];
-  if (f.tokenId) conds.push(eq(hits.tokenId, f.tokenId));
-  if (f.incidentId !== undefined) conds.push(eq(hits.incidentId, f.incidentId));
-  if (f.since) conds.push(gte(hits.at, f.since));
-  if (f.afterId !== undefined) conds.push(gt(hits.id, f.afterId));
-  if (f.beforeId !== undefined) conds.push(lt(hits.id, f.beforeId));
-  if (f.classification) conds.push(eq(hits.classification, f.classification as HitRow['classification']));
-  return db
+  if (f.tokenId) conds.push(eq(t.hits.tokenId, f.tokenId));
+  if (f.incidentId !== undefined) conds.push(eq(t.hits.incidentId, f.incidentId));
+  if (f.since) conds.push(gte(t.hits.at, f.since));
+  if (f.afterId !== undefined) conds.push(gt(t.hits.id, f.afterId));
+  if (f.beforeId !== undefined) conds.push(lt(t.hits.id, f.beforeId));
+  if (f.classification) conds.push(eq(t.hits.classification, f.classification as HitRow['classification']));
+  return q
     .select()
-    .from(hits)
+    .from(t.hits)
     .where(conds.length ? and(...conds) : undefined)
-    .orderBy(f.order === 'asc' ? hits.id : desc(hits.id))
-    .limit(f.limit)
-    .all();
+    .orderBy(f.order === 'asc' ? t.hits.id : desc(t.hits.id))
+    .limit(f.limit);
 }
 
-export function getHit(db: Db, id: number): HitRow | undefined {
-  return db.select().from(hits).where(eq(hits.id, id)).get();
+export async function getHit(db: AnyDb, id: number): Promise<HitRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.hits).where(eq(t.hits.id, id)).limit(1);
+  return row;
 }

@@ -1,8 +1,7 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, min, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import {
   hits,
-  incidents,
   tokens,
   type Classification,
   type HitRow,
@@ -11,6 +10,7 @@ import {
   type Severity,
   type TokenRow,
 } from '../schema.ts';
+import { shared, textAsc, type AnyDb, type Tables } from '../store.ts';
 
 /** The incident fields the trail step reads and writes for every hit. */
 export interface TrailState {
@@ -32,6 +32,7 @@ type RawState = Omit<TrailState, 'lateral' | 'techniques'> & { lateral: number; 
 /**
  * Prepared statements for the per-hit trail update (hot path, inside the hit's transaction).
  * "Seen" checks only look at hits that count toward the trail (the alerting classifications).
+ * SQLite-only (synchronous prepared statements) until its PostgreSQL version lands.
  */
 export function trailStatements(db: Db, counted: readonly Classification[]) {
   const c = db.$client;
@@ -90,24 +91,29 @@ export interface IncidentFilter {
 }
 
 /** Incidents, newest first, for the API and the admin UI. */
-export function listIncidents(db: Db, f: IncidentFilter): { items: IncidentRow[]; total: number } {
+export async function listIncidents(db: AnyDb, f: IncidentFilter): Promise<{ items: IncidentRow[]; total: number }> {
+  const { db: q, t } = shared(db);
   const conds: SQL[] = [];
-  if (f.status) conds.push(eq(incidents.status, f.status));
-  if (f.severity) conds.push(eq(incidents.severity, f.severity));
+  if (f.status) conds.push(eq(t.incidents.status, f.status));
+  if (f.severity) conds.push(eq(t.incidents.severity, f.severity));
   const where = conds.length ? and(...conds) : undefined;
-  const total = db.select({ n: count() }).from(incidents).where(where).get()?.n ?? 0;
-  const page = f.beforeId === undefined ? where : and(where, lt(incidents.id, f.beforeId));
-  const items = db.select().from(incidents).where(page).orderBy(desc(incidents.id)).limit(f.limit).all();
-  return { items, total };
+  const [total] = await q.select({ n: count() }).from(t.incidents).where(where);
+  const page = f.beforeId === undefined ? where : and(where, lt(t.incidents.id, f.beforeId));
+  const items = await q.select().from(t.incidents).where(page).orderBy(desc(t.incidents.id)).limit(f.limit);
+  return { items, total: total?.n ?? 0 };
 }
 
-export function getIncident(db: Db, id: number): IncidentRow | undefined {
-  return db.select().from(incidents).where(eq(incidents.id, id)).get();
+export async function getIncident(db: AnyDb, id: number): Promise<IncidentRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.incidents).where(eq(t.incidents.id, id)).limit(1);
+  return row;
 }
 
 /** Acknowledge, close or reopen an incident. A closed incident takes no new hits; the actor's next hit opens a new one. */
-export function setIncidentStatus(db: Db, id: number, status: IncidentStatus): IncidentRow | undefined {
-  return db.update(incidents).set({ status, updatedAt: new Date() }).where(eq(incidents.id, id)).returning().get();
+export async function setIncidentStatus(db: AnyDb, id: number, status: IncidentStatus): Promise<IncidentRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.update(t.incidents).set({ status, updatedAt: new Date() }).where(eq(t.incidents.id, id)).returning();
+  return row;
 }
 
 /** One trail entry: the hit and where its token was planted. */
@@ -116,59 +122,95 @@ export interface TrailEntry {
   token: { id: string; kind: string; name: string; location: string | null; plantedHost: string | null };
 }
 
-/** The incident's hits in time order with their tokens, deleted tokens included (bounded: the first `limit`). */
-export function incidentTrail(db: Db, incidentId: number, limit = 500): TrailEntry[] {
-  return db
-    .select({ hit: hits, token: { id: tokens.id, kind: tokens.kind, name: tokens.name, location: tokens.location, plantedHost: tokens.plantedHost } })
-    .from(hits)
-    .innerJoin(tokens, eq(tokens.id, hits.tokenId))
-    .where(eq(hits.incidentId, incidentId))
-    .orderBy(asc(hits.at), asc(hits.id))
-    .limit(limit)
-    .all();
-}
+/** The columns of a trail entry. */
+const entryColumns = (t: Tables) => ({
+  hit: t.hits,
+  token: { id: t.tokens.id, kind: t.tokens.kind, name: t.tokens.name, location: t.tokens.location, plantedHost: t.tokens.plantedHost },
+});
 
-const entryColumns = { hit: hits, token: { id: tokens.id, kind: tokens.kind, name: tokens.name, location: tokens.location, plantedHost: tokens.plantedHost } };
+/** The incident's hits in time order with their tokens, deleted tokens included (bounded: the first `limit`). */
+export async function incidentTrail(db: AnyDb, incidentId: number, limit = 500): Promise<TrailEntry[]> {
+  const { db: q, t } = shared(db);
+  return q
+    .select(entryColumns(t))
+    .from(t.hits)
+    .innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId))
+    .where(eq(t.hits.incidentId, incidentId))
+    .orderBy(asc(t.hits.at), asc(t.hits.id))
+    .limit(limit);
+}
 
 /**
  * A bounded, representative sample of a long trail for a message: its first `head` and last
  * `tail` hits plus the first hit of every distinct decoy and of every distinct credential
  * (so every planted host and used credential is named), in time order, with the total.
  */
-export function incidentTrailSample(db: Db, incidentId: number, head = 10, tail = 40): { entries: TrailEntry[]; total: number } {
-  const c = db.$client;
+export async function incidentTrailSample(db: AnyDb, incidentId: number, head = 10, tail = 40): Promise<{ entries: TrailEntry[]; total: number }> {
+  const { db: q, t } = shared(db);
+  const ofIncident = eq(t.hits.incidentId, incidentId);
+  const firstId = min(t.hits.id);
+  const picks = await Promise.all([
+    q.select({ id: t.hits.id }).from(t.hits).where(ofIncident).orderBy(asc(t.hits.id)).limit(head),
+    q.select({ id: t.hits.id }).from(t.hits).where(ofIncident).orderBy(desc(t.hits.id)).limit(tail),
+    // Groups in key order, as SQLite returns them, so both dialects pick the same groups when there are more.
+    q.select({ id: firstId }).from(t.hits).where(ofIncident).groupBy(t.hits.tokenId).orderBy(textAsc(db, t.hits.tokenId)).limit(50),
+    q.select({ id: firstId }).from(t.hits).where(and(ofIncident, isNotNull(t.hits.credential))).groupBy(t.hits.credential).orderBy(textAsc(db, t.hits.credential)).limit(20),
+  ]);
   const ids = new Set<number>();
-  const add = (rows: { id: number }[]) => rows.forEach((r) => ids.add(r.id));
-  add(c.prepare<[number, number], { id: number }>('select id from hits where incident_id = ? order by id limit ?').all(incidentId, head));
-  add(c.prepare<[number, number], { id: number }>('select id from hits where incident_id = ? order by id desc limit ?').all(incidentId, tail));
-  add(c.prepare<[number], { id: number }>('select min(id) as id from hits where incident_id = ? group by token_id limit 50').all(incidentId));
-  add(c.prepare<[number], { id: number }>('select min(id) as id from hits where incident_id = ? and credential is not null group by credential limit 20').all(incidentId));
+  for (const rows of picks) for (const r of rows) if (r.id !== null) ids.add(r.id);
   const entries = ids.size
-    ? db.select(entryColumns).from(hits).innerJoin(tokens, eq(tokens.id, hits.tokenId)).where(inArray(hits.id, [...ids])).orderBy(asc(hits.id)).all()
+    ? await q.select(entryColumns(t)).from(t.hits).innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId)).where(inArray(t.hits.id, [...ids])).orderBy(asc(t.hits.id))
     : [];
-  return { entries, total: countIncidentHits(db, incidentId) };
+  return { entries, total: await countIncidentHits(db, incidentId) };
 }
 
 /** The incident's hits with ids in [fromId, toId] of the given classifications (what one alert is about). */
-export function incidentHitsBetween(
-  db: Db,
+export async function incidentHitsBetween(
+  db: AnyDb,
   incidentId: number,
   fromId: number,
   toId: number,
   classes: readonly Classification[],
   limit = 200,
-): TrailEntry[] {
-  return db
-    .select({ hit: hits, token: { id: tokens.id, kind: tokens.kind, name: tokens.name, location: tokens.location, plantedHost: tokens.plantedHost } })
-    .from(hits)
-    .innerJoin(tokens, eq(tokens.id, hits.tokenId))
-    .where(and(eq(hits.incidentId, incidentId), gte(hits.id, fromId), lte(hits.id, toId), inArray(hits.classification, [...classes])))
-    .orderBy(asc(hits.id))
-    .limit(limit)
-    .all();
+): Promise<TrailEntry[]> {
+  const { db: q, t } = shared(db);
+  return q
+    .select(entryColumns(t))
+    .from(t.hits)
+    .innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId))
+    .where(and(eq(t.hits.incidentId, incidentId), gte(t.hits.id, fromId), lte(t.hits.id, toId), inArray(t.hits.classification, [...classes])))
+    .orderBy(asc(t.hits.id))
+    .limit(limit);
 }
 
 /** Number of hits of an incident (the trail may be longer than what is shown). */
-export function countIncidentHits(db: Db, incidentId: number): number {
-  return db.select({ n: count() }).from(hits).where(eq(hits.incidentId, incidentId)).get()?.n ?? 0;
+export async function countIncidentHits(db: AnyDb, incidentId: number): Promise<number> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select({ n: count() }).from(t.hits).where(eq(t.hits.incidentId, incidentId));
+  return row?.n ?? 0;
+}
+
+/** Export filter: incidents active at or after `since`, of one status. */
+export interface IncidentPageFilter {
+  since?: Date;
+  status?: IncidentStatus;
+  /** Only incidents with an id above this (oldest-first paging cursor). */
+  afterId: number;
+  limit: number;
+}
+
+/** Incidents oldest first (by id), one page at a time, for exports. */
+export async function incidentsAfter(db: AnyDb, f: IncidentPageFilter): Promise<IncidentRow[]> {
+  const { db: q, t } = shared(db);
+  const conds: SQL[] = [gt(t.incidents.id, f.afterId)];
+  if (f.since) conds.push(gte(t.incidents.lastAt, f.since));
+  if (f.status) conds.push(eq(t.incidents.status, f.status));
+  return q.select().from(t.incidents).where(and(...conds)).orderBy(asc(t.incidents.id)).limit(f.limit);
+}
+
+/** Ids of an incident's hits, oldest first. */
+export async function incidentHitIds(db: AnyDb, incidentId: number): Promise<number[]> {
+  const { db: q, t } = shared(db);
+  const rows = await q.select({ id: t.hits.id }).from(t.hits).where(eq(t.hits.incidentId, incidentId)).orderBy(asc(t.hits.id));
+  return rows.map((r) => r.id);
 }

@@ -1,6 +1,7 @@
-import { count, eq, sql } from 'drizzle-orm';
+import { asc, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { intelIndicators, type IntelRow, type IntelType } from '../schema.ts';
+import { atomically, shared, textAsc, type AnyDb } from '../store.ts';
 
 export interface NewIndicator {
   type: IntelType;
@@ -9,35 +10,57 @@ export interface NewIndicator {
   source?: string | null;
 }
 
+/** Rows per INSERT of an import: far below either dialect's limit on bound parameters. */
+const IMPORT_CHUNK = 1000;
+
 /** Insert indicators in one transaction; duplicates (same type, value, label) are skipped. Returns how many were new. */
-export function importIndicators(db: Db, list: readonly NewIndicator[]): number {
-  return db.$client.transaction(() => {
-    let added = 0;
-    for (const i of list) added += db.insert(intelIndicators).values(i).onConflictDoNothing().run().changes;
-    return added;
-  })();
+export async function importIndicators(db: AnyDb, list: readonly NewIndicator[]): Promise<number> {
+  const chunks = Array.from({ length: Math.ceil(list.length / IMPORT_CHUNK) }, (_, i) => list.slice(i * IMPORT_CHUNK, (i + 1) * IMPORT_CHUNK));
+  const counts = await atomically(db, ({ db: q, t }) => chunks.map((chunk) => q.insert(t.intelIndicators).values(chunk).onConflictDoNothing()));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
-export function allIndicators(db: Db): IntelRow[] {
-  return db.select().from(intelIndicators).all();
+/** Every indicator, in import order. */
+export async function allIndicators(db: AnyDb): Promise<IntelRow[]> {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.intelIndicators).orderBy(asc(t.intelIndicators.id));
 }
 
 /** Indicator counts per label and type, for the API and UI. */
-export function intelSummary(db: Db): { label: string; type: string; count: number }[] {
-  return db
-    .select({ label: intelIndicators.label, type: intelIndicators.type, count: count() })
-    .from(intelIndicators)
-    .groupBy(intelIndicators.label, intelIndicators.type)
-    .orderBy(intelIndicators.label)
-    .all();
+export async function intelSummary(db: AnyDb): Promise<{ label: string; type: string; count: number }[]> {
+  const { db: q, t } = shared(db);
+  return q
+    .select({ label: t.intelIndicators.label, type: t.intelIndicators.type, count: count() })
+    .from(t.intelIndicators)
+    .groupBy(t.intelIndicators.label, t.intelIndicators.type)
+    .orderBy(textAsc(db, t.intelIndicators.label), textAsc(db, t.intelIndicators.type));
 }
 
-export function deleteIndicatorsByLabel(db: Db, label: string): number {
-  return db.delete(intelIndicators).where(eq(intelIndicators.label, label)).run().changes;
+export async function deleteIndicatorsByLabel(db: AnyDb, label: string): Promise<number> {
+  const { db: q, t } = shared(db);
+  const gone = await q.delete(t.intelIndicators).where(eq(t.intelIndicators.label, label)).returning({ id: t.intelIndicators.id });
+  return gone.length;
 }
 
 /** A cheap change marker so processes can reload their in-memory index when intel changes. */
-export function intelVersion(db: Db): string {
-  const row = db.select({ n: count(), max: sql<number>`coalesce(max(${intelIndicators.id}), 0)` }).from(intelIndicators).get();
+export async function intelVersion(db: AnyDb): Promise<string> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select({ n: count(), max: sql<number>`coalesce(max(${t.intelIndicators.id}), 0)`.mapWith(Number) }).from(t.intelIndicators);
   return `${row?.n ?? 0}:${row?.max ?? 0}`;
+}
+
+/**
+ * The matcher's reads: it checks the version at most once a second from inside the hits'
+ * transaction (hot path). SQLite-only (synchronous) until its PostgreSQL version lands.
+ */
+export function intelStatements(db: Db) {
+  const version = db.select({ n: count(), max: sql<number>`coalesce(max(${intelIndicators.id}), 0)` }).from(intelIndicators).prepare();
+  const all = db.select().from(intelIndicators).orderBy(asc(intelIndicators.id)).prepare();
+  return {
+    version(): string {
+      const row = version.get();
+      return `${row?.n ?? 0}:${row?.max ?? 0}`;
+    },
+    all: (): IntelRow[] => all.all(),
+  };
 }

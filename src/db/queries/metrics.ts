@@ -1,14 +1,32 @@
-import type { Db } from '../client.ts';
+import { count, isNull, sql } from 'drizzle-orm';
+import { shared, textAsc, type AnyDb } from '../store.ts';
 
 /** Counters for /metrics: grouped counts from indexed columns, cheap enough to scrape every 15 s. */
-export function metricCounts(db: Db) {
-  const rows = <T>(sql: string) => db.$client.prepare(sql).all() as T[];
-  return {
-    tokens: rows<{ kind: string; enabled: number; n: number }>('select kind, enabled, count(*) as n from tokens where deleted_at is null group by kind, enabled'),
-    hits: rows<{ channel: string; classification: string; n: number; total: number }>(
-      'select channel, classification, count(*) as n, sum(repeat_count) as total from hits group by channel, classification',
-    ),
-    incidents: rows<{ status: string; severity: string; n: number }>('select status, severity, count(*) as n from incidents group by status, severity'),
-    alerts: rows<{ channel: string; status: string; n: number }>('select channel, status, count(*) as n from alerts group by channel, status'),
-  };
+export async function metricCounts(db: AnyDb) {
+  const { db: q, t } = shared(db);
+  const { tokens, hits, incidents, alerts } = t;
+  const [tokenRows, hitRows, incidentRows, alertRows] = await Promise.all([
+    q
+      .select({ kind: tokens.kind, enabled: tokens.enabled, n: count() })
+      .from(tokens)
+      .where(isNull(tokens.deletedAt))
+      .groupBy(tokens.kind, tokens.enabled)
+      .orderBy(textAsc(db, tokens.kind), tokens.enabled),
+    q
+      .select({ channel: hits.channel, classification: hits.classification, n: count(), total: sql<number>`coalesce(sum(${hits.repeatCount}), 0)`.mapWith(Number) })
+      .from(hits)
+      .groupBy(hits.channel, hits.classification)
+      .orderBy(textAsc(db, hits.channel), textAsc(db, hits.classification)),
+    q
+      .select({ status: incidents.status, severity: incidents.severity, n: count() })
+      .from(incidents)
+      .groupBy(incidents.status, incidents.severity)
+      .orderBy(textAsc(db, incidents.status), textAsc(db, incidents.severity)),
+    q
+      .select({ channel: alerts.channel, status: alerts.status, n: count() })
+      .from(alerts)
+      .groupBy(alerts.channel, alerts.status)
+      .orderBy(textAsc(db, alerts.channel), textAsc(db, alerts.status)),
+  ]);
+  return { tokens: tokenRows, hits: hitRows, incidents: incidentRows, alerts: alertRows };
 }

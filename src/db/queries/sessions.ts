@@ -1,6 +1,6 @@
 import { and, eq, lt, or } from 'drizzle-orm';
-import type { Db } from '../client.ts';
-import { sessions } from '../schema.ts';
+import type { sessions } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 /** Admin UI sessions. `id` is the sha256 of the cookie value, never the value itself. */
 
@@ -8,29 +8,38 @@ import { sessions } from '../schema.ts';
 export type SessionRow = typeof sessions.$inferSelect;
 
 /** Store a new session. */
-export function insertSession(db: Db, row: Omit<typeof sessions.$inferInsert, 'createdAt'>): SessionRow {
-  return db.insert(sessions).values(row).returning().get();
+export async function insertSession(db: AnyDb, row: Omit<typeof sessions.$inferInsert, 'createdAt'>): Promise<SessionRow> {
+  const { db: q, t } = shared(db);
+  const [stored] = await q.insert(t.sessions).values(row).returning();
+  if (!stored) throw new Error('insert returned no row');
+  return stored;
 }
 
 /** The session for a cookie's hash. */
-export function getSession(db: Db, idHash: string): SessionRow | undefined {
-  return db.select().from(sessions).where(eq(sessions.id, idHash)).get();
+export async function getSession(db: AnyDb, idHash: string): Promise<SessionRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.sessions).where(eq(t.sessions.id, idHash)).limit(1);
+  return row;
 }
 
 /** Move the idle clock forward (done at most once a minute per session). */
-export function touchSession(db: Db, idHash: string, at: Date): void {
-  db.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, idHash)).run();
+export async function touchSession(db: AnyDb, idHash: string, at: Date): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.update(t.sessions).set({ lastSeenAt: at }).where(eq(t.sessions.id, idHash));
 }
 
 /** End one session (sign-out, expiry, or a new sign-in from the same browser). */
-export function deleteSession(db: Db, idHash: string): void {
-  db.delete(sessions).where(eq(sessions.id, idHash)).run();
+export async function deleteSession(db: AnyDb, idHash: string): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.delete(t.sessions).where(eq(t.sessions.id, idHash));
 }
 
 /** Drop sessions past their absolute expiry or idle since `idleBefore`. */
-export function purgeSessions(db: Db, now: Date, idleBefore: Date): number {
-  return db
-    .delete(sessions)
-    .where(or(lt(sessions.expiresAt, now), and(lt(sessions.lastSeenAt, idleBefore))))
-    .run().changes;
+export async function purgeSessions(db: AnyDb, now: Date, idleBefore: Date): Promise<number> {
+  const { db: q, t } = shared(db);
+  const gone = await q
+    .delete(t.sessions)
+    .where(or(lt(t.sessions.expiresAt, now), and(lt(t.sessions.lastSeenAt, idleBefore))))
+    .returning({ id: t.sessions.id });
+  return gone.length;
 }

@@ -1,19 +1,29 @@
 import { eq } from 'drizzle-orm';
-import type { Db } from '../client.ts';
-import { settings } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 /** Instance state that must survive restarts (cursors, first-run flags). */
-export function getSetting<T>(db: Db, key: string): T | undefined {
-  return db.select().from(settings).where(eq(settings.key, key)).get()?.value as T | undefined;
+export async function getSetting<T>(db: AnyDb, key: string): Promise<T | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.settings).where(eq(t.settings.key, key)).limit(1);
+  return row?.value as T | undefined;
 }
 
-export function setSetting(db: Db, key: string, value: unknown): void {
-  db.insert(settings)
+export async function setSetting(db: AnyDb, key: string, value: unknown): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q
+    .insert(t.settings)
     .values({ key, value, updatedAt: new Date() })
-    .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: new Date() } })
-    .run();
+    .onConflictDoUpdate({ target: t.settings.key, set: { value, updatedAt: new Date() } });
 }
 
-export function deleteSetting(db: Db, key: string): void {
-  db.delete(settings).where(eq(settings.key, key)).run();
+export async function deleteSetting(db: AnyDb, key: string): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.delete(t.settings).where(eq(t.settings.key, key));
+}
+
+/** Remove a setting and return its value, or undefined when it was not there: of concurrent takers exactly one gets it. */
+export async function takeSetting<T>(db: AnyDb, key: string): Promise<T | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.delete(t.settings).where(eq(t.settings.key, key)).returning();
+  return row?.value as T | undefined;
 }

@@ -1,7 +1,7 @@
 import { asc, count, eq } from 'drizzle-orm';
 import { nanoid } from 'nanoid';
-import type { Db } from '../client.ts';
-import { users } from '../schema.ts';
+import type { users } from '../schema.ts';
+import { shared, type AnyDb } from '../store.ts';
 
 /** Admin UI accounts. Passwords arrive here already hashed (see admin/passwords.ts). */
 
@@ -9,36 +9,49 @@ import { users } from '../schema.ts';
 export type UserRow = typeof users.$inferSelect;
 
 /** Zero means first run: the setup link or ADMIN_EMAIL bootstrap applies. */
-export function countUsers(db: Db): number {
-  return db.select({ n: count() }).from(users).get()?.n ?? 0;
+export async function countUsers(db: AnyDb): Promise<number> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select({ n: count() }).from(t.users);
+  return row?.n ?? 0;
 }
 
 /** Create an admin; emails are stored lower-cased so sign-in is case-insensitive. */
-export function insertUser(db: Db, email: string, passwordHash: string): UserRow {
-  return db.insert(users).values({ id: nanoid(12), email: email.toLowerCase(), passwordHash, role: 'admin' }).returning().get();
+export async function insertUser(db: AnyDb, email: string, passwordHash: string): Promise<UserRow> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.insert(t.users).values({ id: nanoid(12), email: email.toLowerCase(), passwordHash, role: 'admin' }).returning();
+  if (!row) throw new Error('insert returned no row');
+  return row;
 }
 
 /** The account for a sign-in attempt. */
-export function findUserByEmail(db: Db, email: string): UserRow | undefined {
-  return db.select().from(users).where(eq(users.email, email.toLowerCase())).get();
+export async function findUserByEmail(db: AnyDb, email: string): Promise<UserRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.users).where(eq(t.users.email, email.toLowerCase())).limit(1);
+  return row;
 }
 
 /** The account behind a session. */
-export function getUser(db: Db, id: string): UserRow | undefined {
-  return db.select().from(users).where(eq(users.id, id)).get();
+export async function getUser(db: AnyDb, id: string): Promise<UserRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q.select().from(t.users).where(eq(t.users.id, id)).limit(1);
+  return row;
 }
 
 /** Every admin, oldest first (the list is short). */
-export function listUsers(db: Db): UserRow[] {
-  return db.select().from(users).orderBy(asc(users.createdAt), asc(users.email)).all();
+export async function listUsers(db: AnyDb): Promise<UserRow[]> {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.users).orderBy(asc(t.users.createdAt), asc(t.users.email));
 }
 
 /** Delete an account; its sessions go with it (foreign key cascade). */
-export function deleteUser(db: Db, id: string): boolean {
-  return db.delete(users).where(eq(users.id, id)).run().changes > 0;
+export async function deleteUser(db: AnyDb, id: string): Promise<boolean> {
+  const { db: q, t } = shared(db);
+  const gone = await q.delete(t.users).where(eq(t.users.id, id)).returning({ id: t.users.id });
+  return gone.length > 0;
 }
 
 /** Record a successful sign-in, shown on the admins page. */
-export function markLogin(db: Db, id: string): void {
-  db.update(users).set({ lastLoginAt: new Date() }).where(eq(users.id, id)).run();
+export async function markLogin(db: AnyDb, id: string): Promise<void> {
+  const { db: q, t } = shared(db);
+  await q.update(t.users).set({ lastLoginAt: new Date() }).where(eq(t.users.id, id));
 }
