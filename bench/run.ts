@@ -5,18 +5,19 @@ import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
 import { benchFlood } from './flood.ts';
 import { benchDns } from './dns.ts';
+import { benchPostgres } from './pg.ts';
 import { measureAlertLatency } from './alert-latency.ts';
 
 /**
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
  * the same way in the same run (ratios, not absolute numbers, are what we compare).
  * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_ONLY (comma list of
- * sections to run: http, dns, flood, scale, alerts; default all).
+ * sections to run: http, dns, pg, flood, scale, alerts; default all).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const RESULTS = 'bench/results';
-const SECTIONS = ['http', 'dns', 'flood', 'scale', 'alerts'] as const;
+const SECTIONS = ['http', 'dns', 'pg', 'flood', 'scale', 'alerts'] as const;
 const ONLY = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((x) => x.trim()).filter(Boolean));
 for (const s of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(s)) {
@@ -99,6 +100,15 @@ async function main(): Promise<void> {
     if (wanted('http')) await benchHttp(dir, rows);
     if (wanted('dns')) rows.push(...(await benchDns(dir, SECONDS)));
     if (rows.length) console.table(rows);
+    if (wanted('pg')) {
+      const pgRows = await benchPostgres(join(dir, 'pg'), SECONDS);
+      if (pgRows) {
+        console.table(pgRows);
+        const [lite, one, two] = pgRows;
+        console.log(`recording on PostgreSQL: ${one?.hitsPerSec} hits/s on one node, ${two?.hitsPerSec} on two (SQLite: ${lite?.hitsPerSec}; ratios ${one?.ratio} and ${two?.ratio})`);
+        result.postgres = pgRows;
+      }
+    }
     if (wanted('flood')) {
       const floodSeconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 30);
       process.stderr.write(`Flood: one source hammering one token for ${floodSeconds}s while the admin API is used\n`);
