@@ -6,11 +6,8 @@ import type { Logger } from '../logger.ts';
 import type { Token } from '../tokens/kind.ts';
 import type { PgCorrelator } from './correlate-pg.ts';
 import type { FloodGate } from './flood.ts';
-import { logHit, toRow, type HitEvent, type RecorderStats } from './record-hit.ts';
+import { catchUpDelay, logHit, perTokenCounts, toRow, type HitEvent, type RecorderStats } from './record-hit.ts';
 import type { Recorded } from './trail.ts';
-
-/** Retry delays for correlating after a failed correlation (the hits are stored meanwhile). */
-const CATCH_UP_DELAYS_MS = [1000, 5000, 30_000];
 
 export interface PgHitRecorder {
   /** Store the hit; resolves once it is committed (answer the client only after that). */
@@ -64,12 +61,7 @@ export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: 
       for (const [hit, at] of repeats) {
         await tx.execute(sql`update hits set repeat_count = ${hit.repeatCount}, last_at = greatest(coalesce(last_at, at), ${at}) where id = ${hit.id}`);
       }
-      const perToken = new Map<string, { n: number; at: Date }>();
-      rows.forEach((r) => {
-        const t = perToken.get(r.tokenId);
-        perToken.set(r.tokenId, { n: (t?.n ?? 0) + 1, at: t && t.at > r.at ? t.at : r.at });
-      });
-      const list = [...perToken];
+      const list = [...perTokenCounts(rows)];
       await tx.execute(sql`
         update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
         from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
@@ -97,7 +89,7 @@ export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: 
         log.error({ err }, 'correlating stored hits failed again; retrying');
         scheduleCatchUp(attempt + 1);
       });
-    }, CATCH_UP_DELAYS_MS[Math.min(attempt, CATCH_UP_DELAYS_MS.length - 1)]);
+    }, catchUpDelay(attempt));
     retry.unref();
   }
 

@@ -69,6 +69,21 @@ const MAX_JSON = 8192;
 /** Retry delays for correlating hits after a failed correlation (the hits are stored meanwhile). */
 const CATCH_UP_DELAYS_MS = [1000, 5000, 30_000];
 
+/** How long to wait before catching up after the `attempt`-th failed correlation (0-based). */
+export function catchUpDelay(attempt: number): number {
+  return CATCH_UP_DELAYS_MS[Math.min(attempt, CATCH_UP_DELAYS_MS.length - 1)] ?? 30_000;
+}
+
+/** Hits per token in a batch and the newest hit's time: what the token list shows without scanning hits. */
+export function perTokenCounts(rows: readonly { tokenId: string; at: Date }[]): Map<string, { n: number; at: Date }> {
+  const out = new Map<string, { n: number; at: Date }>();
+  for (const r of rows) {
+    const t = out.get(r.tokenId);
+    out.set(r.tokenId, { n: (t?.n ?? 0) + 1, at: t && t.at > r.at ? t.at : r.at });
+  }
+  return out;
+}
+
 /**
  * Group commit: hits that arrive in the same event-loop turn are written in one SQLite
  * transaction (one WAL append instead of one per hit), and each caller is answered after
@@ -105,12 +120,7 @@ export function createHitRecorder(deps: {
   };
   const persistBatch = db.$client.transaction((events: HitEvent[]) => {
     const stored = events.map(persist);
-    const perToken = new Map<string, { n: number; at: Date }>();
-    for (const h of stored) {
-      const t = perToken.get(h.tokenId);
-      perToken.set(h.tokenId, { n: (t?.n ?? 0) + 1, at: t && t.at > h.at ? t.at : h.at });
-    }
-    for (const [tokenId, t] of perToken) writer.touchToken(tokenId, t.n, t.at);
+    for (const [tokenId, t] of perTokenCounts(stored)) writer.touchToken(tokenId, t.n, t.at);
     correlate(stored.map((hit, i) => ({ hit, token: (events[i] as HitEvent).token })));
     return stored;
   });
@@ -173,7 +183,7 @@ export function createHitRecorder(deps: {
   /** Catch up after a delay (after a failed correlation), with backoff. */
   function catchUpLater(attempt: number): void {
     if (!correlator || retry || closed) return;
-    const delay = CATCH_UP_DELAYS_MS[Math.min(attempt, CATCH_UP_DELAYS_MS.length - 1)] ?? 30_000;
+    const delay = catchUpDelay(attempt);
     const timer = setTimeout(() => {
       retry = null;
       void catchUp(attempt);
