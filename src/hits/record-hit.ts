@@ -61,10 +61,10 @@ export interface RecorderStats {
 }
 
 const MAX_TEXT = 2048;
+const MAX_JSON = 8192;
 /** Group commit bounds: hits per commit, event-loop turns a commit may wait for more. */
 const MAX_BATCH = 1000;
 const MAX_DEFERRALS = 8;
-const MAX_JSON = 8192;
 
 /** Retry delays for correlating hits after a failed correlation (the hits are stored meanwhile). */
 const CATCH_UP_DELAYS_MS = [1000, 5000, 30_000];
