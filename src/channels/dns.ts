@@ -64,7 +64,7 @@ export function createDnsHandler(deps: AppDeps, drops: DropLog = createDropLog(d
     const at = tokenLabelIndex(labels);
     if (at < 0) return;
     const id = (labels[at] ?? '').toLowerCase();
-    const row = lookups.byId(id);
+    const row = await lookups.byId(id);
     const kind = row ? findKind(row.kind) : undefined;
     if (!row || !kind || !kind.channels.includes('dns') || !isLive(row)) {
       // A lookup of a disabled or retired token is worth an info line; random id-shaped labels

@@ -55,16 +55,16 @@ export function createPublicHandler(deps: PublicDeps): Handler {
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
-  const findToken = (info: HttpRequestInfo): { token?: TokenRow; candidate: boolean } => {
+  const findToken = async (info: HttpRequestInfo): Promise<{ token?: TokenRow; candidate: boolean }> => {
     const ids = idCandidates(info.url);
     for (const id of ids) {
-      const token = lookups.byId(id);
+      const token = await lookups.byId(id);
       if (token) return { token, candidate: true };
     }
     for (const kind of lookupKinds) {
       const key = kind.http?.lookupKey?.(info);
       if (!key) continue;
-      const token = lookups.byLookupKey(key);
+      const token = await lookups.byLookupKey(key);
       if (token && token.kind === kind.id) return { token, candidate: true };
     }
     return { candidate: ids.length > 0 };
@@ -92,7 +92,7 @@ export function createPublicHandler(deps: PublicDeps): Handler {
       sourceIp,
     };
 
-    const { token, candidate } = findToken(info);
+    const { token, candidate } = await findToken(info);
     const kind = token ? findKind(token.kind) : undefined;
     if (!token || !kind || !isLive(token)) {
       if (candidate) {

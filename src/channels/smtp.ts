@@ -52,16 +52,16 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
   /** Recipients matched to tokens, per session id. */
   const matched = new Map<string, Map<string, Matched>>();
 
-  const findRecipient = (localPart: string, address: string): Matched | undefined => {
+  const findRecipient = async (localPart: string, address: string): Promise<Matched | undefined> => {
     if (isTokenId(localPart)) {
-      const token = lookups.byId(localPart);
+      const token = await lookups.byId(localPart);
       const kind = token ? findKind(token.kind) : undefined;
       if (token && kind?.channels.includes('smtp')) return { token, kind };
     }
     for (const kind of lookupKinds) {
       const key = kind.smtp?.lookupKey?.({ address, localPart, domain });
       if (!key) continue;
-      const token = lookups.byLookupKey(key);
+      const token = await lookups.byLookupKey(key);
       if (token && token.kind === kind.id) return { token, kind };
     }
     return undefined;
@@ -100,15 +100,22 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
         log.info({ event: 'smtp-relay-denied', clientIp: session.remoteAddress, rcpt: clip(rcpt, 200) }, 'smtp relay attempt refused');
         return callback(smtpError(454, `<${clip(rcpt, 200)}>: Relay access denied`));
       }
-      const found = findRecipient(localPart, rcpt);
-      if (!found) {
-        log.info({ event: 'smtp-unknown-recipient', clientIp: session.remoteAddress, rcpt: clip(rcpt, 200) }, 'smtp recipient unknown');
-        return callback(smtpError(550, `<${clip(rcpt, 200)}>: Recipient address rejected: User unknown in virtual mailbox table`));
-      }
-      let forSession = matched.get(session.id);
-      if (!forSession) matched.set(session.id, (forSession = new Map()));
-      forSession.set(rcpt, found);
-      callback();
+      findRecipient(localPart, rcpt).then(
+        (found) => {
+          if (!found) {
+            log.info({ event: 'smtp-unknown-recipient', clientIp: session.remoteAddress, rcpt: clip(rcpt, 200) }, 'smtp recipient unknown');
+            return callback(smtpError(550, `<${clip(rcpt, 200)}>: Recipient address rejected: User unknown in virtual mailbox table`));
+          }
+          let forSession = matched.get(session.id);
+          if (!forSession) matched.set(session.id, (forSession = new Map()));
+          forSession.set(rcpt, found);
+          callback();
+        },
+        (err: unknown) => {
+          log.error({ err, clientIp: session.remoteAddress }, 'smtp recipient lookup failed');
+          callback(smtpError(451, 'Error: queue file write error'));
+        },
+      );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const recipients = matched.get(session.id) ?? new Map<string, Matched>();

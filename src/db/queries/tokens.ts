@@ -1,7 +1,7 @@
 import { and, count, desc, eq, gte, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { tokens, type NewTokenRow, type TokenRow } from '../schema.ts';
-import { atomically, containsText, shared, type AnyDb } from '../store.ts';
+import { atomically, containsText, isPg, shared, type AnyDb } from '../store.ts';
 import type { AuditEntry } from './audit.ts';
 
 /** Plain query functions for tokens; routes and channels never write SQL themselves. */
@@ -33,29 +33,59 @@ export interface LookupOptions {
  * therefore reaches the listeners within `ttlMs`.
  * SQLite-only (synchronous prepared statements) until its PostgreSQL version lands.
  */
-export function tokenLookups(db: Db, options: LookupOptions = {}) {
+export function tokenLookups(db: AnyDb, options: LookupOptions = {}): TokenLookups {
   const ttl = options.ttlMs ?? 1000;
   const max = options.maxEntries ?? 10_000;
+  const load = isPg(db) ? pgTokenLoaders(db) : sqliteTokenLoaders(db);
+  // SQLite answers synchronously (no promise on the hot path); PostgreSQL's pending lookup is cached, so a burst shares one query.
+  const cache = new Map<string, { row: MaybePromise<TokenRow | undefined>; until: number }>();
+  const cached = (key: string, fetch: () => MaybePromise<TokenRow | undefined>): MaybePromise<TokenRow | undefined> => {
+    if (ttl <= 0) return fetch();
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.until > now) return hit.row;
+    if (cache.size >= max) cache.clear();
+    const row = fetch();
+    cache.set(key, { row, until: now + ttl });
+    if (row instanceof Promise) row.catch(() => cache.delete(key));
+    return row;
+  };
+  return {
+    byId: (id) => cached(`i:${id}`, () => load.byId(id)),
+    byLookupKey: (key) => cached(`k:${key}`, () => load.byKey(key)),
+  };
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** Token lookups for the listeners; await the result (it is a plain value on SQLite). */
+export interface TokenLookups {
+  byId(id: string): MaybePromise<TokenRow | undefined>;
+  byLookupKey(key: string): MaybePromise<TokenRow | undefined>;
+}
+
+/** SQLite: prepared statements, answered synchronously. */
+function sqliteTokenLoaders(db: Db) {
   const byId = db.select().from(tokens).where(and(eq(tokens.id, sql.placeholder('id')), isNull(tokens.deletedAt))).prepare();
   const byKey = db
     .select()
     .from(tokens)
     .where(and(eq(tokens.lookupKey, sql.placeholder('key')), isNull(tokens.deletedAt)))
     .prepare();
-  const cache = new Map<string, { row: TokenRow | undefined; until: number }>();
-  const cached = (key: string, load: () => TokenRow | undefined): TokenRow | undefined => {
-    if (ttl <= 0) return load();
-    const now = Date.now();
-    const hit = cache.get(key);
-    if (hit && hit.until > now) return hit.row;
-    if (cache.size >= max) cache.clear();
-    const row = load();
-    cache.set(key, { row, until: now + ttl });
+  return { byId: (id: string) => byId.get({ id }), byKey: (key: string) => byKey.get({ key }) };
+}
+
+/** PostgreSQL: the same queries through the shared builder. */
+function pgTokenLoaders(db: AnyDb) {
+  const one = async (where: SQL | undefined): Promise<TokenRow | undefined> => {
+    const { db: q, t } = shared(db);
+    const [row] = await q.select().from(t.tokens).where(where).limit(1);
     return row;
   };
+  const { t } = shared(db);
   return {
-    byId: (id: string): TokenRow | undefined => cached(`i:${id}`, () => byId.get({ id })),
-    byLookupKey: (key: string): TokenRow | undefined => cached(`k:${key}`, () => byKey.get({ key })),
+    byId: (id: string) => one(and(eq(t.tokens.id, id), isNull(t.tokens.deletedAt))),
+    byKey: (key: string) => one(and(eq(t.tokens.lookupKey, key), isNull(t.tokens.deletedAt))),
   };
 }
 
