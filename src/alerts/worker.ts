@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import { claimDue, finishAlert } from '../db/queries/alerts.ts';
+import { isPg, type AnyDb } from '../db/store.ts';
+import { pgClaimDue } from './claim-pg.ts';
 import type { AlertRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { DeliveryResult } from './deliver.ts';
@@ -52,7 +53,7 @@ export function backoffMs(attempt: number, baseMs: number, random = Math.random)
  * the row was queued; then the row is `dead`, logged at error level and listed by the API.
  */
 export function createAlertWorker(deps: {
-  db: Db;
+  db: AnyDb;
   config: WorkerConfig;
   log: Logger;
   id?: string;
@@ -108,7 +109,8 @@ export function createAlertWorker(deps: {
   async function cycle(): Promise<number> {
     let handled = 0;
     for (let round = 0; round < 100 && !stopped; round++) {
-      const rows = claimDue(db, id, Date.now(), LEASE_MS, BATCH);
+      // SQLite: one compare-and-swap UPDATE; PostgreSQL: FOR UPDATE SKIP LOCKED, so workers on other machines take other rows.
+      const rows = isPg(db) ? await pgClaimDue(db, id, Date.now(), LEASE_MS, BATCH) : claimDue(db, id, Date.now(), LEASE_MS, BATCH);
       if (rows.length === 0) break;
       await Promise.all(rows.map(deliver));
       handled += rows.length;

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
-import type { Db } from '../db/client.ts';
-import { intelStatements } from '../db/queries/intel.ts';
+import { allIndicators, intelStatements, intelVersion } from '../db/queries/intel.ts';
+import { isPg, type AnyDb } from '../db/store.ts';
 import type { HitRow, IntelRow } from '../db/schema.ts';
 import type { HitPrepare } from '../hits/record-hit.ts';
 import { normalizeIp } from '../net.ts';
@@ -29,23 +29,49 @@ function build(indicators: readonly IntelRow[]): Index {
  * rebuilt when the indicator table changes (checked at most every `recheckMs`), so a match
  * costs a few map probes on the hot path.
  */
-export function intelMatcher(db: Db, recheckMs = 1000) {
-  const q = intelStatements(db);
+export function intelMatcher(db: AnyDb, recheckMs = 1000) {
   let version = '';
   let checkedAt = 0;
   let idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
-  const fresh = (): Index => {
-    const now = Date.now();
-    if (now - checkedAt >= recheckMs) {
-      checkedAt = now;
-      const v = q.version();
-      if (v !== version) {
-        version = v;
-        idx = build(q.all());
-      }
-    }
-    return idx;
+  const adopt = (v: string, rows: () => IntelRow[]) => {
+    if (v === version) return;
+    version = v;
+    idx = build(rows());
   };
+  let fresh: () => Index;
+  if (isPg(db)) {
+    // PostgreSQL cannot answer synchronously: a due check runs in the background and the
+    // match uses the index as it is (at most one check period plus a query behind).
+    let checking = false;
+    const recheck = async () => {
+      const v = await intelVersion(db);
+      if (v !== version) {
+        const rows = await allIndicators(db);
+        adopt(v, () => rows);
+      }
+    };
+    fresh = () => {
+      const now = Date.now();
+      if (now - checkedAt >= recheckMs && !checking) {
+        checkedAt = now;
+        checking = true;
+        recheck()
+          .catch(() => (checkedAt = 0))
+          .finally(() => (checking = false));
+      }
+      return idx;
+    };
+  } else {
+    const q = intelStatements(db);
+    fresh = () => {
+      const now = Date.now();
+      if (now - checkedAt >= recheckMs) {
+        checkedAt = now;
+        adopt(q.version(), q.all);
+      }
+      return idx;
+    };
+  }
   const matchIp = (raw: string, labels: Set<string>, i: Index) => {
     const ip = normalizeIp(raw.trim());
     if (!ipaddr.isValid(ip)) return;
@@ -80,7 +106,7 @@ export function intelMatcher(db: Db, recheckMs = 1000) {
 }
 
 /** Stamps matching intel labels on the hit row before it is stored (and before the trail rates it). */
-export function intelPrepare(db: Db, matcher = intelMatcher(db)): HitPrepare {
+export function intelPrepare(db: AnyDb, matcher = intelMatcher(db)): HitPrepare {
   return (row) => {
     const labels = matcher.labelsFor({ sourceIp: row.sourceIp ?? null, forwardedFor: row.forwardedFor ?? null, mailFrom: row.mailFrom ?? null });
     if (labels.length) row.intel = labels;
