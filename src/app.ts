@@ -10,6 +10,8 @@ import { apiRoutes } from './api/routes.ts';
 import { createPublicHandler } from './channels/http.ts';
 import { compileTrust } from './channels/proxy.ts';
 import { pingDatabase } from './db/client.ts';
+import { pingPostgres } from './db/pg.ts';
+import { isPg } from './db/store.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError } from './errors.ts';
 
@@ -34,8 +36,8 @@ export function createAdminApp(deps: AppDeps): Express {
 
   // Metrics are counts only (no names, no addresses); like /healthz they need no key on the admin listener.
   app.get('/metrics', metricsHandler(deps));
-  app.get('/healthz', (_req, res) => {
-    const db = pingDatabase(deps.db);
+  app.get('/healthz', async (_req, res) => {
+    const db = isPg(deps.db) ? await pingPostgres(deps.db) : pingDatabase(deps.db);
     // A hit that could not be stored in the last minute (disk full, read-only file) is an outage.
     const { lastFailureAt, lastFailure } = deps.recorder.stats;
     const failing = lastFailureAt !== null && Date.now() - lastFailureAt < 60_000;

@@ -1,13 +1,13 @@
 import type { AlertActions } from './admin/alert-actions.ts';
 import type { Config } from './config.ts';
-import type { Db } from './db/client.ts';
+import type { AnyDb } from './db/store.ts';
 import type { HitRecorder } from './hits/record-hit.ts';
 import type { Logger } from './logger.ts';
 
 /** What the apps and listeners are built from; tests build their own. */
 export interface AppDeps {
   config: Config;
-  db: Db;
+  db: AnyDb;
   log: Logger;
   recorder: HitRecorder;
   /** Test sends for the settings page, provided by the alert pipeline when it is installed. */

@@ -8,13 +8,18 @@ import { createAdminApp } from './app.ts';
 import { createPublicServer } from './channels/http.ts';
 import { startDnsListener } from './channels/dns.ts';
 import { listenSmtp } from './channels/smtp.ts';
+import { createAlertWorker, type AlertWorker } from './alerts/worker.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { startCheckpointer } from './db/checkpointer.ts';
 import { closeDatabase, openDatabase } from './db/client.ts';
+import { closePostgres, isPostgresUrl, openPostgres } from './db/pg.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import type { AnyDb } from './db/store.ts';
 import type { AppDeps } from './deps.ts';
-import { createHitRecorder } from './hits/record-hit.ts';
+import { createClassifier } from './hits/classify.ts';
+import { createPgCorrelator } from './hits/correlate-pg.ts';
+import { createPgHitRecorder } from './hits/record-hit-pg.ts';
+import { createHitRecorder, type HitRecorder } from './hits/record-hit.ts';
 import { createFloodGate } from './hits/flood.ts';
 import { intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
@@ -48,17 +53,9 @@ export interface StartOptions {
 /** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
 export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const { config, log } = opts;
-  const dbPath = sqlitePath(config.DATABASE_URL);
-  const db = openDatabase({ path: dbPath, synchronous: config.SQLITE_SYNCHRONOUS });
-  const checkpointer = startCheckpointer(db, dbPath, log);
-  const alerts = opts.alerts === false ? null : createAlertPipeline({ db, config, log });
-  // Intel labels are set before the insert: the trail reads them when it rates the incident.
-  const prepare = [intelPrepare(db)];
-  const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
-  const recorder = createHitRecorder({ db, log, correlator: alerts?.correlator, classify: alerts?.classify, prepare, flood });
-  // Hits stored without a trail (a correlation that failed, or hits recorded with the pipeline off), in the background.
-  void recorder.catchUp();
-  const deps: AppDeps = { config, db, log, recorder, alerts: alerts ? createAlertActions({ db, config, log }) : undefined };
+  const store = await openStore(config, log, opts.alerts !== false);
+  const { db, recorder, worker } = store;
+  const deps: AppDeps = { config, db, log, recorder, alerts: opts.alerts !== false ? createAlertActions({ db, config, log }) : undefined };
   const listeners: RunningListener[] = [];
   try {
     if (config.PUBLIC_ENABLED) {
@@ -72,15 +69,14 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     if (config.DNS_ENABLED) listeners.push(await startDnsListener(deps));
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
-    await checkpointer?.close();
-    closeDatabase(db);
+    await store.close();
     throw err;
   }
   for (const l of listeners) log.info({ listener: l.name, ...l.address }, `${l.name} listener ready`);
   const forwarder: Forwarder | undefined = config.SYSLOG_URL
     ? startSyslogForwarder(db, log, { url: config.SYSLOG_URL, facility: facilityNumber(config.SYSLOG_FACILITY), pollMs: config.SYSLOG_POLL_MS })
     : undefined;
-  alerts?.worker?.start();
+  worker?.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -95,14 +91,50 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     close() {
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((l) => l.close()));
-        recorder.close();
-        await alerts?.worker?.stop();
+        await recorder.close();
+        await worker?.stop();
         await forwarder?.tick();
         await forwarder?.close();
-        await checkpointer?.close();
-        closeDatabase(db);
+        await store.close();
       })();
       return closing;
+    },
+  };
+}
+
+/** The database with its recorder and alert worker: SQLite (embedded) or PostgreSQL, by DATABASE_URL. */
+interface Store {
+  db: AnyDb;
+  recorder: HitRecorder;
+  worker: AlertWorker | null;
+  close(): Promise<void>;
+}
+
+async function openStore(config: Config, log: Logger, alerts: boolean): Promise<Store> {
+  const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
+  if (isPostgresUrl(config.DATABASE_URL)) {
+    const db = await openPostgres({ url: config.DATABASE_URL, max: config.PG_POOL_SIZE });
+    const worker = alerts && config.ALERT_WORKER_ENABLED ? createAlertWorker({ db, config, log }) : null;
+    const correlator = alerts ? createPgCorrelator({ db, config, log, onQueued: () => worker?.kick() }) : undefined;
+    // Intel labels are set before the insert: the trail reads them when it rates the incident.
+    const recorder = createPgHitRecorder({ db, log, correlator, classify: alerts ? createClassifier(db, config) : undefined, prepare: [intelPrepare(db)], flood });
+    void recorder.catchUp().catch((err: unknown) => log.error({ err }, 'correlating stored hits failed'));
+    return { db, recorder, worker, close: () => closePostgres(db) };
+  }
+  const dbPath = sqlitePath(config.DATABASE_URL);
+  const db = openDatabase({ path: dbPath, synchronous: config.SQLITE_SYNCHRONOUS });
+  const checkpointer = startCheckpointer(db, dbPath, log);
+  const pipeline = alerts ? createAlertPipeline({ db, config, log }) : null;
+  const recorder = createHitRecorder({ db, log, correlator: pipeline?.correlator, classify: pipeline?.classify, prepare: [intelPrepare(db)], flood });
+  // Hits stored without a trail (a correlation that failed, or hits recorded with the pipeline off), in the background.
+  void recorder.catchUp();
+  return {
+    db,
+    recorder,
+    worker: pipeline?.worker ?? null,
+    async close() {
+      await checkpointer?.close();
+      closeDatabase(db);
     },
   };
 }

@@ -1,8 +1,7 @@
 import { createAlertWorker } from './alerts/worker.ts';
 import { bootConfig, exitOnSignal, failStart } from './boot.ts';
-import { sqlitePath } from './config.ts';
-import { closeDatabase, openDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
+import { openConfiguredDatabase } from './db/open.ts';
 
 /**
  * `npm run worker`: the alert worker on its own, for deployments that run listeners with
@@ -12,13 +11,13 @@ import { createLogger } from './logger.ts';
 async function main(): Promise<void> {
   const config = bootConfig('honeytrail worker');
   const log = createLogger(config.LOG_LEVEL);
-  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
+  const { db, close } = await openConfiguredDatabase(config);
   const worker = createAlertWorker({ db, config, log, keepAlive: true });
   worker.start();
   log.info({ worker: worker.id, pollMs: config.ALERT_POLL_MS }, 'alert worker running');
   exitOnSignal(log, 'alert worker', async () => {
     await worker.stop();
-    closeDatabase(db);
+    await close();
   });
 }
 

@@ -1,3 +1,4 @@
+import { asSqlite } from '../src/db/store.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,8 +54,11 @@ export function testDb(): { db: Db; dir: string; cleanup: () => void } {
   };
 }
 
+/** A server on a SQLite test database, typed so (tests reach into it with SQLite-only helpers). */
+export type SqliteHoneytrail = Omit<Honeytrail, 'deps'> & { deps: Omit<Honeytrail['deps'], 'db'> & { db: Db } };
+
 export interface TestServer {
-  app: Honeytrail;
+  app: SqliteHoneytrail;
   config: Config;
   dir: string;
   publicUrl: string;
@@ -70,7 +74,9 @@ export async function startTestServer(env: Record<string, string> = {}, dir?: st
   const t = dir ? { dir, cleanup: () => {} } : tempDir();
   const { port } = await freePort();
   const config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...env });
-  const app = await startHoneytrail({ config, log: silentLog });
+  const started = await startHoneytrail({ config, log: silentLog });
+  asSqlite(started.deps.db);
+  const app = started as SqliteHoneytrail;
   return {
     app,
     config,

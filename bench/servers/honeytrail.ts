@@ -1,3 +1,4 @@
+import { asSqlite } from '../../src/db/store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startHoneytrail } from '../../src/server.ts';
@@ -40,7 +41,7 @@ process.send?.({
   tokenId: token.id,
   ...(flood ? { adminPort: app.port('admin'), key: apiKey, otherPath: pathOf(other.artifact.url) } : {}),
 });
-const count = (sql: string, ...args: string[]) => (app.deps.db.$client.prepare(sql).get(...args) as { n: number | null }).n ?? 0;
+const count = (sql: string, ...args: string[]) => (asSqlite(app.deps.db).$client.prepare(sql).get(...args) as { n: number | null }).n ?? 0;
 process.on('message', (msg) => {
   if (msg === 'count') {
     process.send?.({ hits: count('select sum(repeat_count) as n from hits'), rows: count('select count(*) as n from hits'), rss: process.memoryUsage().rss });

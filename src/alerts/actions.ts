@@ -1,6 +1,6 @@
 import type { AlertActions, DeliveryResult } from '../admin/alert-actions.ts';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
+import type { AnyDb } from '../db/store.ts';
 import type { Logger } from '../logger.ts';
 import { runDrill, type DrillResult } from './drill.ts';
 
@@ -14,7 +14,7 @@ function summarize(results: DrillResult[]): DeliveryResult {
 }
 
 /** The settings page's test sends, backed by the real drill (every send is stored as a `test` alert). */
-export function createAlertActions(deps: { db: Db; config: Config; log: Logger }): AlertActions {
+export function createAlertActions(deps: { db: AnyDb; config: Config; log: Logger }): AlertActions {
   return {
     sendTestEmail: async (to) => summarize(await runDrill(deps, { emails: [to], onlyExtra: true })),
     testWebhook: async (url) => summarize(await runDrill(deps, { webhooks: [url], onlyExtra: true })),

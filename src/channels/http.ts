@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
+import type { AnyDb } from '../db/store.ts';
 import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { HitRecorder } from '../hits/record-hit.ts';
@@ -26,7 +26,7 @@ export const PUBLIC_LIMITS = {
 
 export interface PublicDeps {
   config: Config;
-  db: Db;
+  db: AnyDb;
   log: Logger;
   recorder: HitRecorder;
 }

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
+import type { AnyDb } from '../db/store.ts';
 import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { HitRecorder } from '../hits/record-hit.ts';
@@ -25,7 +25,7 @@ import { parseMail, SMTP_LIMITS } from './smtp-mail.ts';
 /** What the SMTP listener needs: the same dependencies as the public listener. */
 export interface SmtpDeps {
   config: Config;
-  db: Db;
+  db: AnyDb;
   log: Logger;
   recorder: HitRecorder;
 }

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { loadCliEnv, loadConfig, sqlitePath } from '../config.ts';
-import type { Db } from '../db/client.ts';
+import { loadCliEnv, loadConfig } from '../config.ts';
+import type { AnyDb } from '../db/store.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
 /** What every `honeytrail` command is: its help text, its options and what it runs. */
@@ -40,13 +40,12 @@ export function connect(values: Record<string, unknown>): ApiClient {
 }
 
 /** Run `fn` on the local database named by DATABASE_URL (for admin commands run on the server host). */
-export async function withLocalDb(fn: (db: Db) => Promise<void>): Promise<void> {
-  const config = loadConfig();
-  const { openDatabase, closeDatabase } = await import('../db/client.ts');
-  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL) });
+export async function withLocalDb(fn: (db: AnyDb) => Promise<void>): Promise<void> {
+  const { openConfiguredDatabase } = await import('../db/open.ts');
+  const { db, close } = await openConfiguredDatabase(loadConfig());
   try {
     await fn(db);
   } finally {
-    closeDatabase(db);
+    await close();
   }
 }

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { runDrill } from '../alerts/drill.ts';
 import { bootConfig } from '../boot.ts';
-import { sqlitePath } from '../config.ts';
-import { closeDatabase, openDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
+import { openConfiguredDatabase } from '../db/open.ts';
 
 /**
  * `npm run drill [-- --email a@x --webhook https://…]`: send a test alert through every
@@ -14,7 +13,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({ options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } } });
   const config = bootConfig('honeytrail drill');
   const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
-  const db = openDatabase({ path: sqlitePath(config.DATABASE_URL), synchronous: config.SQLITE_SYNCHRONOUS });
+  const { db, close } = await openConfiguredDatabase(config);
   try {
     const results = await runDrill({ db, config, log }, { emails: values.email ?? [], webhooks: values.webhook ?? [] });
     if (results.length === 0) {
@@ -26,7 +25,7 @@ async function main(): Promise<number> {
     }
     return results.every((r) => r.ok) ? 0 : 1;
   } finally {
-    closeDatabase(db);
+    await close();
   }
 }
 

@@ -36,6 +36,12 @@ export function isPg(db: AnyDb): db is PgDb {
   return db.$client instanceof pg.Pool;
 }
 
+/** The SQLite database behind `db`, for code that only runs on SQLite (tests, benchmarks, SQLite tooling); throws on PostgreSQL. */
+export function asSqlite(db: AnyDb): Db {
+  if (isPg(db)) throw new Error('this needs the SQLite database; DATABASE_URL names PostgreSQL');
+  return db;
+}
+
 const sqliteTables = {
   tokens: lite.tokens,
   hits: lite.hits,

@@ -6,19 +6,15 @@ import type { Logger } from '../logger.ts';
 import type { Token } from '../tokens/kind.ts';
 import type { PgCorrelator } from './correlate-pg.ts';
 import type { FloodGate } from './flood.ts';
-import { catchUpDelay, logHit, perTokenCounts, toRow, type HitEvent, type RecorderStats } from './record-hit.ts';
+import type { HitClassifier } from './classify.ts';
+import { catchUpDelay, logHit, perTokenCounts, toRow, type HitEvent, type HitPrepare, type HitRecorder, type RecorderStats } from './record-hit.ts';
 import type { Recorded } from './trail.ts';
 
-export interface PgHitRecorder {
-  /** Store the hit; resolves once it is committed (answer the client only after that). */
-  record(event: HitEvent): Promise<HitRow>;
+export interface PgHitRecorder extends HitRecorder {
   /** Resolves when everything queued so far is stored and correlated. */
   idle(): Promise<void>;
-  /** Correlate stored hits without a trail (all of them, batch by batch); resolves with how many. */
-  catchUp(): Promise<number>;
-  /** Store what is queued and stop retrying. */
+  /** Store what is queued, wait for its correlation, and stop retrying. */
   close(): Promise<void>;
-  readonly stats: RecorderStats;
 }
 
 /**
@@ -28,7 +24,14 @@ export interface PgHitRecorder {
  * correlator in their own transaction (src/hits/correlate-pg.ts), one batch at a time per
  * process; a failed correlation is retried from the database and never fails a hit.
  */
-export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: PgCorrelator; flood?: FloodGate }): PgHitRecorder {
+export function createPgHitRecorder(deps: {
+  db: PgDb;
+  log: Logger;
+  correlator?: PgCorrelator;
+  classify?: HitClassifier;
+  prepare?: readonly HitPrepare[];
+  flood?: FloodGate;
+}): PgHitRecorder {
   const { db, log, correlator } = deps;
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
   let flushing: Promise<void> | null = null;
@@ -39,8 +42,14 @@ export function createPgHitRecorder(deps: { db: PgDb; log: Logger; correlator?: 
 
   /** Insert new rows and fold repeats, one transaction; returns a stored row per event. */
   async function persist(events: readonly HitEvent[]): Promise<HitRow[]> {
+    const rows = events.map((e) => withoutNul(toRow(e)));
+    await deps.classify?.warm?.(rows);
+    rows.forEach((row, i) => {
+      const event = events[i] as HitEvent;
+      if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
+      for (const p of deps.prepare ?? []) p(row, event.token);
+    });
     return db.transaction(async (tx) => {
-      const rows = events.map((e) => withoutNul(toRow(e)));
       const out: (HitRow | undefined)[] = new Array(rows.length);
       const fresh: { i: number; row: NewHitRow }[] = [];
       const repeats = new Map<HitRow, Date>();

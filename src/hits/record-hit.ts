@@ -36,19 +36,25 @@ export interface HitEvent {
  */
 export type HitPrepare = (row: NewHitRow, token: Token) => void;
 
+/** What the listeners and the server need of a recorder, on either database. */
 export interface HitRecorder {
   /** Store the hit; resolves once it is committed (answer the client only after that). */
   record(event: HitEvent): Promise<HitRow>;
-  /** Commit whatever is queued now. */
-  flush(): void;
   /**
-   * Correlate stored hits that are on no trail yet, in the background (one batch per turn);
-   * resolves with how many. Runs at start-up and after a failed correlation.
+   * Correlate stored hits that are on no trail yet, in the background; resolves with how
+   * many. Runs at start-up and after a failed correlation.
    */
   catchUp(): Promise<number>;
   /** Commit what is queued and stop correlating in the background (shutdown; the next start catches up). */
-  close(): void;
+  close(): void | Promise<void>;
   readonly stats: RecorderStats;
+}
+
+/** The SQLite recorder, which can also commit its queue on demand. */
+export interface SqliteHitRecorder extends HitRecorder {
+  /** Commit whatever is queued now. */
+  flush(): void;
+  close(): void;
 }
 
 /** Counters of one recorder; `lastFailureAt` lets /healthz report a database that stopped taking writes. */
@@ -101,7 +107,7 @@ export function createHitRecorder(deps: {
   prepare?: readonly HitPrepare[];
   /** Fold repeated identical hits (see hits/flood.ts); off when absent. */
   flood?: FloodGate;
-}): HitRecorder {
+}): SqliteHitRecorder {
   const { db, log, correlator } = deps;
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
