@@ -100,7 +100,7 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
 }
 
 /** A throwaway database on the PostgreSQL server at BENCH_PG_URL (default: the local one). */
-async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
   const admin = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `ht_bench_${randomBytes(5).toString('hex')}`;
   const run = async (q: string) => {

@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
 import { benchFlood } from './flood.ts';
 import { benchDns } from './dns.ts';
-import { benchPostgres } from './pg.ts';
+import { benchPostgres, withDatabase } from './pg.ts';
 import { measureAlertLatency } from './alert-latency.ts';
 
 /**
@@ -71,6 +71,23 @@ async function benchHttp(dir: string, rows: Record<string, unknown>[]): Promise<
   const stored = await ask<{ hits: number; rss: number }>(ht.child, 'count');
   await stop(ht.child);
 
+  // The same listener on PostgreSQL (pg section), same load, same run.
+  let onPg: { result: autocannon.Result; stored: { hits: number; rss: number } } | undefined;
+  if (wanted('pg')) {
+    try {
+      onPg = await withDatabase(async (url) => {
+        const server = await start('bench/servers/honeytrail.ts', [join(dir, 'http-pg'), url]);
+        process.stderr.write('  honeytrail public listener on PostgreSQL …\n');
+        const result = await load(`http://127.0.0.1:${server.ready.port}${server.ready.path ?? '/'}`);
+        const stored = await ask<{ hits: number; rss: number }>(server.child, 'count');
+        await stop(server.child);
+        return { result, stored };
+      });
+    } catch (err) {
+      process.stderr.write(`  PostgreSQL unavailable (${err instanceof Error ? err.message : String(err)}); set BENCH_PG_URL\n`);
+    }
+  }
+
   const answered = trig['2xx'];
   const ratio = trig.requests.average / baseline.requests.average;
   rows.push(
@@ -87,6 +104,21 @@ async function benchHttp(dir: string, rows: Record<string, unknown>[]): Promise<
       ratio: Number(ratio.toFixed(2)),
     },
   );
+  if (onPg) {
+    const r = onPg.result;
+    rows.push({
+      target: 'honeytrail http trigger (postgresql)',
+      reqPerSec: r.requests.average,
+      p50ms: r.latency.p50,
+      p99ms: r.latency.p99,
+      errors: r.errors + r.non2xx,
+      answered: r['2xx'],
+      storedHits: onPg.stored.hits,
+      rssMB: Math.round(onPg.stored.rss / 1e6),
+      ratio: Number((r.requests.average / baseline.requests.average).toFixed(2)),
+    });
+    console.log(`http trigger on PostgreSQL: ${Math.round(r.requests.average)} req/s, ${(r.requests.average / trig.requests.average).toFixed(2)}x SQLite's; every answered request stored: ${onPg.stored.hits >= r['2xx'] ? 'yes' : 'NO'}`);
+  }
   console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
   console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
 }

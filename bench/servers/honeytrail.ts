@@ -1,4 +1,4 @@
-import { asSqlite } from '../../src/db/store.ts';
+import { asSqlite, isPg } from '../../src/db/store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startHoneytrail } from '../../src/server.ts';
@@ -11,10 +11,12 @@ import { createToken } from '../../src/tokens/service.ts';
  * and also runs the admin API.
  */
 const dir = process.argv[2] ?? './bench/results/tmp';
+// A PostgreSQL URL as the third argument runs the same server on PostgreSQL.
+const databaseUrl = process.argv[3] ?? `file:${dir}/bench.db`;
 const flood = process.env.BENCH_ADMIN === 'true';
 const apiKey = 'bench_api_key_0123456789abcdefghijklmn';
 const config = loadConfig({
-  DATABASE_URL: `file:${dir}/bench.db`,
+  DATABASE_URL: databaseUrl,
   DATA_DIR: dir,
   PUBLIC_HOST: '127.0.0.1',
   PUBLIC_PORT: '0',
@@ -41,16 +43,26 @@ process.send?.({
   tokenId: token.id,
   ...(flood ? { adminPort: app.port('admin'), key: apiKey, otherPath: pathOf(other.artifact.url) } : {}),
 });
-const count = (sql: string, ...args: string[]) => (asSqlite(app.deps.db).$client.prepare(sql).get(...args) as { n: number | null }).n ?? 0;
-process.on('message', (msg) => {
+const db = app.deps.db;
+const count = async (query: string, ...args: string[]): Promise<number> => {
+  if (isPg(db)) {
+    let i = 0;
+    const { rows } = await db.$client.query<{ n: string | null }>(query.replace(/\?/g, () => `$${++i}`), args);
+    return Number(rows[0]?.n ?? 0);
+  }
+  return (asSqlite(db).$client.prepare(query).get(...args) as { n: number | null }).n ?? 0;
+};
+process.on('message', async (msg) => {
   if (msg === 'count') {
-    process.send?.({ hits: count('select sum(repeat_count) as n from hits'), rows: count('select count(*) as n from hits'), rss: process.memoryUsage().rss });
+    // Everything answered is committed; on PostgreSQL wait for the correlation behind it too.
+    await (app.deps.recorder as { idle?: () => Promise<void> }).idle?.();
+    process.send?.({ hits: await count('select sum(repeat_count) as n from hits'), rows: await count('select count(*) as n from hits'), rss: process.memoryUsage().rss });
   }
   if (msg === 'flood-count') {
     process.send?.({
-      hits: count('select sum(repeat_count) as n from hits where token_id = ?', token.id),
-      rows: count('select count(*) as n from hits where token_id = ?', token.id),
-      otherRows: count('select count(*) as n from hits where token_id = ?', other.token.id),
+      hits: await count('select sum(repeat_count) as n from hits where token_id = ?', token.id),
+      rows: await count('select count(*) as n from hits where token_id = ?', token.id),
+      otherRows: await count('select count(*) as n from hits where token_id = ?', other.token.id),
       rss: process.memoryUsage().rss,
     });
   }
