@@ -1,9 +1,9 @@
-import { asSqlite } from '../src/db/store.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../src/config.ts';
 import { openDatabase, type Db } from '../src/db/client.ts';
+import { isPg, type AnyDb } from '../src/db/store.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { startHoneytrail, type Honeytrail } from '../src/server.ts';
 import { createToken, type CreateTokenInput } from '../src/tokens/service.ts';
@@ -70,12 +70,15 @@ export interface TestServer {
  * Start the whole server on ephemeral ports. PUBLIC_URL is unknown until the public port is
  * bound, so the server is started once to learn it unless the caller sets PUBLIC_URL.
  */
-export async function startTestServer(env: Record<string, string> = {}, dir?: string): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, dir?: string, opts: { sqlite?: boolean } = {}): Promise<TestServer> {
   const t = dir ? { dir, cleanup: () => {} } : tempDir();
   const { port } = await freePort();
-  const config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...env });
+  // TEST_DATABASE=postgres runs the servers of the suite on a throwaway PostgreSQL database each
+  // (npm run test:pg); `sqlite` keeps a server on the SQLite file in its folder (tests about that file).
+  const pg = process.env.TEST_DATABASE === 'postgres' && !env.DATABASE_URL && !opts.sqlite ? await (await import('./pg.ts')).createTestPg() : null;
+  const config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
   const started = await startHoneytrail({ config, log: silentLog });
-  asSqlite(started.deps.db);
+  // Typed as SQLite for the tests that reach into it; on PostgreSQL only dialect-neutral code may touch it.
   const app = started as SqliteHoneytrail;
   return {
     app,
@@ -85,6 +88,7 @@ export async function startTestServer(env: Record<string, string> = {}, dir?: st
     adminUrl: `http://127.0.0.1:${app.port('admin')}`,
     async stop() {
       await app.close();
+      await pg?.drop();
       if (!dir) t.cleanup();
     },
   };
@@ -123,3 +127,18 @@ export async function makeToken(
 }
 
 export const auth = { Authorization: `Bearer ${TEST_API_KEY}` };
+
+/**
+ * One raw SQL statement on either database (`?` placeholders), for tests that check what is
+ * stored with a query of their own; resolves with the rows.
+ */
+export async function rawQuery<T = Record<string, unknown>>(db: AnyDb, query: string, ...args: unknown[]): Promise<T[]> {
+  if (isPg(db)) {
+    let i = 0;
+    const { rows } = await db.$client.query(query.replace(/\?/g, () => `$${++i}`), args);
+    // PostgreSQL returns count()/sum() as strings (bigint): numbers here, as SQLite gives them.
+    return rows.map((r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) && /^(n|total|count|max|sum)/i.test(k) ? Number(v) : v]))) as T[];
+  }
+  const stmt = db.$client.prepare(query);
+  return (stmt.reader ? stmt.all(...args) : (stmt.run(...args), [])) as T[];
+}

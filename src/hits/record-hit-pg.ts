@@ -19,10 +19,11 @@ export interface PgHitRecorder extends HitRecorder {
 
 /**
  * The hit recorder on PostgreSQL: group commit as on SQLite (hits queued while a commit is
- * in flight go into the next one, so batches grow with load), each caller answered after
- * its hit's commit. Then, record first, correlate right after: the committed hits go to the
- * correlator in their own transaction (src/hits/correlate-pg.ts), one batch at a time per
- * process; a failed correlation is retried from the database and never fails a hit.
+ * in flight go into the next one, so batches grow with load). Record first, correlate right
+ * after: the committed hits go to the correlator in their own transaction
+ * (src/hits/correlate-pg.ts), one batch at a time per process, while the next batch is
+ * written; each caller is answered once its hit is stored and on its trail. A failed
+ * correlation is retried from the database and never fails a hit (its caller is answered).
  */
 export function createPgHitRecorder(deps: {
   db: PgDb;
@@ -44,6 +45,7 @@ export function createPgHitRecorder(deps: {
   async function persist(events: readonly HitEvent[]): Promise<HitRow[]> {
     const rows = events.map((e) => withoutNul(toRow(e)));
     await deps.classify?.warm?.(rows);
+    for (const p of deps.prepare ?? []) await p.warm?.();
     rows.forEach((row, i) => {
       const event = events[i] as HitEvent;
       if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
@@ -51,43 +53,51 @@ export function createPgHitRecorder(deps: {
     });
     return db.transaction(async (tx) => {
       const out: (HitRow | undefined)[] = new Array(rows.length);
-      const fresh: { i: number; row: NewHitRow }[] = [];
-      const repeats = new Map<HitRow, Date>();
+      // A new row is known to the flood gate at once (as a placeholder filled in after the
+      // insert), so identical hits later in the same batch fold into it, as on SQLite.
+      const fresh: { i: number; row: NewHitRow; hit: HitRow }[] = [];
+      const repeats = new Set<HitRow>();
       rows.forEach((row, i) => {
         const into = deps.flood?.foldInto(row);
         if (into) {
           into.repeatCount += 1;
           into.lastAt = row.at;
-          repeats.set(into, row.at);
+          repeats.add(into);
           out[i] = into;
-        } else fresh.push({ i, row });
+          return;
+        }
+        const hit = { repeatCount: 1, lastAt: null } as unknown as HitRow;
+        deps.flood?.stored(row, hit);
+        fresh.push({ i, row, hit });
+        out[i] = hit;
       });
       if (fresh.length) {
         const inserted = await tx.insert(hits).values(fresh.map((f) => f.row)).returning();
         inserted.sort((a, b) => a.id - b.id);
-        fresh.forEach((f, k) => (out[f.i] = inserted[k]));
+        fresh.forEach((f, k) => Object.assign(f.hit, inserted[k], { repeatCount: f.hit.repeatCount, lastAt: f.hit.lastAt }));
       }
-      for (const [hit, at] of repeats) {
-        await tx.execute(sql`update hits set repeat_count = ${hit.repeatCount}, last_at = greatest(coalesce(last_at, at), ${at}) where id = ${hit.id}`);
+      for (const hit of repeats) {
+        await tx.execute(sql`update hits set repeat_count = ${hit.repeatCount}, last_at = greatest(coalesce(last_at, at), ${hit.lastAt}) where id = ${hit.id}`);
       }
       const list = [...perTokenCounts(rows)];
       await tx.execute(sql`
         update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
         from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
         where tokens.id = x.id`);
-      fresh.forEach((f) => deps.flood?.stored(f.row, out[f.i] as HitRow));
       return out as HitRow[];
     });
   }
 
-  function correlateLater(recorded: Recorded[]): void {
-    if (!correlator || recorded.length === 0) return;
+  /** Correlate a committed batch behind the ones before it; resolves when done (or failed and scheduled for a catch-up). */
+  function correlateInTurn(recorded: Recorded[]): Promise<void> {
+    if (!correlator || recorded.length === 0) return Promise.resolve();
     correlating = correlating.then(() =>
       correlator.correlate(recorded).then(() => undefined, (err: unknown) => {
         log.error({ err, hits: recorded.length }, 'correlating hits failed; they are stored and will be correlated on retry');
         scheduleCatchUp(0);
       }),
     );
+    return correlating;
   }
 
   function scheduleCatchUp(attempt: number): void {
@@ -125,6 +135,7 @@ export function createPgHitRecorder(deps: {
         log.warn({ err, size: batch.length }, 'hit batch failed; retrying hits one by one');
       }
       const recorded: Recorded[] = [];
+      const answered: (() => void)[] = [];
       for (const [i, pending] of batch.entries()) {
         try {
           const hit = stored?.[i] ?? (await persist([pending.event]))[0];
@@ -132,7 +143,7 @@ export function createPgHitRecorder(deps: {
           stats.hits++;
           recorded.push({ hit, token: pending.event.token as Token });
           logHit(log, hit, pending.event.token);
-          pending.resolve(hit);
+          answered.push(() => pending.resolve(hit));
         } catch (err) {
           stats.failed++;
           stats.lastFailureAt = Date.now();
@@ -141,7 +152,9 @@ export function createPgHitRecorder(deps: {
           pending.reject(err);
         }
       }
-      correlateLater(recorded);
+      // Callers are answered once their hits are on their trails too, as on SQLite (an API read
+      // right after sees the incident); the next batch is written meanwhile.
+      void correlateInTurn(recorded).then(() => answered.forEach((answer) => answer()));
     }
   }
 

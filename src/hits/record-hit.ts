@@ -34,7 +34,10 @@ export interface HitEvent {
  * Runs in the hit's transaction just before the insert and may fill derived columns (the
  * threat-intel matcher labels the source here).
  */
-export type HitPrepare = (row: NewHitRow, token: Token) => void;
+export type HitPrepare = ((row: NewHitRow, token: Token) => void) & {
+  /** PostgreSQL: load what the step reads before a batch is prepared synchronously (absent on SQLite). */
+  warm?: () => Promise<void>;
+};
 
 /** What the listeners and the server need of a recorder, on either database. */
 export interface HitRecorder {

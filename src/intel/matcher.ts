@@ -39,26 +39,27 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
     idx = build(rows());
   };
   let fresh: () => Index;
+  /** PostgreSQL: bring the index up to date when a check is due (the recorder awaits this before each batch). */
+  let refresh = async (): Promise<void> => undefined;
   if (isPg(db)) {
-    // PostgreSQL cannot answer synchronously: a due check runs in the background and the
-    // match uses the index as it is (at most one check period plus a query behind).
-    let checking = false;
-    const recheck = async () => {
-      const v = await intelVersion(db);
-      if (v !== version) {
-        const rows = await allIndicators(db);
-        adopt(v, () => rows);
-      }
+    let checking: Promise<void> | null = null;
+    refresh = () => {
+      if (Date.now() - checkedAt < recheckMs) return checking ?? Promise.resolve();
+      checkedAt = Date.now();
+      checking ??= (async () => {
+        const v = await intelVersion(db);
+        if (v !== version) {
+          const rows = await allIndicators(db);
+          adopt(v, () => rows);
+        }
+      })()
+        .catch(() => void (checkedAt = 0))
+        .finally(() => (checking = null));
+      return checking;
     };
+    // Between batches a match uses the index as it is; a due check runs in the background.
     fresh = () => {
-      const now = Date.now();
-      if (now - checkedAt >= recheckMs && !checking) {
-        checkedAt = now;
-        checking = true;
-        recheck()
-          .catch(() => (checkedAt = 0))
-          .finally(() => (checking = false));
-      }
+      void refresh();
       return idx;
     };
   } else {
@@ -102,13 +103,16 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
     invalidate() {
       checkedAt = 0;
     },
+    refresh: () => refresh(),
   };
 }
 
 /** Stamps matching intel labels on the hit row before it is stored (and before the trail rates it). */
 export function intelPrepare(db: AnyDb, matcher = intelMatcher(db)): HitPrepare {
-  return (row) => {
+  const prepare: HitPrepare = (row) => {
     const labels = matcher.labelsFor({ sourceIp: row.sourceIp ?? null, forwardedFor: row.forwardedFor ?? null, mailFrom: row.mailFrom ?? null });
     if (labels.length) row.intel = labels;
   };
+  if (isPg(db)) prepare.warm = () => matcher.refresh();
+  return prepare;
 }

@@ -5,7 +5,7 @@ import { ensureFirstAdmin } from '../../src/admin/setup.ts';
 import { createAdminApp } from '../../src/app.ts';
 import { countUsers } from '../../src/db/queries/users.ts';
 import { listTokens } from '../../src/db/queries/tokens.ts';
-import { sessions } from '../../src/db/schema.ts';
+import { shared } from '../../src/db/store.ts';
 import { insertAsset } from '../../src/db/queries/assets.ts';
 import { makeIncident } from '../factories.ts';
 import { makeToken, silentLog, startTestServer, testConfig, testDb, type TestServer } from '../helpers.ts';
@@ -99,19 +99,23 @@ describe('login, sessions and throttling', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).not.toMatch(/Secure/);
     const value = /ht_session=([^;]+)/.exec(cookie ?? '')?.[1] ?? '';
-    const rows = s.app.deps.db.select().from(sessions).all();
+    const { db: q, t } = shared(s.app.deps.db);
+    const rows = await q.select().from(t.sessions);
     expect(rows.some((r) => r.id === value)).toBe(false);
     expect(rows.some((r) => r.id === createHash('sha256').update(value).digest('hex'))).toBe(true);
   });
 
   it('replaces the session a browser already had when it signs in again', async () => {
-    const count = () => s.app.deps.db.select().from(sessions).all().length;
+    const count = async () => {
+      const { db: q, t } = shared(s.app.deps.db);
+      return (await q.select().from(t.sessions)).length;
+    };
     const agent = request.agent(app);
     const pre = csrfOf((await agent.get('/login')).text);
     expect((await agent.post('/login').type('form').send({ email: ADMIN.email, password: ADMIN.password, _csrf: pre })).status).toBe(303);
-    const after1 = count();
+    const after1 = await count();
     expect((await agent.post('/login').type('form').send({ email: ADMIN.email, password: ADMIN.password, _csrf: pre })).status).toBe(303);
-    expect(count()).toBe(after1);
+    expect(await count()).toBe(after1);
     expect((await agent.get('/tokens')).status).toBe(200);
   });
 
@@ -140,7 +144,8 @@ describe('login, sessions and throttling', () => {
     expect((await agent.get('/tokens')).status).toBe(303);
 
     const again = await signIn(app);
-    s.app.deps.db.update(sessions).set({ lastSeenAt: new Date(Date.now() - 31 * 60_000) }).run();
+    const { db: q, t } = shared(s.app.deps.db);
+    await q.update(t.sessions).set({ lastSeenAt: new Date(Date.now() - 31 * 60_000) });
     const res = await again.agent.get('/tokens');
     expect(res.status).toBe(303);
     expect(res.headers.location).toMatch(/^\/login/);

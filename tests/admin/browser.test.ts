@@ -152,7 +152,7 @@ describe('admin UI in a real browser', () => {
   it('shows an incident trail and acknowledges it; screenshots dashboard and incident', async () => {
     const hits = await listHits(s.app.deps.db, { limit: 10 });
     const incident = await makeIncident(s.app.deps.db, { hits, severity: 'high', lateral: true, techniques: ['T1083', 'T1552.001'], actorLabel: '10.20.4.17 (WS-ACCT-07)' });
-    makeAlert(s.app.deps.db, incident.id, { status: 'failed', lastError: 'connect ECONNREFUSED 127.0.0.1:25', sentAt: null });
+    await makeAlert(s.app.deps.db, incident.id, { status: 'failed', lastError: 'connect ECONNREFUSED 127.0.0.1:25', sentAt: null });
     await page.goto(`${s.adminUrl}/incidents/${incident.id}`);
     expect(await page.locator('#incident-status').textContent()).toBe('open');
     expect(await page.locator('.timeline li').count()).toBe(hits.length);

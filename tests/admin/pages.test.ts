@@ -46,7 +46,7 @@ describe('attacker-controlled text renders as text', () => {
     if (!stored) throw new Error('hit not recorded');
     expect(stored.userAgent).toBe(HOSTILE_UA);
     const incident = await makeIncident(db(), { hits: [stored], actorLabel: '<u>actor</u>' });
-    makeAlert(db(), incident.id, { status: 'dead', lastError: '<marquee>smtp said no</marquee>', target: 'x@corp.example' });
+    await makeAlert(db(), incident.id, { status: 'dead', lastError: '<marquee>smtp said no</marquee>', target: 'x@corp.example' });
 
     for (const page of ['/', '/tokens', `/tokens/${id}`, `/tokens/${id}/created`, `/incidents/${incident.id}`, '/incidents', '/audit']) {
       const res = await agent.get(page);
@@ -66,8 +66,8 @@ describe('attacker-controlled text renders as text', () => {
 
   it('escapes hostile DNS names, mail subjects and decoded actor fields', async () => {
     const { token } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'dns and mail' });
-    const dns = makeHit(db(), token.id, { channel: 'dns', qname: '<h1>x</h1>.t.corp.example', qtype: 'A', actorUser: '<i>bob</i>', actorDomain: 'CORP', actorHost: 'WS<1>' });
-    const mail = makeHit(db(), token.id, { channel: 'smtp', mailFrom: 'a@x', mailTo: 'b@y', mailSubject: '<iframe src=//evil>' });
+    const dns = await makeHit(db(), token.id, { channel: 'dns', qname: '<h1>x</h1>.t.corp.example', qtype: 'A', actorUser: '<i>bob</i>', actorDomain: 'CORP', actorHost: 'WS<1>' });
+    const mail = await makeHit(db(), token.id, { channel: 'smtp', mailFrom: 'a@x', mailTo: 'b@y', mailSubject: '<iframe src=//evil>' });
     const incident = await makeIncident(db(), { hits: [dns, mail] });
     for (const page of [`/tokens/${token.id}`, `/incidents/${incident.id}`, '/']) {
       const text = (await agent.get(page)).text;
@@ -166,7 +166,7 @@ describe('tokens list and detail', () => {
 
   it('pages through a token with many hits', async () => {
     const { token } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'busy' });
-    for (let i = 0; i < 60; i++) makeHit(db(), token.id, { path: `/hit-${i}` });
+    for (let i = 0; i < 60; i++) await makeHit(db(), token.id, { path: `/hit-${i}` });
     const first = await agent.get(`/tokens/${token.id}`);
     expect(first.text.match(/<tr class="hit">/g)?.length).toBe(50);
     const older = /href="(\/tokens\/[0-9a-z]+\?before(?:=|&#x3D;)\d+)#hits"/.exec(first.text)?.[1]?.replace('&#x3D;', '=');
@@ -199,11 +199,11 @@ describe('incidents', () => {
   it('shows the trail, places touched, techniques and alert log; acknowledges and closes', async () => {
     const a = await makeToken(db(), s.config, { kind: 'web-bug', name: 'payroll.xlsx bug', location: '\\\\fs01\\finance', plantedHost: 'FS01' });
     const b = await makeToken(db(), s.config, { kind: 'redirect', name: 'wiki link', location: 'https://wiki/hr', plantedHost: 'WIKI01' });
-    const h1 = makeHit(db(), a.token.id, { at: new Date('2026-11-01T10:00:00Z') });
-    const h2 = makeHit(db(), b.token.id, { at: new Date('2026-11-01T10:05:00Z') });
+    const h1 = await makeHit(db(), a.token.id, { at: new Date('2026-11-01T10:00:00Z') });
+    const h2 = await makeHit(db(), b.token.id, { at: new Date('2026-11-01T10:05:00Z') });
     await insertAsset(db(), { label: 'WS-ACCT-07', cidr: '10.20.4.0/24', segment: 'Finance VLAN' });
     const inc = await makeIncident(db(), { hits: [h1, h2], severity: 'critical', lateral: true, hostCount: 2, techniques: ['T1552.001'] });
-    makeAlert(db(), inc.id, { status: 'failed', lastError: 'connection refused', attempts: 3, sentAt: null });
+    await makeAlert(db(), inc.id, { status: 'failed', lastError: 'connection refused', attempts: 3, sentAt: null });
     const page = await agent.get(`/incidents/${inc.id}`);
     expect(page.status).toBe(200);
     const text = page.text;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { insertAsset } from '../../src/db/queries/assets.ts';
 import { listAlerts } from '../../src/db/queries/alerts.ts';
 import { listIncidents } from '../../src/db/queries/incidents.ts';
-import { freePort, makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { freePort, makeToken, rawQuery, startTestServer, type TestServer } from '../helpers.ts';
 import { getFrom, smtpSink, waitFor } from './support.ts';
 
 const ADMIN = 'https://ht.corp.example';
@@ -71,7 +71,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     const hostile = '<img src=x onerror=alert(1)>\r\nBcc: victim@evil.example\r\nX-Evil: 1';
     const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'ok', location: '<script>alert(2)</script>' });
     // Names are validated by the token API; write a hostile one the way a future importer might.
-    db(srv).$client.prepare('update tokens set name = ?').run(hostile);
+    await rawQuery(db(srv), 'update tokens set name = ?', hostile);
     await getFrom(url ?? '', '127.0.0.3', { 'User-Agent': '"><svg onload=alert(3)>' });
     await waitFor(() => sink.mails.length >= 1, 10_000, 'mail');
     await new Promise((r) => setTimeout(r, 200));
@@ -133,13 +133,13 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     const sink = await smtpSink();
     cleanups.push(() => sink.close());
     const env = { SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50' };
-    const first = await startTestServer({ ...env, ALERT_WORKER_ENABLED: 'false' });
+    const first = await startTestServer({ ...env, ALERT_WORKER_ENABLED: 'false' }, undefined, { sqlite: true });
     const { url } = await makeToken(db(first), first.config, { kind: 'web-bug', name: 'restart test' });
     await getFrom(url ?? '');
     expect(await listAlerts(db(first), { status: 'pending', limit: 5 })).toHaveLength(1);
     await first.app.close();
     expect(sink.mails).toHaveLength(0);
-    const second = await startTestServer(env, first.dir);
+    const second = await startTestServer(env, first.dir, { sqlite: true });
     cleanups.push(async () => {
       await second.stop();
       await first.stop();

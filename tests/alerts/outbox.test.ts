@@ -58,7 +58,8 @@ describe('outbox: digests, retries, dead letters, claims', () => {
   });
 
   it('claims are compare-and-swap: a row goes to one worker; only the claimant can finish it; an expired lease is reclaimed', async () => {
-    const srv = await startTestServer({ ALERT_TO: 'soc@corp.example', ALERT_WORKER_ENABLED: 'false' });
+    // SQLite's claim (compare-and-swap UPDATE); PostgreSQL's SKIP LOCKED claim: tests/hits/pg-concurrency.test.ts.
+    const srv = await startTestServer({ ALERT_TO: 'soc@corp.example', ALERT_WORKER_ENABLED: 'false' }, undefined, { sqlite: true });
     cleanups.push(() => srv.stop());
     const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'claims' });
     await getFrom(url ?? '');

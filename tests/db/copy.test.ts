@@ -37,7 +37,7 @@ function cli(...args: string[]) {
 }
 
 beforeAll(async () => {
-  const s = await startTestServer({ ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example' }, t.dir);
+  const s = await startTestServer({ ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example' }, t.dir, { sqlite: true });
   const db = s.app.deps.db;
   const tokens: Token[] = [];
   for (const [kind, host] of [['web-bug', 'FS01'], ['dns', 'FS02'], ['aws-keys', 'WS-HR-02'], ['windows-folder', 'FS01']] as const) {

@@ -28,7 +28,7 @@ describe('persistence', () => {
   it('a restarted server still has the token and its hits', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
-    const first = await startTestServer({}, t.dir);
+    const first = await startTestServer({}, t.dir, { sqlite: true });
     const created = await fetch(`${first.adminUrl}/api/v1/tokens`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
@@ -37,7 +37,7 @@ describe('persistence', () => {
     await fetch(created.artifact.url, { headers: { 'user-agent': 'before-restart' } });
     await first.stop();
 
-    const second = await startTestServer({}, t.dir);
+    const second = await startTestServer({}, t.dir, { sqlite: true });
     try {
       const hits = await fetch(`${second.adminUrl}/api/v1/tokens/${created.token.id}/hits`, { headers: auth }).then(
         (r) => r.json() as Promise<{ items: { userAgent: string }[] }>,

@@ -11,7 +11,7 @@ import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
  */
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({}, undefined, { sqlite: true });
 });
 afterAll(() => s.stop());
 

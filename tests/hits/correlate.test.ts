@@ -117,7 +117,8 @@ describe('record first, correlate right after', () => {
       await Promise.all(Array.from({ length: 100 }, (_, j) => bare.record(event(i + j < 600 ? a : b, (i + j) % 2 ? '10.9.9.9' : '10.8.8.8'))));
     }
     t.db.$client.close();
-    const s = await startTestServer({ ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example' }, t.dir);
+    // This test is about the SQLite file it seeded (whatever database the suite runs its servers on).
+    const s = await startTestServer({ ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example' }, t.dir, { sqlite: true });
     try {
       const uncorrelated = () => s.app.deps.db.$client.prepare('select count(*) as n from hits where incident_id is null').get() as { n: number };
       for (let i = 0; i < 100 && uncorrelated().n > 0; i++) await new Promise((res) => setTimeout(res, 50));

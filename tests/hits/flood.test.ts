@@ -3,7 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
 import { getToken } from '../../src/db/queries/tokens.ts';
-import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { auth, makeToken, rawQuery, startTestServer, type TestServer } from '../helpers.ts';
 
 function hit(url: string, agent: Agent, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
@@ -20,12 +20,12 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-const rows = (tokenId: string) =>
-  s.app.deps.db.$client.prepare('select count(*) as n, sum(repeat_count) as total, max(repeat_count) as maxRepeat from hits where token_id = ?').get(tokenId) as {
-    n: number;
-    total: number;
-    maxRepeat: number;
-  };
+const rows = async (tokenId: string) =>
+  (await rawQuery<{ n: number; total: number; maxRepeat: number }>(
+    s.app.deps.db,
+    'select count(*) as n, sum(repeat_count) as total, max(repeat_count) as "maxRepeat" from hits where token_id = ?',
+    tokenId,
+  ))[0] ?? { n: 0, total: 0, maxRepeat: 0 };
 
 describe('flood control', () => {
   it('folds identical hits past the threshold into one row, counting every one, while distinct events stay rows', async () => {
@@ -43,12 +43,12 @@ describe('flood control', () => {
     agent.destroy();
     expect(statuses.every((st) => st === 200)).toBe(true);
 
-    const f = rows(flooded.token.id);
+    const f = await rows(flooded.token.id);
     expect(f.total).toBe(505); // every trigger counted
     expect(f.n).toBe(10 + 5); // threshold rows + one row per distinct event; no unbounded growth
     expect(f.maxRepeat).toBe(491);
     expect((await getToken(s.app.deps.db, flooded.token.id))?.hitCount).toBe(505);
-    const o = rows(other.token.id);
+    const o = await rows(other.token.id);
     expect(o).toMatchObject({ n: 10, total: 10 });
 
     // The API shows the aggregated row with its count and last-seen time.
