@@ -90,6 +90,8 @@ export const hits = sqliteTable(
     index('hits_incident_idx').on(t.incidentId),
     // Hits recorded but not yet correlated into a trail (the correlator's work queue; usually empty).
     index('hits_uncorrelated_idx').on(t.id).where(sql`${t.incidentId} is null`),
+    // "Has this trail used a credential?" without walking the trail (credential hits are few).
+    index('hits_credential_idx').on(t.incidentId).where(sql`${t.credential} is not null`),
   ],
 );
 

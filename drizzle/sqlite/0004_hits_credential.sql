@@ -1,0 +1,1 @@
+CREATE INDEX `hits_credential_idx` ON `hits` (`incident_id`) WHERE "hits"."credential" is not null;
