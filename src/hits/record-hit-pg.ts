@@ -88,16 +88,33 @@ export function createPgHitRecorder(deps: {
     });
   }
 
-  /** Correlate a committed batch behind the ones before it; resolves when done (or failed and scheduled for a catch-up). */
-  function correlateInTurn(recorded: Recorded[]): Promise<void> {
-    if (!correlator || recorded.length === 0) return Promise.resolve();
-    correlating = correlating.then(() =>
-      correlator.correlate(recorded).then(() => undefined, (err: unknown) => {
-        log.error({ err, hits: recorded.length }, 'correlating hits failed; they are stored and will be correlated on retry');
+  // Committed hits waiting for the correlator, with the callers to answer once they are on
+  // their trails. Everything committed while a correlation runs goes into the next one, so
+  // under load one correlation (one lock, one snapshot, one commit) serves several commits.
+  let waiting: { recorded: Recorded[]; answers: (() => void)[] } | null = null;
+
+  /** Queue committed hits for correlation behind the ones before them; their callers are answered when it is done (or failed and scheduled for a catch-up). */
+  function correlateInTurn(recorded: Recorded[], answers: (() => void)[]): void {
+    if (!correlator || recorded.length === 0) {
+      answers.forEach((answer) => answer());
+      return;
+    }
+    if (waiting) {
+      waiting.recorded.push(...recorded);
+      waiting.answers.push(...answers);
+      return;
+    }
+    const turn = (waiting = { recorded: [...recorded], answers: [...answers] });
+    correlating = correlating.then(async () => {
+      if (waiting === turn) waiting = null;
+      try {
+        await correlator.correlate(turn.recorded);
+      } catch (err) {
+        log.error({ err, hits: turn.recorded.length }, 'correlating hits failed; they are stored and will be correlated on retry');
         scheduleCatchUp(0);
-      }),
-    );
-    return correlating;
+      }
+      turn.answers.forEach((answer) => answer());
+    });
   }
 
   function scheduleCatchUp(attempt: number): void {
@@ -154,7 +171,7 @@ export function createPgHitRecorder(deps: {
       }
       // Callers are answered once their hits are on their trails too, as on SQLite (an API read
       // right after sees the incident); the next batch is written meanwhile.
-      void correlateInTurn(recorded).then(() => answered.forEach((answer) => answer()));
+      correlateInTurn(recorded, answered);
     }
   }
 
