@@ -35,12 +35,31 @@ export async function openPostgres(options: PgOpenOptions): Promise<PgDb> {
   const db = drizzle(pool, { schema }) as PgDb;
   try {
     await pool.query('select 1');
-    if (options.migrate ?? true) await migrate(db, { migrationsFolder: PG_MIGRATIONS });
+    if (options.migrate ?? true) await migrateOnce(pool, db);
   } catch (err) {
     await pool.end();
     throw new Error(`cannot use PostgreSQL at ${redactUrl(options.url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   return db;
+}
+
+/** Names the migration lock (any fixed int8). */
+const MIGRATE_LOCK = 7_368_797_458;
+
+/**
+ * Apply pending migrations while holding a session advisory lock, so processes started at the
+ * same moment on one database (several nodes, a restart of all) take turns: the first applies
+ * them, the others then find nothing to do instead of failing on "already exists".
+ */
+async function migrateOnce(pool: pg.Pool, db: PgDb): Promise<void> {
+  const lock = await pool.connect();
+  try {
+    await lock.query('select pg_advisory_lock($1)', [MIGRATE_LOCK]);
+    await migrate(db, { migrationsFolder: PG_MIGRATIONS });
+  } finally {
+    await lock.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK]).catch(() => undefined);
+    lock.release();
+  }
 }
 
 /** Cheap liveness probe (for /healthz). */

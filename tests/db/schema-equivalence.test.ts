@@ -180,4 +180,16 @@ describe('SQLite and PostgreSQL schemas', () => {
       }
     }
   }, 90_000);
+
+  it('processes starting at the same moment on an empty PostgreSQL database all come up (migrations applied once)', async () => {
+    const fresh = await createTestPg();
+    try {
+      const dbs = await Promise.all(Array.from({ length: 4 }, () => openPostgres({ url: fresh.url, max: 2 })));
+      const { rows } = await (dbs[0] as PgDb).$client.query<{ n: string }>('select count(*) as n from drizzle.__drizzle_migrations');
+      expect(Number(rows[0]?.n)).toBe(readdirSync(resolve('drizzle/pg')).filter((f) => f.endsWith('.sql')).length);
+      for (const d of dbs) await closePostgres(d);
+    } finally {
+      await fresh.drop();
+    }
+  });
 });
