@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { claimDue, finishAlert, listAlerts } from '../../src/db/queries/alerts.ts';
 import { backoffMs } from '../../src/alerts/worker.ts';
-import { freePort, makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { getFrom, smtpSink, waitFor } from './support.ts';
 
 let cleanups: (() => Promise<void>)[] = [];
@@ -41,8 +41,9 @@ describe('outbox: digests, retries, dead letters, claims', () => {
   });
 
   it('gives up after ALERT_DEAD_AFTER: status dead, listed by the API', async () => {
-    const { port } = await freePort(); // nothing listens there
-    const srv = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${port}`, ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50', ALERT_RETRY_BASE_MS: '50', ALERT_DEAD_AFTER: '400ms' });
+    // Port 1 (tcpmux) has no listener on any machine this runs on. A port from freePort() is
+    // released again and another test's mail sink, started in parallel, can be handed it.
+    const srv = await startTestServer({ SMTP_URL: 'smtp://127.0.0.1:1', ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50', ALERT_RETRY_BASE_MS: '50', ALERT_DEAD_AFTER: '400ms' });
     cleanups.push(() => srv.stop());
     const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'dead letter' });
     await getFrom(url ?? '');

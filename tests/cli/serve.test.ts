@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeDatabase, openDatabase } from '../../src/db/client.ts';
 import { ask } from '../channels/dns-client.ts';
-import { freePort, makeToken, tempDir, testConfig, TEST_API_KEY } from '../helpers.ts';
+import { makeToken, tempDir, testConfig, TEST_API_KEY } from '../helpers.ts';
 
 /**
  * `honeytrail serve --only ROLES` splits one deployment's roles across processes. Two real
@@ -78,7 +78,9 @@ describe('honeytrail serve --only', () => {
       const dns = await makeToken(seed, config, { kind: 'dns', name: 'edge dns' });
       closeDatabase(seed);
 
-      const adminPort = (await freePort()).port;
+      // A port nothing else listens on (a released ephemeral one could be taken by a parallel test):
+      // were the edge node to start its admin listener anyway, it would bind it (or fail to start).
+      const adminPort = 1;
       const edge = await serve(['--only', 'public,dns'], env(t.dir, { ADMIN_PORT: String(adminPort) }));
       expect(edge.banner).toContain('Honeytrail is running (public, dns)');
       expect(edge.banner).not.toContain('Admin API');
