@@ -157,7 +157,7 @@ async function serveHoneytrail(dir: string): Promise<void> {
   const { loadConfig } = await import('../src/config.ts');
   const { createLogger } = await import('../src/logger.ts');
   const { startHoneytrail } = await import('../src/server.ts');
-  const { asSqlite } = await import('../src/db/store.ts');
+  const { rawQuery } = await import('../src/db/store.ts');
   const { createToken } = await import('../src/tokens/service.ts');
   const config = loadConfig({
     DATABASE_URL: `file:${dir}/bench-dns.db`,
@@ -180,10 +180,10 @@ async function serveHoneytrail(dir: string): Promise<void> {
     ids.push((await createToken(app.deps.db, { config }, { kind, name: `bench ${i}`, params: {} }, { id: 'bench' })).token.id);
   }
   process.send?.({ port: app.port('dns'), ids });
-  process.on('message', (msg) => {
+  process.on('message', async (msg) => {
     if (msg !== 'count') return;
-    const n = asSqlite(app.deps.db).$client.prepare('select coalesce(sum(repeat_count), 0) as n from hits').get() as { n: number };
-    process.send?.({ hits: n.n, batches: app.deps.recorder.stats.batches });
+    const [n] = await rawQuery<{ n: number }>(app.deps.db, 'select coalesce(sum(repeat_count), 0) as n from hits');
+    process.send?.({ hits: n?.n ?? 0, batches: app.deps.recorder.stats.batches });
   });
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
 }

@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { createAlertPipeline } from '../src/alerts/pipeline.ts';
 import { loadConfig } from '../src/config.ts';
 import { closeDatabase, openDatabase } from '../src/db/client.ts';
@@ -13,6 +11,7 @@ import { createPgHitRecorder } from '../src/hits/record-hit-pg.ts';
 import { createLogger } from '../src/logger.ts';
 import type { Token } from '../src/tokens/kind.ts';
 import { newTokenId } from '../src/tokens/ids.ts';
+import { createTestPg } from '../tests/pg.ts';
 import { createToken } from '../src/tokens/service.ts';
 
 /**
@@ -99,26 +98,13 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
   }
 }
 
-/** A throwaway database on the PostgreSQL server at BENCH_PG_URL (default: the local one). */
+/** A throwaway database on the PostgreSQL server at BENCH_PG_URL (default: the local one), dropped afterwards. */
 export async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const admin = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `ht_bench_${randomBytes(5).toString('hex')}`;
-  const run = async (q: string) => {
-    const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      await c.query(q);
-    } finally {
-      await c.end();
-    }
-  };
-  await run(`create database ${name}`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
+  const db = await createTestPg({ adminUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', prefix: 'ht_bench' });
   try {
-    return await fn(url.toString());
+    return await fn(db.url);
   } finally {
-    await run(`drop database if exists ${name} with (force)`);
+    await db.drop();
   }
 }
 

@@ -11,10 +11,9 @@ import { listenSmtp } from './channels/smtp.ts';
 import { createAlertWorker, type AlertWorker } from './alerts/worker.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { startCheckpointer } from './db/checkpointer.ts';
-import { closeDatabase, openDatabase } from './db/client.ts';
-import { closePostgres, isPostgresUrl, openPostgres } from './db/pg.ts';
+import { openConfiguredDatabase } from './db/open.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
-import type { AnyDb } from './db/store.ts';
+import { isPg, type AnyDb } from './db/store.ts';
 import type { AppDeps } from './deps.ts';
 import { createClassifier } from './hits/classify.ts';
 import { createPgCorrelator } from './hits/correlate-pg.ts';
@@ -112,20 +111,19 @@ interface Store {
 
 async function openStore(config: Config, log: Logger, alerts: boolean): Promise<Store> {
   const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
-  if (isPostgresUrl(config.DATABASE_URL)) {
-    const db = await openPostgres({ url: config.DATABASE_URL, max: config.PG_POOL_SIZE });
+  const { db, close } = await openConfiguredDatabase(config);
+  // Intel labels are set before the insert: the trail reads them when it rates the incident.
+  const prepare = [intelPrepare(db)];
+  if (isPg(db)) {
     const worker = alerts && config.ALERT_WORKER_ENABLED ? createAlertWorker({ db, config, log }) : null;
     const correlator = alerts ? createPgCorrelator({ db, config, log, onQueued: () => worker?.kick() }) : undefined;
-    // Intel labels are set before the insert: the trail reads them when it rates the incident.
-    const recorder = createPgHitRecorder({ db, log, correlator, classify: alerts ? createClassifier(db, config) : undefined, prepare: [intelPrepare(db)], flood });
+    const recorder = createPgHitRecorder({ db, log, correlator, classify: alerts ? createClassifier(db, config) : undefined, prepare, flood });
     void recorder.catchUp().catch((err: unknown) => log.error({ err }, 'correlating stored hits failed'));
-    return { db, recorder, worker, close: () => closePostgres(db) };
+    return { db, recorder, worker, close };
   }
-  const dbPath = sqlitePath(config.DATABASE_URL);
-  const db = openDatabase({ path: dbPath, synchronous: config.SQLITE_SYNCHRONOUS });
-  const checkpointer = startCheckpointer(db, dbPath, log);
+  const checkpointer = startCheckpointer(db, sqlitePath(config.DATABASE_URL), log);
   const pipeline = alerts ? createAlertPipeline({ db, config, log }) : null;
-  const recorder = createHitRecorder({ db, log, correlator: pipeline?.correlator, classify: pipeline?.classify, prepare: [intelPrepare(db)], flood });
+  const recorder = createHitRecorder({ db, log, correlator: pipeline?.correlator, classify: pipeline?.classify, prepare, flood });
   // Hits stored without a trail (a correlation that failed, or hits recorded with the pipeline off), in the background.
   void recorder.catchUp();
   return {
@@ -134,7 +132,7 @@ async function openStore(config: Config, log: Logger, alerts: boolean): Promise<
     worker: pipeline?.worker ?? null,
     async close() {
       await checkpointer?.close();
-      closeDatabase(db);
+      await close();
     },
   };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../src/config.ts';
 import { openDatabase, type Db } from '../src/db/client.ts';
-import { isPg, type AnyDb } from '../src/db/store.ts';
+import type { AnyDb } from '../src/db/store.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { startHoneytrail, type Honeytrail } from '../src/server.ts';
 import { createToken, type CreateTokenInput } from '../src/tokens/service.ts';
@@ -110,7 +110,7 @@ export async function freePort(): Promise<{ port: number }> {
 
 /** Factory: a token of `kind` with the kind's example params unless given. */
 export async function makeToken(
-  db: Db,
+  db: AnyDb,
   config: Config,
   input: Partial<CreateTokenInput> & { kind: string },
 ): Promise<{ token: TokenRow; url?: string }> {
@@ -128,17 +128,4 @@ export async function makeToken(
 
 export const auth = { Authorization: `Bearer ${TEST_API_KEY}` };
 
-/**
- * One raw SQL statement on either database (`?` placeholders), for tests that check what is
- * stored with a query of their own; resolves with the rows.
- */
-export async function rawQuery<T = Record<string, unknown>>(db: AnyDb, query: string, ...args: unknown[]): Promise<T[]> {
-  if (isPg(db)) {
-    let i = 0;
-    const { rows } = await db.$client.query(query.replace(/\?/g, () => `$${++i}`), args);
-    // PostgreSQL returns count()/sum() as strings (bigint): numbers here, as SQLite gives them.
-    return rows.map((r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) && /^(n|total|count|max|sum)/i.test(k) ? Number(v) : v]))) as T[];
-  }
-  const stmt = db.$client.prepare(query);
-  return (stmt.reader ? stmt.all(...args) : (stmt.run(...args), [])) as T[];
-}
+export { rawQuery } from '../src/db/store.ts';

@@ -14,8 +14,8 @@ export interface TestPg {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
+async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
     return await fn(c);
@@ -30,17 +30,22 @@ export interface TestPgOptions {
    * text sorts by locale rather than bytewise). @default the server's default collation
    */
   icuLocale?: string;
+  /** The server to create it on (the benchmarks pass BENCH_PG_URL). @default PG_TEST_URL or the local server */
+  adminUrl?: string;
+  /** Database name prefix. @default 'ht_test' */
+  prefix?: string;
 }
 
 export async function createTestPg(options: TestPgOptions = {}): Promise<TestPg> {
-  const name = `ht_test_${randomBytes(6).toString('hex')}`;
+  const adminUrl = options.adminUrl ?? ADMIN_URL;
+  const name = `${options.prefix ?? 'ht_test'}_${randomBytes(6).toString('hex')}`;
   const locale = options.icuLocale?.replace(/[^\w-]/g, '');
-  await admin((c) => c.query(locale ? `create database ${name} template template0 locale_provider icu icu_locale '${locale}' locale 'C.UTF-8'` : `create database ${name}`));
-  const url = new URL(ADMIN_URL);
+  await admin(adminUrl, (c) => c.query(locale ? `create database ${name} template template0 locale_provider icu icu_locale '${locale}' locale 'C.UTF-8'` : `create database ${name}`));
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
-    drop: () => admin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+    drop: () => admin(adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
   };
 }

@@ -1,4 +1,4 @@
-import { asSqlite, isPg } from '../../src/db/store.ts';
+import { rawQuery } from '../../src/db/store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startHoneytrail } from '../../src/server.ts';
@@ -43,15 +43,7 @@ process.send?.({
   tokenId: token.id,
   ...(flood ? { adminPort: app.port('admin'), key: apiKey, otherPath: pathOf(other.artifact.url) } : {}),
 });
-const db = app.deps.db;
-const count = async (query: string, ...args: string[]): Promise<number> => {
-  if (isPg(db)) {
-    let i = 0;
-    const { rows } = await db.$client.query<{ n: string | null }>(query.replace(/\?/g, () => `$${++i}`), args);
-    return Number(rows[0]?.n ?? 0);
-  }
-  return (asSqlite(db).$client.prepare(query).get(...args) as { n: number | null }).n ?? 0;
-};
+const count = async (query: string, ...args: string[]): Promise<number> => Number((await rawQuery<{ n: number | null }>(app.deps.db, query, ...args))[0]?.n ?? 0);
 process.on('message', async (msg) => {
   if (msg === 'count') {
     // Everything answered is committed; on PostgreSQL wait for the correlation behind it too.

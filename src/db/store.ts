@@ -36,12 +36,6 @@ export function isPg(db: AnyDb): db is PgDb {
   return db.$client instanceof pg.Pool;
 }
 
-/** The SQLite database behind `db`, for code that only runs on SQLite (tests, benchmarks, SQLite tooling); throws on PostgreSQL. */
-export function asSqlite(db: AnyDb): Db {
-  if (isPg(db)) throw new Error('this needs the SQLite database; DATABASE_URL names PostgreSQL');
-  return db;
-}
-
 const sqliteTables = {
   tokens: lite.tokens,
   hits: lite.hits,
@@ -146,3 +140,25 @@ export function isUniqueViolation(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * One raw SQL statement with `?` placeholders on either database; resolves with its rows.
+ * For checks and tools that count what is stored (tests, benchmarks), not for the app's queries.
+ * PostgreSQL's bigint results (count, sum) come back as numbers, as SQLite gives them.
+ */
+export async function rawQuery<T = Record<string, unknown>>(db: AnyDb, query: string, ...args: unknown[]): Promise<T[]> {
+  if (isPg(db)) {
+    let i = 0;
+    const res = await db.$client.query(query.replace(/\?/g, () => `$${++i}`), args);
+    const bigints = res.fields.filter((f) => f.dataTypeID === INT8 || f.dataTypeID === NUMERIC).map((f) => f.name);
+    for (const row of res.rows as Record<string, unknown>[]) for (const k of bigints) if (row[k] !== null) row[k] = Number(row[k]);
+    return res.rows as T[];
+  }
+  const stmt = db.$client.prepare(query);
+  return (stmt.reader ? stmt.all(...args) : (stmt.run(...args), [])) as T[];
+}
+
+/** PostgreSQL type ids of int8 and numeric (what count() and sum() return). */
+const INT8 = 20;
+const NUMERIC = 1700;
+

@@ -5,9 +5,9 @@ import type { Config } from '../config.ts';
 import type { PgDb } from '../db/pg.ts';
 import type { AlertPayload } from '../db/queries/alerts.ts';
 import { allAssets, matchHost, matchIp } from '../db/queries/assets.ts';
-import type { TrailState } from '../db/queries/incidents.ts';
+import { uncorrelatedHits, type TrailState } from '../db/queries/incidents.ts';
 import { alerts, incidents } from '../db/schema-pg.ts';
-import type { AssetRow, Classification, HitRow, Severity } from '../db/schema.ts';
+import type { AssetRow, Classification, Severity } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Token } from '../tokens/kind.ts';
 import { CATCH_UP_BATCH, createTrailCore, type AssetView, type Recorded, type TrailQueries } from './trail.ts';
@@ -227,11 +227,7 @@ export function createPgCorrelator(opts: {
   return {
     correlate,
     async catchUpSome() {
-      const rows = await db.execute<Record<string, unknown>>(sql`
-        select to_jsonb(h) as hit, to_jsonb(t) as token from hits h join tokens t on t.id = h.token_id
-        where h.incident_id is null order by h.id limit ${CATCH_UP_BATCH}`);
-      const batch = rows.rows.map((r) => ({ hit: hitFromJson(r.hit as Record<string, unknown>), token: tokenFromJson(r.token as Record<string, unknown>) }));
-      return correlate(batch);
+      return correlate(await uncorrelatedHits(db, CATCH_UP_BATCH));
     },
   };
 }
@@ -307,22 +303,6 @@ function latestAlert(r: Record<string, unknown>) {
     payload,
   };
 }
-
-const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-const TIME_COLUMNS = new Set(['at', 'lastAt', 'expiresAt', 'createdAt', 'updatedAt', 'deletedAt', 'lastHitAt']);
-
-/** A row read with to_jsonb(): snake_case keys, times as ISO strings, bigints as numbers. */
-function fromJson(r: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) {
-    const key = camel(k);
-    out[key] = TIME_COLUMNS.has(key) && typeof v === 'string' ? new Date(v) : v;
-  }
-  return out;
-}
-
-const hitFromJson = (r: Record<string, unknown>) => fromJson(r) as unknown as HitRow;
-const tokenFromJson = (r: Record<string, unknown>) => fromJson(r) as unknown as Token;
 
 /** A time column as epoch milliseconds under its own name (raw results carry times as driver strings). */
 const MS = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8 as ${column}`);

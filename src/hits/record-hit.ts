@@ -161,33 +161,28 @@ export function createHitRecorder(deps: {
    */
   function catchUp(attempt = 0): Promise<number> {
     if (!correlator) return Promise.resolve(0);
-    catching ??= new Promise<number>((resolve) => {
+    catching ??= (async () => {
       let total = 0;
-      const step = () => {
-        if (closed) return finish();
-        try {
-          const n = correlator.catchUpSome();
+      try {
+        while (!closed) {
+          await new Promise((next) => setImmediate(next));
+          const n = await correlator.catchUpSome();
+          if (n === 0) break;
           total += n;
-          if (n > 0) {
-            if (total % 50_000 < n) log.info({ hits: total }, 'correlating stored hits that had no trail yet');
-            setImmediate(step);
-            return;
-          }
-        } catch (err) {
-          log.error({ err, attempt: attempt + 1 }, 'correlating stored hits failed; retrying');
-          catchUpLater(attempt + 1);
+          if (total % 50_000 < n) log.info({ hits: total }, 'correlating stored hits that had no trail yet');
         }
-        finish();
-      };
-      const finish = () => {
+      } catch (err) {
+        log.error({ err, attempt: attempt + 1 }, 'correlating stored hits failed; retrying');
+        catchUpLater(attempt + 1);
+      } finally {
         catching = null;
-        if (total > 0) log.warn({ hits: total }, 'correlated stored hits that had no trail yet');
-        resolve(total);
-      };
-      setImmediate(step);
-    });
+      }
+      if (total > 0) log.warn({ hits: total }, 'correlated stored hits that had no trail yet');
+      return total;
+    })();
     return catching;
   }
+
 
   /** Catch up after a delay (after a failed correlation), with backoff. */
   function catchUpLater(attempt: number): void {

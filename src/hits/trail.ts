@@ -2,7 +2,7 @@ import { actorOf, assetLookup, sameHost, type Actor, type AssetLookup } from '..
 import { CREDENTIAL_USE_TECHNIQUES } from '../alerts/attack.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { trailStatements, type TrailState } from '../db/queries/incidents.ts';
+import { trailStatements, uncorrelatedHits, type TrailState } from '../db/queries/incidents.ts';
 import type { Classification, HitRow, Severity } from '../db/schema.ts';
 import { SEVERITIES } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
@@ -45,10 +45,10 @@ export interface Correlator {
    * stay uncorrelated in the database and `catchUp` takes them later.
    */
   correlate(batch: readonly Recorded[]): void;
-  /** Correlate every stored hit that has no incident yet, oldest first, in bounded batches; returns how many. */
-  catchUp(): number;
-  /** Correlate one bounded batch (at most CATCH_UP_BATCH) of the oldest uncorrelated hits; returns how many (0: none left). */
-  catchUpSome(): number;
+  /** Correlate every stored hit that has no incident yet, oldest first, in bounded batches; resolves with how many. */
+  catchUp(): Promise<number>;
+  /** Correlate one bounded batch (at most CATCH_UP_BATCH) of the oldest uncorrelated hits; resolves with how many (0: none left). */
+  catchUpSome(): Promise<number>;
 }
 
 /** The columns of a stored hit the trail reads. */
@@ -213,14 +213,14 @@ export function createTrail(opts: TrailOptions): Correlator {
         throw err;
       }
     },
-    catchUpSome() {
-      const batch = q.uncorrelated(CATCH_UP_BATCH);
+    async catchUpSome() {
+      const batch = await uncorrelatedHits(db, CATCH_UP_BATCH);
       this.correlate(batch);
       return batch.length;
     },
-    catchUp() {
+    async catchUp() {
       let total = 0;
-      for (let n = this.catchUpSome(); n > 0; n = this.catchUpSome()) total += n;
+      for (let n = await this.catchUpSome(); n > 0; n = await this.catchUpSome()) total += n;
       return total;
     },
   };

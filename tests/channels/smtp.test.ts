@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startHoneytrail, type Honeytrail } from '../../src/server.ts';
-import { asSqlite } from '../../src/db/store.ts';
 import { describeArtifact } from '../../src/tokens/service.ts';
 import { makeToken, tempDir, testConfig } from '../helpers.ts';
 
@@ -96,7 +95,7 @@ class RawSmtp {
 }
 
 async function mailbox(): Promise<{ tokenId: string; address: string }> {
-  const { token } = await makeToken(asSqlite(app.deps.db), app.deps.config, { kind: 'email' });
+  const { token } = await makeToken(app.deps.db, app.deps.config, { kind: 'email' });
   return { tokenId: token.id, address: describeArtifact({ config: app.deps.config }, token).email ?? '' };
 }
 

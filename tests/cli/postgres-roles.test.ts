@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFrom, smtpSink, waitFor } from '../alerts/support.ts';
 import { tempDir, TEST_API_KEY } from '../helpers.ts';
 import { createTestPg, type TestPg } from '../pg.ts';
+import { children, portIn, serve as serveWith, stopped } from './serve-process.ts';
 
 /**
  * Three Honeytrail processes on one PostgreSQL, as a multi-node deployment runs them: two
@@ -12,8 +11,6 @@ import { createTestPg, type TestPg } from '../pg.ts';
  * checks every hit is stored once, one incident holds the whole trail, and every alert row
  * is delivered exactly once (one mail per row, no duplicate Message-ID).
  */
-const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
-const children: ChildProcess[] = [];
 const dir = tempDir();
 let pg: TestPg;
 let sink: Awaited<ReturnType<typeof smtpSink>>;
@@ -29,47 +26,24 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-async function serve(only: string, extra: Record<string, string> = {}): Promise<{ child: ChildProcess; banner: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--only', only], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: pg.url,
-      DATA_DIR: dir.dir,
-      PUBLIC_HOST: '127.0.0.1',
-      PUBLIC_PORT: '0',
-      PUBLIC_URL: 'http://cdn.corp.example',
-      ADMIN_PORT: '0',
-      DNS_HOST: '127.0.0.1',
-      DNS_PORT: '0',
-      HONEYTRAIL_API_KEY: TEST_API_KEY,
-      ALERT_TO: 'soc@corp.example',
-      SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
-      ALERT_POLL_MS: '200',
-      LOG_LEVEL: 'warn',
-      ...extra,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+/** `honeytrail serve --only ROLES` on the test's PostgreSQL database and mail sink. */
+const serve = (only: string) =>
+  serveWith(['--only', only], {
+    PATH: process.env.PATH,
+    DATABASE_URL: pg.url,
+    DATA_DIR: dir.dir,
+    PUBLIC_HOST: '127.0.0.1',
+    PUBLIC_PORT: '0',
+    PUBLIC_URL: 'http://cdn.corp.example',
+    ADMIN_PORT: '0',
+    DNS_HOST: '127.0.0.1',
+    DNS_PORT: '0',
+    HONEYTRAIL_API_KEY: TEST_API_KEY,
+    ALERT_TO: 'soc@corp.example',
+    SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+    ALERT_POLL_MS: '200',
+    LOG_LEVEL: 'warn',
   });
-  children.push(child);
-  let err = '';
-  child.stderr?.on('data', (d) => (err += String(d)));
-  for (let i = 0; i < 300; i++) {
-    if (/Honeytrail is running[\s\S]*\n\n/.test(err)) return { child, banner: err };
-    if (child.exitCode !== null) throw new Error(`serve --only ${only} exited ${child.exitCode}: ${err}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`serve --only ${only} did not start: ${err}`);
-}
-
-const portIn = (banner: string, label: string): number => Number(new RegExp(`${label}\\s*: (?:http://)?127\\.0\\.0\\.1:(\\d+)`).exec(banner)?.[1] ?? NaN);
-
-function stopped(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
 
 describe('three processes on one PostgreSQL', () => {
   it('two edge nodes take one actor\u2019s hits at once: every hit stored once, one incident, every alert delivered exactly once', async () => {

@@ -1,10 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeDatabase, openDatabase } from '../../src/db/client.ts';
 import { ask } from '../channels/dns-client.ts';
 import { makeToken, tempDir, testConfig, TEST_API_KEY } from '../helpers.ts';
+import { children, portIn, serve, stopped } from './serve-process.ts';
 
 /**
  * `honeytrail serve --only ROLES` splits one deployment's roles across processes. Two real
@@ -13,7 +14,6 @@ import { makeToken, tempDir, testConfig, TEST_API_KEY } from '../helpers.ts';
  */
 const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
 const ZONE = 'roles.example.test';
-const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
@@ -37,34 +37,11 @@ function env(dir: string, extra: Record<string, string>): NodeJS.ProcessEnv {
   };
 }
 
-/** Start `honeytrail serve ...`; resolves with the banner once it is printed. */
-async function serve(args: string[], environment: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; banner: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: environment, stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr?.on('data', (d) => (err += String(d)));
-  for (let i = 0; i < 200; i++) {
-    if (/Honeytrail is running[\s\S]*\n\n/.test(err)) return { child, banner: err };
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`serve did not start: ${err}`);
-}
-
-const portIn = (banner: string, label: string): number => Number(new RegExp(`${label}\\s*: (?:http://)?127\\.0\\.0\\.1:(\\d+)`).exec(banner)?.[1] ?? NaN);
-
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     s.once('connect', () => (s.destroy(), resolve(false)));
     s.once('error', () => resolve(true));
-  });
-}
-
-function stopped(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
   });
 }
 
@@ -81,7 +58,7 @@ describe('honeytrail serve --only', () => {
       // A port nothing else listens on (a released ephemeral one could be taken by a parallel test):
       // were the edge node to start its admin listener anyway, it would bind it (or fail to start).
       const adminPort = 1;
-      const edge = await serve(['--only', 'public,dns'], env(t.dir, { ADMIN_PORT: String(adminPort) }));
+      const edge = await serve(['--only', 'public,dns'], env(t.dir, { ADMIN_PORT: String(adminPort) }), 20_000);
       expect(edge.banner).toContain('Honeytrail is running (public, dns)');
       expect(edge.banner).not.toContain('Admin API');
       expect(edge.banner).toContain('queued for a separate worker');
@@ -94,7 +71,7 @@ describe('honeytrail serve --only', () => {
       const reply = await ask(portIn(edge.banner, 'DNS'), `${dns.token.id}.${ZONE}`, 'A');
       expect(reply?.rcode).toBe('NOERROR');
 
-      const office = await serve(['--only', 'admin'], env(t.dir, {}));
+      const office = await serve(['--only', 'admin'], env(t.dir, {}), 20_000);
       expect(office.banner).toContain('Honeytrail is running (admin)');
       expect(office.banner).not.toMatch(/Public\s*:|DNS\s*:/);
       const api = `http://127.0.0.1:${portIn(office.banner, 'Admin API')}/api/v1`;

@@ -84,7 +84,7 @@ describe('record first, correlate right after', () => {
     r.close();
 
     // Catching up again finds nothing left and queues nothing twice.
-    expect(p.correlator.catchUp()).toBe(0);
+    expect(await p.correlator.catchUp()).toBe(0);
     expect(await listAlerts(db, { limit: 10 })).toHaveLength(1);
   });
 
@@ -96,8 +96,8 @@ describe('record first, correlate right after', () => {
     for (const h of stored) expect((await getHit(db, h.id))?.incidentId).toBeNull();
 
     const p = createAlertPipeline({ db, config: config(), log: silentLog });
-    expect(p.correlator.catchUp()).toBe(3);
-    expect(p.correlator.catchUp()).toBe(0);
+    expect(await p.correlator.catchUp()).toBe(3);
+    expect(await p.correlator.catchUp()).toBe(0);
     const [first, second, third] = await Promise.all(stored.map(async (h) => (await getHit(db, h.id))?.incidentId));
     expect(first).toBe(second);
     expect(third).not.toBe(first);

@@ -1,8 +1,6 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, min, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import {
-  hits,
-  tokens,
   type Classification,
   type HitRow,
   type IncidentRow,
@@ -76,10 +74,13 @@ export function trailStatements(db: Db, counted: readonly Classification[]) {
     credentialSeen: (incidentId: number) => credentialSeen.get(incidentId) !== undefined,
     /** Put stored hits on an incident's trail (one statement for a batch's hits of one incident). */
     assign: (incidentId: number, hitIds: readonly number[]) => void assign.run(incidentId, JSON.stringify(hitIds)),
-    /** Stored hits not yet on any trail (recorded, then the process stopped before correlating), oldest first. */
-    uncorrelated: (limit: number): { hit: HitRow; token: TokenRow }[] =>
-      db.select({ hit: hits, token: tokens }).from(hits).innerJoin(tokens, eq(tokens.id, hits.tokenId)).where(isNull(hits.incidentId)).orderBy(asc(hits.id)).limit(limit).all(),
   };
+}
+
+/** Stored hits not yet on any trail (recorded, then correlation failed or the process stopped), oldest first, with their tokens; either database. */
+export async function uncorrelatedHits(db: AnyDb, limit: number): Promise<{ hit: HitRow; token: TokenRow }[]> {
+  const { db: q, t } = shared(db);
+  return q.select({ hit: t.hits, token: t.tokens }).from(t.hits).innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId)).where(isNull(t.hits.incidentId)).orderBy(asc(t.hits.id)).limit(limit);
 }
 
 export interface IncidentFilter {
