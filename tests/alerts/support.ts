@@ -42,13 +42,16 @@ export async function smtpSink(port = 0): Promise<{ port: number; mails: Receive
   return { port: bound, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-/** Poll `check` until it returns a truthy value (bounded: fails after `ms`). */
-export async function waitFor<T>(check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
+/**
+ * Poll `check` until it returns a truthy value (bounded: fails after `ms`). `what` names the
+ * condition in the timeout error; a function is called then, to describe what was last seen.
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, ms = 10_000, what: string | (() => string) = 'condition'): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check();
     if (v) return v as Exclude<T, null | undefined | false | 0 | ''>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
