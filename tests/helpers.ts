@@ -72,12 +72,23 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}, dir?: string, opts: { sqlite?: boolean } = {}): Promise<TestServer> {
   const t = dir ? { dir, cleanup: () => {} } : tempDir();
-  const { port } = await freePort();
   // TEST_DATABASE=postgres runs the servers of the suite on a throwaway PostgreSQL database each
   // (npm run test:pg); `sqlite` keeps a server on the SQLite file in its folder (tests about that file).
   const pg = process.env.TEST_DATABASE === 'postgres' && !env.DATABASE_URL && !opts.sqlite ? await (await import('./pg.ts')).createTestPg() : null;
-  const config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
-  const started = await startHoneytrail({ config, log: silentLog });
+  let config: Config;
+  let started: Awaited<ReturnType<typeof startHoneytrail>>;
+  // The public port is chosen before binding (PUBLIC_URL names it); a parallel test can take it
+  // in between, so a lost bind is retried on another port (bounded).
+  for (let attempt = 1; ; attempt++) {
+    const { port } = await freePort();
+    config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
+    try {
+      started = await startHoneytrail({ config, log: silentLog });
+      break;
+    } catch (err) {
+      if (attempt >= 5 || env.PUBLIC_PORT || !/EADDRINUSE/.test(String((err as Error).cause ?? err))) throw err;
+    }
+  }
   // Typed as SQLite for the tests that reach into it; on PostgreSQL only dialect-neutral code may touch it.
   const app = started as SqliteHoneytrail;
   return {

@@ -114,7 +114,7 @@ export const incidents = pgTable(
     summary: text('summary'),
     updatedAt: timestamp('updated_at', { precision: 3, withTimezone: true, mode: 'date' }),
   },
-  (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt)],
+  (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt), index('incidents_updated_idx').on(t.updatedAt, t.id)],
 );
 
 export const alerts = pgTable(

@@ -119,7 +119,7 @@ export const incidents = sqliteTable(
     summary: text('summary'),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
   },
-  (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt)],
+  (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt), index('incidents_updated_idx').on(t.updatedAt, t.id)],
 );
 
 export const ALERT_STATUSES = ['pending', 'sending', 'sent', 'failed', 'dead'] as const;

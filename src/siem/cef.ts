@@ -1,4 +1,4 @@
-import type { HitRow, TokenRow } from '../db/schema.ts';
+import type { HitRow, IncidentRow, Severity, TokenRow } from '../db/schema.ts';
 
 /**
  * ArcSight CEF (v0) and RFC 5424 syslog framing for SIEM forwarding. CEF header fields escape
@@ -43,12 +43,58 @@ export function hitToCef(hit: HitRow, token: TokenRow | undefined, version: stri
     ['cs6Label', 'threatIntel'],
     ['cs6', hit.intel?.join(',')],
   ];
-  const extension = fields
+  const name = `Honeytoken triggered: ${token?.name ?? hit.tokenId}`;
+  return `CEF:0|Honeytrail|Honeytrail|${header(version)}|hit:${header(token?.kind ?? 'unknown')}|${header(name)}|${severityOf(hit)}|${extension(fields)}`;
+}
+
+/** CEF severity (0-10) of an incident's severity. */
+export const INCIDENT_CEF_SEVERITY: Record<Severity, number> = { low: 3, medium: 5, high: 8, critical: 10 };
+
+/** Join CEF extension fields, leaving out empty ones. */
+function extension(fields: [string, string | number | null | undefined][]): string {
+  return fields
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
     .map(([k, v]) => `${k}=${ext(String(v))}`)
     .join(' ');
-  const name = `Honeytoken triggered: ${token?.name ?? hit.tokenId}`;
-  return `CEF:0|Honeytrail|Honeytrail|${header(version)}|hit:${header(token?.kind ?? 'unknown')}|${header(name)}|${severityOf(hit)}|${extension}`;
+}
+
+/**
+ * An incident's state as one CEF event: what the SIEM correlates on (actor, severity, lateral
+ * movement, techniques) next to the hit events that carry its id in `cn1`. Sent when the
+ * incident opens and again whenever it changes (new hits, severity, status).
+ */
+export function incidentToCef(incident: IncidentRow, version: string): string {
+  const [kind, ...rest] = incident.actorKey.split(':');
+  const actor = rest.join(':');
+  const ip = kind === 'ip' || kind === 'resolver' || kind === 'mail-server' ? actor : undefined;
+  const fields: [string, string | number | null | undefined][] = [
+    ['rt', incident.updatedAt?.getTime() ?? incident.lastAt.getTime()],
+    ['start', incident.firstAt.getTime()],
+    ['end', incident.lastAt.getTime()],
+    ['src', ip],
+    ['shost', kind === 'host' ? actor : undefined],
+    ['suser', kind === 'user' ? actor : undefined],
+    ['cnt', incident.hitCount],
+    ['act', incident.status],
+    ['cn1Label', 'incidentId'],
+    ['cn1', incident.id],
+    ['cn2Label', 'tokenCount'],
+    ['cn2', incident.tokenCount],
+    ['cn3Label', 'hostCount'],
+    ['cn3', incident.hostCount],
+    ['cs1Label', 'actor'],
+    ['cs1', incident.actorLabel ?? incident.actorKey],
+    ['cs2Label', 'severity'],
+    ['cs2', incident.severity],
+    ['cs3Label', 'lateralMovement'],
+    ['cs3', incident.lateral ? 'true' : 'false'],
+    ['cs4Label', 'attackTechniques'],
+    ['cs4', incident.techniques.join(',')],
+    ['msg', incident.summary],
+    ['externalId', `incident-${incident.id}`],
+  ];
+  const name = incident.summary ? `Honeytrail incident: ${incident.summary}` : `Honeytrail incident #${incident.id}: ${incident.actorLabel ?? incident.actorKey}`;
+  return `CEF:0|Honeytrail|Honeytrail|${header(version)}|incident:${header(incident.severity)}|${header(name)}|${INCIDENT_CEF_SEVERITY[incident.severity]}|${extension(fields)}`;
 }
 
 /** RFC 5424 message: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG` (no structured data). */

@@ -2,13 +2,20 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { listHits } from '../db/queries/hits.ts';
+import { incidentsChangedSince } from '../db/queries/incidents.ts';
 import { getSetting, setSetting } from '../db/queries/settings.ts';
 import type { AnyDb } from '../db/store.ts';
 import type { Logger } from '../logger.ts';
 import { tokenCache } from '../exports/hits.ts';
-import { hitToCef, syslog5424 } from './cef.ts';
+import { hitToCef, incidentToCef, syslog5424 } from './cef.ts';
+import type { Severity } from '../db/schema.ts';
 
 const CURSOR = 'siem.syslog.cursor';
+const INCIDENT_CURSOR = 'siem.syslog.incidents';
+/** Incident changes younger than this wait for the next poll, so a writer that read the clock before a later one committed is not passed by. */
+const INCIDENT_SETTLE_MS = 1000;
+/** Syslog severity of an incident line (2 crit … 5 notice). */
+const SYSLOG_SEVERITY: Record<Severity, number> = { critical: 2, high: 3, medium: 4, low: 5 };
 const VERSION = '0.1';
 
 export interface SyslogOptions {
@@ -21,15 +28,21 @@ export interface SyslogOptions {
 }
 
 export interface Forwarder {
-  /** Forward everything new now (used by tests and at shutdown). */
-  tick(): Promise<number>;
+  /**
+   * Forward everything new now (used by tests and at shutdown); returns the lines sent.
+   * Incident changes within a second before `now` wait for a later tick.
+   */
+  tick(now?: number): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
- * Forwards every stored hit to a SIEM as CEF over syslog. It tails the hits table with a
- * cursor kept in the database, so a SIEM outage or a restart delays forwarding but loses
- * nothing (at-least-once: after a crash the last batch may be sent again).
+ * Forwards every stored hit and every incident to a SIEM as CEF over syslog. Hits go out once
+ * each (MSGID `HIT`); an incident goes out when it opens and again whenever it changes (more
+ * hits, severity, status), carrying its state at that moment (MSGID `INCIDENT`); a burst of
+ * hits on one incident makes one incident line per poll. Both feeds are tailed with cursors
+ * kept in the database, so a SIEM outage or a restart delays forwarding but loses nothing
+ * (at-least-once: after a crash the last line may be sent again).
  */
 export function startSyslogForwarder(db: AnyDb, log: Logger, opts: SyslogOptions): Forwarder {
   const target = new URL(opts.url);
@@ -71,7 +84,7 @@ export function startSyslogForwarder(db: AnyDb, log: Logger, opts: SyslogOptions
     await new Promise<void>((resolve, reject) => s.write(Buffer.concat([Buffer.from(`${payload.length} `), payload]), (err) => (err ? reject(err) : resolve())));
   };
 
-  const forward = async (): Promise<number> => {
+  const forwardHits = async (): Promise<number> => {
     const token = tokenCache(db);
     let sent = 0;
     for (;;) {
@@ -87,8 +100,27 @@ export function startSyslogForwarder(db: AnyDb, log: Logger, opts: SyslogOptions
     }
   };
 
-  const tick = (): Promise<number> => {
-    busy ??= forward()
+  const forwardIncidents = async (now: number): Promise<number> => {
+    const until = now - INCIDENT_SETTLE_MS;
+    let sent = 0;
+    for (;;) {
+      const after = (await getSetting<{ at: number; id: number }>(db, INCIDENT_CURSOR)) ?? { at: 0, id: 0 };
+      const batch = await incidentsChangedSince(db, after, until, 200);
+      if (batch.length === 0) return sent;
+      for (const incident of batch) {
+        const at = incident.updatedAt ?? incident.lastAt;
+        await send(syslog5424(incidentToCef(incident, VERSION), { facility: opts.facility, severity: SYSLOG_SEVERITY[incident.severity], hostname: me, msgid: 'INCIDENT', at }));
+        await setSetting(db, INCIDENT_CURSOR, { at: at.getTime(), id: incident.id });
+        sent++;
+      }
+    }
+  };
+
+  // Hits first, so an incident line follows the hit lines that changed it.
+  const forward = async (now: number): Promise<number> => (await forwardHits()) + (await forwardIncidents(now));
+
+  const tick = (now = Date.now()): Promise<number> => {
+    busy ??= forward(now)
       .catch((err: unknown) => {
         log.warn({ err, target: `${proto}://${host}:${port}` }, 'syslog forwarding failed; will retry');
         return 0;

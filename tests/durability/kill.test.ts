@@ -57,11 +57,18 @@ async function seededServer(dir: string): Promise<{ child: ChildProcess; tokenId
   const seed = openDatabase({ path: join(dir, 'honeytrail.db') });
   const { token, url } = await makeToken(seed, testConfig(dir), { kind: 'web-bug' });
   closeDatabase(seed);
-  const publicPort = (await freePort()).port;
-  const child = await startServer(dir, publicPort, (await freePort()).port);
-  const u = new URL(url ?? '');
-  u.port = String(publicPort);
-  return { child, tokenId: token.id, url: u };
+  // Ports are chosen before the child binds them; one lost to a parallel test is retried (bounded).
+  for (let attempt = 1; ; attempt++) {
+    const publicPort = (await freePort()).port;
+    try {
+      const child = await startServer(dir, publicPort, (await freePort()).port);
+      const u = new URL(url ?? '');
+      u.port = String(publicPort);
+      return { child, tokenId: token.id, url: u };
+    } catch (err) {
+      if (attempt >= 5 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
 }
 
 describe('durability', () => {

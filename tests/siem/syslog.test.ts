@@ -1,9 +1,10 @@
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { HitRow } from '../../src/db/schema.ts';
-import { hitToCef, syslog5424 } from '../../src/siem/cef.ts';
-import { makeToken, startTestServer } from '../helpers.ts';
+import type { HitRow, IncidentRow } from '../../src/db/schema.ts';
+import { hitToCef, incidentToCef, syslog5424 } from '../../src/siem/cef.ts';
+import { getFrom } from '../alerts/support.ts';
+import { auth, makeToken, startTestServer } from '../helpers.ts';
 
 /** Parse an RFC 5424 line into its header fields and the CEF message. */
 function parse5424(line: string) {
@@ -42,9 +43,11 @@ describe('SIEM syslog forwarding', () => {
     try {
       const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'HR|salaries', location: '\\\\fs01\\hr' });
       await fetch(url!, { headers: { 'user-agent': 'evil cs1=forged | pipe \\ back' } });
-      expect(await s.app.forwarder?.tick()).toBe(1);
-      for (let i = 0; i < 50 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(got).toHaveLength(1);
+      // The hit, then the incident it opened (a tick a moment later: incident changes settle 1 s).
+      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(2);
+      for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(got).toHaveLength(2);
+      expect(got.map((l) => parse5424(l).msgid)).toEqual(['HIT', 'INCIDENT']);
       const line = parse5424(got[0] ?? '');
       expect(line.pri).toBe(20 * 8 + 2);
       expect(line.app).toBe('honeytrail');
@@ -57,7 +60,7 @@ describe('SIEM syslog forwarding', () => {
       expect(cef.ext.requestClientApplication).toBe('evil cs1=forged | pipe \\ back');
       expect(cef.ext.cs2).toBe('\\\\fs01\\hr');
       // Nothing new: nothing sent again.
-      expect(await s.app.forwarder?.tick()).toBe(0);
+      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(0);
     } finally {
       await s.stop();
       udp.close();
@@ -71,6 +74,14 @@ describe('SIEM syslog forwarding', () => {
     const cef = parseCef(parse5424(line).msg);
     expect(cef.ext.requestClientApplication).toBe('x\nCEF:0|forged');
     expect(cef.ext.request).toBe('a\nb');
+
+    // Incident lines too: actor labels and summaries come from attacker-chosen host and user names.
+    const incident = { id: 7, actorKey: 'host:ws|01', actorLabel: 'WS|01\r\nCEF:0|forged', firstAt: new Date(0), lastAt: new Date(0), updatedAt: new Date(0), hitCount: 1, tokenCount: 1, hostCount: 1, locationCount: 1, severity: 'low', status: 'open', lateral: false, techniques: [], summary: 'a=b\nc' } as unknown as IncidentRow;
+    const iline = syslog5424(incidentToCef(incident, '0.1'), { facility: 20, severity: 5, hostname: 'h', msgid: 'INCIDENT', at: new Date(0) });
+    expect(iline).not.toMatch(/[\r\n]/);
+    const icef = parseCef(parse5424(iline).msg);
+    expect(icef.header).toHaveLength(7);
+    expect(icef.ext).toMatchObject({ cs1: 'WS|01\nCEF:0|forged', shost: 'ws|01', msg: 'a=b\nc' });
   });
 
   it('sends octet-counted frames over TCP and resumes after the SIEM was down', async () => {
@@ -98,15 +109,65 @@ describe('SIEM syslog forwarding', () => {
       const { url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
       await fetch(url!);
       await fetch(url!);
-      expect(await s.app.forwarder?.tick()).toBe(0); // refused: nothing forwarded, nothing lost
+      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(0); // refused: nothing forwarded, nothing lost
       await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      expect(await s.app.forwarder?.tick()).toBe(2);
-      for (let i = 0; i < 50 && frames.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(frames).toHaveLength(2);
+      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(3); // two hits, their incident
+      for (let i = 0; i < 50 && frames.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(frames).toHaveLength(3);
+      expect(frames.map((f) => parse5424(f).msgid)).toEqual(['HIT', 'HIT', 'INCIDENT']);
       for (const f of frames) expect(parseCef(parse5424(f).msg).header[0]).toBe('CEF:0');
     } finally {
       await s.stop();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('sends each incident when it opens and again when it changes: lateral movement, severity, techniques, status', async () => {
+    const udp = createSocket('udp4');
+    const got: string[] = [];
+    udp.on('message', (m) => got.push(m.toString('utf8')));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    const s = await startTestServer({ SYSLOG_URL: `udp://127.0.0.1:${udp.address().port}`, SYSLOG_POLL_MS: '60000' });
+    const received = async (n: number) => {
+      for (let i = 0; i < 100 && got.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+      return got.map((l) => parse5424(l));
+    };
+    try {
+      const db = s.app.deps.db;
+      const a = await makeToken(db, s.config, { kind: 'web-bug', name: 'payroll.xlsx', location: '\\\\FS01\\finance\\payroll.xlsx', plantedHost: 'FS01' });
+      const b = await makeToken(db, s.config, { kind: 'web-bug', name: 'vpn.txt', location: '\\\\FS02\\it\\vpn.txt', plantedHost: 'FS02' });
+      expect(await getFrom(a.url ?? '', '127.0.0.2')).toBe(200);
+      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(2);
+      expect(await getFrom(b.url ?? '', '127.0.0.2')).toBe(200);
+      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(2);
+      const lines = await received(4);
+      expect(lines.map((l) => l.msgid)).toEqual(['HIT', 'INCIDENT', 'HIT', 'INCIDENT']);
+
+      const opened = parseCef(lines[1]?.msg ?? '');
+      const moved = parseCef(lines[3]?.msg ?? '');
+      expect(opened.ext.cn1).toBe(moved.ext.cn1);
+      expect(moved.header.slice(0, 5)).toEqual(['CEF:0', 'Honeytrail', 'Honeytrail', '0.1', 'incident:high']);
+      expect(moved.header[6]).toBe('8');
+      expect(lines[3]?.pri).toBe(20 * 8 + 3);
+      expect(moved.ext).toMatchObject({ src: '127.0.0.2', cnt: '2', cn2: '2', cn3: '2', cs2: 'high', cs3: 'true', act: 'open', externalId: `incident-${moved.ext.cn1}` });
+      expect(opened.ext).toMatchObject({ cnt: '1', cs3: 'false' });
+      expect(moved.ext.cs4?.split(',')).toContain('T1021');
+      // Hit lines carry the incident id the SIEM joins on.
+      expect(parseCef(lines[2]?.msg ?? '').ext.cn1).toBe(moved.ext.cn1);
+
+      // A status change is a change: sent once it has settled (1 s), then not again.
+      const res = await fetch(`${s.adminUrl}/api/v1/incidents/${moved.ext.cn1}`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'acknowledged' }) });
+      expect(res.status).toBe(200);
+      const changedAt = Date.parse(((await res.json()) as { updatedAt: string }).updatedAt);
+      expect(await s.app.forwarder?.tick(changedAt + 500)).toBe(0);
+      expect(await s.app.forwarder?.tick(changedAt + 1000)).toBe(1);
+      expect(await s.app.forwarder?.tick(changedAt + 5000)).toBe(0);
+      const acked = (await received(5))[4];
+      expect(acked?.msgid).toBe('INCIDENT');
+      expect(parseCef(acked?.msg ?? '').ext).toMatchObject({ cn1: moved.ext.cn1, act: 'acknowledged', cs2: 'high' });
+    } finally {
+      await s.stop();
+      udp.close();
     }
   });
 });

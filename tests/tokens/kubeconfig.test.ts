@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, type Server } from 'node:net';
+import { connect, type AddressInfo, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
-import { freePort, makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 
 /**
  * kubectl (client-go) only sends a bearer token over https, so, as in production, the public
@@ -22,15 +21,16 @@ beforeAll(async () => {
   const key = join(tmp.dir, 'key.pem');
   const cert = join(tmp.dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
-  const { port: tlsPort } = await freePort();
-  s = await startTestServer({ PUBLIC_URL: `https://127.0.0.1:${tlsPort}` });
+  // The proxy binds first (its port goes into PUBLIC_URL); it forwards once the server is up.
   proxy = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (tls) => {
     const upstream = connect(s.app.port('public'), '127.0.0.1');
     tls.pipe(upstream).pipe(tls);
     tls.on('error', () => upstream.destroy());
     upstream.on('error', () => tls.destroy());
   });
-  await new Promise<void>((resolve) => proxy.listen(tlsPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const tlsPort = (proxy.address() as AddressInfo).port;
+  s = await startTestServer({ PUBLIC_URL: `https://127.0.0.1:${tlsPort}` });
 });
 afterAll(async () => {
   await new Promise<void>((resolve) => proxy.close(() => resolve()));

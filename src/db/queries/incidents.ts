@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, min, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, min, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import {
   type Classification,
@@ -108,6 +108,22 @@ export async function getIncident(db: AnyDb, id: number): Promise<IncidentRow | 
   const { db: q, t } = shared(db);
   const [row] = await q.select().from(t.incidents).where(eq(t.incidents.id, id)).limit(1);
   return row;
+}
+
+/**
+ * Incidents changed after a `(updatedAt, id)` cursor and no later than `until`, oldest change
+ * first: the SIEM forwarder's feed (index incidents_updated_idx). `until` lets a writer whose
+ * transaction began before the read commit before its change is passed by.
+ */
+export async function incidentsChangedSince(db: AnyDb, after: { at: number; id: number }, until: number, limit: number): Promise<IncidentRow[]> {
+  const { db: q, t } = shared(db);
+  const at = new Date(after.at);
+  return q
+    .select()
+    .from(t.incidents)
+    .where(and(or(gt(t.incidents.updatedAt, at), and(eq(t.incidents.updatedAt, at), gt(t.incidents.id, after.id))), lte(t.incidents.updatedAt, new Date(until))))
+    .orderBy(asc(t.incidents.updatedAt), asc(t.incidents.id))
+    .limit(limit);
 }
 
 /** Acknowledge, close or reopen an incident. A closed incident takes no new hits; the actor's next hit opens a new one. */

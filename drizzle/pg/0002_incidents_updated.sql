@@ -1,0 +1,1 @@
+CREATE INDEX "incidents_updated_idx" ON "incidents" USING btree ("updated_at","id");
