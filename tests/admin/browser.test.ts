@@ -6,6 +6,7 @@ import { ensureFirstAdmin } from '../../src/admin/setup.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { KINDS } from '../../src/tokens/registry.ts';
 import { paramsJsonSchema } from '../../src/tokens/registry.ts';
+import { getFrom } from '../alerts/support.ts';
 import { makeAlert, makeIncident } from '../factories.ts';
 import { silentLog, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 
@@ -149,6 +150,42 @@ describe('admin UI in a real browser', () => {
     expect(dialogs).toEqual([]);
   });
 
+  it('plants two decoys on two hosts through the form; one source touches both; the pipeline\u2019s incident shows the trail', async () => {
+    const urls: string[] = [];
+    const ids: string[] = [];
+    for (const [name, host] of [['payroll-2026.xlsx', 'FS01'], ['vpn-accounts.txt', 'FS02']] as const) {
+      await page.goto(`${s.adminUrl}/tokens/new?kind=web-bug`);
+      await page.getByLabel('Name (memo)').fill(name);
+      await page.getByLabel('Where it is planted').fill(`\\\\${host}\\share\\${name}`);
+      await page.getByLabel('Planted on host').fill(host);
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.waitForURL(/\/tokens\/([0-9a-z]{24})\/created$/);
+      ids.push(/\/tokens\/([0-9a-z]{24})\//.exec(page.url())?.[1] ?? '');
+      urls.push((await page.locator('#artifact-url').textContent()) ?? '');
+    }
+    for (const url of urls) expect(await getFrom(url, '127.0.0.9')).toBe(200);
+
+    // The incidents list, as the analyst reaches it: the lateral-movement incident of 127.0.0.9.
+    await page.goto(`${s.adminUrl}/incidents`);
+    const row = page.locator('tbody tr', { hasText: '127.0.0.9' });
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator('.pill').textContent()).toBe('lateral');
+    expect(await row.locator('.sev').textContent()).toBe('high');
+    await row.getByRole('link').click();
+    await page.waitForURL(/\/incidents\/\d+$/);
+    expect(await page.locator('.timeline li').count()).toBe(2);
+    const timeline = (await page.locator('.timeline').textContent()) ?? '';
+    expect(timeline.indexOf('payroll-2026.xlsx')).toBeLessThan(timeline.indexOf('vpn-accounts.txt'));
+    for (const text of ['FS01', 'FS02', '\\\\FS02\\share\\vpn-accounts.txt']) expect(timeline).toContain(text);
+    expect(await page.locator('.meta').textContent()).toContain('lateral movement suspected');
+    expect(await page.locator('body').textContent()).toContain('T1021');
+
+    // And from the token's own page: the hit, with its source.
+    await page.goto(`${s.adminUrl}/tokens/${ids[1]}`);
+    expect(await page.locator('tr.hit', { hasText: '127.0.0.9' }).count()).toBe(1);
+    expect(dialogs).toEqual([]);
+  });
+
   it('shows an incident trail and acknowledges it; screenshots dashboard and incident', async () => {
     const hits = await listHits(s.app.deps.db, { limit: 10 });
     const incident = await makeIncident(s.app.deps.db, { hits, severity: 'high', lateral: true, techniques: ['T1083', 'T1552.001'], actorLabel: '10.20.4.17 (WS-ACCT-07)' });
@@ -163,7 +200,7 @@ describe('admin UI in a real browser', () => {
     await expect.poll(() => page.locator('#incident-status').textContent()).toBe('acknowledged');
 
     await page.goto(`${s.adminUrl}/`);
-    expect(await page.locator('.card.sev-high .num').textContent()).toBe('1');
+    expect(await page.locator('.card.sev-high .num').textContent()).toBe('2'); // this one and the previous test's
     expect(await page.locator('tr.hit').count()).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
     expect(dialogs).toEqual([]);

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
+import { intelMatcher } from '../../src/intel/matcher.ts';
 import { indicatorType } from '../../src/intel/parse.ts';
 import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
 
@@ -85,6 +86,39 @@ describe('threat-intel indicators', () => {
     ]);
     const api = await request(app).get(`/api/v1/tokens/${token.id}/hits?order=asc`).set(auth);
     expect(api.body.items[0].intel).toEqual(['APT-Test']);
+  });
+
+  it('matches every indicator type: CIDR ranges (IPv4 and IPv6), forwarded chains, exact senders and sender domains with their subdomains', async () => {
+    const res = await request(app)
+      .post('/api/v1/intel/import?label=Range-Test')
+      .set(auth)
+      .set('content-type', 'text/plain')
+      .send('127.0.0.64/26\n2001:db8:66::/48\nops@evil.example\nphish.example\n');
+    expect(res.body.added).toBe(4);
+    const m = intelMatcher(s.app.deps.db, 0);
+    await m.refresh();
+    const labels = (hit: { sourceIp?: string; forwardedFor?: string; mailFrom?: string }) =>
+      m.labelsFor({ sourceIp: hit.sourceIp ?? null, forwardedFor: hit.forwardedFor ?? null, mailFrom: hit.mailFrom ?? null }).filter((l) => l === 'Range-Test');
+    expect(labels({ sourceIp: '127.0.0.64' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '127.0.0.127' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '127.0.0.128' })).toEqual([]);
+    expect(labels({ sourceIp: '::ffff:127.0.0.70' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '2001:db8:66:1::5' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '2001:db8:67::5' })).toEqual([]);
+    expect(labels({ sourceIp: '10.0.0.1', forwardedFor: '192.0.2.1, 127.0.0.99' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '10.0.0.1', mailFrom: 'OPS@Evil.Example' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '10.0.0.1', mailFrom: 'other@evil.example' })).toEqual([]);
+    expect(labels({ sourceIp: '10.0.0.1', mailFrom: 'hr@phish.example' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '10.0.0.1', mailFrom: 'hr@mail.phish.example' })).toEqual(['Range-Test']);
+    expect(labels({ sourceIp: '10.0.0.1', mailFrom: 'hr@notphish.example' })).toEqual([]);
+
+    // End to end: a hit from inside the imported range is stamped as it is stored. The
+    // recorder's index picks up imports within its one-second recheck (any process's import).
+    await new Promise((r) => setTimeout(r, 1100));
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    await getFrom('127.0.0.70', url!);
+    const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 1 });
+    expect(hit?.intel).toContain('Range-Test');
   });
 
   it('deletes a label', async () => {
