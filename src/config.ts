@@ -92,6 +92,7 @@ const schema = z.object({
   ALERT_POLL_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000).default(1000),
   ALERT_RETRY_BASE_MS: z.coerce.number().int().min(10, 'must be at least 10').max(3_600_000).default(5000),
   ALERT_DEAD_AFTER: duration.default(24 * 3600 * 1000),
+  ALERT_LEASE: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(60_000),
   ALERT_ON_CLASSIFICATIONS: list
     .pipe(z.array(z.enum(CLASSIFICATIONS, { message: `must list some of ${CLASSIFICATIONS.join(', ')}` })))
     .default(['alert']),

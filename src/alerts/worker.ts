@@ -11,13 +11,12 @@ import { buildAlertView, type AlertView } from './view.ts';
 import { sendWebhook } from './webhook.ts';
 
 /** A claim lasts longer than the slowest delivery (SMTP socket timeout 30 s, webhooks 5 s). */
-const LEASE_MS = 60_000;
 const BATCH = 10;
 const MAX_BACKOFF_MS = 3_600_000;
 
 type WorkerConfig = Pick<
   Config,
-  'ADMIN_URL' | 'ALERT_ON_CLASSIFICATIONS' | 'SMTP_URL' | 'ALERT_FROM' | 'WEBHOOK_SECRET' | 'WEBHOOK_ALLOW_PRIVATE' | 'ALERT_POLL_MS' | 'ALERT_RETRY_BASE_MS' | 'ALERT_DEAD_AFTER'
+  'ADMIN_URL' | 'ALERT_ON_CLASSIFICATIONS' | 'SMTP_URL' | 'ALERT_FROM' | 'WEBHOOK_SECRET' | 'WEBHOOK_ALLOW_PRIVATE' | 'ALERT_POLL_MS' | 'ALERT_RETRY_BASE_MS' | 'ALERT_DEAD_AFTER' | 'ALERT_LEASE'
 >;
 
 export interface AlertWorker {
@@ -110,7 +109,7 @@ export function createAlertWorker(deps: {
     let handled = 0;
     for (let round = 0; round < 100 && !stopped; round++) {
       // SQLite: one compare-and-swap UPDATE; PostgreSQL: FOR UPDATE SKIP LOCKED, so workers on other machines take other rows.
-      const rows = isPg(db) ? await pgClaimDue(db, id, Date.now(), LEASE_MS, BATCH) : claimDue(db, id, Date.now(), LEASE_MS, BATCH);
+      const rows = isPg(db) ? await pgClaimDue(db, id, Date.now(), config.ALERT_LEASE, BATCH) : claimDue(db, id, Date.now(), config.ALERT_LEASE, BATCH);
       if (rows.length === 0) break;
       await Promise.all(rows.map(deliver));
       handled += rows.length;
