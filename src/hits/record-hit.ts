@@ -318,10 +318,10 @@ function boundJson(value: Record<string, unknown> | null): Record<string, unknow
 }
 
 export function logHit(log: Logger, hit: HitRow, token: Token): void {
-  // Info for a new alerting hit. Debug for a hit folded into an earlier row (flood control: the
-  // row's count tells the rest) and for what does not alert (resolver echoes, scanners, ignored
-  // sources, noise): they are all in the database, but would drown the log under load.
-  const quiet = hit.repeatCount > 1 || hit.classification !== 'alert';
+  // One info line per stored hit, whatever its classification (echoes, scanners and noise too:
+  // the log is a record). A repeat folded into an earlier row (flood control) logs at debug:
+  // the row's count tells the rest, and a flood must not flood the log.
+  const quiet = hit.repeatCount > 1;
   if (quiet && !log.isLevelEnabled('debug')) return;
   log[quiet ? 'debug' : 'info'](
     {
