@@ -90,28 +90,32 @@ export async function createToken(
   const kind = kindOf(input);
   const params = parseParams(kind, input.params);
   const id = newTokenId();
-  const created = await kind.create(ctx, id, params);
-  let row: TokenRow;
-  try {
-    row = await insertToken(db, {
-      id,
-      kind: kind.id,
-      name: input.name,
-      location: input.location || null,
-      plantedHost: input.plantedHost || null,
-      tags: input.tags ?? [],
-      alertEmails: input.alertEmails ?? [],
-      webhooks: input.webhooks ?? [],
-      ignoreCidrs: input.ignoreCidrs ?? [],
-      expiresAt: input.expiresAt ?? null,
-      params: created.params,
-      lookupKey: created.lookupKey ?? null,
-      urlPath: created.urlPath ?? null,
-      createdBy: actor.id,
-    });
-  } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
-    throw err;
+  let row: TokenRow | undefined;
+  // A generated credential (a realistic mailbox name, say) can collide with an existing token's;
+  // generate again. A value the defender chose collides every time and is reported as a conflict.
+  for (let attempt = 1; !row; attempt++) {
+    const created = await kind.create(ctx, id, params);
+    try {
+      row = await insertToken(db, {
+        id,
+        kind: kind.id,
+        name: input.name,
+        location: input.location || null,
+        plantedHost: input.plantedHost || null,
+        tags: input.tags ?? [],
+        alertEmails: input.alertEmails ?? [],
+        webhooks: input.webhooks ?? [],
+        ignoreCidrs: input.ignoreCidrs ?? [],
+        expiresAt: input.expiresAt ?? null,
+        params: created.params,
+        lookupKey: created.lookupKey ?? null,
+        urlPath: created.urlPath ?? null,
+        createdBy: actor.id,
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      if (attempt >= 8) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
+    }
   }
   await audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
   return { token: row, artifact: describeArtifact(ctx, row) };

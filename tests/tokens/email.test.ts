@@ -41,6 +41,12 @@ describe('email kind: the mailbox', () => {
 });
 
 describe('email kind: nodemailer delivering through the SMTP listener', () => {
+  it('generates a fresh mailbox when a generated one is taken: 300 in one department are all created, all distinct', async () => {
+    const made = [];
+    for (let i = 0; i < 300; i++) made.push(await makeToken(s.app.deps.db, s.config, { kind: 'email', params: { department: 'legal' } }));
+    expect(new Set(made.map((m) => m.token.lookupKey)).size).toBe(300);
+  });
+
   it('records sender, recipients, HELO, client IP, subject, links and attachments; the body is stored clipped', async () => {
     const { token, address } = await mailbox();
     const long = 'Please review the attached invoice. '.repeat(200);
