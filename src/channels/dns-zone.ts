@@ -13,6 +13,8 @@ export interface ZoneSettings {
   /** Lower-case zone apex without the trailing dot. */
   zone: string;
   ipv4: string;
+  /** True when no address was configured or derivable and `ipv4` is the 127.0.0.1 fallback. */
+  ipv4Fallback: boolean;
   ipv6: string | null;
   nameServers: readonly string[];
   /** SOA RNAME in mailbox form (`hostmaster.corp.example`). */
@@ -46,13 +48,15 @@ export function zoneSettings(config: Config, now = new Date()): ZoneSettings {
     if (check(config.PUBLIC_HOST) && config.PUBLIC_HOST !== wildcard) return config.PUBLIC_HOST;
     return null;
   };
-  const ipv4 = config.DNS_ANSWER_IPV4 ?? pick(isIPv4, '0.0.0.0') ?? '127.0.0.1';
+  const derived = config.DNS_ANSWER_IPV4 ?? pick(isIPv4, '0.0.0.0');
+  const ipv4 = derived ?? '127.0.0.1';
   const ipv6 = config.DNS_ANSWER_IPV6 ?? pick(isIPv6, '::');
   const [local = 'hostmaster', domain = zone] = (config.DNS_HOSTMASTER ?? `hostmaster@${zone}`).toLowerCase().split('@');
   const day = now.toISOString().slice(0, 10).replace(/-/g, '');
   return {
     zone,
     ipv4,
+    ipv4Fallback: derived === null,
     ipv6,
     nameServers: config.DNS_NS ?? [`ns1.${zone}`],
     hostmaster: `${local.replace(/\./g, '\\.')}.${domain}`,

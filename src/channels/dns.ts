@@ -58,6 +58,10 @@ const BAD_NAME = /[\u0000-\u001f\u007f\ufffd]/;
 export function createDnsHandler(deps: AppDeps, drops: DropLog = createDropLog(deps.log)): DnsHandler {
   const { log, recorder } = deps;
   const zone = zoneSettings(deps.config);
+  if (zone.ipv4Fallback) {
+    // Lookups are still recorded; only what a follower of a token host name reaches is wrong.
+    log.warn({ zone: zone.zone, publicUrl: deps.config.PUBLIC_URL }, 'token host names resolve to 127.0.0.1: set DNS_ANSWER_IPV4 to the public listener\'s address (PUBLIC_URL names no IP to derive it from)');
+  }
   const lookups = tokenLookups(deps.db);
 
   const record = async (input: DnsInput, query: DecodedPacket, labels: string[]): Promise<void> => {

@@ -1,9 +1,11 @@
 import { promises as dnsPromises } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDnsHandler } from '../../src/channels/dns.ts';
 import { zoneSettings } from '../../src/channels/dns-zone.ts';
 import { loadConfig, type ConfigError } from '../../src/config.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { updateToken } from '../../src/db/queries/tokens.ts';
+import { createLogger } from '../../src/logger.ts';
 import { dataHostname } from '../../src/tokens/dns.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { ask, dig, digSection, digStatus } from './dns-client.ts';
@@ -164,14 +166,26 @@ describe('hits', () => {
 describe('zone settings from the config', () => {
   const base = { DNS_ZONE: 'T.Corp.Example' };
   it.each([
-    ['explicit answers win', { DNS_ANSWER_IPV4: '203.0.113.7', DNS_ANSWER_IPV6: '2001:db8::7', PUBLIC_URL: 'http://198.51.100.1:8080' }, '203.0.113.7', '2001:db8::7'],
-    ['PUBLIC_URL host when it is an IP', { PUBLIC_URL: 'https://198.51.100.1' }, '198.51.100.1', null],
-    ['PUBLIC_URL IPv6 literal', { PUBLIC_URL: 'http://[2001:db8::9]:8080', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', '2001:db8::9'],
-    ['a specific PUBLIC_HOST', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '10.1.2.3' }, '10.1.2.3', null],
-    ['wildcard host and a named URL: loopback until configured', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', null],
-  ])('%s', (_label, env, ipv4, ipv6) => {
+    ['explicit answers win', { DNS_ANSWER_IPV4: '203.0.113.7', DNS_ANSWER_IPV6: '2001:db8::7', PUBLIC_URL: 'http://198.51.100.1:8080' }, '203.0.113.7', '2001:db8::7', false],
+    ['PUBLIC_URL host when it is an IP', { PUBLIC_URL: 'https://198.51.100.1' }, '198.51.100.1', null, false],
+    ['PUBLIC_URL IPv6 literal', { PUBLIC_URL: 'http://[2001:db8::9]:8080', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', '2001:db8::9', true],
+    ['a specific PUBLIC_HOST', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '10.1.2.3' }, '10.1.2.3', null, false],
+    ['wildcard host and a named URL: loopback until configured', { PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '0.0.0.0' }, '127.0.0.1', null, true],
+    ['the quick start: the loopback URL is the listener', {}, '127.0.0.1', null, false],
+  ])('%s', (_label, env, ipv4, ipv6, ipv4Fallback) => {
     const z = zoneSettings(loadConfig({ ...base, ...env }));
-    expect(z).toMatchObject({ zone: 't.corp.example', ipv4, ipv6, nameServers: ['ns1.t.corp.example'], hostmaster: 'hostmaster.t.corp.example' });
+    expect(z).toMatchObject({ zone: 't.corp.example', ipv4, ipv6, ipv4Fallback, nameServers: ['ns1.t.corp.example'], hostmaster: 'hostmaster.t.corp.example' });
+  });
+
+  it('warns at start when token host names would resolve to the loopback fallback', () => {
+    const warnings: string[] = [];
+    const log = createLogger('warn', { write: (line: string) => void warnings.push(String((JSON.parse(line) as { msg: string }).msg)) });
+    const deps = (env: Record<string, string>) => ({ ...s.app.deps, log, config: loadConfig({ ...base, ...env }) });
+    createDnsHandler(deps({ PUBLIC_URL: 'https://cdn.corp.example', PUBLIC_HOST: '0.0.0.0' }));
+    expect(warnings).toEqual([expect.stringContaining('set DNS_ANSWER_IPV4')]);
+    createDnsHandler(deps({ PUBLIC_URL: 'https://cdn.corp.example', DNS_ANSWER_IPV4: '203.0.113.10' }));
+    createDnsHandler(deps({}));
+    expect(warnings).toHaveLength(1);
   });
 
   it('takes name servers and the SOA contact from the config (dots in the mailbox escaped)', () => {
