@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { SMTPServer } from 'smtp-server';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -312,6 +313,67 @@ describe('assets, admins, API keys, settings, audit', () => {
     } finally {
       await new Promise<void>((r) => smtp.close(() => r()));
     }
+  });
+
+  it('sends a test webhook and runs a drill from the settings page; refuses a private webhook target', async () => {
+    const posts: { path: string; body: string }[] = [];
+    const hook = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hooks/soc`;
+    const config = testConfig(s.dir, { WEBHOOK_URLS: url, WEBHOOK_ALLOW_PRIVATE: '127.0.0.1/32' });
+    try {
+      const signed = await signIn(createAdminApp({ ...s.app.deps, config, alerts: createAlertActions({ db: s.app.deps.db, config, log: silentLog }) }));
+      const res = await signed.agent.post('/settings/test-webhook').type('form').send({ url, _csrf: signed.csrf });
+      expect(res.status).toBe(200);
+      expect(res.text).toContain(`test-webhook</strong> to ${url}: delivered`);
+      expect(posts).toHaveLength(1);
+      expect(posts[0]?.path).toBe('/hooks/soc');
+
+      const drill = await signed.agent.post('/settings/drill').type('form').send({ _csrf: signed.csrf });
+      expect(drill.status).toBe(200);
+      expect(drill.text).toMatch(/drill<\/strong> to all recipients: delivered/);
+      expect(posts).toHaveLength(2);
+      expect(JSON.parse(posts[1]?.body ?? '{}')).toMatchObject({ schema: 'honeytrail.alert/v1' });
+
+      // Not allow-listed: refused before anything is sent, and the page says why.
+      const strict = testConfig(s.dir);
+      const guarded = await signIn(createAdminApp({ ...s.app.deps, config: strict, alerts: createAlertActions({ db: s.app.deps.db, config: strict, log: silentLog }) }));
+      const refused = await guarded.agent.post('/settings/test-webhook').type('form').send({ url, _csrf: guarded.csrf });
+      expect(refused.status).toBe(502);
+      expect(refused.text).toMatch(/private|not allowed/i);
+      expect(posts).toHaveLength(2);
+      const audit = await agent.get('/audit');
+      expect(audit.text).toContain('settings.test-webhook');
+      expect(audit.text).toContain('settings.drill');
+    } finally {
+      await new Promise<void>((r) => hook.close(() => r()));
+    }
+  });
+
+  it('counts and lists (oldest first, ten at most) the tokens that never fired on the dashboard; one drops out once it fires', async () => {
+    const { url } = await makeToken(db(), s.config, { kind: 'web-bug', name: 'never-fired-decoy', location: '\\\\fs09\\quiet' });
+    const section = async () => {
+      const html = /<section aria-labelledby="never-h">([\s\S]*?)<\/section>/.exec((await agent.get('/')).text)?.[1] ?? '';
+      return { total: Number(/Tokens never triggered \((\d+)\)/.exec(html)?.[1]), links: [...html.matchAll(/href="\/tokens\/([0-9a-z]{24})"/g)].map((m) => m[1]) };
+    };
+    const never = (await listTokens(db(), { limit: 1000, offset: 0 })).items.filter((t) => t.hitCount === 0 && !t.deletedAt);
+    const before = await section();
+    expect(before.total).toBe(never.length);
+    expect(before.links).toHaveLength(Math.min(10, never.length));
+    const listed = never.filter((t) => before.links.includes(t.id));
+    const unlisted = never.filter((t) => !before.links.includes(t.id));
+    expect(listed).toHaveLength(before.links.length);
+    const newestListed = Math.max(...listed.map((t) => t.createdAt.getTime()));
+    expect(unlisted.every((t) => t.createdAt.getTime() >= newestListed)).toBe(true);
+    expect((await fetch(url ?? '')).status).toBe(200);
+    expect((await section()).total).toBe(never.length - 1);
   });
 
   it('lists audit entries with pagination', async () => {
