@@ -33,13 +33,19 @@ function parseCef(msg: string) {
   return { header: parts, ext };
 }
 
+/** A SIEM listening on UDP (every datagram kept) and a server forwarding to it, polled by hand. */
+async function udpSiemAndServer() {
+  const udp = createSocket('udp4');
+  const got: string[] = [];
+  udp.on('message', (m) => got.push(m.toString('utf8')));
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  const s = await startTestServer({ SYSLOG_URL: `udp://127.0.0.1:${udp.address().port}`, SYSLOG_POLL_MS: '60000' });
+  return { udp, got, s };
+}
+
 describe('SIEM syslog forwarding', () => {
   it('sends each hit as CEF over UDP, with attacker text unable to forge fields', async () => {
-    const udp = createSocket('udp4');
-    const got: string[] = [];
-    udp.on('message', (m) => got.push(m.toString('utf8')));
-    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-    const s = await startTestServer({ SYSLOG_URL: `udp://127.0.0.1:${udp.address().port}`, SYSLOG_POLL_MS: '60000' });
+    const { udp, got, s } = await udpSiemAndServer();
     try {
       const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'HR|salaries', location: '\\\\fs01\\hr' });
       await fetch(url!, { headers: { 'user-agent': 'evil cs1=forged | pipe \\ back' } });
@@ -123,11 +129,7 @@ describe('SIEM syslog forwarding', () => {
   });
 
   it('sends each incident when it opens and again when it changes: lateral movement, severity, techniques, status', async () => {
-    const udp = createSocket('udp4');
-    const got: string[] = [];
-    udp.on('message', (m) => got.push(m.toString('utf8')));
-    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-    const s = await startTestServer({ SYSLOG_URL: `udp://127.0.0.1:${udp.address().port}`, SYSLOG_POLL_MS: '60000' });
+    const { udp, got, s } = await udpSiemAndServer();
     const received = async (n: number) => {
       for (let i = 0; i < 100 && got.length < n; i++) await new Promise((r) => setTimeout(r, 20));
       return got.map((l) => parse5424(l));
