@@ -134,7 +134,9 @@ export function createPublicHandler(deps: PublicDeps): Handler {
 /** The public HTTP server with its size and time bounds; malformed requests get a bland 400. */
 export function createPublicServer(deps: PublicDeps): Server {
   const server = createServer(
-    { maxHeaderSize: PUBLIC_LIMITS.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 },
+    // Timeouts are enforced by a sweep every connectionsCheckingInterval (Node's default 30 s would let
+    // a slow-loris client hold a socket up to 45 s instead of 15).
+    { maxHeaderSize: PUBLIC_LIMITS.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     createPublicHandler(deps),
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -188,3 +188,31 @@ describe('public listener: proxies', () => {
     }
   });
 });
+
+describe('public listener: slow clients', () => {
+  it('cuts a slow-loris connection at the 15 s header timeout while other requests are answered', async () => {
+    const { url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const started = Date.now();
+    const sock = connect(s.app.port('public'), '127.0.0.1');
+    let reply = '';
+    sock.on('data', (d) => (reply += d.toString('latin1')));
+    sock.on('error', () => {});
+    // Headers trickle in and never finish: one header line every two seconds.
+    sock.write('GET / HTTP/1.1\r\nHost: cdn.corp.example\r\n');
+    const drip = setInterval(() => sock.writable && sock.write(`X-Pad-${Date.now()}: a\r\n`), 2000);
+    const closed = new Promise<number>((resolve) => sock.on('close', () => resolve(Date.now() - started)));
+    const bound = new Promise<number>((resolve) => setTimeout(() => resolve(-1), 25_000));
+    try {
+      expect((await fetch(url!)).status).toBe(200);
+      const after = await Promise.race([closed, bound]);
+      expect(after).toBeGreaterThanOrEqual(14_000);
+      expect(after).toBeLessThan(20_000);
+      // The same bland answer as any malformed request (nginx-like), nothing else.
+      expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: nginx/);
+      expect(reply).not.toMatch(/node|express|honeytrail/i);
+    } finally {
+      clearInterval(drip);
+      sock.destroy();
+    }
+  }, 30_000);
+});
