@@ -74,9 +74,24 @@ function value(gen: string, row: number, counts: Map<string, number>, person: { 
 function tableSql(t: Table, counts: Map<string, number>): string {
   const n = randomInt(t.rows[0], t.rows[1] + 1);
   counts.set(t.name, n);
+  // A real dump never repeats a UNIQUE key (MariaDB's bulk load into an empty table rejects the
+  // whole INSERT at COMMIT), so a row whose unique columns repeat an earlier row's is drawn again.
+  const unique = t.keys
+    .map((k) => /^UNIQUE KEY `[^`]+` \((.+)\)$/.exec(k)?.[1])
+    .filter((cols): cols is string => cols !== undefined)
+    .map((cols) => ({ at: cols.split(',').map((c) => t.columns.findIndex(([name]) => `\`${name}\`` === c.trim())), seen: new Set<string>() }));
   const rows = Array.from({ length: n }, (_, i) => {
-    const person = { first: pick(T.firstNames), last: pick(T.lastNames) };
-    return `(${t.columns.map(([, , gen]) => value(gen, i, counts, person)).join(',')})`;
+    for (let attempt = 1; ; attempt++) {
+      const person = { first: pick(T.firstNames), last: pick(T.lastNames) };
+      const values = t.columns.map(([, , gen]) => value(gen, i, counts, person));
+      const keys = unique.map((u) => u.at.map((c) => values[c]).join('\u0000').toLowerCase());
+      if (keys.some((k, u) => unique[u]?.seen.has(k))) {
+        if (attempt < 100) continue;
+        throw new Error(`mysql-dump: table ${t.name} has more rows than distinct unique values`);
+      }
+      keys.forEach((k, u) => unique[u]?.seen.add(k));
+      return `(${values.join(',')})`;
+    }
   });
   const cols = [...t.columns.map(([c, type]) => `  \`${c}\` ${type}`), ...t.keys.map((k) => `  ${k}`)].join(',\n');
   return `--
