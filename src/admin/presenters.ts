@@ -91,5 +91,6 @@ export function artifactView(tokenId: string, a: ArtifactInfo) {
     filename: a.filename,
     hint: a.hint,
     download: a.download ? `/tokens/${tokenId}/download` : null,
+    formats: (a.formats ?? []).map((f) => ({ format: f.format, label: f.format.toUpperCase(), download: `/tokens/${tokenId}/download?format=${encodeURIComponent(f.format)}` })),
   };
 }

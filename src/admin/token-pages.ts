@@ -204,7 +204,8 @@ export function tokenPages(ui: UiContext): Router {
   });
 
   r.get('/tokens/:id/download', async (req, res) => {
-    const file = await renderArtifact(db, ctx, await loadToken(req), uiActor(req, res));
+    const format = typeof req.query.format === 'string' ? req.query.format.slice(0, 16) : undefined;
+    const file = await renderArtifact(db, ctx, await loadToken(req), uiActor(req, res), format);
     res.status(200).type(file.contentType).attachment(file.filename).set('Cache-Control', 'no-store').send(file.body);
   });
 

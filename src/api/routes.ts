@@ -49,6 +49,7 @@ function toDate(v: string): Date {
 }
 
 const idParam = z.object({ id: z.string().refine(isTokenId, 'is not a token id') });
+const artifactQuery = z.object({ format: z.string().max(16).optional() });
 
 /** JSON API v1 routes (mounted at /api/v1 behind API-key auth). Each one: validate, call, present. */
 export function apiRoutes(deps: AppDeps): Router {
@@ -102,7 +103,8 @@ export function apiRoutes(deps: AppDeps): Router {
 
   r.get('/tokens/:id/artifact', async (req, res) => {
     const { id } = parse(idParam, req.params);
-    const file = await renderArtifact(db, ctx, await requireToken(db, id), actorOf(res.locals));
+    const { format } = parse(artifactQuery, req.query);
+    const file = await renderArtifact(db, ctx, await requireToken(db, id), actorOf(res.locals), format);
     res
       .status(200)
       .type(file.contentType)

@@ -37,6 +37,8 @@ export interface ArtifactInfo {
   hint?: string;
   /** Admin API path that downloads the file (set by the service when the kind can render). */
   download?: string;
+  /** The same artifact in each format the kind can also render (`?format=`), e.g. a QR code as PNG and SVG. */
+  formats?: { format: string; download: string }[];
 }
 
 /** A downloadable artifact. */
@@ -141,8 +143,10 @@ export interface TokenKind<P = Record<string, unknown>> {
   create(ctx: KindContext, id: string, params: P): CreatedToken<P> | Promise<CreatedToken<P>>;
   /** What to plant (URL, hostname, file name …). */
   artifact(ctx: KindContext, token: Token<P>): ArtifactInfo;
-  /** Build the downloadable file, for kinds that have one. */
-  render?(ctx: KindContext, token: Token<P>): ArtifactFile | Promise<ArtifactFile>;
+  /** Formats the artifact can be downloaded in besides the token's own (`?format=` on the download). */
+  readonly formats?: readonly string[];
+  /** Build the downloadable file, for kinds that have one; `format` is one of `formats` when asked for. */
+  render?(ctx: KindContext, token: Token<P>, format?: string): ArtifactFile | Promise<ArtifactFile>;
 
   /** Public HTTP behaviour, for kinds triggered over HTTP. */
   http?: {

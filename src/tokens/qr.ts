@@ -33,6 +33,7 @@ export const qr = defineKind<QrParams>({
   channels: ['http'],
   techniques: ['T1591'],
   params,
+  formats: ['png', 'svg'],
   example: { format: 'png', size: 600, errorCorrection: 'M', filename: 'wifi-guest.png' },
   create(ctx, id, p) {
     const filename = safeFileName(p.filename ?? pick(NAMES), `.${p.format}`);
@@ -47,12 +48,15 @@ export const qr = defineKind<QrParams>({
       hint: 'Print it where only someone who should not be there would scan it: in a server room, on a rack, on a note labelled with something tempting.',
     };
   },
-  async render(ctx, token) {
+  async render(ctx, token, as) {
     const p = token.params;
+    const format = as === 'svg' || as === 'png' ? as : p.format;
     const url = publicUrl(ctx.config, token.urlPath ?? '/');
     const options = { margin: p.margin, errorCorrectionLevel: p.errorCorrection, width: p.size };
-    const body = p.format === 'svg' ? Buffer.from(await QRCode.toString(url, { ...options, type: 'svg' })) : await QRCode.toBuffer(url, { ...options, type: 'png' });
-    return { filename: safeFileName(p.filename ?? 'qr', `.${p.format}`), contentType: CONTENT_TYPES[p.format], body };
+    const body = format === 'svg' ? Buffer.from(await QRCode.toString(url, { ...options, type: 'svg' })) : await QRCode.toBuffer(url, { ...options, type: 'png' });
+    // The stored name carries the token's own extension; another format swaps it.
+    const base = (p.filename ?? 'qr').replace(/\.(png|svg)$/i, '');
+    return { filename: safeFileName(base, `.${format}`), contentType: CONTENT_TYPES[format], body };
   },
   http: {
     respond(_req, token) {

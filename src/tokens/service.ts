@@ -130,13 +130,21 @@ export async function requireToken(db: AnyDb, id: string): Promise<TokenRow> {
 export function describeArtifact(ctx: KindContext, token: TokenRow): ArtifactInfo {
   const kind = kindOf(token);
   const info = kind.artifact(ctx, token as Token);
-  return kind.render ? { ...info, download: `/api/v1/tokens/${token.id}/artifact` } : info;
+  if (!kind.render) return info;
+  const download = `/api/v1/tokens/${token.id}/artifact`;
+  const formats = kind.formats?.map((format) => ({ format, download: `${download}?format=${format}` }));
+  return { ...info, download, ...(formats ? { formats } : {}) };
 }
 
-export async function renderArtifact(db: AnyDb, ctx: KindContext, token: TokenRow, actor: Actor): Promise<ArtifactFile> {
+/** The token's downloadable file; `format` (validated against the kind's `formats`) picks another rendering of it. */
+export async function renderArtifact(db: AnyDb, ctx: KindContext, token: TokenRow, actor: Actor, format?: string): Promise<ArtifactFile> {
   const kind = kindOf(token);
   if (!kind.render) throw new AppError('not_found', `a ${kind.id} token has no downloadable artifact; plant its ${kind.artifact(ctx, token as Token).url ? 'URL' : 'value'} instead`);
-  const file = await kind.render(ctx, token as Token);
+  if (format !== undefined && !kind.formats?.includes(format)) {
+    const choice = kind.formats ? `must be one of ${kind.formats.join(', ')}` : `a ${kind.id} artifact comes in one format only`;
+    throw new AppError('invalid_request', `Invalid request: format: ${choice}`, { format: choice });
+  }
+  const file = await kind.render(ctx, token as Token, format);
   await audit(db, { actor: actor.id, action: 'token.download', targetType: 'token', targetId: token.id, ip: actor.ip, details: { filename: file.filename } });
   return file;
 }

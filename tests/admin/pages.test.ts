@@ -376,6 +376,17 @@ describe('assets, admins, API keys, settings, audit', () => {
     expect((await section()).total).toBe(never.length - 1);
   });
 
+  it('offers a QR code in each of its formats on the token page', async () => {
+    const { token } = await makeToken(db(), s.config, { kind: 'qr', params: { format: 'png' } });
+    const page = await agent.get(`/tokens/${token.id}`);
+    // Handlebars escapes the `=` in the link as &#x3D;, which the browser reads back as `=`.
+    expect(page.text).toMatch(new RegExp(`href="/tokens/${token.id}/download\\?format(=|&#x3D;)svg" download id="download-svg"`));
+    const svg = await agent.get(`/tokens/${token.id}/download?format=svg`);
+    expect(svg.status).toBe(200);
+    expect(svg.headers['content-type']).toMatch(/^image\/svg\+xml/);
+    expect((await agent.get(`/tokens/${token.id}/download?format=gif`)).status).toBe(400);
+  });
+
   it('lists audit entries with pagination', async () => {
     const res = await agent.get('/audit');
     expect(res.status).toBe(200);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
-import { startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { auth, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 import { apiPost, call, createAndDownload, expectWellFormed, savedName } from './ooxml.ts';
 
 let s: TestServer;
@@ -49,6 +49,28 @@ describe('qr kind', () => {
     const r = spawnSync('rsvg-convert', ['--width', '600', '--background-color', 'white', '--output', png], { input: d.body, timeout: 20_000 });
     expect(r.status, r.stderr.toString()).toBe(0);
     expect(zbar(png)).toBe(d.url);
+  });
+
+  it('one token downloads as PNG and as SVG (?format=), both decoding to its URL; other formats are a 400 naming the field', async () => {
+    const d = await createAndDownload(s.adminUrl, 'qr', { format: 'png', filename: 'server-room.png' });
+    const token = JSON.parse((await call(`${s.adminUrl}/api/v1/tokens/${d.id}`, { headers: auth })).body.toString()) as { artifact: { formats: { format: string; download: string }[] } };
+    expect(token.artifact.formats.map((f) => f.format)).toEqual(['png', 'svg']);
+    const svg = await call(`${s.adminUrl}${token.artifact.formats[1]?.download}`, { headers: auth });
+    expect(svg.status).toBe(200);
+    expect(String(svg.headers['content-type'])).toMatch(/^image\/svg\+xml/);
+    expect(savedName(String(svg.headers['content-disposition']))).toBe('server-room.svg');
+    const png = join(tmp.dir, 'alt.png');
+    const r = spawnSync('rsvg-convert', ['--width', '600', '--background-color', 'white', '--output', png], { input: svg.body, timeout: 20_000 });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(zbar(png)).toBe(d.url);
+
+    const bad = await call(`${s.adminUrl}/api/v1/tokens/${d.id}/artifact?format=pdf`, { headers: auth });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body.toString()).error.fields.format).toBe('must be one of png, svg');
+    const word = await createAndDownload(s.adminUrl, 'word', {});
+    const single = await call(`${s.adminUrl}/api/v1/tokens/${word.id}/artifact?format=svg`, { headers: auth });
+    expect(single.status).toBe(400);
+    expect(JSON.parse(single.body.toString()).error.fields.format).toMatch(/one format only/);
   });
 
   it('a scan records the hit and shows a bland page, or forwards to the chosen page', async () => {
