@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { claimDue, finishAlert, listAlerts } from '../../src/db/queries/alerts.ts';
-import { backoffMs } from '../../src/alerts/worker.ts';
+import { backoffMs, createAlertWorker } from '../../src/alerts/worker.ts';
+import { createLogger } from '../../src/logger.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { getFrom, smtpSink, waitFor } from './support.ts';
 
@@ -56,6 +57,27 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     expect(body.items[0]).toMatchObject({ id: dead.id, status: 'dead', lastResult: { ok: false } });
     const bad = await fetch(`${srv.adminUrl}/api/v1/alerts?status=lost`, { headers: { Authorization: `Bearer ${srv.config.HONEYTRAIL_API_KEY}` } });
     expect(bad.status).toBe(400);
+  });
+
+  it('logs each failed attempt at warn with its retry time, and a dead alert at error', async () => {
+    const srv = await startTestServer({ SMTP_URL: 'smtp://127.0.0.1:1', ALERT_TO: 'soc@corp.example', ALERT_WORKER_ENABLED: 'false', ALERT_RETRY_BASE_MS: '10', ALERT_DEAD_AFTER: '300ms' });
+    cleanups.push(() => srv.stop());
+    const lines: { level: number; msg: string; alertId?: number; retryAt?: string; error?: string }[] = [];
+    const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const worker = createAlertWorker({ db: db(srv), config: srv.config, log });
+    const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'logged dead letter' });
+    await getFrom(url ?? '');
+    const [row] = await waitFor(async () => (await listAlerts(db(srv), { limit: 5 })).filter((a) => a.status === 'pending'), 5000, 'queued alert');
+    expect(await worker.runOnce()).toBeGreaterThanOrEqual(1);
+    const retry = lines.find((l) => l.msg === 'alert delivery failed; will retry');
+    expect(retry).toMatchObject({ level: 40, alertId: row?.id });
+    expect(Date.parse(retry?.retryAt ?? '')).toBeGreaterThan(Date.now() - 1000);
+    await new Promise((r) => setTimeout(r, 350));
+    await waitFor(async () => (await worker.runOnce(), (await listAlerts(db(srv), { status: 'dead', limit: 5 })).length), 5000, 'dead alert');
+    const dead = lines.find((l) => l.msg === 'alert gave up (dead): it was never delivered');
+    expect(dead).toMatchObject({ level: 50, alertId: row?.id });
+    expect(dead?.error).toMatch(/ECONNREFUSED|connect/i);
+    await worker.stop();
   });
 
   it('claims are compare-and-swap: a row goes to one worker; only the claimant can finish it; an expired lease is reclaimed', async () => {
