@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +148,25 @@ describe('login, sessions and throttling', () => {
     const { db: q, t } = shared(s.app.deps.db);
     await q.update(t.sessions).set({ lastSeenAt: new Date(Date.now() - 31 * 60_000) });
     const res = await again.agent.get('/tokens');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toMatch(/^\/login/);
+  });
+
+  it('ends a session 12 h after sign-in however active it is (absolute expiry)', async () => {
+    const { db: q, t } = shared(s.app.deps.db);
+    const before = new Set((await q.select().from(t.sessions)).map((x) => x.id));
+    const signed = await signIn(app);
+    const session = (await q.select().from(t.sessions)).find((x) => !before.has(x.id));
+    if (!session) throw new Error('no session stored');
+    expect(session.expiresAt.getTime() - session.createdAt.getTime()).toBeGreaterThan(12 * 3600_000 - 5000);
+    expect(session.expiresAt.getTime() - session.createdAt.getTime()).toBeLessThanOrEqual(12 * 3600_000 + 5000);
+    // Activity moves the idle clock, never the absolute expiry.
+    expect((await signed.agent.get('/tokens')).status).toBe(200);
+    const [after] = await q.select().from(t.sessions).where(eq(t.sessions.id, session.id));
+    expect(after?.expiresAt.getTime()).toBe(session.expiresAt.getTime());
+    // Past it, a session that was active a moment ago is over.
+    await q.update(t.sessions).set({ expiresAt: new Date(Date.now() - 1000), lastSeenAt: new Date() }).where(eq(t.sessions.id, session.id));
+    const res = await signed.agent.get('/tokens');
     expect(res.status).toBe(303);
     expect(res.headers.location).toMatch(/^\/login/);
   });
