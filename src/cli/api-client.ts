@@ -16,20 +16,24 @@ export class ApiError extends Error {
 export interface ApiClient {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
+  /** POST a body as it is (text, CSV, a file's JSON) with its content type. */
+  postRaw<T>(path: string, body: string, contentType: string): Promise<T>;
   patch<T>(path: string, body: unknown): Promise<T>;
-  delete(path: string): Promise<void>;
+  /** DELETE; resolves with the response's JSON body when it has one (a 204 has none). */
+  delete<T = void>(path: string): Promise<T>;
   download(path: string): Promise<Buffer>;
 }
 
 export function apiClient(server: string, apiKey: string): ApiClient {
   const base = `${server.replace(/\/+$/, '')}/api/v1`;
-  const call = async (method: string, path: string, body?: unknown): Promise<Response> => {
+  const call = async (method: string, path: string, body?: unknown, raw?: { body: string; contentType: string }): Promise<Response> => {
     let res: Response;
     try {
+      const contentType = raw ? raw.contentType : body !== undefined ? 'application/json' : undefined;
       res = await fetch(`${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${apiKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
+        headers: { authorization: `Bearer ${apiKey}`, ...(contentType ? { 'content-type': contentType } : {}) },
+        body: raw ? raw.body : body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
@@ -45,9 +49,11 @@ export function apiClient(server: string, apiKey: string): ApiClient {
   return {
     get: async <T>(path: string) => (await (await call('GET', path)).json()) as T,
     post: async <T>(path: string, body: unknown) => (await (await call('POST', path, body)).json()) as T,
+    postRaw: async <T>(path: string, body: string, contentType: string) => (await (await call('POST', path, undefined, { body, contentType })).json()) as T,
     patch: async <T>(path: string, body: unknown) => (await (await call('PATCH', path, body)).json()) as T,
-    delete: async (path) => {
-      await call('DELETE', path);
+    delete: async <T>(path: string) => {
+      const text = await (await call('DELETE', path)).text();
+      return (text ? JSON.parse(text) : undefined) as T;
     },
     download: async (path) => Buffer.from(await (await call('GET', path)).arrayBuffer()),
   };

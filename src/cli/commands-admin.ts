@@ -49,6 +49,40 @@ export const adminCommands: Record<string, Command> = {
     },
   },
 
+  intel: {
+    summary: 'import threat-intel indicators under a label (APT group, feed), list or remove labels',
+    usage: 'honeytrail intel import FILE|- --label LABEL [--source NAME]   (IP/CIDR/domain/email per line, .csv, or a STIX 2.1 bundle .json)\n       honeytrail intel list\n       honeytrail intel remove --label LABEL',
+    options: { label: { type: 'string' }, source: { type: 'string' } },
+    async run({ values, positionals }) {
+      const [action, file] = positionals;
+      const api = connect(values);
+      if (action === 'list') {
+        const { items } = await api.get<{ items: { label: string; type: string; count: number }[] }>('/intel');
+        if (values.json) out(JSON.stringify(items));
+        else if (items.length === 0) err('no indicators imported');
+        else for (const i of items) out(`${i.label}\t${i.type}\t${i.count}`);
+        return 0;
+      }
+      const label = str(values.label);
+      if (action === 'remove') {
+        if (!label) throw new UsageError('intel remove needs --label');
+        const { removed } = await api.delete<{ removed: number }>(`/intel?${new URLSearchParams({ label })}`);
+        out(`removed ${removed} indicators labelled ${label}`);
+        return 0;
+      }
+      if (action !== 'import') throw new UsageError(`intel what? "import", "list" or "remove", not "${action ?? ''}"`);
+      if (!file) throw new UsageError('intel import needs a FILE (or - for standard input)');
+      if (!label) throw new UsageError('intel import needs --label (the group or feed the indicators belong to)');
+      const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+      const type = /\.json$/i.test(file) || /^\s*\{/.test(text) ? 'application/json' : /\.csv$/i.test(file) ? 'text/csv' : 'text/plain';
+      const q = new URLSearchParams({ label, ...(str(values.source) ? { source: str(values.source) ?? '' } : {}) });
+      const r = await api.postRaw<{ label: string; received: number; added: number }>(`/intel/import?${q}`, text, type);
+      if (values.json) out(JSON.stringify(r));
+      else out(`${r.label}: ${r.received} indicators read, ${r.added} new`);
+      return 0;
+    },
+  },
+
   'api-key': {
     summary: 'local admin: create an API key in the database (printed once)',
     usage: 'honeytrail api-key create --name NAME   (reads DATABASE_URL like the server)',

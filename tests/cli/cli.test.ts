@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
-import { startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
+import { getFrom } from '../alerts/support.ts';
+import { makeToken, startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
@@ -132,6 +133,48 @@ describe('honeytrail CLI', () => {
     expect(r.code).toBe(0);
     expect(readFileSync(out, 'utf8')).toMatch(/^"id","at","token_id"/);
   });
+
+  it('imports threat intel from a list, a CSV and a STIX bundle (file or stdin), lists and removes it; hits from a listed source carry the label', async () => {
+    const list = join(share.dir, 'c2.txt');
+    writeFileSync(list, '# known C2\n127.0.0.44\n10.66.0.0/16\nc2.evil.example\n');
+    const imported = await cli(['intel', 'import', list, '--label', 'APT-CLI', '--source', 'feed-a']);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout.trim()).toBe('APT-CLI: 3 indicators read, 3 new');
+    const csv = join(share.dir, 'fin.csv');
+    writeFileSync(csv, 'indicator,label\n203.0.113.9,FIN-CLI\n');
+    expect((await cli(['intel', 'import', csv, '--label', 'FIN-CLI'])).stdout).toMatch(/1 indicators read, 1 new/);
+    const bundle = { type: 'bundle', id: 'bundle--6d8a9f3e-1111-4a2b-8c3d-123456789abd', objects: [{ type: 'indicator', id: 'indicator--6d8a9f3e-2222-4a2b-8c3d-123456789abd', pattern: "[ipv4-addr:value = '192.0.2.45']", pattern_type: 'stix' }] };
+    const piped = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'intel', 'import', '-', '--label', 'STIX-CLI', '--json'], { env });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout }));
+      child.stdin.end(JSON.stringify(bundle));
+    });
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ label: 'STIX-CLI', received: 1, added: 1 });
+
+    const listed = await cli(['intel', 'list']);
+    expect(listed.stdout).toMatch(/^APT-CLI\tcidr\t1$/m);
+    expect(listed.stdout).toMatch(/^APT-CLI\tip\t1$/m);
+    expect(listed.stdout).toMatch(/^STIX-CLI\tip\t1$/m);
+
+    const bad = join(share.dir, 'bad.txt');
+    writeFileSync(bad, '1.2.3.4\nnot an indicator\n');
+    const refused = await cli(['intel', 'import', bad, '--label', 'Bad']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/line 2/);
+    expect((await cli(['intel', 'import', list])).code).toBe(2);
+
+    // Within the recorder's one-second recheck, a hit from the listed address carries the label.
+    await new Promise((r) => setTimeout(r, 1100));
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    expect(await getFrom(url ?? '', '127.0.0.44')).toBe(200);
+    expect((await listHits(s.app.deps.db, { tokenId: token.id, limit: 1 }))[0]?.intel).toContain('APT-CLI');
+
+    expect((await cli(['intel', 'remove', '--label', 'APT-CLI'])).stdout.trim()).toBe('removed 3 indicators labelled APT-CLI');
+    expect((await cli(['intel', 'list'])).stdout).not.toContain('APT-CLI');
+  }, 90_000);
 
   it('says clearly when the server cannot be reached', async () => {
     const r = await cli(['list', '--server', 'http://127.0.0.1:9']);
