@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadConfig, sqlitePath } from '../config.ts';
-import { isPostgresUrl, redactUrl } from '../db/pg.ts';
-import { ROLES, roleSwitches } from '../serve.ts';
+import { isPostgresUrl, redactUrl } from '../db/url.ts';
+import { ROLES, roleSwitches } from '../roles.ts';
 import { err, out, str, UsageError, type Command } from './command.ts';
 
 const roleList = Object.keys(ROLES).join(',');

@@ -4,6 +4,9 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import * as schema from './schema-pg.ts';
+import { isPostgresUrl, redactUrl } from './url.ts';
+
+export { isPostgresUrl, redactUrl };
 
 export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 
@@ -19,10 +22,6 @@ export interface PgOpenOptions {
   migrate?: boolean;
 }
 
-/** True when a DATABASE_URL names PostgreSQL rather than a SQLite file. */
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
 
 /**
  * Open PostgreSQL through a connection pool (drizzle's node-postgres driver) and apply the
@@ -76,13 +75,3 @@ export async function closePostgres(db: PgDb): Promise<void> {
   await db.$client.end();
 }
 
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
