@@ -4,21 +4,11 @@ import { AppError } from '../errors.ts';
 import type { DeliveryResult } from './alert-actions.ts';
 import { uiActor, type UiContext } from './context.ts';
 import { audit } from '../db/queries/audit.ts';
+import { redactUrl } from '../db/url.ts';
 
 const emailInput = z.object({ to: z.string().trim().toLowerCase().email('must be an email address').max(254) });
 const webhookInput = z.object({ url: z.string().trim().url('must be a URL').max(2048).refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL') });
 
-/** `smtp://user:secret@host:587` -> `smtp://user:•••@host:587`: never show a stored password. */
-export function redactUrl(url: string | undefined): string | null {
-  if (!url) return null;
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '•••';
-    return u.toString();
-  } catch {
-    return '(unparseable)';
-  }
-}
 
 /** Settings: read-only configuration, alert delivery tests and the drill. */
 export function settingsPages(ui: UiContext): Router {
@@ -32,7 +22,7 @@ export function settingsPages(ui: UiContext): Router {
       {
         title: 'Settings',
         nav: 'settings',
-        smtpUrl: redactUrl(config.SMTP_URL),
+        smtpUrl: config.SMTP_URL ? redactUrl(config.SMTP_URL) : null, // never show a stored password
         alertFrom: config.ALERT_FROM,
         alertTo: config.ALERT_TO,
         defaultTo: config.ALERT_TO[0] ?? '',

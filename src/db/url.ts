@@ -5,7 +5,7 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** The URL without its password, for messages and logs. */
+/** The URL without its password (`smtp://user:***@host:587`), for messages, logs and pages. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -376,6 +376,14 @@ describe('assets, admins, API keys, settings, audit', () => {
     expect((await section()).total).toBe(never.length - 1);
   });
 
+  it('shows the SMTP server on the settings page without its password', async () => {
+    const config = testConfig(s.dir, { SMTP_URL: 'smtp://mailer:hunter2-secret@mail.corp.example:587' });
+    const signed = await signIn(createAdminApp({ ...s.app.deps, config }));
+    const page = await signed.agent.get('/settings');
+    expect(page.text).toContain('smtp://mailer:***@mail.corp.example:587');
+    expect(page.text).not.toContain('hunter2');
+  });
+
   it('offers a QR code in each of its formats on the token page', async () => {
     const { token } = await makeToken(db(), s.config, { kind: 'qr', params: { format: 'png' } });
     const page = await agent.get(`/tokens/${token.id}`);
