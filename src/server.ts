@@ -92,7 +92,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
         await Promise.allSettled(listeners.map((l) => l.close()));
         await recorder.close();
         await worker?.stop();
-        await forwarder?.tick(Date.now() + 1000); // incident changes of the last second too: nothing here writes any more
+        await forwarder?.tick(Number.POSITIVE_INFINITY); // settles every incident change: nothing here writes any more
         await forwarder?.close();
         await store.close();
       })();

@@ -12,8 +12,12 @@ import type { Severity } from '../db/schema.ts';
 
 const CURSOR = 'siem.syslog.cursor';
 const INCIDENT_CURSOR = 'siem.syslog.incidents';
-/** Incident changes younger than this wait for the next poll, so a writer that read the clock before a later one committed is not passed by. */
-const INCIDENT_SETTLE_MS = 1000;
+/**
+ * How long after a change the incident cursor may pass it. Changes are sent at once; the stored
+ * cursor stays this far behind, so a writer that read the clock before a later one committed
+ * is not passed by.
+ */
+const INCIDENT_SETTLE_MS = 5000;
 /** Syslog severity of an incident line (2 crit … 5 notice). */
 const SYSLOG_SEVERITY: Record<Severity, number> = { critical: 2, high: 3, medium: 4, low: 5 };
 const VERSION = '0.1';
@@ -28,10 +32,7 @@ export interface SyslogOptions {
 }
 
 export interface Forwarder {
-  /**
-   * Forward everything new now (used by tests and at shutdown); returns the lines sent.
-   * Incident changes within a second before `now` wait for a later tick.
-   */
+  /** Forward everything new now (used by tests and at shutdown); returns the lines sent. `now` places the incident cursor's settle window. */
   tick(now?: number): Promise<number>;
   close(): Promise<void>;
 }
@@ -100,19 +101,30 @@ export function startSyslogForwarder(db: AnyDb, log: Logger, opts: SyslogOptions
     }
   };
 
+  // Incident states sent whose change is younger than the settle window: the stored cursor
+  // stays behind them (a writer that read the clock earlier may still commit below them), so
+  // they are read again next time and skipped here unless they changed again.
+  const recent = new Map<number, number>();
   const forwardIncidents = async (now: number): Promise<number> => {
-    const until = now - INCIDENT_SETTLE_MS;
+    const settled = now - INCIDENT_SETTLE_MS;
     let sent = 0;
+    let page = (await getSetting<{ at: number; id: number }>(db, INCIDENT_CURSOR)) ?? { at: 0, id: 0 };
+    for (const [id, at] of recent) if (at <= page.at) recent.delete(id);
     for (;;) {
-      const after = (await getSetting<{ at: number; id: number }>(db, INCIDENT_CURSOR)) ?? { at: 0, id: 0 };
-      const batch = await incidentsChangedSince(db, after, until, 200);
-      if (batch.length === 0) return sent;
+      const batch = await incidentsChangedSince(db, page, 200);
       for (const incident of batch) {
-        const at = incident.updatedAt ?? incident.lastAt;
-        await send(syslog5424(incidentToCef(incident, VERSION), { facility: opts.facility, severity: SYSLOG_SEVERITY[incident.severity], hostname: me, msgid: 'INCIDENT', at }));
-        await setSetting(db, INCIDENT_CURSOR, { at: at.getTime(), id: incident.id });
-        sent++;
+        const at = (incident.updatedAt ?? incident.lastAt).getTime();
+        if (recent.get(incident.id) !== at) {
+          await send(syslog5424(incidentToCef(incident, VERSION), { facility: opts.facility, severity: SYSLOG_SEVERITY[incident.severity], hostname: me, msgid: 'INCIDENT', at: new Date(at) }));
+          sent++;
+        }
+        if (at <= settled) {
+          await setSetting(db, INCIDENT_CURSOR, { at, id: incident.id });
+          recent.delete(incident.id);
+        } else recent.set(incident.id, at);
+        page = { at, id: incident.id };
       }
+      if (batch.length < 200) return sent;
     }
   };
 

@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { HitRow, IncidentRow } from '../../src/db/schema.ts';
 import { hitToCef, incidentToCef, syslog5424 } from '../../src/siem/cef.ts';
 import { getFrom } from '../alerts/support.ts';
+import { eq } from 'drizzle-orm';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { shared } from '../../src/db/store.ts';
 import { auth, makeToken, startTestServer } from '../helpers.ts';
 
 /** Parse an RFC 5424 line into its header fields and the CEF message. */
@@ -49,8 +52,8 @@ describe('SIEM syslog forwarding', () => {
     try {
       const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'HR|salaries', location: '\\\\fs01\\hr' });
       await fetch(url!, { headers: { 'user-agent': 'evil cs1=forged | pipe \\ back' } });
-      // The hit, then the incident it opened (a tick a moment later: incident changes settle 1 s).
-      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(2);
+      // The hit, then the incident it opened, at once.
+      expect(await s.app.forwarder?.tick()).toBe(2);
       for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
       expect(got).toHaveLength(2);
       expect(got.map((l) => parse5424(l).msgid)).toEqual(['HIT', 'INCIDENT']);
@@ -66,7 +69,7 @@ describe('SIEM syslog forwarding', () => {
       expect(cef.ext.requestClientApplication).toBe('evil cs1=forged | pipe \\ back');
       expect(cef.ext.cs2).toBe('\\\\fs01\\hr');
       // Nothing new: nothing sent again.
-      expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(0);
+      expect(await s.app.forwarder?.tick()).toBe(0);
     } finally {
       await s.stop();
       udp.close();
@@ -157,16 +160,29 @@ describe('SIEM syslog forwarding', () => {
       // Hit lines carry the incident id the SIEM joins on.
       expect(parseCef(lines[2]?.msg ?? '').ext.cn1).toBe(moved.ext.cn1);
 
-      // A status change is a change: sent once it has settled (1 s), then not again.
+      // A status change is a change: sent at once, and once.
       const res = await fetch(`${s.adminUrl}/api/v1/incidents/${moved.ext.cn1}`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'acknowledged' }) });
       expect(res.status).toBe(200);
       const changedAt = Date.parse(((await res.json()) as { updatedAt: string }).updatedAt);
-      expect(await s.app.forwarder?.tick(changedAt + 500)).toBe(0);
-      expect(await s.app.forwarder?.tick(changedAt + 1000)).toBe(1);
-      expect(await s.app.forwarder?.tick(changedAt + 5000)).toBe(0);
+      expect(await s.app.forwarder?.tick(changedAt + 100)).toBe(1);
+      expect(await s.app.forwarder?.tick(changedAt + 200)).toBe(0);
       const acked = (await received(5))[4];
       expect(acked?.msgid).toBe('INCIDENT');
       expect(parseCef(acked?.msg ?? '').ext).toMatchObject({ cn1: moved.ext.cn1, act: 'acknowledged', cs2: 'high' });
+
+      // Another actor's incident whose change carries an earlier time than the one just sent
+      // (its writer read the clock first and committed later): the cursor stayed behind the
+      // settle window, so it is still sent.
+      expect(await getFrom(a.url ?? '', '127.0.0.3')).toBe(200);
+      const [late] = await listHits(db, { tokenId: a.token.id, limit: 1 });
+      const { db: q, t } = shared(db);
+      await q.update(t.incidents).set({ updatedAt: new Date(changedAt - 1000) }).where(eq(t.incidents.id, late?.incidentId ?? -1));
+      expect(await s.app.forwarder?.tick(changedAt + 300)).toBe(2);
+      const [, lateIncident] = (await received(7)).slice(5);
+      expect(lateIncident?.msgid).toBe('INCIDENT');
+      expect(parseCef(lateIncident?.msg ?? '').ext).toMatchObject({ cn1: String(late?.incidentId), src: '127.0.0.3' });
+      // Once past the window everything is settled, and nothing is sent twice.
+      expect(await s.app.forwarder?.tick(Date.now() + 60_000)).toBe(0);
     } finally {
       await s.stop();
       udp.close();

@@ -110,18 +110,14 @@ export async function getIncident(db: AnyDb, id: number): Promise<IncidentRow | 
   return row;
 }
 
-/**
- * Incidents changed after a `(updatedAt, id)` cursor and no later than `until`, oldest change
- * first: the SIEM forwarder's feed (index incidents_updated_idx). `until` lets a writer whose
- * transaction began before the read commit before its change is passed by.
- */
-export async function incidentsChangedSince(db: AnyDb, after: { at: number; id: number }, until: number, limit: number): Promise<IncidentRow[]> {
+/** Incidents changed after a `(updatedAt, id)` cursor, oldest change first: the SIEM forwarder's feed (index incidents_updated_idx). */
+export async function incidentsChangedSince(db: AnyDb, after: { at: number; id: number }, limit: number): Promise<IncidentRow[]> {
   const { db: q, t } = shared(db);
   const at = new Date(after.at);
   return q
     .select()
     .from(t.incidents)
-    .where(and(or(gt(t.incidents.updatedAt, at), and(eq(t.incidents.updatedAt, at), gt(t.incidents.id, after.id))), lte(t.incidents.updatedAt, new Date(until))))
+    .where(or(gt(t.incidents.updatedAt, at), and(eq(t.incidents.updatedAt, at), gt(t.incidents.id, after.id))))
     .orderBy(asc(t.incidents.updatedAt), asc(t.incidents.id))
     .limit(limit);
 }
