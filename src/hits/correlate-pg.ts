@@ -68,6 +68,13 @@ export function createPgCorrelator(opts: {
     let queued = false;
     let placed = 0;
     await db.transaction(async (tx) => {
+      // The hits are durable already (their own commit), so this commit need not wait for its
+      // WAL flush. A crash of the database server can lose only the last few hundred
+      // milliseconds of correlations; their hits are left without an incident and the catch-up
+      // at start correlates them again. Any later synchronous commit (a worker marking an alert
+      // sent) flushes this one too; an alert whose delivery a crash interrupts may go out again,
+      // as with any crash mid-delivery.
+      await tx.execute(sql`set local synchronous_commit = off`);
       await tx.execute(sql`select pg_advisory_xact_lock(${CORRELATE_LOCK})`);
       // Another process may have put some of these hits on a trail already (a catch-up).
       const ids = batch.map((r) => r.hit.id);
