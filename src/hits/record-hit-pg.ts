@@ -167,6 +167,9 @@ export function createPgHitRecorder(deps: {
           stats.lastFailure = err instanceof Error ? err.message : String(err);
           log.error({ err, tokenId: pending.event.token.id }, 'hit could not be stored');
           pending.reject(err);
+          // The database failed: once it is back, correlate whatever it holds without a trail
+          // (correlations commit asynchronously, so a database crash can lose the last few).
+          scheduleCatchUp(0);
         }
       }
       // Callers are answered once their hits are on their trails too, as on SQLite (an API read
