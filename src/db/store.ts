@@ -132,6 +132,13 @@ export async function atomically(db: AnyDb, build: (s: Shared) => WriteStatement
   return db.$client.transaction(() => build(shared(db)).map((statement) => (statement.run() as RunResult).changes))();
 }
 
+/** The row an `insert … returning()` wrote (one row inserted, one returned). */
+export function insertedRow<T>(rows: readonly T[]): T {
+  const [row] = rows;
+  if (!row) throw new Error('insert returned no row');
+  return row;
+}
+
 /** Whether an error (or its cause, drizzle wraps driver errors) is a unique-constraint violation, in either dialect. */
 export function isUniqueViolation(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {

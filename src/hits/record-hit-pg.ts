@@ -2,12 +2,9 @@ import { sql } from 'drizzle-orm';
 import type { PgDb } from '../db/pg.ts';
 import { hits } from '../db/schema-pg.ts';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
-import type { Logger } from '../logger.ts';
 import type { Token } from '../tokens/kind.ts';
 import type { PgCorrelator } from './correlate-pg.ts';
-import type { FloodGate } from './flood.ts';
-import type { HitClassifier } from './classify.ts';
-import { catchUpDelay, logHit, perTokenCounts, toRow, type HitEvent, type HitPrepare, type HitRecorder, type RecorderStats } from './record-hit.ts';
+import { catchUpDelay, logHit, perTokenCounts, toRow, type HitEvent, type HitRecorder, type RecorderOptions, type RecorderStats } from './record-hit.ts';
 import type { Recorded } from './trail.ts';
 
 export interface PgHitRecorder extends HitRecorder {
@@ -25,14 +22,7 @@ export interface PgHitRecorder extends HitRecorder {
  * written; each caller is answered once its hit is stored and on its trail. A failed
  * correlation is retried from the database and never fails a hit (its caller is answered).
  */
-export function createPgHitRecorder(deps: {
-  db: PgDb;
-  log: Logger;
-  correlator?: PgCorrelator;
-  classify?: HitClassifier;
-  prepare?: readonly HitPrepare[];
-  flood?: FloodGate;
-}): PgHitRecorder {
+export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlator?: PgCorrelator }): PgHitRecorder {
   const { db, log, correlator } = deps;
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
   let flushing: Promise<void> | null = null;

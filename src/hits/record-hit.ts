@@ -93,6 +93,15 @@ export function perTokenCounts(rows: readonly { tokenId: string; at: Date }[]): 
   return out;
 }
 
+/** What both recorders (SQLite here, PostgreSQL in record-hit-pg.ts) take besides their database and correlator. */
+export interface RecorderOptions {
+  log: Logger;
+  classify?: HitClassifier;
+  prepare?: readonly HitPrepare[];
+  /** Fold repeated identical hits (see hits/flood.ts); off when absent. */
+  flood?: FloodGate;
+}
+
 /**
  * Group commit: hits that arrive in the same event-loop turn are written in one SQLite
  * transaction (one WAL append instead of one per hit), and each caller is answered after
@@ -101,16 +110,13 @@ export function perTokenCounts(rows: readonly { tokenId: string; at: Date }[]): 
  * correlator (trail and outbox) in a savepoint, batched per actor. A failed correlation is
  * logged and retried from the database later; it never fails the hits, which still commit.
  */
-export function createHitRecorder(deps: {
-  db: Db;
-  log: Logger;
-  /** Puts committed hits on their trails and queues their alerts (the alert pipeline); hits stay uncorrelated when absent. */
-  correlator?: Correlator;
-  classify?: HitClassifier;
-  prepare?: readonly HitPrepare[];
-  /** Fold repeated identical hits (see hits/flood.ts); off when absent. */
-  flood?: FloodGate;
-}): SqliteHitRecorder {
+export function createHitRecorder(
+  deps: RecorderOptions & {
+    db: Db;
+    /** Puts committed hits on their trails and queues their alerts (the alert pipeline); hits stay uncorrelated when absent. */
+    correlator?: Correlator;
+  },
+): SqliteHitRecorder {
   const { db, log, correlator } = deps;
   let queue: { event: HitEvent; resolve: (h: HitRow) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { alerts, type AlertRow, type AlertStatus } from '../schema.ts';
-import { isPg, shared, type AnyDb } from '../store.ts';
+import { type AnyDb, insertedRow, isPg, shared } from '../store.ts';
 
 /**
  * The outbox. Rows are written in the hit's transaction (`outboxStatements`), claimed by a
@@ -111,23 +111,23 @@ export async function insertFinishedAlert(
 ): Promise<AlertRow> {
   const { db: q, t } = shared(db);
   const now = new Date();
-  const [stored] = await q
-    .insert(t.alerts)
-    .values({
-      channel: row.channel,
-      target: row.target,
-      kind: 'test',
-      status: row.ok ? 'sent' : 'failed',
-      attempts: 1,
-      nextAttemptAt: now,
-      sentAt: row.ok ? now : null,
-      lastError: row.error ?? null,
-      idempotencyKey: row.key,
-      payload: row.payload,
-    })
-    .returning();
-  if (!stored) throw new Error('insert returned no row');
-  return stored;
+  return insertedRow(
+    await q
+      .insert(t.alerts)
+      .values({
+        channel: row.channel,
+        target: row.target,
+        kind: 'test',
+        status: row.ok ? 'sent' : 'failed',
+        attempts: 1,
+        nextAttemptAt: now,
+        sentAt: row.ok ? now : null,
+        lastError: row.error ?? null,
+        idempotencyKey: row.key,
+        payload: row.payload,
+      })
+      .returning(),
+  );
 }
 
 export interface AlertFilter {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, count, desc, eq, isNull } from 'drizzle-orm';
 import { nanoid } from 'nanoid';
 import type { ApiKeyRow } from '../schema.ts';
-import { shared, type AnyDb } from '../store.ts';
+import { type AnyDb, insertedRow, shared } from '../store.ts';
 
 /** API keys look like `ht_` + 40 base62-ish chars; only a sha256 is stored. */
 export function generateApiKey(): string {
@@ -16,11 +16,12 @@ export function hashApiKey(key: string): string {
 /** Create a key and return it in clear exactly once. */
 export async function createApiKey(db: AnyDb, name: string, createdBy: string, key = generateApiKey()): Promise<{ key: string; row: ApiKeyRow }> {
   const { db: q, t } = shared(db);
-  const [row] = await q
-    .insert(t.apiKeys)
-    .values({ id: nanoid(12), name, prefix: key.slice(0, 8), keyHash: hashApiKey(key), createdBy })
-    .returning();
-  if (!row) throw new Error('insert returned no row');
+  const row = insertedRow(
+    await q
+      .insert(t.apiKeys)
+      .values({ id: nanoid(12), name, prefix: key.slice(0, 8), keyHash: hashApiKey(key), createdBy })
+      .returning(),
+  );
   return { key, row };
 }
 

@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { normalizeIp } from '../../net.ts';
 import type { Db } from '../client.ts';
 import { assets, type AssetRow } from '../schema.ts';
-import { atomically, shared, textAsc, type AnyDb } from '../store.ts';
+import { type AnyDb, atomically, insertedRow, shared, textAsc } from '../store.ts';
 
 /**
  * The network map: CIDRs and host names -> label, segment, criticality. Alerts use it to say
@@ -17,9 +17,7 @@ const IMPORT_CHUNK = 1000;
 
 export async function insertAsset(db: AnyDb, a: NewAsset): Promise<AssetRow> {
   const { db: q, t } = shared(db);
-  const [row] = await q.insert(t.assets).values(normalize(a)).returning();
-  if (!row) throw new Error('insert returned no row');
-  return row;
+  return insertedRow(await q.insert(t.assets).values(normalize(a)).returning());
 }
 
 /** Insert many assets in one transaction (CSV import); all or nothing. */

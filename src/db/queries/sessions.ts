@@ -1,6 +1,6 @@
 import { and, eq, lt, or } from 'drizzle-orm';
 import type { sessions } from '../schema.ts';
-import { shared, type AnyDb } from '../store.ts';
+import { type AnyDb, insertedRow, shared } from '../store.ts';
 
 /** Admin UI sessions. `id` is the sha256 of the cookie value, never the value itself. */
 
@@ -10,9 +10,7 @@ export type SessionRow = typeof sessions.$inferSelect;
 /** Store a new session. */
 export async function insertSession(db: AnyDb, row: Omit<typeof sessions.$inferInsert, 'createdAt'>): Promise<SessionRow> {
   const { db: q, t } = shared(db);
-  const [stored] = await q.insert(t.sessions).values(row).returning();
-  if (!stored) throw new Error('insert returned no row');
-  return stored;
+  return insertedRow(await q.insert(t.sessions).values(row).returning());
 }
 
 /** The session for a cookie's hash. */

@@ -1,16 +1,14 @@
 import { and, count, desc, eq, gte, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { tokens, type NewTokenRow, type TokenRow } from '../schema.ts';
-import { atomically, containsText, isPg, shared, type AnyDb } from '../store.ts';
+import { type AnyDb, atomically, containsText, insertedRow, isPg, shared } from '../store.ts';
 import type { AuditEntry } from './audit.ts';
 
 /** Plain query functions for tokens; routes and channels never write SQL themselves. */
 
 export async function insertToken(db: AnyDb, row: NewTokenRow): Promise<TokenRow> {
   const { db: q, t } = shared(db);
-  const [stored] = await q.insert(t.tokens).values(row).returning();
-  if (!stored) throw new Error('insert returned no row');
-  return stored;
+  return insertedRow(await q.insert(t.tokens).values(row).returning());
 }
 
 /** A live (not deleted) token by id, enabled or not. */

@@ -1,7 +1,7 @@
 import { asc, count, eq } from 'drizzle-orm';
 import { nanoid } from 'nanoid';
 import type { users } from '../schema.ts';
-import { shared, type AnyDb } from '../store.ts';
+import { type AnyDb, insertedRow, shared } from '../store.ts';
 
 /** Admin UI accounts. Passwords arrive here already hashed (see admin/passwords.ts). */
 
@@ -18,9 +18,7 @@ export async function countUsers(db: AnyDb): Promise<number> {
 /** Create an admin; emails are stored lower-cased so sign-in is case-insensitive. */
 export async function insertUser(db: AnyDb, email: string, passwordHash: string): Promise<UserRow> {
   const { db: q, t } = shared(db);
-  const [row] = await q.insert(t.users).values({ id: nanoid(12), email: email.toLowerCase(), passwordHash, role: 'admin' }).returning();
-  if (!row) throw new Error('insert returned no row');
-  return row;
+  return insertedRow(await q.insert(t.users).values({ id: nanoid(12), email: email.toLowerCase(), passwordHash, role: 'admin' }).returning());
 }
 
 /** The account for a sign-in attempt. */
