@@ -75,20 +75,11 @@ export async function startTestServer(env: Record<string, string> = {}, dir?: st
   // TEST_DATABASE=postgres runs the servers of the suite on a throwaway PostgreSQL database each
   // (npm run test:pg); `sqlite` keeps a server on the SQLite file in its folder (tests about that file).
   const pg = process.env.TEST_DATABASE === 'postgres' && !env.DATABASE_URL && !opts.sqlite ? await (await import('./pg.ts')).createTestPg() : null;
-  let config: Config;
-  let started: Awaited<ReturnType<typeof startHoneytrail>>;
-  // The public port is chosen before binding (PUBLIC_URL names it); a parallel test can take it
-  // in between, so a lost bind is retried on another port (bounded).
-  for (let attempt = 1; ; attempt++) {
-    const { port } = await freePort();
-    config = testConfig(t.dir, { PUBLIC_PORT: String(port), ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
-    try {
-      started = await startHoneytrail({ config, log: silentLog });
-      break;
-    } catch (err) {
-      if (attempt >= 5 || env.PUBLIC_PORT || !/EADDRINUSE/.test(String((err as Error).cause ?? err))) throw err;
-    }
-  }
+  // The public port is chosen before binding (PUBLIC_URL names it); a port the caller chose is not retried.
+  const { config, started } = await onFreePorts(async () => {
+    const config = testConfig(t.dir, { PUBLIC_PORT: String((await freePort()).port), ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
+    return { config, started: await startHoneytrail({ config, log: silentLog }) };
+  }, env.PUBLIC_PORT ? 1 : 5);
   // Typed as SQLite for the tests that reach into it; on PostgreSQL only dialect-neutral code may touch it.
   const app = started as SqliteHoneytrail;
   return {
@@ -103,6 +94,20 @@ export async function startTestServer(env: Record<string, string> = {}, dir?: st
       if (!dir) t.cleanup();
     },
   };
+}
+
+/**
+ * Run `start`, which binds ports picked with freePort() beforehand, again when it fails with
+ * EADDRINUSE: a parallel test can be handed a released port in between (at most `tries` runs).
+ */
+export async function onFreePorts<T>(start: () => Promise<T>, tries = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= tries || !/EADDRINUSE/.test(String((err as Error).cause ?? err))) throw err;
+    }
+  }
 }
 
 /** Ask the OS for a free TCP port on 127.0.0.1 (so PUBLIC_URL can name it before binding). */

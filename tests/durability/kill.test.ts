@@ -4,7 +4,7 @@ import { Agent, get } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, closeDatabase } from '../../src/db/client.ts';
 import { smtpSink, waitFor } from '../alerts/support.ts';
-import { makeToken, tempDir, testConfig, TEST_API_KEY, freePort } from '../helpers.ts';
+import { freePort, makeToken, onFreePorts, tempDir, testConfig, TEST_API_KEY } from '../helpers.ts';
 
 /** GET a URL through a keep-alive agent; resolves with the status (0 when the connection died). */
 function hit(url: string, agent: Agent): Promise<number> {
@@ -56,15 +56,10 @@ async function startServer(dir: string, publicPort: number, adminPort: number, e
 
 /** Start the server process on `dir`'s database; ports lost to a parallel test are retried (bounded). */
 async function launch(dir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; publicPort: number }> {
-  // Ports are chosen before the child binds them; one taken in between fails the bind, and another is tried.
-  for (let attempt = 1; ; attempt++) {
+  return onFreePorts(async () => {
     const publicPort = (await freePort()).port;
-    try {
-      return { child: await startServer(dir, publicPort, (await freePort()).port, env), publicPort };
-    } catch (err) {
-      if (attempt >= 5 || !/EADDRINUSE/.test(String(err))) throw err;
-    }
-  }
+    return { child: await startServer(dir, publicPort, (await freePort()).port, env), publicPort };
+  });
 }
 
 /** A database with one web-bug token, and the server process started on it. */
