@@ -20,7 +20,7 @@ export function dashboardPage(ui: UiContext): Router {
       nav: 'dashboard',
       severities: [...SEVERITIES].reverse().map((s) => ({ severity: s, count: bySeverity[s] })),
       openIncidents: open.items.map(incidentView),
-      hits: hits.map((h) => ({ ...hitView(h.hit, names), token: h.token })),
+      hits: hits.map((h) => ({ ...hitView(h.hit, names, h.token), token: h.token })),
       never: never.items.map((t) => ({ ...t, kindLabel: kindLabel(t.kind) })),
       neverTotal: never.total,
       failures: failures.items.map(alertView),

@@ -1,26 +1,31 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { parse } from '../api/validate.ts';
+import { pathOf, pathSvg } from '../alerts/path.ts';
+import { sourceOf } from '../alerts/view.ts';
 import { incidentAlerts, listIncidents } from '../db/queries/admin-views.ts';
-import { getIncident, incidentTrail, setIncidentStatus } from '../db/queries/incidents.ts';
+import { countIncidentHits, getIncident, incidentEntities, incidentTrail, mergedIncidents, setIncidentStatus } from '../db/queries/incidents.ts';
 import { audit } from '../db/queries/audit.ts';
 import { INCIDENT_STATUSES } from '../db/schema.ts';
 import { notFound } from '../errors.ts';
-import { findKind } from '../tokens/registry.ts';
+import { assetSnapshot } from '../hits/actor.ts';
+import { technique } from '../hits/attack.ts';
+import { explainHit } from '../hits/meaning.ts';
 import { pager, uiActor, type UiContext } from './context.ts';
-import { alertView, assetLabeler, hitView, incidentView, techniqueView } from './presenters.ts';
+import { alertView, hitAction, incidentView } from './presenters.ts';
 
 const PER_PAGE = 25;
-/** Most trail entries drawn on one incident page. */
-const TRAIL_LIMIT = 500;
+/** Trail entries per page of the incident page. */
+const TRAIL_PAGE = 100;
 const idParam = z.object({ id: z.coerce.number().int().positive('is not an incident id') });
 const listQuery = z.object({
   status: z.enum([...INCIDENT_STATUSES, 'active', 'all']).default('active').catch('active'),
   page: z.coerce.number().int().min(1).max(100_000).default(1).catch(1),
 });
+const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(1_000_000).default(1).catch(1) });
 const statusInput = z.object({ status: z.enum(INCIDENT_STATUSES, { message: 'must be open, acknowledged or closed' }) });
 
-/** Incidents: list, and the detail page (trail timeline, places touched, ATT&CK, alert log). */
+/** Incidents: list, and the detail page (path between machines, why this severity, trail, ATT&CK, alert log). */
 export function incidentPages(ui: UiContext): Router {
   const { db } = ui.deps;
   const r = Router();
@@ -40,29 +45,42 @@ export function incidentPages(ui: UiContext): Router {
 
   r.get('/incidents/:id', async (req, res) => {
     const { id } = parse(idParam, req.params);
+    const { page } = pageQuery.parse(req.query);
     const incident = await getIncident(db, id);
     if (!incident) throw notFound('incident');
-    const trail = await incidentTrail(db, id, TRAIL_LIMIT);
+    const total = await countIncidentHits(db, id);
+    const trail = await incidentTrail(db, id, TRAIL_PAGE, (page - 1) * TRAIL_PAGE);
+    const entities = await incidentEntities(db, id);
+    const path = pathOf(entities);
+    const assets = await assetSnapshot(db);
     const alerts = await incidentAlerts(db, id);
-    const names = await assetLabeler(db);
-    const places = new Map<string, { location: string | null; host: string | null; tokens: Set<string> }>();
-    const techniques = new Set(incident.techniques);
-    for (const { hit, token } of trail) {
-      const key = `${token.plantedHost ?? ''}\u0000${token.location ?? ''}`;
-      const p = places.get(key) ?? { location: token.location, host: token.plantedHost, tokens: new Set<string>() };
-      p.tokens.add(token.name);
-      places.set(key, p);
-      if (hit.classification === 'alert') for (const t of findKind(token.kind)?.techniques ?? []) techniques.add(t);
-    }
     ui.views.render(res, 'incident', {
       title: `Incident #${incident.id}`,
       nav: 'incidents',
       incident: incidentView(incident),
-      trail: trail.map(({ hit, token }) => ({ ...hitView(hit, names), token })),
-      trailNote: trail.length >= TRAIL_LIMIT ? `Showing the first ${TRAIL_LIMIT} hits of this incident; every hit is listed on its token's page.` : null,
-      places: [...places.values()].map((p) => ({ location: p.location, host: p.host, tokens: [...p.tokens].join(', ') })),
-      sources: [...new Set(trail.map((t) => t.hit.sourceIp).filter(Boolean))],
-      techniques: [...techniques].sort().map(techniqueView),
+      mergedInto: incident.mergedInto,
+      merged: (await mergedIncidents(db, id)).map((m) => ({ id: m.id, title: m.actorLabel ?? m.actorKey })),
+      svg: pathSvg(path),
+      path,
+      reasons: incident.reasons.map((x) => ({ ...x, at: new Date(x.at) })),
+      machines: path.machines,
+      users: entities.filter((e) => e.kind === 'user').map((e) => ({ label: e.label, hits: e.hits })),
+      relays: entities.filter((e) => e.kind === 'relay').map((e) => ({ label: e.label, hits: e.hits })),
+      places: entities.filter((e) => e.kind === 'place').map((e) => ({ label: e.label, hits: e.hits })),
+      trail: trail.map(({ hit, token }) => ({
+        id: hit.id,
+        at: hit.at,
+        source: sourceOf({ hit, token }, assets),
+        what: explainHit(hit, token).action,
+        request: hitAction(hit),
+        userAgent: hit.userAgent,
+        classification: hit.classification,
+        alerting: hit.classification === 'alert',
+        repeatCount: hit.repeatCount > 1 ? hit.repeatCount : null,
+        token,
+      })),
+      trailPager: total > TRAIL_PAGE ? pager(`/incidents/${id}`, {}, page, TRAIL_PAGE, total) : null,
+      techniques: incident.techniques.map(technique),
       alerts: alerts.map(alertView),
     });
   });

@@ -1,7 +1,8 @@
-import { assetSnapshot } from '../alerts/actor.ts';
+import { assetSnapshot } from '../hits/actor.ts';
+import { explainHit } from '../hits/meaning.ts';
 import type { AlertRow, HitRow, IncidentRow } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
-import type { ArtifactInfo } from '../tokens/kind.ts';
+import type { Decoy, ArtifactInfo } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
 
 /**
@@ -39,9 +40,13 @@ export async function assetLabeler(db: AnyDb): Promise<(ip: string | null) => st
   };
 }
 
-/** A hit as a table row / timeline entry: actor decoded, action summarised, source named. */
-export function hitView(h: HitRow, assetOf?: (ip: string | null) => string | null) {
+/**
+ * A hit as a table row / timeline entry: actor decoded, what happened in words (when its token
+ * is at hand: the kind's action sentence), the request line, the source named.
+ */
+export function hitView(h: HitRow, assetOf?: (ip: string | null) => string | null, token?: Decoy) {
   return {
+    what: token ? explainHit(h, token).action : null,
     sourceAsset: h.channel === 'dns' ? null : (assetOf?.(h.sourceIp) ?? null),
     id: h.id,
     at: h.at,
@@ -69,7 +74,7 @@ export function techniqueView(id: string) {
 
 /** An incident with a display title and status flags for the templates. */
 export function incidentView(i: IncidentRow) {
-  return { ...i, title: i.actorLabel || i.actorKey, [`sev_${i.severity}`]: true, open: i.status === 'open', closed: i.status === 'closed' };
+  return { ...i, title: i.actorLabel || i.actorKey, [`sev_${i.severity}`]: true, open: i.status === 'open', closed: i.status === 'closed', merged: i.mergedInto !== null };
 }
 
 /** An outbox row, flagged when its delivery failed or gave up. */

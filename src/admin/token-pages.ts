@@ -153,7 +153,7 @@ export function tokenPages(ui: UiContext): Router {
         artifact: artifactView(token.id, describeArtifact(ctx, token)),
         settings: commonFields(body ?? token, errors),
         formError: errors['(form)'],
-        hits: page.map((h) => hitView(h, names)),
+        hits: page.map((h) => hitView(h, names, token)),
         newerLink: beforeId ? `/tokens/${token.id}#hits` : null,
         olderLink: hits.length > HITS_PER_PAGE && last ? `/tokens/${token.id}?before=${last.id}#hits` : null,
       },

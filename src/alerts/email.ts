@@ -6,7 +6,7 @@ import Handlebars from 'handlebars';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config } from '../config.ts';
 import type { DeliveryResult } from './deliver.ts';
-import { oneLine } from './text.ts';
+import { oneLine } from '../text.ts';
 import type { AlertView } from './view.ts';
 
 const TEMPLATES = resolve(dirname(fileURLToPath(import.meta.url)), '../../templates/email');
@@ -44,8 +44,27 @@ export function renderEmail(view: AlertView): RenderedEmail {
   return { subject: oneLine(view.subject, 240), html: t.html(ctx), text: t.text(ctx) };
 }
 
+/**
+ * The Message-ID of the mail for an outbox row: derived from its idempotency key, so a
+ * redelivery after a crash carries the same id (receivers drop the copy) and later mails of the
+ * thread can name it in In-Reply-To and References.
+ */
+export function messageIdFor(messageKey: string, alertFrom: string): string {
+  const domain = (/@([^>\s]+)>?\s*$/.exec(alertFrom)?.[1] ?? 'honeytrail.local').replace(/[^A-Za-z0-9.-]/g, '');
+  return `<${createHash('sha256').update(messageKey).digest('hex').slice(0, 32)}@${domain}>`;
+}
+
+/** Where a mail belongs in its thread: the thread's first mail, and any other thread it continues (merged intrusions). */
+export interface Threading {
+  inReplyTo: string;
+  references: string[];
+}
+
 /** One SMTP transport per worker (nodemailer over SMTP_URL: STARTTLS when offered, auth from the URL). */
-export function createMailer(config: Pick<Config, 'SMTP_URL' | 'ALERT_FROM'>): { send(to: string, mail: RenderedEmail, messageKey: string, headers?: Record<string, string>): Promise<DeliveryResult>; close(): void } {
+export function createMailer(config: Pick<Config, 'SMTP_URL' | 'ALERT_FROM'>): {
+  send(to: string, mail: RenderedEmail, messageKey: string, headers?: Record<string, string>, threading?: Threading): Promise<DeliveryResult>;
+  close(): void;
+} {
   let transport: Transporter | undefined;
   const get = (): Transporter | undefined => {
     if (!config.SMTP_URL) return undefined;
@@ -55,10 +74,9 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'ALERT_FROM'>): {
     return transport;
   };
   return {
-    async send(to, mail, messageKey, headers = {}) {
+    async send(to, mail, messageKey, headers = {}, threading) {
       const t = get();
       if (!t) return { ok: false, error: 'SMTP_URL is not set; cannot send email alerts' };
-      const domain = (/@([^>\s]+)>?\s*$/.exec(config.ALERT_FROM)?.[1] ?? 'honeytrail.local').replace(/[^A-Za-z0-9.-]/g, '');
       try {
         const info = (await t.sendMail({
           from: config.ALERT_FROM,
@@ -67,7 +85,8 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'ALERT_FROM'>): {
           text: mail.text,
           html: mail.html,
           // Same key, same Message-ID: a redelivery after a crash can be deduplicated by the mail system.
-          messageId: `<${createHash('sha256').update(messageKey).digest('hex').slice(0, 32)}@${domain}>`,
+          messageId: messageIdFor(messageKey, config.ALERT_FROM),
+          ...(threading ? { inReplyTo: threading.inReplyTo, references: threading.references } : {}),
           headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, oneLine(v, 200)])),
         })) as { response?: string; rejected?: unknown[] };
         const response = oneLine(info.response ?? '', 200);

@@ -36,13 +36,17 @@ export function generic(v: AlertView, deliveryId: string) {
     subject: v.subject,
     conclusion: v.conclusion,
     summary: v.sentence,
+    thread: v.threadTag,
     incident: v.incident,
     actor: v.actor,
     decoy: v.decoy,
     hits: v.newHits,
     hitsNotListed: v.newHitsMore,
+    events: v.newEvents,
     trail: v.trail,
     trailNotListed: v.trailMore,
+    path: v.path,
+    group: v.group,
     techniques: v.techniques,
     nextSteps: v.nextSteps,
     links: { incident: v.incident.url, token: v.decoy.url },
@@ -52,7 +56,7 @@ export function generic(v: AlertView, deliveryId: string) {
 /** Slack Block Kit. Slack renders mrkdwn, so `<`, `>` and `&` in our text are escaped the way Slack asks. */
 function slack(v: AlertView) {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const trail = v.trail.slice(-15).map((t) => `• ${t.at} — *${esc(t.decoy)}* (${esc(t.planted)}): ${esc(t.what)}`).join('\n');
+  const trail = v.trail.slice(-15).map((t) => `• ${t.at} — ${esc(t.source)}: ${esc(t.what)} (*${esc(t.decoy)}*, ${esc(t.planted)})`).join('\n');
   return {
     text: esc(v.subject),
     blocks: [
@@ -67,6 +71,7 @@ function slack(v: AlertView) {
           { type: 'mrkdwn', text: `*Planted*\n${clip(esc([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded'), 500)}` },
         ],
       },
+      ...(v.path.hops.length ? [{ type: 'section', text: { type: 'mrkdwn', text: clip(`*Path*\n${esc(v.path.text)}`, 2900) } }] : []),
       { type: 'section', text: { type: 'mrkdwn', text: clip(`*Trail*\n${trail || 'none'}`, 2900) } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: clip(v.techniques.map((t) => `${t.id} ${esc(t.name)}`).join(' · ') || 'no techniques', 2900) }] },
       {
@@ -103,10 +108,11 @@ function teams(v: AlertView) {
                 { title: 'Decoy', value: v.decoy.name },
                 { title: 'Planted', value: [v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded' },
                 { title: 'Techniques', value: v.techniques.map((t) => `${t.id} ${t.name}`).join(', ') || 'none' },
+                ...(v.path.hops.length ? [{ title: 'Path', value: v.path.text }] : []),
               ],
             },
             { type: 'TextBlock', text: 'Trail', weight: 'Bolder', wrap: true },
-            ...v.trail.slice(-15).map((t) => ({ type: 'TextBlock', text: `${t.at} · ${t.decoy} (${t.planted}): ${t.what}`, wrap: true, spacing: 'None' })),
+            ...v.trail.slice(-15).map((t) => ({ type: 'TextBlock', text: `${t.at} · ${t.source}: ${t.what} (${t.decoy}, ${t.planted})`, wrap: true, spacing: 'None' })),
           ],
           actions: [
             { type: 'Action.OpenUrl', title: 'Open incident', url: v.incident.url },
@@ -134,7 +140,8 @@ function discord(v: AlertView) {
           { name: 'Actor', value: clip(v.actor.label, 1024), inline: true },
           { name: 'Decoy', value: clip(v.decoy.name, 1024), inline: true },
           { name: 'Planted', value: clip([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded', 1024) },
-          { name: 'Trail', value: clip(v.trail.slice(-10).map((t) => `${t.at} ${t.decoy} (${t.planted}): ${t.what}`).join('\n') || 'none', 1024) },
+          ...(v.path.hops.length ? [{ name: 'Path', value: clip(v.path.text, 1024) }] : []),
+          { name: 'Trail', value: clip(v.trail.slice(-10).map((t) => `${t.at} ${t.source}: ${t.what} (${t.decoy})`).join('\n') || 'none', 1024) },
           { name: 'ATT&CK', value: clip(v.techniques.map((t) => `${t.id} ${t.name}`).join('\n') || 'none', 1024) },
         ],
       },

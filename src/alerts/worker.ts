@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
-import { claimDue, finishAlert } from '../db/queries/alerts.ts';
+import { claimDue, finishAlert, threadAnchor } from '../db/queries/alerts.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
 import { pgClaimDue } from './claim-pg.ts';
 import type { AlertRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { DeliveryResult } from './deliver.ts';
-import { createMailer, renderEmail } from './email.ts';
+import type { AlertPayload } from '../hits/paging.ts';
+import { createMailer, messageIdFor, renderEmail, type Threading } from './email.ts';
 import { buildAlertView, type AlertView } from './view.ts';
 import { sendWebhook } from './webhook.ts';
 
@@ -16,7 +17,17 @@ const MAX_BACKOFF_MS = 3_600_000;
 
 type WorkerConfig = Pick<
   Config,
-  'ADMIN_URL' | 'ALERT_ON_CLASSIFICATIONS' | 'SMTP_URL' | 'ALERT_FROM' | 'WEBHOOK_SECRET' | 'WEBHOOK_ALLOW_PRIVATE' | 'ALERT_POLL_MS' | 'ALERT_RETRY_BASE_MS' | 'ALERT_DEAD_AFTER' | 'ALERT_LEASE'
+  | 'ADMIN_URL'
+  | 'ALERT_ON_CLASSIFICATIONS'
+  | 'ALERT_GROUP_WINDOW'
+  | 'SMTP_URL'
+  | 'ALERT_FROM'
+  | 'WEBHOOK_SECRET'
+  | 'WEBHOOK_ALLOW_PRIVATE'
+  | 'ALERT_POLL_MS'
+  | 'ALERT_RETRY_BASE_MS'
+  | 'ALERT_DEAD_AFTER'
+  | 'ALERT_LEASE'
 >;
 
 export interface AlertWorker {
@@ -75,15 +86,32 @@ export function createAlertWorker(deps: {
       view = await buildAlertView(db, config, row);
       if (!view) result = { ok: false, error: 'incident or hits no longer exist' };
       else if (row.channel === 'email') {
-        result = await mailer.send(row.target, renderEmail(view), row.idempotencyKey, {
-          'X-Honeytrail-Incident': String(view.incident.id),
-          'X-Honeytrail-Severity': view.severity,
-        });
+        result = await mailer.send(
+          row.target,
+          renderEmail(view),
+          row.idempotencyKey,
+          { 'X-Honeytrail-Incident': String(view.incident.id), 'X-Honeytrail-Severity': view.severity, 'X-Honeytrail-Thread': row.thread ?? `incident:${row.incidentId ?? 0}` },
+          await threading(row),
+        );
       } else result = await sendWebhook(config, row.target, view, deliveryId(row));
     } catch (err) {
       result = { ok: false, error: `render/delivery error: ${(err as Error).message}` };
     }
     await record(row, result, view === null && !result.ok && result.error === 'incident or hits no longer exist');
+  }
+
+  /**
+   * One intrusion is one mail thread: every mail after the thread's first answers it
+   * (In-Reply-To) and names it, and the first mails of intrusions merged into it, in References.
+   */
+  async function threading(row: AlertRow): Promise<Threading | undefined> {
+    const thread = row.thread ?? `incident:${row.incidentId ?? 0}`;
+    const anchor = await threadAnchor(db, thread, 'email', row.target);
+    const merged = ((row.payload as Partial<AlertPayload>).mergedFrom ?? []).slice(0, 20);
+    const others = await Promise.all(merged.map((id) => threadAnchor(db, `incident:${id}`, 'email', row.target)));
+    const refs = [anchor && anchor.id !== row.id ? anchor : undefined, ...others].flatMap((a) => (a ? [messageIdFor(a.idempotencyKey, config.ALERT_FROM)] : []));
+    const first = refs[0];
+    return first ? { inReplyTo: first, references: [...new Set(refs)] } : undefined;
   }
 
   async function record(row: AlertRow, r: DeliveryResult, hopeless: boolean): Promise<void> {

@@ -1,10 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { runDrill } from '../alerts/drill.ts';
-import { technique } from '../alerts/attack.ts';
+import { pathOf } from '../alerts/path.ts';
+import { sourceOf } from '../alerts/view.ts';
+import { assetSnapshot } from '../hits/actor.ts';
+import { technique } from '../hits/attack.ts';
+import { explainHit } from '../hits/meaning.ts';
 import { listAlerts } from '../db/queries/alerts.ts';
 import { audit } from '../db/queries/audit.ts';
-import { countIncidentHits, getIncident, incidentTrail, listIncidents, setIncidentStatus } from '../db/queries/incidents.ts';
+import { countIncidentHits, getIncident, incidentEntities, incidentTrail, listIncidents, mergedIncidents, setIncidentStatus } from '../db/queries/incidents.ts';
 import { ALERT_STATUSES, INCIDENT_STATUSES, SEVERITIES, type AlertRow, type IncidentRow } from '../db/schema.ts';
 import type { AppDeps } from '../deps.ts';
 import { notFound } from '../errors.ts';
@@ -29,6 +33,11 @@ export function incidentJson(i: IncidentRow, adminUrl: string) {
     status: i.status,
     lateral: i.lateral,
     lateralReasons: (i.summary ?? '').split('; ').filter(Boolean),
+    /** Why this severity: the evidence, deduplicated (code, text, time, hit). */
+    reasons: i.reasons.map((r) => ({ code: r.code, text: r.text, at: new Date(r.at).toISOString(), hitId: r.hitId })),
+    machineCount: i.machineCount,
+    mergedInto: i.mergedInto,
+    mergedIntoUrl: i.mergedInto === null ? null : `${adminUrl}/incidents/${i.mergedInto}`,
     techniques: i.techniques.map(technique),
     updatedAt: iso(i.updatedAt),
     url: `${adminUrl}/incidents/${i.id}`,
@@ -40,6 +49,7 @@ export function alertJson(a: AlertRow) {
   return {
     id: a.id,
     incidentId: a.incidentId,
+    thread: a.thread,
     channel: a.channel,
     target: a.target,
     kind: a.kind,
@@ -59,6 +69,7 @@ const listQuery = z.object({
   severity: z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(', ')}` }).optional(),
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500, 'must be at most 500').default(50),
+  merged: z.enum(['true', 'false'], { message: 'must be true or false' }).optional(),
 });
 const idParam = z.object({ id: z.coerce.number().int().positive('is not an incident id') });
 const patchBody = z
@@ -83,7 +94,7 @@ export function incidentRoutes(deps: AppDeps): Router {
 
   r.get('/incidents', async (req, res) => {
     const q = parse(listQuery, req.query);
-    const { items, total } = await listIncidents(db, { status: q.status, severity: q.severity, beforeId: q.before, limit: q.limit });
+    const { items, total } = await listIncidents(db, { status: q.status, severity: q.severity, beforeId: q.before, limit: q.limit, merged: q.merged === 'true' });
     const last = items[items.length - 1];
     res.json({ items: items.map((i) => incidentJson(i, config.ADMIN_URL)), total, nextBefore: items.length === q.limit && last ? last.id : null });
   });
@@ -95,9 +106,18 @@ export function incidentRoutes(deps: AppDeps): Router {
     const trail = await incidentTrail(db, id, 1000);
     const trailTotal = await countIncidentHits(db, id);
     const alerts = await listAlerts(db, { incidentId: id, limit: 500 });
+    const entities = await incidentEntities(db, id);
+    const assets = await assetSnapshot(db);
     res.json({
       ...incidentJson(incident, config.ADMIN_URL),
-      trail: trail.map((e) => ({ ...hitJson(e.hit), token: e.token })),
+      merged: (await mergedIncidents(db, id)).map((m) => ({ id: m.id, actorLabel: m.actorLabel, url: `${config.ADMIN_URL}/incidents/${m.id}` })),
+      path: pathOf(entities),
+      entities: entities.map((e) => ({ key: e.key, kind: e.kind, label: e.label, claimed: e.claimed, firstAt: iso(e.firstAt), lastAt: iso(e.lastAt), hits: e.hits, data: e.data })),
+      trail: trail.map((e) => {
+        const meaning = explainHit(e.hit, e.token);
+        const { params: _params, ...token } = e.token;
+        return { ...hitJson(e.hit), token, what: meaning.action, evidence: meaning.evidence, techniques: meaning.techniques.map(technique), source: sourceOf(e, assets) };
+      }),
       trailTotal,
       alerts: alerts.map(alertJson),
     });

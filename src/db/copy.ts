@@ -13,6 +13,7 @@ import * as sqliteSchema from './schema.ts';
 const TABLES = [
   ['tokens', sqliteSchema.tokens, pgSchema.tokens],
   ['incidents', sqliteSchema.incidents, pgSchema.incidents],
+  ['incident_entities', sqliteSchema.incidentEntities, pgSchema.incidentEntities],
   ['hits', sqliteSchema.hits, pgSchema.hits],
   ['alerts', sqliteSchema.alerts, pgSchema.alerts],
   ['users', sqliteSchema.users, pgSchema.users],

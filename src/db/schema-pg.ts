@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertStatus, Channel, Classification, IncidentStatus, IntelType, Severity } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, IncidentReason, IncidentStatus, IntelType, Severity } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -113,8 +113,32 @@ export const incidents = pgTable(
     techniques: jsonb('techniques').$type<string[]>().notNull().default([]),
     summary: text('summary'),
     updatedAt: timestamp('updated_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    mergedInto: integer('merged_into'),
+    reasons: jsonb('reasons').$type<IncidentReason[]>().notNull().default([]),
+    machineCount: integer('machine_count').notNull().default(0),
+    alertGroup: text('alert_group'),
   },
   (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt), index('incidents_updated_idx').on(t.updatedAt, t.id)],
+);
+
+export const incidentEntities = pgTable(
+  'incident_entities',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    kind: text('kind').$type<EntityKind>().notNull(),
+    label: text('label').notNull(),
+    claimed: boolean('claimed').notNull().default(false),
+    firstAt: timestamp('first_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull(),
+    lastAt: timestamp('last_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull(),
+    firstHitId: bigint('first_hit_id', { mode: 'number' }),
+    hits: bigint('hits', { mode: 'number' }).notNull().default(1),
+    data: jsonb('data').$type<Record<string, unknown>>(),
+  },
+  (t) => [uniqueIndex('entities_incident_key_uq').on(t.incidentId, t.key), index('entities_key_idx').on(t.key, t.lastAt)],
 );
 
 export const alerts = pgTable(
@@ -124,7 +148,7 @@ export const alerts = pgTable(
     incidentId: integer('incident_id').references(() => incidents.id, { onDelete: 'cascade' }),
     channel: text('channel').$type<'email' | 'webhook'>().notNull(),
     target: text('target').notNull(),
-    kind: text('kind').$type<'first' | 'digest' | 'test'>().notNull().default('first'),
+    kind: text('kind').$type<AlertKind>().notNull().default('first'),
     status: text('status').$type<AlertStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull(),
@@ -135,11 +159,14 @@ export const alerts = pgTable(
     idempotencyKey: text('idempotency_key').notNull(),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
+    thread: text('thread'),
   },
   (t) => [
     uniqueIndex('alerts_idem_uq').on(t.idempotencyKey),
     index('alerts_due_idx').on(t.status, t.nextAttemptAt),
     index('alerts_incident_idx').on(t.incidentId),
+    index('alerts_thread_idx').on(t.thread, t.channel, t.target, t.id),
+    index('alerts_kind_created_idx').on(t.kind, t.createdAt),
   ],
 );
 

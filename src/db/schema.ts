@@ -118,11 +118,64 @@ export const incidents = sqliteTable(
     techniques: text('techniques', { mode: 'json' }).$type<string[]>().notNull().default([]),
     summary: text('summary'),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
+    /** Set when this intrusion turned out to be part of another one: its hits and entities moved there. */
+    mergedInto: integer('merged_into'),
+    /** Why the severity is what it is: one entry per piece of evidence, deduplicated (see hits/intrusions.ts). */
+    reasons: text('reasons', { mode: 'json' }).$type<IncidentReason[]>().notNull().default([]),
+    /** Machines (hosts or bare addresses) the intrusion was seen acting from, including a host a stolen credential came from. */
+    machineCount: integer('machine_count').notNull().default(0),
+    /** The grouped-alert thread this intrusion's routine alerts go to (a flood on one decoy), or null for its own thread. */
+    alertGroup: text('alert_group'),
   },
   (t) => [index('incidents_actor_idx').on(t.actorKey, t.lastAt), index('incidents_status_idx').on(t.status, t.lastAt), index('incidents_updated_idx').on(t.updatedAt, t.id)],
 );
 
+/** One piece of evidence behind an incident's severity, e.g. a hop or the use of a planted credential. */
+export interface IncidentReason {
+  /** What kind of evidence: `touch`, `credential-found`, `credential-used`, `hop`, `intel`, `external`, `merge` … */
+  code: string;
+  /** The evidence in words, naming what and where. */
+  text: string;
+  at: number;
+  hitId: number | null;
+  /** What makes two reasons the same (the decoy, the credential, the hop); the text when absent. */
+  key?: string;
+}
+
+export const ENTITY_KINDS = ['host', 'ip', 'user', 'via', 'relay', 'decoy', 'place', 'planted', 'cred', 'hop'] as const;
+export type EntityKind = (typeof ENTITY_KINDS)[number];
+
+/**
+ * The evidence graph of an intrusion (DESIGN section 5): every entity its hits named (machines,
+ * user identities, relays, decoys, places, planted hosts, credentials) and the hops between
+ * machines, one row per (incident, entity). Hits link into one intrusion through the entities
+ * they share within TRAIL_WINDOW (index entities_key_idx).
+ */
+export const incidentEntities = sqliteTable(
+  'incident_entities',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    kind: text('kind').$type<EntityKind>().notNull(),
+    label: text('label').notNull(),
+    /** Named by the attacker (decoded from a lookup, a mail header, a typed user name) rather than observed on the network. */
+    claimed: integer('claimed', { mode: 'boolean' }).notNull().default(false),
+    firstAt: integer('first_at', { mode: 'timestamp_ms' }).notNull(),
+    lastAt: integer('last_at', { mode: 'timestamp_ms' }).notNull(),
+    firstHitId: integer('first_hit_id'),
+    hits: integer('hits').notNull().default(1),
+    data: text('data', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (t) => [uniqueIndex('entities_incident_key_uq').on(t.incidentId, t.key), index('entities_key_idx').on(t.key, t.lastAt)],
+);
+
 export const ALERT_STATUSES = ['pending', 'sending', 'sent', 'failed', 'dead'] as const;
+/** first: an intrusion's first page; digest: later hits folded; group: many intrusions on one decoy or relay, or past the per-minute cap; test: a drill. */
+export const ALERT_KINDS = ['first', 'digest', 'group', 'test'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
 export const alerts = sqliteTable(
@@ -132,7 +185,7 @@ export const alerts = sqliteTable(
     incidentId: integer('incident_id').references(() => incidents.id, { onDelete: 'cascade' }),
     channel: text('channel').$type<'email' | 'webhook'>().notNull(),
     target: text('target').notNull(),
-    kind: text('kind').$type<'first' | 'digest' | 'test'>().notNull().default('first'),
+    kind: text('kind').$type<AlertKind>().notNull().default('first'),
     status: text('status').$type<AlertStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
@@ -143,11 +196,15 @@ export const alerts = sqliteTable(
     idempotencyKey: text('idempotency_key').notNull(),
     payload: text('payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
+    /** The conversation the row belongs to: `incident:<id>` or a grouped alert `group:<key>`; one mail thread per thread and target. */
+    thread: text('thread'),
   },
   (t) => [
     uniqueIndex('alerts_idem_uq').on(t.idempotencyKey),
     index('alerts_due_idx').on(t.status, t.nextAttemptAt),
     index('alerts_incident_idx').on(t.incidentId),
+    index('alerts_thread_idx').on(t.thread, t.channel, t.target, t.id),
+    index('alerts_kind_created_idx').on(t.kind, t.createdAt),
   ],
 );
 
@@ -251,3 +308,4 @@ export type AlertRow = typeof alerts.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type IntelRow = typeof intelIndicators.$inferSelect;
+export type EntityRow = typeof incidentEntities.$inferSelect;

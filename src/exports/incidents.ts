@@ -1,5 +1,6 @@
-import { technique } from '../alerts/attack.ts';
-import { incidentHitIds, incidentsAfter } from '../db/queries/incidents.ts';
+import { technique } from '../hits/attack.ts';
+import { incidentEntities, incidentHitIds, incidentsAfter } from '../db/queries/incidents.ts';
+import { pathOf } from '../alerts/path.ts';
 import type { IncidentRow, IncidentStatus } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { csvRow } from '../csv.ts';
@@ -26,6 +27,7 @@ export async function* iterateIncidents(db: AnyDb, f: IncidentExportFilter): Asy
 
 export const INCIDENT_CSV_COLUMNS = [
   'id', 'first_at', 'last_at', 'status', 'severity', 'actor', 'hits', 'decoys', 'locations', 'hosts', 'lateral', 'reasons', 'techniques', 'hit_ids', 'url',
+  'machines', 'path', 'evidence', 'merged_into',
 ] as const;
 
 export async function* incidentsCsv(db: AnyDb, f: IncidentExportFilter, adminUrl: string): AsyncGenerator<string> {
@@ -34,6 +36,7 @@ export async function* incidentsCsv(db: AnyDb, f: IncidentExportFilter, adminUrl
     yield csvRow([
       i.id, i.firstAt, i.lastAt, i.status, i.severity, i.actorLabel ?? i.actorKey, i.hitCount, i.tokenCount, i.locationCount, i.hostCount,
       i.lateral ? 'yes' : 'no', i.summary, i.techniques.join(' '), i.hitIds.join(' '), `${adminUrl}/incidents/${i.id}`,
+      i.machineCount, pathOf(await incidentEntities(db, i.id)).text, i.reasons.map((r) => `${r.code}: ${r.text}`).join(' | '), i.mergedInto,
     ]);
   }
 }
@@ -57,6 +60,10 @@ export async function* incidentsJsonl(db: AnyDb, f: IncidentExportFilter, adminU
       techniques: i.techniques.map(technique),
       hitIds: i.hitIds,
       url: `${adminUrl}/incidents/${i.id}`,
+      machineCount: i.machineCount,
+      path: pathOf(await incidentEntities(db, i.id)),
+      reasons: i.reasons.map((r) => ({ code: r.code, text: r.text, at: new Date(r.at).toISOString(), hitId: r.hitId })),
+      mergedInto: i.mergedInto,
     })}\n`;
   }
 }
@@ -65,7 +72,18 @@ export async function* incidentsJsonl(db: AnyDb, f: IncidentExportFilter, adminU
 export async function incidentsForStix(db: AnyDb, f: IncidentExportFilter): Promise<IncidentForStix[]> {
   const out: IncidentForStix[] = [];
   for await (const i of iterateIncidents(db, f)) {
-    out.push({ id: i.id, firstAt: i.firstAt, lastAt: i.lastAt, severity: i.severity, summary: i.summary, actorLabel: i.actorLabel, hitIds: i.hitIds });
+    out.push({
+      id: i.id,
+      firstAt: i.firstAt,
+      lastAt: i.lastAt,
+      severity: i.severity,
+      summary: i.summary,
+      actorLabel: i.actorLabel,
+      hitIds: i.hitIds,
+      mergedInto: i.mergedInto,
+      path: pathOf(await incidentEntities(db, i.id)).text,
+      reasons: i.reasons.map((r) => `${r.code}: ${r.text}`),
+    });
   }
   return out;
 }

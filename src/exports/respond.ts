@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { TECHNIQUES } from '../alerts/attack.ts';
+import { TECHNIQUES } from '../hits/attack.ts';
 import type { AppDeps } from '../deps.ts';
 import type { IncidentStatus } from '../db/schema.ts';
 import { hitsCsv, hitsJsonl } from './hits.ts';

@@ -48,6 +48,12 @@ export interface IncidentForStix {
   summary?: string | null;
   actorLabel?: string | null;
   hitIds: number[];
+  /** The intrusion this one was merged into (its hits moved there). */
+  mergedInto?: number | null;
+  /** The path between machines, as text. */
+  path?: string;
+  /** Why this severity. */
+  reasons?: string[];
 }
 
 export interface StixOptions extends HitExportFilter {
@@ -106,22 +112,42 @@ export async function buildStixBundle(db: AnyDb, config: Config, opts: StixOptio
     );
   }
 
+  const grouping = (id: number) => sdoId('grouping', `incident:${id}`);
+  const exported = new Set((opts.incidents ?? []).filter((i) => !i.mergedInto).map((i) => i.id));
   for (const inc of opts.incidents ?? []) {
-    const refs = inc.hitIds.map((id) => sightingByHit.get(id)).filter((x): x is string => x !== undefined);
+    if (inc.mergedInto && !exported.has(inc.mergedInto)) continue;
+    // A merged intrusion's hits moved to its parent: it is kept as a grouping that refers to the parent.
+    const refs = inc.mergedInto ? [grouping(inc.mergedInto)] : inc.hitIds.map((id) => sightingByHit.get(id)).filter((x): x is string => x !== undefined);
     if (refs.length === 0) continue;
     add({
       type: 'grouping',
       spec_version: '2.1',
-      id: sdoId('grouping', `incident:${inc.id}`),
+      id: grouping(inc.id),
       created: ts(inc.firstAt),
       modified: ts(inc.lastAt),
       created_by_ref: identity,
       name: `Honeytrail incident ${inc.id}${inc.actorLabel ? `: ${inc.actorLabel}` : ''}`,
-      description: inc.summary ?? `Severity ${inc.severity}`,
+      description: inc.mergedInto ? `Merged into incident ${inc.mergedInto}: part of the same intrusion.` : (inc.summary ?? `Severity ${inc.severity}`),
       context: 'suspicious-activity',
       object_refs: refs,
       labels: [`severity:${inc.severity}`],
+      ...(inc.path ? { x_honeytrail_path: inc.path } : {}),
+      ...(inc.reasons?.length ? { x_honeytrail_reasons: inc.reasons } : {}),
     });
+    if (inc.mergedInto) {
+      add({
+        type: 'relationship',
+        spec_version: '2.1',
+        id: sdoId('relationship', `incident:${inc.id}:merged-into:${inc.mergedInto}`),
+        created: ts(inc.lastAt),
+        modified: ts(inc.lastAt),
+        created_by_ref: identity,
+        relationship_type: 'related-to',
+        description: `incident ${inc.id} was merged into incident ${inc.mergedInto}: the same intrusion`,
+        source_ref: grouping(inc.id),
+        target_ref: grouping(inc.mergedInto),
+      });
+    }
   }
 
   return { type: 'bundle', id: `bundle--${uuidV5(now, NAMESPACE)}`, objects: [...objects.values()] };

@@ -5,7 +5,7 @@ import type { HitRow, NewHitRow } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 import type { PgCorrelator } from './correlate-pg.ts';
 import { catchUpDelay, logHit, perTokenCounts, toRow, type HitEvent, type HitRecorder, type RecorderOptions, type RecorderStats } from './record-hit.ts';
-import type { Recorded } from './trail.ts';
+import type { Recorded } from './intrusions.ts';
 
 export interface PgHitRecorder extends HitRecorder {
   /** Resolves when everything queued so far is stored and correlated. */
@@ -32,17 +32,17 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
   const stats: RecorderStats = { batches: 0, hits: 0, failed: 0, lastFailureAt: null, lastFailure: null };
 
   /** Insert new rows and fold repeats, one transaction; returns a stored row per event. */
-  async function persist(events: readonly HitEvent[]): Promise<HitRow[]> {
+  async function persist(events: readonly HitEvent[]): Promise<{ hit: HitRow; repeat: boolean }[]> {
     const rows = events.map((e) => withoutNul(toRow(e)));
     await deps.classify?.warm?.(rows);
     for (const p of deps.prepare ?? []) await p.warm?.();
     rows.forEach((row, i) => {
       const event = events[i] as HitEvent;
-      if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
+      if (deps.classify) row.classification = deps.classify(row, event.token);
       for (const p of deps.prepare ?? []) p(row, event.token);
     });
     return db.transaction(async (tx) => {
-      const out: (HitRow | undefined)[] = new Array(rows.length);
+      const out: { hit: HitRow; repeat: boolean }[] = new Array(rows.length);
       // A new row is known to the flood gate at once (as a placeholder filled in after the
       // insert), so identical hits later in the same batch fold into it, as on SQLite.
       const fresh: { i: number; row: NewHitRow; hit: HitRow }[] = [];
@@ -53,13 +53,13 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
           into.repeatCount += 1;
           into.lastAt = row.at;
           repeats.add(into);
-          out[i] = into;
+          out[i] = { hit: into, repeat: true };
           return;
         }
         const hit = { repeatCount: 1, lastAt: null } as unknown as HitRow;
         deps.flood?.stored(row, hit);
         fresh.push({ i, row, hit });
-        out[i] = hit;
+        out[i] = { hit, repeat: false };
       });
       if (fresh.length) {
         const inserted = await tx.insert(hits).values(fresh.map((f) => f.row)).returning();
@@ -74,7 +74,7 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
         update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
         from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
         where tokens.id = x.id`);
-      return out as HitRow[];
+      return out;
     });
   }
 
@@ -134,7 +134,7 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
       const batch = queue;
       queue = [];
       stats.batches++;
-      let stored: HitRow[] | undefined;
+      let stored: { hit: HitRow; repeat: boolean }[] | undefined;
       try {
         stored = await persist(batch.map((p) => p.event));
       } catch (err) {
@@ -145,10 +145,11 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
       const answered: (() => void)[] = [];
       for (const [i, pending] of batch.entries()) {
         try {
-          const hit = stored?.[i] ?? (await persist([pending.event]))[0];
-          if (!hit) throw new Error('hit was not stored');
+          const one = stored?.[i] ?? (await persist([pending.event]))[0];
+          if (!one) throw new Error('hit was not stored');
+          const { hit } = one;
           stats.hits++;
-          recorded.push({ hit, token: pending.event.token as Token });
+          recorded.push({ hit, token: pending.event.token as Token, repeat: one.repeat });
           logHit(log, hit, pending.event.token);
           answered.push(() => pending.resolve(hit));
         } catch (err) {

@@ -5,7 +5,8 @@ import type { Logger } from '../logger.ts';
 import type { HitFacts, Token } from '../tokens/kind.ts';
 import { classify, type HitClassifier } from './classify.ts';
 import type { FloodGate } from './flood.ts';
-import type { Correlator, Recorded } from './trail.ts';
+import type { Correlator } from './correlate.ts';
+import type { Recorded } from './intrusions.ts';
 
 /** A trigger as a channel saw it, before it is stored. */
 export interface HitEvent {
@@ -123,21 +124,21 @@ export function createHitRecorder(
   const stats: RecorderStats = { batches: 0, hits: 0, failed: 0, lastFailureAt: null, lastFailure: null };
 
   const writer = hitWriter(db);
-  const persist = (event: HitEvent): HitRow => {
+  const persist = (event: HitEvent): Recorded => {
     const row = toRow(event);
     const repeated = deps.flood?.foldInto(row);
-    if (repeated) return writer.repeat(repeated, row.at);
-    if (deps.classify && !event.facts?.classification) row.classification = deps.classify(row, event.token);
+    if (repeated) return { hit: writer.repeat(repeated, row.at), token: event.token, repeat: true };
+    if (deps.classify) row.classification = deps.classify(row, event.token);
     for (const p of deps.prepare ?? []) p(row, event.token);
     const hit = writer.insert(row);
     deps.flood?.stored(row, hit);
-    return hit;
+    return { hit, token: event.token };
   };
   const persistBatch = db.$client.transaction((events: HitEvent[]) => {
     const stored = events.map(persist);
-    for (const [tokenId, t] of perTokenCounts(stored)) writer.touchToken(tokenId, t.n, t.at);
-    correlate(stored.map((hit, i) => ({ hit, token: (events[i] as HitEvent).token })));
-    return stored;
+    for (const [tokenId, t] of perTokenCounts(stored.map((r) => r.hit))) writer.touchToken(tokenId, t.n, t.at);
+    correlate(stored);
+    return stored.map((r) => r.hit);
   });
 
   /**

@@ -1,4 +1,5 @@
 import type { HitRow, IncidentRow, Severity, TokenRow } from '../db/schema.ts';
+import { explainHit } from '../hits/meaning.ts';
 
 /**
  * ArcSight CEF (v0) and RFC 5424 syslog framing for SIEM forwarding. CEF header fields escape
@@ -14,11 +15,20 @@ function severityOf(hit: HitRow): number {
   return hit.credential ? 9 : 7;
 }
 
+/**
+ * One hit as a CEF event. `src` is the actor's own address only: a DNS hit comes from a
+ * resolver and a mail hit from a mail server, which go in `flexString1` (the relay) instead, so
+ * a SIEM playbook that isolates `src` never isolates a domain controller. `msg` says what
+ * happened in words.
+ */
 export function hitToCef(hit: HitRow, token: TokenRow | undefined, version: string): string {
+  const relayed = hit.channel === 'dns' || hit.channel === 'smtp';
   const fields: [string, string | number | null | undefined][] = [
     ['rt', hit.at.getTime()],
-    ['src', hit.sourceIp],
-    ['spt', hit.sourcePort],
+    ['src', relayed ? null : hit.sourceIp],
+    ['spt', relayed ? null : hit.sourcePort],
+    ['flexString1Label', relayed ? (hit.channel === 'dns' ? 'dnsResolver' : 'mailServer') : null],
+    ['flexString1', relayed ? hit.sourceIp : null],
     ['requestMethod', hit.method],
     ['request', hit.path ? `${hit.path}${hit.query ? `?${hit.query}` : ''}` : hit.qname],
     ['requestClientApplication', hit.userAgent],
@@ -42,6 +52,7 @@ export function hitToCef(hit: HitRow, token: TokenRow | undefined, version: stri
     ['externalId', hit.id],
     ['cs6Label', 'threatIntel'],
     ['cs6', hit.intel?.join(',')],
+    ['msg', token ? explainHit(hit, token).action : null],
   ];
   const name = `Honeytoken triggered: ${token?.name ?? hit.tokenId}`;
   return `CEF:0|Honeytrail|Honeytrail|${header(version)}|hit:${header(token?.kind ?? 'unknown')}|${header(name)}|${severityOf(hit)}|${extension(fields)}`;
@@ -66,7 +77,7 @@ function extension(fields: [string, string | number | null | undefined][]): stri
 export function incidentToCef(incident: IncidentRow, version: string): string {
   const [kind, ...rest] = incident.actorKey.split(':');
   const actor = rest.join(':');
-  const ip = kind === 'ip' || kind === 'resolver' || kind === 'mail-server' ? actor : undefined;
+  const ip = kind === 'ip' ? actor : undefined;
   const fields: [string, string | number | null | undefined][] = [
     ['rt', incident.updatedAt?.getTime() ?? incident.lastAt.getTime()],
     ['start', incident.firstAt.getTime()],
@@ -90,10 +101,21 @@ export function incidentToCef(incident: IncidentRow, version: string): string {
     ['cs3', incident.lateral ? 'true' : 'false'],
     ['cs4Label', 'attackTechniques'],
     ['cs4', incident.techniques.join(',')],
-    ['msg', incident.summary],
+    ['cs5Label', 'mergedInto'],
+    ['cs5', incident.mergedInto === null ? null : `incident-${incident.mergedInto}`],
+    ['cs6Label', 'evidence'],
+    ['cs6', [...new Set(incident.reasons.map((r) => r.code))].join(',')],
+    ['flexNumber1Label', 'machineCount'],
+    ['flexNumber1', incident.machineCount],
+    ['msg', incident.summary ?? incident.reasons[incident.reasons.length - 1]?.text],
     ['externalId', `incident-${incident.id}`],
   ];
-  const name = incident.summary ? `Honeytrail incident: ${incident.summary}` : `Honeytrail incident #${incident.id}: ${incident.actorLabel ?? incident.actorKey}`;
+  const name =
+    incident.mergedInto !== null
+      ? `Honeytrail incident #${incident.id} merged into #${incident.mergedInto}`
+      : incident.summary
+        ? `Honeytrail incident: lateral movement: ${incident.summary}`
+        : `Honeytrail incident #${incident.id}: ${incident.actorLabel ?? incident.actorKey}`;
   return `CEF:0|Honeytrail|Honeytrail|${header(version)}|incident:${header(incident.severity)}|${header(name)}|${INCIDENT_CEF_SEVERITY[incident.severity]}|${extension(fields)}`;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineKind, type HitFacts, type HttpReply, type HttpRequestInfo, type Token } from './kind.ts';
+import { describeClient, detail } from './hit-words.ts';
+import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { apiKeyCandidates, BASE62, choose, maskedPassword, randomString, requestId, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
@@ -42,6 +43,15 @@ function describe(req: HttpRequestInfo, t: Token<ApiKeyParams>): HitFacts {
     return { classification: 'probe', details: { ...base, note: 'a key that is not the planted one', keys: candidates.slice(0, 3).map((k) => maskedPassword(k, t.id)) } };
   }
   return { details: { ...base, note: 'API base contacted without a key' } };
+}
+
+function explain(hit: StoredHit, t: Decoy<ApiKeyParams>): HitMeaning {
+  const client = describeClient(hit.userAgent) ?? 'a client without a user agent';
+  const call = `${detail(hit.details, 'method') ?? hit.method ?? 'GET'} ${detail(hit.details, 'endpoint') ?? '/'}`;
+  const api = `the ${t.params.service} API`;
+  if (hit.credential) return { action: `${client} called ${call} on ${api} with the planted key ${hit.credential}`, evidence: 'credential-used', techniques: ['T1552.001', 'T1078'] };
+  if (Array.isArray(hit.details?.keys)) return { action: `${client} called ${call} on ${api} with another key`, evidence: 'credential-found', techniques: ['T1552.001'] };
+  return { action: `${client} called ${call} on ${api} without a key`, evidence: 'credential-found', techniques: ['T1552.001'] };
 }
 
 function via(req: HttpRequestInfo, key: string): string {
@@ -110,6 +120,7 @@ export const apiKey = defineKind<ApiKeyParams>({
     const body = renderTemplate('tokens/api-key/env.hbs', { service: t.params.service, environment: t.params.environment, envPrefix, url, key, created }, 'text');
     return { filename: '.env', contentType: 'text/plain; charset=utf-8', body: Buffer.from(body) };
   },
+  explain,
   http: {
     lookupKey(req) {
       const keys = apiKeyCandidates(req).filter((k) => /^[a-z]{2,6}_(live|test)_[A-Za-z0-9]{32}$/.test(k));

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { zipSync } from 'fflate';
 import { z } from 'zod';
-import { defineKind, type HitFacts, type HttpReply, type HttpRequestInfo, type Token } from './kind.ts';
+import { describeClient, detail } from './hit-words.ts';
+import { defineKind, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { AWS_KEY_ALPHABET, AWS_SECRET_ALPHABET, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
@@ -89,6 +90,34 @@ function describe(req: HttpRequestInfo, t: Token<AwsParams>): HitFacts {
   if (!sig) return { details: { ...details, note: 'endpoint contacted without a SigV4 signature' } };
   if (sig.keyId !== t.params.accessKeyId) return { classification: 'probe', details: { ...details, note: 'signed with a key that is not the planted one' } };
   return { credential: sig.keyId, details };
+}
+
+/** Discovery and collection the API action shows, besides the key's use (T1078.004). */
+function actionTechniques(service: string | null, action: string): string[] {
+  if (/^GetCallerIdentity$/.test(action)) return ['T1033'];
+  if (service === 'iam' && /^(List|Get)/.test(action)) return ['T1087.004'];
+  if (service === 's3' && /^(ListBuckets|ListObjects|GET \/$)/.test(action)) return ['T1619'];
+  if (service === 's3' && /^(GetObject|GET \/.)/.test(action)) return ['T1530'];
+  if (service === 'secretsmanager' || service === 'ssm') return ['T1555.006'];
+  if (/^Describe|^List/.test(action)) return ['T1580'];
+  return [];
+}
+
+/** The key id as alerts show it: enough to find the decoy, not the whole id. */
+const maskedKeyId = (id: string) => (id.length > 8 ? `${id.slice(0, 4)}…${id.slice(-4)}` : id);
+
+function explain(hit: StoredHit): HitMeaning {
+  const client = describeClient(hit.userAgent) ?? 'a client without a user agent';
+  const service = detail(hit.details, 'service');
+  const action = detail(hit.details, 'action') ?? `${hit.method ?? 'GET'} ${hit.path ?? '/'}`;
+  const region = detail(hit.details, 'region');
+  const call = `${service ? `${service}:` : ''}${action}${region ? ` in ${region}` : ''}`;
+  if (hit.credential) {
+    return { action: `${client} called ${call} with key ${maskedKeyId(hit.credential)}`, evidence: 'credential-used', techniques: ['T1552.001', 'T1078.004', ...actionTechniques(service, action)] };
+  }
+  const keyId = detail(hit.details, 'keyId');
+  if (keyId) return { action: `${client} called ${call} signed with another key (${maskedKeyId(keyId)})`, evidence: 'credential-found', techniques: ['T1552.001'] };
+  return { action: `${client} contacted the AWS endpoint without signing (${action})`, evidence: 'credential-found', techniques: ['T1552.001'] };
 }
 
 const XML = { 'content-type': 'text/xml' };
@@ -180,6 +209,7 @@ export const awsKeys = defineKind<AwsParams>({
     );
     return { filename: `aws-${t.params.profile ?? 'default'}.zip`, contentType: 'application/zip', body: Buffer.from(zip) };
   },
+  explain,
   http: {
     lookupKey(req) {
       const sig = parseSigV4(req);

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import { defineKind, type HitFacts, type HttpReply, type HttpRequestInfo, type Token } from './kind.ts';
+import { describeClient, detail } from './hit-words.ts';
+import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { basicAuth, choose, clipText, formBody, maskedPassword, randomString, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
@@ -92,7 +93,7 @@ function attempt(req: HttpRequestInfo): Attempt | null {
   return { username, password, via: 'form' };
 }
 
-function planted(t: Token<CredentialsParams>): { username: string; password: string } {
+function planted(t: Pick<Token<CredentialsParams>, 'params'>): { username: string; password: string } {
   return { username: t.params.username ?? '', password: t.params.password ?? '' };
 }
 
@@ -157,6 +158,25 @@ function describe(req: HttpRequestInfo, t: Token<CredentialsParams>): HitFacts {
   };
 }
 
+/** What a portal hit means: the file was found (the portal visited), the planted pair used, the planted password sprayed, or a guess. */
+function explain(hit: StoredHit, t: Decoy<CredentialsParams>): HitMeaning {
+  const portal = `the ${t.params.title ?? LOOKS[t.params.look as Look].system} portal`;
+  const via = detail(hit.details, 'via') === 'basic' ? ' with HTTP basic auth' : '';
+  const typed = detail(hit.details, 'username');
+  switch (detail(hit.details, 'portal')) {
+    case 'credential-use': {
+      const outcome = detail(hit.details, 'outcome') === 'mfa-pending' ? 'MFA prompt shown' : 'sign-in refused';
+      return { action: `signed in to ${portal} as ${hit.credential ?? planted(t).username}${via}; ${outcome}`, evidence: 'credential-used', techniques: ['T1552.001', 'T1078'] };
+    }
+    case 'planted-password-other-user':
+      return { action: `tried the planted password on ${portal} with user name ${typed ?? '?'}${via}`, evidence: 'credential-used', techniques: ['T1552.001', 'T1110.003'], user: typed };
+    case 'wrong-credentials':
+      return { action: `tried to sign in to ${portal} as ${typed ?? '?'} with a wrong password${via}`, evidence: 'credential-found', techniques: ['T1110.001'], user: typed };
+    default:
+      return { action: `opened the sign-in page of ${portal} in ${describeClient(hit.userAgent) ?? 'a client without a user agent'}`, evidence: 'credential-found', techniques: ['T1552.001'] };
+  }
+}
+
 function respond(req: HttpRequestInfo, t: Token<CredentialsParams>): HttpReply {
   const a = attempt(req);
   if (!a) {
@@ -209,6 +229,7 @@ export const credentials = defineKind<CredentialsParams>({
     const file = FILES[t.params.format];
     return { filename: file.filename, contentType: file.contentType, body: Buffer.from(renderTemplate(`tokens/credentials/${file.template}`, data, 'text')) };
   },
+  explain,
   http: {
     lookupKey(req) {
       const a = attempt(req);

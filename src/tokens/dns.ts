@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
+import { collectionTechniques, detail } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 
 const params = z.object({}).describe('A DNS token needs no settings: its host name is derived from its id');
@@ -84,6 +85,11 @@ export const dnsToken = defineKind<DnsParams>({
       hostname: host,
       hint: `Plant the name where only an intruder would resolve it: a hosts file, a script, a config file, a bookmark, an SSH config. Data can ride along as base32 labels: <base32>.G42.${host} (the G plus two digits marks the data).`,
     };
+  },
+  explain(hit, token) {
+    const data = detail(hit.details, 'data');
+    const carried = data ? ` carrying data "${data.slice(0, 120)}"` : detail(hit.details, 'dataHex') ? ' carrying binary data' : '';
+    return { action: `the name was resolved (${hit.qtype ?? 'A'} ${hit.qname ?? ''})${carried}`.replace(/\s+\)/, ')'), evidence: 'touch', techniques: collectionTechniques(token) };
   },
   dns: {
     describe(query) {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import { defineKind, type HitFacts, type SmtpMailInfo, type Token } from './kind.ts';
+import { detail } from './hit-words.ts';
+import { defineKind, type HitFacts, type HitMeaning, type SmtpMailInfo, type StoredHit, type Token } from './kind.ts';
 import { choose } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 
@@ -75,6 +76,23 @@ function describe(mail: SmtpMailInfo): HitFacts {
   };
 }
 
+/**
+ * Mail to a planted address means the address was harvested from where it was planted. From
+ * inside (the sender's domain is the mailbox's own) it is internal spearphishing (T1534, a
+ * lateral movement technique); from outside, the address was gathered (T1589.002) for phishing
+ * (T1566). The sender mailbox is an identity the attacker chose: claimed, but it links the mail
+ * to the same user's other hits.
+ */
+function explain(hit: StoredHit): HitMeaning {
+  const from = hit.mailFrom ?? detail(hit.details, 'envelopeFrom');
+  const subject = hit.mailSubject ? ` "${hit.mailSubject.slice(0, 160)}"` : '';
+  const helo = detail(hit.details, 'helo');
+  const domainOf = (a: string | null | undefined) => (a && a.includes('@') ? a.slice(a.lastIndexOf('@') + 1).toLowerCase() : null);
+  const internal = !!from && domainOf(from) !== null && domainOf(from) === domainOf(hit.mailTo);
+  const action = `mail${from ? ` from ${from}` : ' with an empty sender'}${subject} was delivered to ${hit.mailTo ?? 'the planted address'}${helo ? ` (sending server introduced itself as ${helo.slice(0, 100)})` : ''}`;
+  return { action, evidence: 'touch', techniques: internal ? ['T1534'] : ['T1589.002', 'T1566'], user: from };
+}
+
 /** A realistic mailbox at MAIL_DOMAIN: mail delivered to it is a hit (T1114). */
 export const email = defineKind<EmailParams>({
   id: 'email',
@@ -111,6 +129,7 @@ export const email = defineKind<EmailParams>({
     );
     return { filename: `${t.params.localPart ?? 'contact'}.vcf`, contentType: 'text/vcard; charset=utf-8', body: Buffer.from(body) };
   },
+  explain,
   smtp: {
     lookupKey(rcpt) {
       return rcpt.localPart.length <= 64 ? mailLookupKey(rcpt.localPart) : null;

@@ -14,7 +14,7 @@ import {
   seeded,
   zipPackage,
 } from './office.ts';
-import { describeOpen, documentImagePath, imageName, imageReply } from './office-image.ts';
+import { describeOpen, documentImagePath, explainOpen, imageName, imageReply } from './office-image.ts';
 import { pick, publicUrl } from './urls.ts';
 
 const EXT = '.xlsx';
@@ -173,6 +173,7 @@ export const excel = defineKind<ExcelParams>({
     const stored = { ...token, params: completeParams(token.params) };
     return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildXlsx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
   },
+  explain: (hit, token) => explainOpen(hit, token, 'workbook'),
   http: {
     describe: (req) => describeOpen(req),
     respond: (req) => imageReply(req),

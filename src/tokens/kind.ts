@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
-import type { Channel, Classification, TokenRow } from '../db/schema.ts';
+import type { Channel, Classification, HitRow, TokenRow } from '../db/schema.ts';
 
 /**
  * The contract every token kind satisfies. A kind is one file under `src/tokens/`, one line
@@ -54,6 +54,38 @@ export interface HitFacts {
   credential?: string | null;
   details?: Record<string, unknown>;
   classification?: Classification;
+}
+
+/**
+ * How much one hit proves (DESIGN section 5): a decoy was touched; a planted credential was
+ * found (its portal, endpoint or cluster was reached, without or with the wrong secret); or the
+ * planted credential was used. A hop between machines ranks above all three and is decided by
+ * the intrusion logic, not by a kind.
+ */
+export type Evidence = 'touch' | 'credential-found' | 'credential-used';
+
+/** What a kind reads of its token to explain a hit (trail rows carry no more). */
+export type Decoy<P = Record<string, unknown>> = Pick<Token<P>, 'id' | 'kind' | 'name' | 'location' | 'plantedHost' | 'params'>;
+
+/** A stored hit as a kind reads it to explain it (details are the kind's own, as it stored them). */
+export type StoredHit = Pick<
+  HitRow,
+  | 'channel' | 'at' | 'sourceIp' | 'userAgent' | 'referer' | 'method' | 'path' | 'query' | 'qname' | 'qtype'
+  | 'mailFrom' | 'mailTo' | 'mailSubject' | 'actorUser' | 'actorHost' | 'actorDomain' | 'credential' | 'details' | 'classification'
+>;
+
+/** What a stored hit means, in the kind's words: what the alert, the trail and the exports say happened. */
+export interface HitMeaning {
+  /** The action sentence, e.g. `aws-cli/2.15.0 called sts:GetCallerIdentity in eu-west-1 with key AKIA…XYZ`. */
+  action: string;
+  evidence: Evidence;
+  /** ATT&CK technique ids this hit is evidence of (see hits/attack.ts for names). */
+  techniques: string[];
+  /**
+   * A user identity the hit names that the attacker chose (a user name typed into the portal, a
+   * mail sender): it links hits of one identity across channels, and is shown as claimed.
+   */
+  user?: string | null;
 }
 
 /** The public listener's view of one request. */
@@ -130,7 +162,7 @@ export interface TokenKind<P = Record<string, unknown>> {
   readonly description: string;
   /** Channels whose traffic can trigger this kind. */
   readonly channels: readonly Channel[];
-  /** MITRE ATT&CK technique ids a trigger suggests (see alerts/attack.ts for names). */
+  /** MITRE ATT&CK technique ids a trigger suggests (see hits/attack.ts for names). */
   readonly techniques: readonly string[];
   /** Validates (and defaults) the params a defender supplies; also drives the admin form. */
   readonly params: z.ZodType<P>;
@@ -147,6 +179,13 @@ export interface TokenKind<P = Record<string, unknown>> {
   readonly formats?: readonly string[];
   /** Build the downloadable file, for kinds that have one; `format` is one of `formats` when asked for. */
   render?(ctx: KindContext, token: Token<P>, format?: string): ArtifactFile | Promise<ArtifactFile>;
+
+  /**
+   * Say what a stored hit of this kind means: the action sentence, the evidence it is and the
+   * ATT&CK techniques it shows. Reads the details the kind's own `describe` stored; kinds
+   * without it get a plain sentence from the channel fields.
+   */
+  explain?(hit: StoredHit, token: Decoy<P>): HitMeaning;
 
   /** Public HTTP behaviour, for kinds triggered over HTTP. */
   http?: {

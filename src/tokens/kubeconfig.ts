@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { defineKind, type HitFacts, type HttpReply, type HttpRequestInfo, type Token } from './kind.ts';
+import { describeClient, detail } from './hit-words.ts';
+import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { bearerToken, choose, clipText, maskedPassword, randomString, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
@@ -75,6 +76,18 @@ function describe(req: HttpRequestInfo, t: Token<KubeParams>): HitFacts {
   if (bearer === t.params.token) return { credential: subject(t), details };
   if (bearer) return { classification: 'probe', details: { ...details, note: 'a token that is not the planted one', token: maskedPassword(bearer, t.id) } };
   return { details: { ...details, note: 'API server contacted without the token (kubectl omits it over plain http)' } };
+}
+
+function explain(hit: StoredHit, t: Decoy<KubeParams>): HitMeaning {
+  const client = describeClient(hit.userAgent) ?? 'a client without a user agent';
+  const command = detail(hit.details, 'kubectlCommand');
+  const request = `${hit.method ?? 'GET'} ${detail(hit.details, 'path') ?? hit.path ?? '/'}`;
+  const ran = command ? `ran \`${command}\` (${request})` : `sent ${request}`;
+  // Reading the API's resources is container and resource discovery.
+  const discovery = /\/(api|apis)\//.test(detail(hit.details, 'path') ?? '') ? ['T1613'] : [];
+  if (hit.credential) return { action: `${client} ${ran} as ${hit.credential}`, evidence: 'credential-used', techniques: ['T1552.001', 'T1078', ...discovery] };
+  if (detail(hit.details, 'token')) return { action: `${client} ${ran} with another token`, evidence: 'credential-found', techniques: ['T1552.001'] };
+  return { action: `${client} ${ran} without the token`, evidence: 'credential-found', techniques: ['T1552.001', ...discovery] };
 }
 
 /** Discovery data: group/version -> resources as [name, kind, namespaced, shortNames]. */
@@ -175,6 +188,7 @@ export const kubeconfig = defineKind<KubeParams>({
     );
     return { filename: 'config', contentType: 'application/yaml', body: Buffer.from(body) };
   },
+  explain,
   http: {
     lookupKey(req) {
       const bearer = bearerToken(req);

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'fflate';
 import { z } from 'zod';
+import { collectionTechniques } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { pick } from './urls.ts';
 
@@ -216,6 +217,10 @@ ${replicationTrap(`${token.id}.${ctx.config.DNS_ZONE}`)}
     if (!p.gzip) return { filename: file, contentType: 'application/sql', body: sql };
     const gz = gzipSync(sql, { level: 9, mtime: done, filename: file.replace(/\.gz$/, '') });
     return { filename: file, contentType: 'application/gzip', body: Buffer.from(gz) };
+  },
+  explain(hit, token) {
+    const host = hit.actorHost ? ` on database host ${hit.actorHost} (name reported by the lookup)` : '';
+    return { action: `the dump was restored into MySQL/MariaDB${host}`, evidence: 'touch', techniques: collectionTechniques(token) };
   },
   dns: {
     describe(query) {

@@ -1,6 +1,7 @@
 import { site } from '../channels/site.ts';
 import type { Config } from '../config.ts';
-import type { HitFacts, HttpReply, HttpRequestInfo } from './kind.ts';
+import { collectionTechniques, describeClient, detail } from './hit-words.ts';
+import type { Decoy, HitFacts, HitMeaning, HttpReply, HttpRequestInfo, StoredHit } from './kind.ts';
 import { newTokenPath } from './urls.ts';
 
 /**
@@ -38,6 +39,15 @@ export function imageReply(req: HttpRequestInfo): HttpReply {
     return { status: 405, headers: { 'content-type': 'text/html' }, body: NOT_ALLOWED };
   }
   return site.pixel(RASTER.test(req.path) ? req.path : `${req.path}.png`);
+}
+
+/** What a document beacon's hit means: which program opened the document (or probed its image) from where it was planted. */
+export function explainOpen(hit: StoredHit, token: Decoy, what: 'document' | 'workbook'): HitMeaning {
+  const client = describeClient(hit.userAgent) ?? (detail(hit.details, 'opener') === 'Microsoft Office' ? 'Microsoft Office' : 'an unknown program');
+  const probe = detail(hit.details, 'request') === 'probe' || hit.method === 'OPTIONS';
+  // Office and LibreOffice probe the linked image (OPTIONS) before fetching it: either request means the file was opened.
+  const action = `opened the ${what} in ${client}${probe ? ' (checking its linked image first)' : ''}`;
+  return { action, evidence: 'touch', techniques: collectionTechniques(token) };
 }
 
 /** Which office suite opened the document, from the fetch's user agent, and whether it was the probe. */

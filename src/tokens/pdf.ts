@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { PDFDocument, PDFName, PDFString, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
+import { collectionTechniques, describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { newTokenPath, pick, publicUrl } from './urls.ts';
 
@@ -119,6 +120,13 @@ export const pdfToken = defineKind<PdfParams>({
       contentType: 'application/pdf',
       hint: 'Leave the PDF on a file share or in a mailbox. Opening it in a PDF reader resolves the token host; following the footer link fetches the URL.',
     };
+  },
+  explain(hit, token) {
+    const action =
+      hit.channel === 'dns'
+        ? `a PDF reader opened the document (its ${hit.qtype ?? 'A'} lookup of the document's host name came through the resolver)`
+        : `the document's link was opened in ${describeClient(hit.userAgent) ?? 'a client without a user agent'}`;
+    return { action, evidence: 'touch', techniques: collectionTechniques(token) };
   },
   async render(ctx, token) {
     const title = token.params.title ?? 'Report';

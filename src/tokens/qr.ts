@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { site } from '../channels/site.ts';
+import { describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { docLine, safeFileName } from './office.ts';
 import { httpsTarget, newTokenPath, pick, publicUrl } from './urls.ts';
@@ -57,6 +58,11 @@ export const qr = defineKind<QrParams>({
     // The stored name carries the token's own extension; another format swaps it.
     const base = (p.filename ?? 'qr').replace(/\.(png|svg)$/i, '');
     return { filename: safeFileName(base, `.${format}`), contentType: CONTENT_TYPES[format], body };
+  },
+  explain(hit) {
+    const client = describeClient(hit.userAgent) ?? 'a client without a user agent';
+    // Someone was physically where the code hangs and scanned it (reconnaissance of the site).
+    return { action: `scanned the QR code: opened in ${client}`, evidence: 'touch', techniques: ['T1591'] };
   },
   http: {
     respond(_req, token) {

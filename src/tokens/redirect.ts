@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { collectionTechniques, describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { httpsTarget, newTokenPath, publicUrl } from './urls.ts';
 
@@ -25,6 +26,11 @@ export const redirect = defineKind<RedirectParams>({
       url: publicUrl(ctx.config, token.urlPath ?? '/'),
       hint: `Visitors land on ${token.params.target}. Use it in bookmarks, wiki pages or internal docs.`,
     };
+  },
+  explain(hit, token) {
+    const client = describeClient(hit.userAgent) ?? 'a client without a user agent';
+    const from = hit.referer ? `, coming from ${hit.referer.slice(0, 200)}` : '';
+    return { action: `followed the link in ${client}${from}`, evidence: 'touch', techniques: collectionTechniques(token) };
   },
   http: {
     respond(_req, token) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { site, staticAnswer } from '../channels/site.ts';
+import { collectionTechniques, describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { newTokenPath, publicUrl } from './urls.ts';
 
@@ -45,6 +46,11 @@ export const webBug = defineKind<WebBugParams>({
     const url = escapeAttr(publicUrl(ctx.config, token.urlPath ?? '/'));
     const body = `<img src="${url}" width="1" height="1" alt="" style="border:0">\n`;
     return { filename: snippetName(token.name), contentType: 'text/html; charset=utf-8', body: Buffer.from(body) };
+  },
+  explain(hit, token) {
+    const client = describeClient(hit.userAgent) ?? 'a client without a user agent';
+    const verb = !hit.method || hit.method === 'GET' ? 'fetched the link' : `sent ${hit.method} to the link`;
+    return { action: `${client} ${verb}`, evidence: 'touch', techniques: collectionTechniques(token) };
   },
   http: {
     respond(req, token) {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { zipSync } from 'fflate';
 import { z } from 'zod';
+import { placeKind } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { pick } from './urls.ts';
 
@@ -88,6 +89,13 @@ export const windowsFolder = defineKind<FolderParams>({
       { level: 6 },
     );
     return { filename: `${folder}.zip`, contentType: 'application/zip', body: Buffer.from(body) };
+  },
+  explain(hit, token) {
+    const who = [hit.actorUser ? `${hit.actorDomain ? `${hit.actorDomain}\\` : ''}${hit.actorUser}` : null, hit.actorHost ? `on ${hit.actorHost}` : null].filter(Boolean).join(' ');
+    const where = token.location ?? `the decoy folder "${token.name}"`;
+    // Explorer reads desktop.ini when it shows the folder: browsing a share is discovery, not collection.
+    const techniques = placeKind(token.location) === 'share' ? ['T1083', 'T1135'] : ['T1083'];
+    return { action: `Explorer listed ${where}${who ? ` as ${who}` : ''} (names reported by the lookup)`, evidence: 'touch', techniques };
   },
   dns: {
     describe(query) {

@@ -14,7 +14,7 @@ import {
   seeded,
   zipPackage,
 } from './office.ts';
-import { describeOpen, documentImagePath, imageName, imageReply } from './office-image.ts';
+import { describeOpen, documentImagePath, explainOpen, imageName, imageReply } from './office-image.ts';
 import { pick, publicUrl } from './urls.ts';
 
 const EXT = '.docx';
@@ -132,6 +132,7 @@ export const word = defineKind<WordParams>({
     const stored = { ...token, params: completeParams(token.params, EXT) };
     return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildDocx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
   },
+  explain: (hit, token) => explainOpen(hit, token, 'document'),
   http: {
     describe: (req) => describeOpen(req),
     respond: (req) => imageReply(req),

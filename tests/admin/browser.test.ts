@@ -150,13 +150,14 @@ describe('admin UI in a real browser', () => {
     expect(dialogs).toEqual([]);
   });
 
-  it('plants two decoys on two hosts through the form; one source touches both; the pipeline\u2019s incident shows the trail', async () => {
+  it('plants a share decoy and a decoy on a workstation\u2019s disk through the form; one source touches both; the pipeline\u2019s intrusion shows the hop', async () => {
     const urls: string[] = [];
     const ids: string[] = [];
-    for (const [name, host] of [['payroll-2026.xlsx', 'FS01'], ['vpn-accounts.txt', 'FS02']] as const) {
+    const planted = { FS01: '\\\\FS01\\share\\payroll-2026.xlsx', 'WS-IT-02': 'C:\\Users\\it\\vpn-accounts.txt' } as const;
+    for (const [name, host] of [['payroll-2026.xlsx', 'FS01'], ['vpn-accounts.txt', 'WS-IT-02']] as const) {
       await page.goto(`${s.adminUrl}/tokens/new?kind=web-bug`);
       await page.getByLabel('Name (memo)').fill(name);
-      await page.getByLabel('Where it is planted').fill(`\\\\${host}\\share\\${name}`);
+      await page.getByLabel('Where it is planted').fill(planted[host]);
       await page.getByLabel('Planted on host').fill(host);
       await page.getByRole('button', { name: 'Create token' }).click();
       await page.waitForURL(/\/tokens\/([0-9a-z]{24})\/created$/);
@@ -170,15 +171,22 @@ describe('admin UI in a real browser', () => {
     const row = page.locator('tbody tr', { hasText: '127.0.0.9' });
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.locator('.pill').textContent()).toBe('lateral');
-    expect(await row.locator('.sev').textContent()).toBe('high');
+    expect(await row.locator('.sev').textContent()).toBe('critical');
     await row.getByRole('link').click();
     await page.waitForURL(/\/incidents\/\d+$/);
     expect(await page.locator('.timeline li').count()).toBe(2);
     const timeline = (await page.locator('.timeline').textContent()) ?? '';
     expect(timeline.indexOf('payroll-2026.xlsx')).toBeLessThan(timeline.indexOf('vpn-accounts.txt'));
-    for (const text of ['FS01', 'FS02', '\\\\FS02\\share\\vpn-accounts.txt']) expect(timeline).toContain(text);
-    expect(await page.locator('.meta').textContent()).toContain('lateral movement suspected');
-    expect(await page.locator('body').textContent()).toContain('T1021');
+    for (const text of ['FS01', 'WS-IT-02', 'C:\\Users\\it\\vpn-accounts.txt', 'fetched the link']) expect(timeline).toContain(text);
+    expect(await page.locator('.meta').first().textContent()).toContain('lateral movement');
+    expect(await page.locator('body').textContent()).toContain('T1005 Data from Local System');
+    // The path as a picture, drawn by the server: both machines and the hop between them.
+    const graph = page.locator('svg.path-graph');
+    expect(await graph.count()).toBe(1);
+    expect(await graph.textContent()).toContain('WS-IT-02');
+    expect(await graph.locator('path[marker-end]').count()).toBe(1);
+    expect(await page.locator('#path-text').textContent()).toBe('WS-IT-02 → 127.0.0.9');
+    await page.screenshot({ path: `${ARTIFACTS}intrusion-path.png`, fullPage: true });
 
     // And from the token's own page: the hit, with its source.
     await page.goto(`${s.adminUrl}/tokens/${ids[1]}`);
@@ -200,7 +208,8 @@ describe('admin UI in a real browser', () => {
     await expect.poll(() => page.locator('#incident-status').textContent()).toBe('acknowledged');
 
     await page.goto(`${s.adminUrl}/`);
-    expect(await page.locator('.card.sev-high .num').textContent()).toBe('2'); // this one and the previous test's
+    expect(await page.locator('.card.sev-high .num').textContent()).toBe('1');
+    expect(await page.locator('.card.sev-critical .num').textContent()).toBe('1'); // the previous test's intrusion
     expect(await page.locator('tr.hit').count()).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
     expect(dialogs).toEqual([]);

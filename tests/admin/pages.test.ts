@@ -1,3 +1,4 @@
+import { simpleParser } from 'mailparser';
 import { createServer as createHttpServer } from 'node:http';
 import { SMTPServer } from 'smtp-server';
 import request from 'supertest';
@@ -73,7 +74,8 @@ describe('attacker-controlled text renders as text', () => {
     for (const page of [`/tokens/${token.id}`, `/incidents/${incident.id}`, '/']) {
       const text = (await agent.get(page)).text;
       expect(text).not.toMatch(/<h1>x<\/h1>|<i>bob<\/i>|<iframe|WS<1>/);
-      expect(text).toContain('CORP\\&lt;i&gt;bob&lt;/i&gt;@WS&lt;1&gt;');
+      // The hit tables name the decoded actor; the incident trail names the machine the lookup reported.
+      expect(text).toContain(page.startsWith('/incidents/') ? 'WS&lt;1&gt; (reported)' : 'CORP\\&lt;i&gt;bob&lt;/i&gt;@WS&lt;1&gt;');
       expect(text).toContain('&lt;iframe src&#x3D;//evil&gt;');
     }
   });
@@ -179,9 +181,9 @@ describe('tokens list and detail', () => {
 });
 
 describe('incidents', () => {
-  it('shows an incident the real pipeline built from hits on two hosts, and acknowledges it', async () => {
+  it('shows an intrusion the real pipeline built (a share read, then a hop), with its path as a picture, and acknowledges it', async () => {
     const a = await makeToken(db(), s.config, { kind: 'web-bug', name: 'e2e finance bug', location: '\\\\fs07\\finance', plantedHost: 'FS07' });
-    const b = await makeToken(db(), s.config, { kind: 'web-bug', name: 'e2e hr bug', location: '\\\\fs08\\hr', plantedHost: 'FS08' });
+    const b = await makeToken(db(), s.config, { kind: 'web-bug', name: 'e2e hr bug', location: 'C:\\Users\\hr\\e2e.url', plantedHost: 'WS-HR-08' });
     const { getFrom } = await import('../alerts/support.ts');
     await getFrom(a.url ?? '', '127.0.0.44');
     await getFrom(b.url ?? '', '127.0.0.44');
@@ -189,10 +191,23 @@ describe('incidents', () => {
     expect(hit?.incidentId).toBeTruthy();
     const page = await agent.get(`/incidents/${hit?.incidentId}`);
     expect(page.status).toBe(200);
-    expect(page.text.indexOf('e2e finance bug')).toBeLessThan(page.text.indexOf('e2e hr bug'));
+    const trail = page.text.slice(page.text.indexOf('id="trail-h"'));
+    expect(trail.indexOf('e2e finance bug')).toBeLessThan(trail.indexOf('e2e hr bug'));
     expect(page.text).toContain('FS07');
-    expect(page.text).toContain('FS08');
-    expect(page.text).toContain('lateral movement suspected');
+    expect(page.text).toContain('WS-HR-08');
+    expect(page.text).toContain('<span class="pill pill-alert">lateral movement</span>');
+    // The path: text, and a server-rendered SVG with both machines and the hop's arrow.
+    expect(page.text).toContain('<code id="path-text">WS-HR-08 → 127.0.0.44</code>');
+    const svg = page.text.slice(page.text.indexOf('<svg'), page.text.indexOf('</svg>') + 6);
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" class="path-graph" role="img"/);
+    expect(svg).toContain('>WS-HR-08</text>');
+    expect(svg).toContain('>127.0.0.44</text>');
+    expect(svg).toContain('marker-end="url(#arrow)"');
+    expect(svg).not.toMatch(/<script|on\w+=/);
+    // Why critical: the evidence, and each trail row's source and action in words.
+    expect(page.text).toContain('Why critical');
+    expect(page.text).toContain('decoy from WS-HR-08&#x27;s own storage (&quot;e2e hr bug&quot;) touched from 127.0.0.44');
+    expect(page.text).toContain('a program on Windows fetched the link');
     await agent.post(`/incidents/${hit?.incidentId}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
     expect((await getIncident(db(), hit?.incidentId ?? 0))?.status).toBe('acknowledged');
   });
@@ -213,8 +228,8 @@ describe('incidents', () => {
     expect(text).toContain('WIKI01');
     expect(text).toContain('https://attack.mitre.org/techniques/T1552/001/');
     expect(text).toContain('connection refused');
-    expect(text).toContain('lateral movement suspected');
-    expect(text).toContain('from <code>10.20.4.17</code> (WS-ACCT-07 · Finance VLAN)');
+    expect(text).toContain('<span class="pill pill-alert">lateral movement</span>');
+    expect(text).toContain('10.20.4.17 (WS-ACCT-07, Finance VLAN)');
     expect(text).toContain('<time datetime="2026-11-01T10:00:00.000Z" title="2026-11-01 10:00:00 UTC">2026-11-01 10:00:00 UTC</time>');
 
     await agent.post(`/incidents/${inc.id}/status`).type('form').send({ status: 'acknowledged', _csrf: csrf });
@@ -306,7 +321,8 @@ describe('assets, admins, API keys, settings, audit', () => {
       expect(res.status).toBe(200);
       expect(res.text).toMatch(/test-email<\/strong> to soc@corp.example: delivered/);
       expect(received).toHaveLength(1);
-      expect(received[0]).toMatch(/Subject: \[TEST\] Drill:/);
+      const mail = await simpleParser(received[0] ?? '');
+      expect(mail.subject).toMatch(/^\[TEST\] Drill: Lateral movement: WS-22 \(10\.20\.4\.22\) → JUMP01 \(10\.30\.0\.10\)/);
       const bad = await signed.agent.post('/settings/test-email').type('form').send({ to: 'nope', _csrf: signed.csrf });
       expect(bad.status).toBe(400);
       expect(bad.text).toContain('must be an email address');

@@ -45,7 +45,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     const recipients = sink.mails.flatMap((m) => m.rcptTo).sort();
     expect(recipients).toEqual(['owner@corp.example', 'soc@corp.example']);
     const { mail } = sink.mails[0] ?? expect.fail('no mail');
-    expect(mail.subject).toBe('[MEDIUM] Decoy touched: "Q3 forecast link" by 127.0.0.2 (WS-ACCT-07)');
+    expect(mail.subject).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Decoy touched: "Q3 forecast link" by WS-ACCT-07 \(127\.0\.0\.2\)$/);
     expect(mail.from?.text).toContain('honeytrail@corp.example');
     const html = String(mail.html);
     const text = mail.text ?? '';
@@ -53,16 +53,22 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
       expect(part).toContain('\\\\fs01\\finance\\Q3');
       expect(part).toContain('FS01');
       expect(part).toContain('Finance VLAN');
-      expect(part).toContain('T1083');
-      expect(part).toContain('File and Directory Discovery');
+      // Reading a decoy on a file share is collection from a shared drive.
+      expect(part).toContain('T1039');
+      expect(part).toContain('Data from Network Shared Drive');
       expect(part).toContain(`${ADMIN}/incidents/`);
       expect(part).toContain(`${ADMIN}/tokens/${token.id}`);
       expect(part).toMatch(/Identify the machine behind|Isolate host WS-ACCT-07/);
       expect(part).toContain('Check logon events on FS01');
     }
-    // The trail table: one row with time, decoy, planted where, what happened.
-    expect(html).toMatch(/<table class="trail"[\s\S]*<th[^>]*>Time \(UTC\)<\/th>[\s\S]*Q3 forecast link[\s\S]*requested GET \//);
-    expect(text).toMatch(/TRAIL \(1 event\(s\)[\s\S]*\| Q3 forecast link \| \\\\fs01\\finance\\Q3 on FS01 \| requested GET \//);
+    // Readable on a phone: a viewport and one fluid column.
+    expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+    expect(html).not.toMatch(/width="\d{3,}"/);
+    // The trail: one row with time, source machine, what happened in words, decoy and where it was planted.
+    expect(html).toMatch(/<table class="trail"[\s\S]*<strong>WS-ACCT-07 \(127\.0\.0\.2\)<\/strong><br>a program on Windows fetched the link<br>[\s\S]*Q3 forecast link/);
+    expect(text).toMatch(/TRAIL \(1 event\(s\)[\s\S]*\| WS-ACCT-07 \(127\.0\.0\.2\) \| a program on Windows fetched the link \| Q3 forecast link \| \\\\fs01\\finance\\Q3 on FS01/);
+    const trailTable = html.slice(html.indexOf('<table class="trail"'), html.indexOf('</table>', html.indexOf('<table class="trail"')));
+    expect(trailTable).not.toContain('GET /');
     expect(await listAlerts(db(srv), { status: 'sent', limit: 10 })).toHaveLength(2);
   });
 
@@ -91,24 +97,28 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     expect(m.mail.text).toContain('<img src=x onerror=alert(1)> Bcc: victim@evil.example X-Evil: 1');
   });
 
-  it('two decoys on different hosts touched from one source: one incident, HIGH, both locations in the mail', async () => {
+  it('a share decoy, then a decoy from a laptop\'s own disk, touched from one source: one intrusion, a hop, CRITICAL, one mail thread', async () => {
     const { sink, srv } = await setup({ ALERT_DIGEST_SECONDS: '0' });
     const a = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'Finance share bookmark', location: '\\\\fs01\\finance', plantedHost: 'FS01' });
     const b = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'HR laptop note', location: 'C:\\Users\\hr\\Desktop', plantedHost: 'WS-HR-02' });
     await getFrom(a.url ?? '', '127.0.0.2');
     await waitFor(() => sink.mails.length >= 1, 10_000, 'first mail');
     await getFrom(b.url ?? '', '127.0.0.2');
-    const last = await waitFor(() => sink.mails.find((m) => m.mail.subject?.startsWith('[HIGH]')), 10_000, 'HIGH mail');
+    const last = await waitFor(() => sink.mails.find((m) => m.mail.subject?.includes('[CRITICAL]')), 10_000, 'CRITICAL mail');
+    const first = sink.mails[0]?.mail ?? expect.fail('no first mail');
     const { items } = await listIncidents(db(srv), { limit: 10 });
     expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ severity: 'high', lateral: true, tokenCount: 2, hostCount: 2, locationCount: 2, hitCount: 2 });
-    expect(last.mail.subject).toBe('[HIGH] Update (+1): Lateral movement: 127.0.0.2 touched 2 decoys on 2 hosts');
+    expect(items[0]).toMatchObject({ severity: 'critical', lateral: true, tokenCount: 2, hostCount: 2, locationCount: 2, hitCount: 2, machineCount: 2 });
+    expect(last.mail.subject).toBe(`[Honeytrail #${items[0]?.id}] [CRITICAL] Update (+1): Lateral movement: WS-HR-02 → 127.0.0.2 (decoy from WS-HR-02's own storage ("HR laptop note") touched from 127.0.0.2)`);
+    expect(first.subject).toMatch(new RegExp(`^\\[Honeytrail #${items[0]?.id}\\] \\[MEDIUM\\]`));
+    expect(last.mail.inReplyTo).toBe(first.messageId);
     for (const part of [String(last.mail.html), last.mail.text ?? '']) {
       expect(part).toContain('\\\\fs01\\finance');
       expect(part).toContain('C:\\Users\\hr\\Desktop');
       expect(part).toContain('FS01');
-      expect(part).toContain('WS-HR-02');
-      expect(part).toContain('T1021');
+      expect(part).toContain('WS-HR-02 → 127.0.0.2');
+      expect(part).toContain('T1005');
+      expect(part).toContain('T1039');
     }
   });
 

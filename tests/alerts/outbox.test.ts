@@ -28,10 +28,16 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.mails).toHaveLength(2);
     const digest = sink.mails[1]?.mail ?? expect.fail('no digest');
-    expect(digest.subject).toMatch(/^\[MEDIUM\] Update \(\+4\): /);
+    const first = sink.mails[0]?.mail ?? expect.fail('no first mail');
+    expect(digest.subject).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Update \(\+4\): /);
+    // One intrusion, one thread: the digest answers the first mail and keeps its subject prefix.
+    expect(digest.inReplyTo).toBe(first.messageId);
+    expect(digest.references).toEqual(first.messageId);
+    expect(digest.subject?.slice(0, 16)).toBe(first.subject?.slice(0, 16));
+    expect(first.inReplyTo).toBeUndefined();
     const text = digest.text ?? '';
     const section = text.slice(text.indexOf('NEW SINCE THE LAST MESSAGE'), text.indexOf('TRAIL ('));
-    expect(section).toContain('NEW SINCE THE LAST MESSAGE (4)');
+    expect(section).toContain('NEW SINCE THE LAST MESSAGE (4 event(s))');
     expect(section.match(/decoy A/g)).toHaveLength(2);
     expect(section.match(/decoy B/g)).toHaveLength(2);
     const rows = await listAlerts(db(srv), { limit: 10 });
@@ -116,14 +122,15 @@ describe('escalation and the standalone worker', () => {
     const srv = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50', ALERT_DIGEST_SECONDS: '3600' });
     cleanups.push(() => sink.close(), () => srv.stop());
     const a = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'A', plantedHost: 'H1' });
-    const b = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'B', plantedHost: 'H2' });
+    // B lives on H2's own disk: touched from 127.0.0.6, it shows the intrusion reached H2's files (a hop).
+    const b = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'B', plantedHost: 'H2', location: 'C:\\Users\\hr\\notes.url' });
     await getFrom(a.url ?? '', '127.0.0.6');
     await waitFor(() => sink.mails.length >= 1, 10_000, 'first mail');
     await getFrom(a.url ?? '', '127.0.0.6'); // same severity: waits for the hourly digest
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.mails).toHaveLength(1);
-    await getFrom(b.url ?? '', '127.0.0.6'); // second host: high, goes out now with both hits
+    await getFrom(b.url ?? '', '127.0.0.6'); // a hop: critical, goes out now with both hits
     const m = await waitFor(() => sink.mails[1], 10_000, 'escalated digest');
-    expect(m.mail.subject).toMatch(/^\[HIGH\] Update \(\+2\): Lateral movement/);
+    expect(m.mail.subject).toMatch(/^\[Honeytrail #\d+\] \[CRITICAL\] Update \(\+2\): Lateral movement: H2 → 127\.0\.0\.6/);
   });
 });

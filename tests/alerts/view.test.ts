@@ -21,9 +21,10 @@ describe('alert view of a long trail', () => {
     const config = testConfig(t.dir, { ALERT_WORKER_ENABLED: 'false', ALERT_TO: 'soc@corp.example', ADMIN_URL: 'https://ht.corp.example' });
     const p = createAlertPipeline({ db, config, log: silentLog });
     const r = createHitRecorder({ db, log: silentLog, correlator: p.correlator, classify: p.classify });
-    const mk = async (name: string, plantedHost: string) => (await makeToken(db, config, { kind: 'web-bug', name, location: `\\\\${plantedHost}\\share`, plantedHost })).token as Token;
-    const a = await mk('A', 'H1');
-    const b = await mk('B', 'H2');
+    const mk = async (kind: string, name: string, plantedHost: string, location: string) => (await makeToken(db, config, { kind, name, location, plantedHost })).token as Token;
+    const a = await mk('web-bug', 'A', 'H1', '\\\\H1\\share');
+    // B, an API key on H2's own disk: used from 10.4.4.4, it is a hop H2 → 10.4.4.4.
+    const b = await mk('api-key', 'B', 'H2', 'C:\\svc\\sql.env');
     const hit = (token: Token, extra: Partial<HitEvent> = {}) => r.record({ token, channel: 'http', sourceIp: '10.4.4.4', method: 'GET', path: '/x', ...extra });
     for (let i = 0; i < 60; i++) await hit(a);
     await hit(b, { facts: { credential: 'svc_sql' } });
@@ -42,6 +43,8 @@ describe('alert view of a long trail', () => {
     expect(steps).toContain('Decoy credential svc_sql was used (planted on H2)');
     const mail = renderEmail(view);
     expect(mail.text).toContain('71 more event(s) in the middle of the trail are on the incident page.');
-    expect(mail.subject).toBe('[CRITICAL] Lateral movement: 10.4.4.4 touched 2 decoys on 2 hosts');
+    expect(mail.subject).toBe(`[Honeytrail #${row.incidentId}] [CRITICAL] Lateral movement: H2 → 10.4.4.4 (credential planted on H2 ("B") used from 10.4.4.4)`);
+    expect(view.path.text).toBe('H2 → 10.4.4.4');
+    expect(mail.text).toContain('PATH BETWEEN MACHINES\n  H2 → 10.4.4.4');
   });
 });

@@ -44,12 +44,15 @@ describe('webhooks', () => {
       actor: { ip: '127.0.0.9' },
       links: { token: expect.stringContaining(`/tokens/${token.id}`), incident: expect.stringMatching(/\/incidents\/\d+$/) },
     });
-    expect((g.techniques as { id: string; name: string }[]).map((t) => t.id)).toEqual(['T1083', 'T1213']);
+    // A share decoy read: collection from a network share, said in words with its source.
+    expect((g.techniques as { id: string; name: string }[]).map((t) => [t.id, t.name])).toEqual([['T1039', 'Data from Network Shared Drive']]);
     expect((g.hits as unknown[]).length).toBe(1);
-    expect((g.trail as unknown[]).length).toBe(1);
+    expect(g.trail).toEqual([expect.objectContaining({ what: 'a program on Windows fetched the link', source: '127.0.0.9', techniques: ['T1039'] })]);
+    expect(g.thread).toMatch(/^\[Honeytrail #\d+\]$/);
+    expect(g.path).toMatchObject({ text: '127.0.0.9', hops: [] });
 
     const s = JSON.parse(by('/slack').body) as { text: string; blocks: { type: string }[] };
-    expect(s.text).toMatch(/^\[MEDIUM\] Decoy touched/);
+    expect(s.text).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Decoy touched/);
     expect(s.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'context', 'actions']);
 
     const t = JSON.parse(by('/teams').body) as { type: string; attachments: { contentType: string; content: { type: string; version: string; body: { type: string }[]; actions: { url: string }[] } }[] };
@@ -59,7 +62,7 @@ describe('webhooks', () => {
     expect(t.attachments[0]?.content.body.some((b) => b.type === 'FactSet')).toBe(true);
 
     const d = JSON.parse(by('/discord').body) as { embeds: { title: string; color: number; fields: { name: string; value: string }[] }[]; allowed_mentions: unknown };
-    expect(d.embeds[0]?.title).toMatch(/^\[MEDIUM\]/);
+    expect(d.embeds[0]?.title).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\]/);
     expect(d.embeds[0]?.fields.find((f) => f.name === 'Planted')?.value).toBe('\\\\fs01\\hr on FS01');
     expect(d.allowed_mentions).toEqual({ parse: [] });
 

@@ -58,8 +58,10 @@ describe('three processes on one PostgreSQL', () => {
     expect(health.database).toBe('ok');
 
     const paths: string[] = [];
+    // Three share decoys, and one on WS-HR-02's own disk (touched from elsewhere: a hop).
     for (const [name, host] of [['payroll.xlsx', 'FS01'], ['vpn.txt', 'FS01'], ['board.docx', 'FS02'], ['backup.url', 'WS-HR-02']] as const) {
-      const res = await fetch(`${api}/tokens`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'web-bug', name, location: `\\\\${host}\\share\\${name}`, plantedHost: host }) });
+      const location = host === 'WS-HR-02' ? `C:\\Users\\hr\\${name}` : `\\\\${host}\\share\\${name}`;
+      const res = await fetch(`${api}/tokens`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'web-bug', name, location, plantedHost: host }) });
       expect(res.status).toBe(201);
       const { artifact } = (await res.json()) as { artifact: { url: string } };
       const u = new URL(artifact.url);
@@ -72,12 +74,12 @@ describe('three processes on one PostgreSQL', () => {
     const statuses = await Promise.all(Array.from({ length: 80 }, (_, i) => getFrom(`http://127.0.0.1:${ports[i % 2]}${paths[i % paths.length]}`)));
     expect(statuses.every((s) => s === 200)).toBe(true);
 
-    type Incident = { id: number; actorKey: string; hitCount: number; tokenCount: number; hostCount: number; severity: string; lateral: boolean };
+    type Incident = { id: number; actorKey: string; hitCount: number; tokenCount: number; hostCount: number; machineCount: number; severity: string; lateral: boolean };
     const incidents = await waitFor(async () => {
       const list = ((await (await fetch(`${api}/incidents`, { headers: auth })).json()) as { items: Incident[] }).items;
       return list.length === 1 && list[0]?.hitCount === 80 ? list : null;
     }, 20_000, 'one incident with all 80 hits');
-    expect(incidents[0]).toMatchObject({ actorKey: 'ip:127.0.0.1', tokenCount: 4, hostCount: 3, severity: 'critical', lateral: true });
+    expect(incidents[0]).toMatchObject({ actorKey: 'ip:127.0.0.1', tokenCount: 4, hostCount: 3, machineCount: 2, severity: 'critical', lateral: true });
 
     const detail = (await (await fetch(`${api}/incidents/${incidents[0]?.id}`, { headers: auth })).json()) as { trailTotal: number; trail: { id: number }[] };
     expect(detail.trailTotal).toBe(80);

@@ -41,7 +41,9 @@ beforeAll(async () => {
   const db = s.app.deps.db;
   const tokens: Token[] = [];
   for (const [kind, host] of [['web-bug', 'FS01'], ['dns', 'FS02'], ['aws-keys', 'WS-HR-02'], ['windows-folder', 'FS01']] as const) {
-    tokens.push((await makeToken(db, s.config, { kind, name: `${kind} on ${host}`, location: `\\\\${host}\\share`, plantedHost: host, tags: ['copy', kind] })).token as Token);
+    // The AWS keys sit in a home folder of WS-HR-02: used from elsewhere, they make a hop (lateral movement).
+    const location = kind === 'aws-keys' ? 'C:\\Users\\hr\\.aws' : `\\\\${host}\\share`;
+    tokens.push((await makeToken(db, s.config, { kind, name: `${kind} on ${host}`, location, plantedHost: host, tags: ['copy', kind] })).token as Token);
   }
   const at = Date.parse('2026-11-01T10:00:00.123Z');
   for (let i = 0; i < 2500; i++) {
@@ -55,7 +57,12 @@ beforeAll(async () => {
       path: `/p/${i}`,
       qname: i % 3 === 0 ? `x${i}.example.test` : null,
       headers: { host: 'cdn.example', 'x-n': String(i) },
-      facts: i % 11 === 0 ? { actor: { user: 'alice', host: 'WS-ACCT-07', domain: 'CORP' }, details: { n: i, nested: { ok: true } } } : undefined,
+      facts:
+        i % 11 === 0
+          ? { actor: { user: 'alice', host: 'WS-ACCT-07', domain: 'CORP' }, details: { n: i, nested: { ok: true } } }
+          : token.kind === 'aws-keys'
+            ? { credential: 'AKIACOPYTEST00000001', details: { signed: true, service: 'sts', action: 'GetCallerIdentity' } }
+            : undefined,
     });
   }
   const user = await insertUser(db, 'Admin@Corp.example', 'scrypt$hash');

@@ -183,8 +183,8 @@ const scenarios: [string, Scenario][] = [
       });
       const recent = await recentHits(db, 2);
       expect(recent.map((r) => [r.hit.id, r.token])).toEqual([
-        [h4, { id: 'hit-1', name: 'hit one', kind: 'web-bug', location: 'L1', plantedHost: 'H1' }],
-        [h3, { id: 'hit-2', name: 'hit two', kind: 'dns', location: null, plantedHost: null }],
+        [h4, { id: 'hit-1', name: 'hit one', kind: 'web-bug', location: 'L1', plantedHost: 'H1', params: {} }],
+        [h3, { id: 'hit-2', name: 'hit two', kind: 'dns', location: null, plantedHost: null, params: {} }],
       ]);
       const one = await getHit(db, h1 ?? 0);
       expect(one).toMatchObject({ at: at(10), headers: { host: 'x', 'user-agent': 'curl' }, details: { z: 1, a: [true, null] }, classification: 'alert', repeatCount: 1, incidentId: null, intel: null });
@@ -243,7 +243,7 @@ const scenarios: [string, Scenario][] = [
 
       const trail = await incidentTrail(db, first.id);
       expect(trail.map((e) => e.hit.id)).toEqual([ids[0], ids[4], ids[1], ids[2], ids[3]]);
-      expect(trail[0]?.token).toEqual({ id: 'inc-a', kind: 'credentials', name: 'creds A', location: '\\\\fs01\\it', plantedHost: 'FS01' });
+      expect(trail[0]?.token).toEqual({ id: 'inc-a', kind: 'credentials', name: 'creds A', location: '\\\\fs01\\it', plantedHost: 'FS01', params: {} });
       expect((await incidentTrail(db, first.id, 2)).map((e) => e.hit.id)).toEqual([ids[0], ids[4]]);
       // head 1 and tail 1, plus the first hit of each decoy and of each credential.
       const sample = await incidentTrailSample(db, first.id, 1, 1);
@@ -306,8 +306,8 @@ const scenarios: [string, Scenario][] = [
       const drill = await insertFinishedAlert(db, { channel: 'webhook', target: 'https://hooks.example/drill', key: 'test:1', ok: true, payload: { drill: true } });
       expect(drill).toMatchObject({ kind: 'test', status: 'sent', attempts: 1, incidentId: null, payload: { drill: true } });
 
-      const view = await buildAlertView(db, { ADMIN_URL: 'https://admin.example', ALERT_ON_CLASSIFICATIONS: ['alert'] }, pending);
-      expect(view?.subject).toBe('[HIGH] Lateral movement: 10.1.2.3 touched 2 decoys on 2 hosts');
+      const view = await buildAlertView(db, { ADMIN_URL: 'https://admin.example', ALERT_ON_CLASSIFICATIONS: ['alert'], ALERT_GROUP_WINDOW: 600_000 }, pending);
+      expect(view?.subject).toBe('[Honeytrail #1] [HIGH] Lateral movement: 10.1.2.3');
       expect(view?.trail.map((l) => l.hitId)).toEqual(hitIds);
       expect(view?.newHits.map((l) => l.hitId)).toEqual(hitIds.filter((_, i) => i !== 2));
       const scrub = (a: AlertRow | undefined) => a && { ...a, createdAt: stamp(a.createdAt), sentAt: stamp(a.sentAt), nextAttemptAt: a.kind === 'test' ? stamp(a.nextAttemptAt) : a.nextAttemptAt };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
 import { csvCell } from '../../src/csv.ts';
 import { uuidV5 } from '../../src/exports/stix.ts';
+import type { Token } from '../../src/tokens/kind.ts';
 import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { stixProblems } from './stix-rules.ts';
 
@@ -93,21 +94,33 @@ describe('incident exports', () => {
   it('CSV, JSON Lines and a STIX bundle whose groupings hold the incident sightings', async () => {
     const { getFrom } = await import('../alerts/support.ts');
     const a = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'inc A', location: '\\\\fs01\\a', plantedHost: 'FS01' });
-    const b = await makeToken(s.app.deps.db, s.config, { kind: 'redirect', name: 'inc B', location: '\\\\fs02\\b', plantedHost: 'FS02', params: { target: 'https://x.example/' } });
+    // B lives on WS-HR-02's own disk: followed from 127.0.0.61, it is a hop (lateral movement).
+    const b = await makeToken(s.app.deps.db, s.config, { kind: 'redirect', name: 'inc B', location: 'C:\\Users\\hr\\b.url', plantedHost: 'WS-HR-02', params: { target: 'https://x.example/' } });
     await getFrom(a.url ?? '', '127.0.0.61');
     await getFrom(b.url ?? '', '127.0.0.61');
+    // Two intrusions that one hit then links (the planted portal password tried as m.keller from 10.9.8.7): merged.
+    const rec = s.app.deps.recorder;
+    const folder = (await makeToken(s.app.deps.db, s.config, { kind: 'windows-folder', name: 'folder', location: '\\\\fs01\\f' })).token as Token;
+    const bookmark = (await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', name: 'bookmark' })).token as Token;
+    const portal = (await makeToken(s.app.deps.db, s.config, { kind: 'credentials', name: 'portal' })).token as Token;
+    const parent = await rec.record({ token: folder, channel: 'dns', sourceIp: '10.0.0.53', qname: 'x.example', facts: { actor: { user: 'm.keller', host: 'WS-22', domain: 'CORP' } } });
+    const child = await rec.record({ token: bookmark, channel: 'http', sourceIp: '10.9.8.7' });
+    await rec.record({ token: portal, channel: 'http', sourceIp: '10.9.8.7', facts: { details: { portal: 'planted-password-other-user', username: 'm.keller', via: 'form' } } });
 
     const csv = await request(app).get('/api/v1/exports/incidents?format=csv').set(auth);
     expect(csv.status).toBe(200);
-    expect(csv.text.split('\r\n')[0]).toMatch(/^"id","first_at","last_at","status","severity","actor"/);
+    expect(csv.text.split('\r\n')[0]).toMatch(/^"id","first_at","last_at","status","severity","actor".*"machines","path","evidence","merged_into"$/);
     expect(csv.text).toContain('"yes"');
+    expect(csv.text).toContain('"WS-HR-02 → 127.0.0.61"');
 
     const jsonl = await request(app).get('/api/v1/exports/incidents?format=jsonl&status=open').set(auth);
     const incidents = jsonl.text.trim().split('\n').map((l) => JSON.parse(l));
-    const lateral = incidents.find((i: { hostCount: number }) => i.hostCount === 2);
-    expect(lateral).toMatchObject({ lateral: true, severity: 'high', status: 'open' });
+    const lateral = incidents.find((i: { hostCount: number; tokenCount: number }) => i.hostCount === 2 && i.tokenCount === 2);
+    expect(lateral).toMatchObject({ lateral: true, severity: 'critical', status: 'open', machineCount: 2, path: { text: 'WS-HR-02 → 127.0.0.61' } });
     expect(lateral.hitIds).toHaveLength(2);
     expect(lateral.techniques[0]).toMatchObject({ id: expect.stringMatching(/^T\d{4}/), name: expect.any(String) });
+    expect(lateral.reasons.map((r: { code: string }) => r.code)).toEqual(['touch', 'touch', 'hop']);
+    expect(incidents.find((i: { id: number }) => i.id === child.incidentId)).toMatchObject({ mergedInto: parent.incidentId });
 
     const stix = JSON.parse((await request(app).get('/api/v1/exports/incidents?format=stix').set(auth)).text);
     expect(stixProblems(stix)).toEqual([]);
@@ -116,7 +129,13 @@ describe('incident exports', () => {
     const g = groupings.find((x: { name: string }) => x.name.startsWith(`Honeytrail incident ${lateral.id}`));
     expect(g.object_refs).toHaveLength(2);
     expect(g.context).toBe('suspicious-activity');
-    expect(g.labels).toContain('severity:high');
+    expect(g.labels).toContain('severity:critical');
+    expect(g.x_honeytrail_path).toBe('WS-HR-02 → 127.0.0.61');
+    // The merged intrusion: a grouping that refers to its parent, and a relationship saying so.
+    const pg = groupings.find((x: { name: string }) => x.name.startsWith(`Honeytrail incident ${parent.incidentId}`));
+    const cg = groupings.find((x: { name: string }) => x.name.startsWith(`Honeytrail incident ${child.incidentId}`));
+    expect(cg.object_refs).toEqual([pg.id]);
+    expect(stix.objects.find((o: { type: string; source_ref?: string }) => o.type === 'relationship' && o.source_ref === cg.id)).toMatchObject({ relationship_type: 'related-to', target_ref: pg.id });
     const ap = stix.objects.find((o: { type: string }) => o.type === 'attack-pattern');
     expect(ap.name).not.toMatch(/^T\d{4}/); // technique names, not bare ids
   });

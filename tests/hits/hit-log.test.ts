@@ -14,7 +14,7 @@ import { makeToken, tempDir, testConfig } from '../helpers.ts';
 const dir = tempDir();
 const lines: Record<string, unknown>[] = [];
 let app: Honeytrail;
-const config = testConfig(dir.dir, { FLOOD_THRESHOLD: '5', FLOOD_WINDOW: '60s' });
+const config = testConfig(dir.dir, { FLOOD_THRESHOLD: '5', FLOOD_WINDOW: '60s', TRUST_PROXY: 'loopback' });
 
 beforeAll(async () => {
   const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
@@ -33,7 +33,8 @@ describe('hit log', () => {
     const target = u.toString();
     const secret = 'sup3r-s3cret-bearer-value';
     expect(await getFrom(target, '127.0.0.2', { authorization: `Bearer ${secret}`, cookie: `session=${secret}` })).toBe(200);
-    expect(await getFrom(target, '127.0.0.3', { 'user-agent': 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)' })).toBe(200);
+    // A link-checker from a published mail-security network: stored as `scanner`, still logged.
+    expect(await getFrom(target, '127.0.0.3', { 'x-forwarded-for': '148.163.130.5', 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)' })).toBe(200);
     // One source hammering: past FLOOD_THRESHOLD the identical hits fold into one row.
     for (let i = 0; i < 30; i++) expect(await getFrom(target, '127.0.0.4')).toBe(200);
 
@@ -44,7 +45,7 @@ describe('hit log', () => {
     expect(logged.every((l) => l.level === 30)).toBe(true);
     expect(logged.map((l) => l.hitId).sort()).toEqual(hits.map((h) => h.id).sort());
     expect(new Set(logged.map((l) => l.classification))).toEqual(new Set(['alert', 'scanner']));
-    expect(logged.find((l) => l.sourceIp === '127.0.0.3')).toMatchObject({ classification: 'scanner', channel: 'http', kind: 'web-bug' });
+    expect(logged.find((l) => l.sourceIp === '148.163.130.5')).toMatchObject({ classification: 'scanner', channel: 'http', kind: 'web-bug' });
     expect(lines.some((l) => JSON.stringify(l).includes(secret))).toBe(false);
   });
 });

@@ -34,10 +34,10 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-async function plant(db: PgDb, name: string, host: string): Promise<Token> {
+async function plant(db: PgDb, name: string, host: string, location = `\\\\${host}\\share\\${name}`): Promise<Token> {
   const [row] = await db
     .insert(tokens)
-    .values({ id: newTokenId(), kind: 'web-bug', name, location: `\\\\${host}\\share\\${name}`, plantedHost: host, params: { response: 'gif' } })
+    .values({ id: newTokenId(), kind: 'web-bug', name, location, plantedHost: host, params: { response: 'gif' } })
     .returning();
   return row as TokenRow as Token;
 }
@@ -51,7 +51,9 @@ describe('PostgreSQL: concurrent listeners and workers on one database', () => {
   it('hits of one actor fired at two nodes at once: every hit stored once, one incident with the whole trail, one alert per target', async () => {
     const [a, b] = [pools[0] as PgDb, pools[1] as PgDb];
     const decoys = [];
-    for (const [name, host] of [['p1', 'FS01'], ['p2', 'FS01'], ['p3', 'FS02'], ['p4', 'FS02'], ['p5', 'WS-HR-02'], ['p6', 'WS-HR-02']] as const) decoys.push(await plant(a, name, host));
+    for (const [name, host] of [['p1', 'FS01'], ['p2', 'FS01'], ['p3', 'FS02'], ['p4', 'FS02']] as const) decoys.push(await plant(a, name, host));
+    // Two decoys on WS-HR-02's own disk: touched from 10.9.9.9, they are a hop WS-HR-02 → 10.9.9.9.
+    for (const name of ['p5', 'p6']) decoys.push(await plant(a, name, 'WS-HR-02', `C:\\Users\\hr\\${name}.url`));
     const nodes = [node(a), node(b)];
     const t0 = Date.parse('2026-11-28T08:00:00Z');
     // 12 rounds; in each, both nodes get 20 hits at the same moment, spread over all decoys.
@@ -82,10 +84,17 @@ describe('PostgreSQL: concurrent listeners and workers on one database', () => {
     const inc = await a.select().from(incidents);
     expect(inc).toHaveLength(1);
     expect(rows.every((r) => r.incidentId === inc[0]?.id)).toBe(true);
-    expect(inc[0]).toMatchObject({ actorKey: 'ip:10.9.9.9', hitCount: 480, tokenCount: 6, locationCount: 6, hostCount: 3, severity: 'critical', lateral: true });
+    expect(inc[0]).toMatchObject({ actorKey: 'ip:10.9.9.9', hitCount: 480, tokenCount: 6, locationCount: 3, hostCount: 3, machineCount: 2, severity: 'critical', lateral: true });
     expect(inc[0]?.firstAt.getTime()).toBe(t0);
     expect(inc[0]?.lastAt.getTime()).toBe(t0 + 479_000);
-    expect(inc[0]?.techniques).toContain('T1021');
+    expect(inc[0]?.techniques).toEqual(['T1005', 'T1039']);
+    // Which of the two went first depends on how the nodes' batches interleaved.
+    expect(inc[0]?.summary).toMatch(/^decoy from WS-HR-02's own storage \("p[56]"\) touched from 10\.9\.9\.9$/);
+    // Each entity once, however the two nodes' batches interleaved.
+    const ents = await a.execute<{ key: string; hits: string }>(sql`select key, hits from incident_entities where incident_id = ${inc[0]?.id ?? 0} order by key`);
+    expect(ents.rows.find((e) => e.key === 'ip:10.9.9.9')?.hits).toBe('480');
+    expect(ents.rows.filter((e) => e.key.startsWith('decoy:'))).toHaveLength(6);
+    expect(ents.rows.filter((e) => e.key.startsWith('hop:')).map((e) => e.key)).toEqual(['hop:host:ws-hr-02>ip:10.9.9.9']);
     const queued = await a.select().from(alerts);
     // One row per target; every alerting hit either opened it or was folded into it (nothing claimed it yet).
     expect(queued.map((q) => [q.kind, q.target, (q.payload as { hitCount: number }).hitCount])).toEqual([['first', 'soc@corp.example', 480]]);

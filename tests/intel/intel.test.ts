@@ -138,7 +138,7 @@ describe('threat intel in alerts', () => {
       const { url } = await makeToken(srv.app.deps.db, srv.config, { kind: 'web-bug', name: 'Board minutes', location: '\\\\fs01\\board' });
       await getFromAddr(url!, '127.0.0.9');
       const mail = await waitFor(() => sink.mails[0], 15_000, 'the alert mail');
-      expect(mail.mail.subject).toMatch(/^\[HIGH\] .*\(known APT29 source\)/);
+      expect(mail.mail.subject).toMatch(/^\[Honeytrail #\d+\] \[HIGH\] .*\(known APT29 source\)/);
       expect(mail.mail.text).toContain('source matches APT29');
       const incidents = await request(api).get('/api/v1/incidents').set(auth);
       expect(incidents.body.items[0]).toMatchObject({ severity: 'high' });

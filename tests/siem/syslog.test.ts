@@ -83,9 +83,14 @@ describe('SIEM syslog forwarding', () => {
     const cef = parseCef(parse5424(line).msg);
     expect(cef.ext.requestClientApplication).toBe('x\nCEF:0|forged');
     expect(cef.ext.request).toBe('a\nb');
+    // A relay is never `src`: a resolver's or mail server's address goes to flexString1, so a playbook isolating `src` cannot hit a domain controller.
+    const viaResolver = parseCef(hitToCef({ ...hit, channel: 'dns', sourceIp: '10.0.0.53', sourcePort: 53 } as HitRow, undefined, '0.1'));
+    expect(viaResolver.ext).toMatchObject({ flexString1Label: 'dnsResolver', flexString1: '10.0.0.53' });
+    expect(viaResolver.ext.src).toBeUndefined();
+    expect(parseCef(hitToCef({ ...hit, channel: 'http', sourceIp: '10.1.2.3' } as HitRow, undefined, '0.1')).ext.src).toBe('10.1.2.3');
 
     // Incident lines too: actor labels and summaries come from attacker-chosen host and user names.
-    const incident = { id: 7, actorKey: 'host:ws|01', actorLabel: 'WS|01\r\nCEF:0|forged', firstAt: new Date(0), lastAt: new Date(0), updatedAt: new Date(0), hitCount: 1, tokenCount: 1, hostCount: 1, locationCount: 1, severity: 'low', status: 'open', lateral: false, techniques: [], summary: 'a=b\nc' } as unknown as IncidentRow;
+    const incident = { id: 7, actorKey: 'host:ws|01', actorLabel: 'WS|01\r\nCEF:0|forged', firstAt: new Date(0), lastAt: new Date(0), updatedAt: new Date(0), hitCount: 1, tokenCount: 1, hostCount: 1, locationCount: 1, machineCount: 1, severity: 'low', status: 'open', lateral: false, techniques: [], summary: 'a=b\nc', reasons: [], mergedInto: null, alertGroup: null } as unknown as IncidentRow;
     const iline = syslog5424(incidentToCef(incident, '0.1'), { facility: 20, severity: 5, hostname: 'h', msgid: 'INCIDENT', at: new Date(0) });
     expect(iline).not.toMatch(/[\r\n]/);
     const icef = parseCef(parse5424(iline).msg);
@@ -140,7 +145,8 @@ describe('SIEM syslog forwarding', () => {
     try {
       const db = s.app.deps.db;
       const a = await makeToken(db, s.config, { kind: 'web-bug', name: 'payroll.xlsx', location: '\\\\FS01\\finance\\payroll.xlsx', plantedHost: 'FS01' });
-      const b = await makeToken(db, s.config, { kind: 'web-bug', name: 'vpn.txt', location: '\\\\FS02\\it\\vpn.txt', plantedHost: 'FS02' });
+      // vpn.txt sits on WS-IT-01's own disk: fetched from 127.0.0.2 it is a hop (lateral movement).
+      const b = await makeToken(db, s.config, { kind: 'web-bug', name: 'vpn.txt', location: 'C:\\Users\\it\\vpn.txt', plantedHost: 'WS-IT-01' });
       expect(await getFrom(a.url ?? '', '127.0.0.2')).toBe(200);
       expect(await s.app.forwarder?.tick(Date.now() + 1000)).toBe(2);
       expect(await getFrom(b.url ?? '', '127.0.0.2')).toBe(200);
@@ -151,12 +157,13 @@ describe('SIEM syslog forwarding', () => {
       const opened = parseCef(lines[1]?.msg ?? '');
       const moved = parseCef(lines[3]?.msg ?? '');
       expect(opened.ext.cn1).toBe(moved.ext.cn1);
-      expect(moved.header.slice(0, 5)).toEqual(['CEF:0', 'Honeytrail', 'Honeytrail', '0.1', 'incident:high']);
-      expect(moved.header[6]).toBe('8');
-      expect(lines[3]?.pri).toBe(20 * 8 + 3);
-      expect(moved.ext).toMatchObject({ src: '127.0.0.2', cnt: '2', cn2: '2', cn3: '2', cs2: 'high', cs3: 'true', act: 'open', externalId: `incident-${moved.ext.cn1}` });
-      expect(opened.ext).toMatchObject({ cnt: '1', cs3: 'false' });
-      expect(moved.ext.cs4?.split(',')).toContain('T1021');
+      expect(moved.header.slice(0, 5)).toEqual(['CEF:0', 'Honeytrail', 'Honeytrail', '0.1', 'incident:critical']);
+      expect(moved.header[6]).toBe('10');
+      expect(lines[3]?.pri).toBe(20 * 8 + 2);
+      expect(moved.ext).toMatchObject({ src: '127.0.0.2', cnt: '2', cn2: '2', cn3: '2', cs2: 'critical', cs3: 'true', cs6: 'touch,hop', flexNumber1: '2', act: 'open', externalId: `incident-${moved.ext.cn1}` });
+      expect(moved.ext.msg).toBe('decoy from WS-IT-01\'s own storage ("vpn.txt") touched from 127.0.0.2');
+      expect(opened.ext).toMatchObject({ cnt: '1', cs3: 'false', cs6: 'touch' });
+      expect(moved.ext.cs4?.split(',')).toEqual(['T1005', 'T1039']);
       // Hit lines carry the incident id the SIEM joins on.
       expect(parseCef(lines[2]?.msg ?? '').ext.cn1).toBe(moved.ext.cn1);
 
@@ -168,7 +175,7 @@ describe('SIEM syslog forwarding', () => {
       expect(await s.app.forwarder?.tick(changedAt + 200)).toBe(0);
       const acked = (await received(5))[4];
       expect(acked?.msgid).toBe('INCIDENT');
-      expect(parseCef(acked?.msg ?? '').ext).toMatchObject({ cn1: moved.ext.cn1, act: 'acknowledged', cs2: 'high' });
+      expect(parseCef(acked?.msg ?? '').ext).toMatchObject({ cn1: moved.ext.cn1, act: 'acknowledged', cs2: 'critical' });
 
       // Another actor's incident whose change carries an earlier time than the one just sent
       // (its writer read the clock first and committed later): the cursor stayed behind the

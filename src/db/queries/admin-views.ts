@@ -15,7 +15,11 @@ export type HitWithToken = TrailEntry;
 export async function openIncidentsBySeverity(db: AnyDb): Promise<Record<Severity, number>> {
   const { db: q, t } = shared(db);
   const out: Record<Severity, number> = { low: 0, medium: 0, high: 0, critical: 0 };
-  const rows = await q.select({ severity: t.incidents.severity, n: count() }).from(t.incidents).where(ne(t.incidents.status, 'closed')).groupBy(t.incidents.severity);
+  const rows = await q
+    .select({ severity: t.incidents.severity, n: count() })
+    .from(t.incidents)
+    .where(and(ne(t.incidents.status, 'closed'), isNull(t.incidents.mergedInto)))
+    .groupBy(t.incidents.severity);
   for (const r of rows) out[r.severity] = r.n;
   return out;
 }
@@ -31,8 +35,9 @@ export interface IncidentFilter {
 /** Incidents, most recently active first. */
 export async function listIncidents(db: AnyDb, f: IncidentFilter): Promise<{ items: IncidentRow[]; total: number }> {
   const { db: q, t } = shared(db);
-  const where =
-    f.status === 'active' ? ne(t.incidents.status, 'closed') : f.status ? eq(t.incidents.status, f.status) : undefined;
+  const byStatus = f.status === 'active' ? ne(t.incidents.status, 'closed') : f.status ? eq(t.incidents.status, f.status) : undefined;
+  // Intrusions merged into another are shown there, not listed on their own.
+  const where = and(byStatus, isNull(t.incidents.mergedInto));
   const items = await q.select().from(t.incidents).where(where).orderBy(desc(t.incidents.lastAt), desc(t.incidents.id)).limit(f.limit).offset(f.offset);
   const [total] = await q.select({ n: count() }).from(t.incidents).where(where);
   return { items, total: total?.n ?? 0 };
@@ -47,7 +52,7 @@ export async function incidentAlerts(db: AnyDb, incidentId: number): Promise<Ale
 /** Newest hits across all tokens; `beforeId` pages backwards. */
 export async function recentHits(db: AnyDb, limit: number, beforeId?: number): Promise<HitWithToken[]> {
   const { db: q, t } = shared(db);
-  const tokenCols = { id: t.tokens.id, name: t.tokens.name, kind: t.tokens.kind, location: t.tokens.location, plantedHost: t.tokens.plantedHost };
+  const tokenCols = { id: t.tokens.id, name: t.tokens.name, kind: t.tokens.kind, location: t.tokens.location, plantedHost: t.tokens.plantedHost, params: t.tokens.params };
   return q
     .select({ hit: t.hits, token: tokenCols })
     .from(t.hits)

@@ -4,52 +4,9 @@ import { alerts, type AlertRow, type AlertStatus } from '../schema.ts';
 import { type AnyDb, insertedRow, isPg, shared } from '../store.ts';
 
 /**
- * The outbox. Rows are written in the hit's transaction (`outboxStatements`), claimed by a
- * worker with one compare-and-swap UPDATE (`claimDue`), and finished only by the claimant.
+ * The outbox. Rows are written in the correlation transaction (src/hits/paging.ts), claimed by
+ * a worker with one compare-and-swap UPDATE (`claimDue`), and finished only by the claimant.
  */
-
-/** What an alert row is about: a range of the incident's hits (a digest grows until claimed). */
-export interface AlertPayload extends Record<string, unknown> {
-  firstHitId: number;
-  lastHitId: number;
-  hitCount: number;
-  /** When the row was meant to go out (digest spacing counts from here, not from retries). */
-  scheduledAt: number;
-  escalated?: boolean;
-}
-
-interface LatestRow {
-  id: number;
-  kind: string;
-  status: AlertStatus;
-  claimedBy: string | null;
-  scheduledAt: number | null;
-  nextAttemptAt: number;
-}
-
-/** Prepared statements the trail step uses for every alerting hit. SQLite-only (synchronous) until its PostgreSQL version lands. */
-export function outboxStatements(db: Db) {
-  const c = db.$client;
-  const latest = c.prepare<[number, string, string], LatestRow>(
-    "select id, kind, status, claimed_by as claimedBy, json_extract(payload, '$.scheduledAt') as scheduledAt, next_attempt_at as nextAttemptAt from alerts where incident_id = ? and channel = ? and target = ? order by id desc limit 1",
-  );
-  const insert = c.prepare(
-    "insert or ignore into alerts (incident_id, channel, target, kind, status, attempts, next_attempt_at, idempotency_key, payload) values (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-  );
-  // Fold a hit into an unclaimed row (CAS on claimed_by: a claimed row is never changed).
-  const append = c.prepare(
-    "update alerts set payload = json_set(payload, '$.lastHitId', ?, '$.hitCount', json_extract(payload, '$.hitCount') + 1, '$.escalated', json(case when ? = 1 or json_extract(payload, '$.escalated') = 1 then 'true' else 'false' end)), next_attempt_at = min(next_attempt_at, ?) where id = ? and claimed_by is null and status in ('pending', 'failed')",
-  );
-  return {
-    latest: (incidentId: number, channel: string, target: string) => latest.get(incidentId, channel, target),
-    insert(row: { incidentId: number; channel: 'email' | 'webhook'; target: string; kind: 'first' | 'digest'; due: number; key: string; payload: AlertPayload }): boolean {
-      return insert.run(row.incidentId, row.channel, row.target, row.kind, row.due, row.key, JSON.stringify(row.payload)).changes > 0;
-    },
-    append(id: number, hitId: number, escalated: boolean, dueBy: number): boolean {
-      return append.run(hitId, escalated ? 1 : 0, dueBy, id).changes > 0;
-    },
-  };
-}
 
 /**
  * Claim up to `limit` due rows for `workerId` in one statement: pending/failed rows whose time
@@ -149,5 +106,17 @@ export async function listAlerts(db: AnyDb, f: AlertFilter): Promise<AlertRow[]>
 export async function getAlert(db: AnyDb, id: number): Promise<AlertRow | undefined> {
   const { db: q, t } = shared(db);
   const [row] = await q.select().from(t.alerts).where(eq(t.alerts.id, id)).limit(1);
+  return row;
+}
+
+/** The first outbox row of a thread for one target: its Message-ID anchors the thread's mails (In-Reply-To, References). */
+export async function threadAnchor(db: AnyDb, thread: string, channel: 'email' | 'webhook', target: string): Promise<{ id: number; idempotencyKey: string } | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q
+    .select({ id: t.alerts.id, idempotencyKey: t.alerts.idempotencyKey })
+    .from(t.alerts)
+    .where(and(eq(t.alerts.thread, thread), eq(t.alerts.channel, channel), eq(t.alerts.target, target)))
+    .orderBy(asc(t.alerts.id))
+    .limit(1);
   return row;
 }

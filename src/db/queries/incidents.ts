@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, min, or, type SQL } from 'drizzle-orm';
-import type { Db } from '../client.ts';
 import {
   type Classification,
+  type EntityRow,
   type HitRow,
   type IncidentRow,
   type IncidentStatus,
@@ -9,73 +9,6 @@ import {
   type TokenRow,
 } from '../schema.ts';
 import { shared, textAsc, type AnyDb, type Tables } from '../store.ts';
-
-/** The incident fields the trail step reads and writes for every hit. */
-export interface TrailState {
-  id: number;
-  firstAt: number;
-  lastAt: number;
-  hitCount: number;
-  tokenCount: number;
-  locationCount: number;
-  hostCount: number;
-  severity: Severity;
-  lateral: boolean;
-  techniques: string[];
-  summary: string | null;
-}
-
-type RawState = Omit<TrailState, 'lateral' | 'techniques'> & { lateral: number; techniques: string };
-
-/**
- * Prepared statements for the per-hit trail update (hot path, inside the hit's transaction).
- * "Seen" checks only look at hits that count toward the trail (the alerting classifications).
- * SQLite-only (synchronous prepared statements) until its PostgreSQL version lands.
- */
-export function trailStatements(db: Db, counted: readonly Classification[]) {
-  const c = db.$client;
-  const inList = counted.map((x) => `'${x.replace(/'/g, "''")}'`).join(', ') || "''";
-  const cols = 'id, first_at as firstAt, last_at as lastAt, hit_count as hitCount, token_count as tokenCount, location_count as locationCount, host_count as hostCount, severity, lateral, techniques, summary';
-  const findOpen = c.prepare<[string, number], RawState>(
-    `select ${cols} from incidents where actor_key = ? and status != 'closed' and last_at >= ? order by last_at desc limit 1`,
-  );
-  const insert = c.prepare<[string, string, number, number, number]>(
-    "insert into incidents (actor_key, actor_label, first_at, last_at, updated_at, hit_count, status, severity, techniques) values (?, ?, ?, ?, ?, 0, 'open', 'low', '[]')",
-  );
-  const update = c.prepare(
-    'update incidents set first_at = ?, last_at = ?, hit_count = ?, token_count = ?, location_count = ?, host_count = ?, severity = ?, lateral = ?, techniques = ?, summary = ?, updated_at = ? where id = ?',
-  );
-  const tokenSeen = c.prepare<[number, string]>(`select 1 from hits where incident_id = ? and token_id = ? and classification in (${inList}) limit 1`);
-  const locationSeen = c.prepare<[number, string]>(
-    `select 1 from hits h join tokens t on t.id = h.token_id where h.incident_id = ? and t.location = ? and h.classification in (${inList}) limit 1`,
-  );
-  const hostSeen = c.prepare<[number, string]>(
-    `select 1 from hits h join tokens t on t.id = h.token_id where h.incident_id = ? and lower(t.planted_host) = lower(?) and h.classification in (${inList}) limit 1`,
-  );
-  const assign = c.prepare<[number, string]>('update hits set incident_id = ? where id in (select value from json_each(?))');
-  const credentialSeen = c.prepare<[number]>(
-    `select 1 from hits where incident_id = ? and credential is not null and classification in (${inList}) limit 1`,
-  );
-  return {
-    findOpen(actorKey: string, since: number): TrailState | undefined {
-      const r = findOpen.get(actorKey, since);
-      return r ? { ...r, lateral: r.lateral === 1, techniques: JSON.parse(r.techniques) as string[] } : undefined;
-    },
-    create(actorKey: string, label: string, at: number): TrailState {
-      const id = Number(insert.run(actorKey, label, at, at, Date.now()).lastInsertRowid);
-      return { id, firstAt: at, lastAt: at, hitCount: 0, tokenCount: 0, locationCount: 0, hostCount: 0, severity: 'low', lateral: false, techniques: [], summary: null };
-    },
-    save(s: TrailState): void {
-      update.run(s.firstAt, s.lastAt, s.hitCount, s.tokenCount, s.locationCount, s.hostCount, s.severity, s.lateral ? 1 : 0, JSON.stringify(s.techniques), s.summary, Date.now(), s.id);
-    },
-    tokenSeen: (incidentId: number, tokenId: string) => tokenSeen.get(incidentId, tokenId) !== undefined,
-    locationSeen: (incidentId: number, location: string) => locationSeen.get(incidentId, location) !== undefined,
-    hostSeen: (incidentId: number, host: string) => hostSeen.get(incidentId, host) !== undefined,
-    credentialSeen: (incidentId: number) => credentialSeen.get(incidentId) !== undefined,
-    /** Put stored hits on an incident's trail (one statement for a batch's hits of one incident). */
-    assign: (incidentId: number, hitIds: readonly number[]) => void assign.run(incidentId, JSON.stringify(hitIds)),
-  };
-}
 
 /** Stored hits not yet on any trail (recorded, then correlation failed or the process stopped), oldest first, with their tokens; either database. */
 export async function uncorrelatedHits(db: AnyDb, limit: number): Promise<{ hit: HitRow; token: TokenRow }[]> {
@@ -85,6 +18,8 @@ export async function uncorrelatedHits(db: AnyDb, limit: number): Promise<{ hit:
 
 export interface IncidentFilter {
   status?: IncidentStatus;
+  /** Include intrusions merged into others (hidden by default: their hits moved to the parent). */
+  merged?: boolean;
   severity?: Severity;
   /** Only incidents with an id below this (newest-first paging cursor). */
   beforeId?: number;
@@ -97,6 +32,7 @@ export async function listIncidents(db: AnyDb, f: IncidentFilter): Promise<{ ite
   const conds: SQL[] = [];
   if (f.status) conds.push(eq(t.incidents.status, f.status));
   if (f.severity) conds.push(eq(t.incidents.severity, f.severity));
+  if (!f.merged) conds.push(isNull(t.incidents.mergedInto));
   const where = conds.length ? and(...conds) : undefined;
   const [total] = await q.select({ n: count() }).from(t.incidents).where(where);
   const page = f.beforeId === undefined ? where : and(where, lt(t.incidents.id, f.beforeId));
@@ -132,17 +68,17 @@ export async function setIncidentStatus(db: AnyDb, id: number, status: IncidentS
 /** One trail entry: the hit and where its token was planted. */
 export interface TrailEntry {
   hit: HitRow;
-  token: { id: string; kind: string; name: string; location: string | null; plantedHost: string | null };
+  token: { id: string; kind: string; name: string; location: string | null; plantedHost: string | null; params: Record<string, unknown> };
 }
 
 /** The columns of a trail entry. */
 const entryColumns = (t: Tables) => ({
   hit: t.hits,
-  token: { id: t.tokens.id, kind: t.tokens.kind, name: t.tokens.name, location: t.tokens.location, plantedHost: t.tokens.plantedHost },
+  token: { id: t.tokens.id, kind: t.tokens.kind, name: t.tokens.name, location: t.tokens.location, plantedHost: t.tokens.plantedHost, params: t.tokens.params },
 });
 
-/** The incident's hits in time order with their tokens, deleted tokens included (bounded: the first `limit`). */
-export async function incidentTrail(db: AnyDb, incidentId: number, limit = 500): Promise<TrailEntry[]> {
+/** The incident's hits in time order with their tokens, deleted tokens included (bounded: `limit` from `offset`). */
+export async function incidentTrail(db: AnyDb, incidentId: number, limit = 500, offset = 0): Promise<TrailEntry[]> {
   const { db: q, t } = shared(db);
   return q
     .select(entryColumns(t))
@@ -150,7 +86,8 @@ export async function incidentTrail(db: AnyDb, incidentId: number, limit = 500):
     .innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId))
     .where(eq(t.hits.incidentId, incidentId))
     .orderBy(asc(t.hits.at), asc(t.hits.id))
-    .limit(limit);
+    .limit(limit)
+    .offset(offset);
 }
 
 /**
@@ -226,4 +163,30 @@ export async function incidentHitIds(db: AnyDb, incidentId: number): Promise<num
   const { db: q, t } = shared(db);
   const rows = await q.select({ id: t.hits.id }).from(t.hits).where(eq(t.hits.incidentId, incidentId)).orderBy(asc(t.hits.id));
   return rows.map((r) => r.id);
+}
+
+/** The entities of an intrusion (machines, users, decoys, places, hops …), oldest first; bounded. */
+export async function incidentEntities(db: AnyDb, incidentId: number, limit = 1000): Promise<EntityRow[]> {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.incidentEntities).where(eq(t.incidentEntities.incidentId, incidentId)).orderBy(asc(t.incidentEntities.firstAt), textAsc(db, t.incidentEntities.key)).limit(limit);
+}
+
+/** Intrusions merged into this one. */
+export async function mergedIncidents(db: AnyDb, parentId: number): Promise<IncidentRow[]> {
+  const { db: q, t } = shared(db);
+  return q.select().from(t.incidents).where(eq(t.incidents.mergedInto, parentId)).orderBy(asc(t.incidents.id)).limit(200);
+}
+
+/** The first hit of each of these intrusions with its token (a grouped alert's sample), in id order. */
+export async function firstHitsOf(db: AnyDb, incidentIds: readonly number[]): Promise<TrailEntry[]> {
+  if (incidentIds.length === 0) return [];
+  const { db: q, t } = shared(db);
+  const firsts = await q
+    .select({ id: min(t.hits.id) })
+    .from(t.hits)
+    .where(inArray(t.hits.incidentId, [...incidentIds]))
+    .groupBy(t.hits.incidentId);
+  const ids = firsts.map((r) => r.id).filter((x): x is number => x !== null);
+  if (ids.length === 0) return [];
+  return q.select(entryColumns(t)).from(t.hits).innerJoin(t.tokens, eq(t.tokens.id, t.hits.tokenId)).where(inArray(t.hits.id, ids)).orderBy(asc(t.hits.id));
 }

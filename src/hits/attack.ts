@@ -4,10 +4,12 @@
  */
 export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   T1005: 'Data from Local System',
+  T1018: 'Remote System Discovery',
   T1021: 'Remote Services',
   'T1021.001': 'Remote Services: Remote Desktop Protocol',
   'T1021.002': 'Remote Services: SMB/Windows Admin Shares',
   'T1021.004': 'Remote Services: SSH',
+  T1033: 'System Owner/User Discovery',
   T1039: 'Data from Network Shared Drive',
   T1046: 'Network Service Discovery',
   T1078: 'Valid Accounts',
@@ -17,21 +19,28 @@ export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   T1083: 'File and Directory Discovery',
   T1087: 'Account Discovery',
   T1110: 'Brute Force',
+  'T1110.001': 'Brute Force: Password Guessing',
+  'T1110.003': 'Brute Force: Password Spraying',
   T1114: 'Email Collection',
   'T1114.002': 'Email Collection: Remote Email Collection',
   T1135: 'Network Share Discovery',
   T1190: 'Exploit Public-Facing Application',
   T1213: 'Data from Information Repositories',
   T1530: 'Data from Cloud Storage',
+  T1534: 'Internal Spearphishing',
   T1552: 'Unsecured Credentials',
   'T1552.001': 'Unsecured Credentials: Credentials In Files',
   'T1552.004': 'Unsecured Credentials: Private Keys',
   'T1552.005': 'Unsecured Credentials: Cloud Instance Metadata API',
   'T1552.007': 'Unsecured Credentials: Container API',
   T1555: 'Credentials from Password Stores',
+  'T1555.006': 'Credentials from Password Stores: Cloud Secrets Management Stores',
   T1566: 'Phishing',
   T1580: 'Cloud Infrastructure Discovery',
+  'T1589.002': 'Gather Victim Identity Information: Email Addresses',
+  T1591: 'Gather Victim Org Information',
   T1613: 'Container and Resource Discovery',
+  T1619: 'Cloud Storage Object Discovery',
 });
 
 /** A technique id with its name, for alerts and exports. */
@@ -46,5 +55,5 @@ export function technique(id: string): Technique {
   return { id, name: TECHNIQUES[id] ?? id, url: `https://attack.mitre.org/techniques/${id.replace('.', '/')}/` };
 }
 
-/** Techniques a credential use suggests in addition to what the kind declares. */
-export const CREDENTIAL_USE_TECHNIQUES = ['T1078'] as const;
+/** A credential used away from the host it was planted on reached a (honey) remote service with a valid account. */
+export const HOP_TECHNIQUES = ['T1021'] as const;

@@ -1,0 +1,196 @@
+import type { EntityState, IntrusionReads, IntrusionState, IntrusionWrites } from '../hits/intrusions.ts';
+import type { AlertPayload, AlertTail } from '../hits/paging.ts';
+import type { Db } from './client.ts';
+import type { AlertStatus, EntityKind, IncidentReason, IncidentStatus, Severity } from './schema.ts';
+
+/**
+ * The intrusion logic's reads and writes on SQLite (src/hits/intrusions.ts): prepared
+ * statements answered inside the batch's transaction, which holds SQLite's only write lock, so
+ * nothing changes under the batch between its reads and its writes.
+ */
+
+interface IncidentRaw {
+  id: number;
+  actorKey: string;
+  actorLabel: string | null;
+  firstAt: number;
+  lastAt: number;
+  hitCount: number;
+  tokenCount: number;
+  locationCount: number;
+  hostCount: number;
+  machineCount: number;
+  severity: Severity;
+  lateral: number;
+  techniques: string;
+  reasons: string;
+  summary: string | null;
+  status: IncidentStatus;
+  mergedInto: number | null;
+  alertGroup: string | null;
+}
+
+interface EntityRaw {
+  key: string;
+  kind: EntityKind;
+  label: string;
+  claimed: number;
+  firstAt: number;
+  lastAt: number;
+  firstHitId: number | null;
+  hits: number;
+  data: string | null;
+}
+
+const INCIDENT_COLUMNS =
+  'id, actor_key as actorKey, actor_label as actorLabel, first_at as firstAt, last_at as lastAt, hit_count as hitCount, token_count as tokenCount, location_count as locationCount, host_count as hostCount, machine_count as machineCount, severity, lateral, techniques, reasons, summary, status, merged_into as mergedInto, alert_group as alertGroup';
+const ENTITY_COLUMNS = 'key, kind, label, claimed, first_at as firstAt, last_at as lastAt, first_hit_id as firstHitId, hits, data';
+const LINK_KIND_LIST = "('host', 'ip', 'user', 'via', 'hop')";
+
+function entity(r: EntityRaw): EntityState {
+  return { ...r, claimed: r.claimed === 1, data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : null };
+}
+
+/** Statements over one SQLite database; `reads()` starts a batch's view, `apply()` writes its result. */
+export function sqliteIntrusions(db: Db) {
+  const c = db.$client;
+  const linkedIds = c.prepare<[string, number], { id: number }>(
+    `select distinct e.incident_id as id from incident_entities e join incidents i on i.id = e.incident_id
+     where e.key in (select value from json_each(?)) and e.last_at >= ? and i.merged_into is null and i.status != 'closed'`,
+  );
+  const byId = c.prepare<[number], IncidentRaw>(`select ${INCIDENT_COLUMNS} from incidents where id = ?`);
+  const linkEntities = c.prepare<[number], EntityRaw>(`select ${ENTITY_COLUMNS} from incident_entities where incident_id = ? and kind in ${LINK_KIND_LIST}`);
+  const oneEntity = c.prepare<[number, string], EntityRaw>(`select ${ENTITY_COLUMNS} from incident_entities where incident_id = ? and key = ?`);
+  const recent = c.prepare<[string, number, number, number], { id: number }>(
+    `select e.incident_id as id from incident_entities e join incidents i on i.id = e.incident_id
+     where e.key = ? and e.last_at >= ? and e.first_at >= ? and i.merged_into is null limit ?`,
+  );
+  const paged = c.prepare<[number], { n: number }>("select count(distinct incident_id) as n from alerts where kind = 'first' and created_at >= ?");
+  const tail = c.prepare<[string, string, string], { id: number; kind: string; status: AlertStatus; claimedBy: string | null; nextAttemptAt: number; sentAt: number | null; payload: string }>(
+    'select id, kind, status, claimed_by as claimedBy, next_attempt_at as nextAttemptAt, sent_at as sentAt, payload from alerts where thread = ? and channel = ? and target = ? order by id desc limit 1',
+  );
+  const sequence = c.prepare<[], { seq: number }>("select coalesce((select seq from sqlite_sequence where name = 'incidents'), 0) as seq");
+
+  const insertIncident = c.prepare(
+    `insert into incidents (id, actor_key, actor_label, first_at, last_at, hit_count, token_count, location_count, host_count, machine_count, severity, status, lateral, techniques, reasons, summary, merged_into, alert_group, updated_at)
+     values (@id, @actorKey, @actorLabel, @firstAt, @lastAt, @hitCount, @tokenCount, @locationCount, @hostCount, @machineCount, @severity, @status, @lateral, @techniques, @reasons, @summary, @mergedInto, @alertGroup, @updatedAt)`,
+  );
+  const updateIncident = c.prepare(
+    `update incidents set first_at = @firstAt, last_at = @lastAt, hit_count = @hitCount, token_count = @tokenCount, location_count = @locationCount, host_count = @hostCount,
+     machine_count = @machineCount, severity = @severity, lateral = @lateral, techniques = @techniques, reasons = @reasons, summary = @summary, merged_into = @mergedInto,
+     alert_group = @alertGroup, updated_at = @updatedAt where id = @id`,
+  );
+  const moveHits = c.prepare<[number, number]>('update hits set incident_id = ? where incident_id = ?');
+  const moveEntities = c.prepare<[number, number]>(
+    `insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
+     select ?, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data from incident_entities where incident_id = ? and true
+     on conflict (incident_id, key) do update set first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at),
+       hits = hits + excluded.hits, claimed = claimed and excluded.claimed, first_hit_id = coalesce(min(first_hit_id, excluded.first_hit_id), first_hit_id, excluded.first_hit_id)`,
+  );
+  const dropEntities = c.prepare<[number]>('delete from incident_entities where incident_id = ?');
+  const moveAlerts = c.prepare<[number, string, number, string]>(
+    "update alerts set incident_id = ?, thread = ? where incident_id = ? and thread = ? and status in ('pending', 'failed') and claimed_by is null",
+  );
+  const upsertEntity = c.prepare(
+    `insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
+     values (@incidentId, @key, @kind, @label, @claimed, @firstAt, @lastAt, @firstHitId, @added, @data)
+     on conflict (incident_id, key) do update set label = excluded.label, claimed = claimed and excluded.claimed, data = excluded.data,
+       first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at), hits = hits + excluded.hits,
+       first_hit_id = coalesce(first_hit_id, excluded.first_hit_id)`,
+  );
+  const recount = c.prepare<[number]>(
+    `update incidents set
+       token_count = (select count(*) from incident_entities where incident_id = incidents.id and kind = 'decoy'),
+       location_count = (select count(*) from incident_entities where incident_id = incidents.id and kind = 'place'),
+       host_count = (select count(*) from incident_entities where incident_id = incidents.id and kind = 'planted'),
+       machine_count = (select count(*) from incident_entities where incident_id = incidents.id and kind in ('host', 'ip'))
+     where id = ?`,
+  );
+  const assign = c.prepare<[number, string]>('update hits set incident_id = ? where id in (select value from json_each(?))');
+  const insertAlert = c.prepare(
+    "insert or ignore into alerts (incident_id, thread, channel, target, kind, status, attempts, next_attempt_at, idempotency_key, payload) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+  );
+  const foldAlert = c.prepare<[string, number, number]>("update alerts set payload = ?, next_attempt_at = ? where id = ? and claimed_by is null and status in ('pending', 'failed')");
+
+  function load(id: number): IntrusionState | undefined {
+    const r = byId.get(id);
+    if (!r) return undefined;
+    const entities = new Map(linkEntities.all(id).map((e) => [e.key, entity(e)]));
+    return {
+      ...r,
+      lateral: r.lateral === 1,
+      techniques: JSON.parse(r.techniques) as string[],
+      reasons: JSON.parse(r.reasons) as IncidentReason[],
+      entities,
+    };
+  }
+
+  return {
+    /** The database as this batch finds it (call inside the batch's transaction). */
+    reads(): IntrusionReads {
+      let next = 0;
+      return {
+        linked: (keys, since) => (keys.length ? linkedIds.all(JSON.stringify(keys), since).flatMap((r) => load(r.id) ?? []) : []),
+        incident: load,
+        entity: (id, key) => {
+          const r = oneEntity.get(id, key);
+          return r ? entity(r) : undefined;
+        },
+        recentWith: (key, since, limit) => recent.all(key, since, since, limit).map((r) => r.id),
+        pagedSince: (since) => paged.get(since)?.n ?? 0,
+        tail: (thread, channel, target) => {
+          const r = tail.get(thread, channel, target);
+          return r ? { ...r, payload: JSON.parse(r.payload) as AlertPayload } satisfies AlertTail : undefined;
+        },
+        newIncidentId: () => {
+          if (next === 0) next = (sequence.get()?.seq ?? 0) + 1;
+          return next++;
+        },
+      };
+    },
+
+    /** Apply a batch's writes (inside its transaction). */
+    apply(w: IntrusionWrites): void {
+      const now = Date.now();
+      const row = (s: IntrusionState) => ({
+        id: s.id,
+        firstAt: s.firstAt,
+        lastAt: s.lastAt,
+        hitCount: s.hitCount,
+        tokenCount: s.tokenCount,
+        locationCount: s.locationCount,
+        hostCount: s.hostCount,
+        machineCount: s.machineCount,
+        severity: s.severity,
+        lateral: s.lateral ? 1 : 0,
+        techniques: JSON.stringify(s.techniques),
+        reasons: JSON.stringify(s.reasons),
+        summary: s.summary,
+        mergedInto: s.mergedInto,
+        alertGroup: s.alertGroup,
+        updatedAt: now,
+      });
+      for (const s of w.created) insertIncident.run({ ...row(s), actorKey: s.actorKey, actorLabel: s.actorLabel, status: s.status });
+      for (const m of w.merges) {
+        moveHits.run(m.parent, m.child);
+        moveEntities.run(m.parent, m.child);
+        dropEntities.run(m.child);
+        moveAlerts.run(m.parent, `incident:${m.parent}`, m.child, `incident:${m.child}`);
+      }
+      for (const s of w.saved) updateIncident.run(row(s));
+      for (const { incidentId, entity: e, added } of w.entities) {
+        upsertEntity.run({ incidentId, key: e.key, kind: e.kind, label: e.label, claimed: e.claimed ? 1 : 0, firstAt: e.firstAt, lastAt: e.lastAt, firstHitId: e.firstHitId, added, data: e.data ? JSON.stringify(e.data) : null });
+      }
+      for (const id of w.recount) recount.run(id);
+      const byIncident = new Map<number, number[]>();
+      for (const a of w.assigned) {
+        const list = byIncident.get(a.incidentId) ?? [];
+        list.push(a.hitId);
+        byIncident.set(a.incidentId, list);
+      }
+      for (const [id, hitIds] of byIncident) assign.run(id, JSON.stringify(hitIds));
+      for (const r of w.alerts.inserts) insertAlert.run(r.incidentId, r.thread, r.channel, r.target, r.kind, r.due, r.key, JSON.stringify(r.payload));
+      for (const f of w.alerts.folds) foldAlert.run(JSON.stringify(f.payload), f.due, f.id);
+    },
+  };
+}
