@@ -20,7 +20,7 @@ import { createPgCorrelator } from './hits/correlate-pg.ts';
 import { createPgHitRecorder } from './hits/record-hit-pg.ts';
 import { createHitRecorder, type HitRecorder } from './hits/record-hit.ts';
 import { createFloodGate } from './hits/flood.ts';
-import { intelPrepare } from './intel/matcher.ts';
+import { intelMatcher, intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
 
@@ -113,16 +113,18 @@ async function openStore(config: Config, log: Logger, alerts: boolean): Promise<
   const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
   const { db, close } = await openConfiguredDatabase(config);
   // Intel labels are set before the insert: the trail reads them when it rates the incident.
-  const prepare = [intelPrepare(db)];
+  const intel = intelMatcher(db);
+  const prepare = [intelPrepare(db, intel)];
+  const importedScanners = (ip: string) => intel.scannerFor(ip);
   if (isPg(db)) {
     const worker = alerts && config.ALERT_WORKER_ENABLED ? createAlertWorker({ db, config, log }) : null;
     const correlator = alerts ? createPgCorrelator({ db, config, log, onQueued: () => worker?.kick() }) : undefined;
-    const recorder = createPgHitRecorder({ db, log, correlator, classify: alerts ? createClassifier(db, config) : undefined, prepare, flood });
+    const recorder = createPgHitRecorder({ db, log, correlator, classify: alerts ? createClassifier(db, config, importedScanners) : undefined, prepare, flood });
     void recorder.catchUp().catch((err: unknown) => log.error({ err }, 'correlating stored hits failed'));
     return { db, recorder, worker, close };
   }
   const checkpointer = startCheckpointer(db, sqlitePath(config.DATABASE_URL), log);
-  const pipeline = alerts ? createAlertPipeline({ db, config, log }) : null;
+  const pipeline = alerts ? createAlertPipeline({ db, config, log, importedScanners }) : null;
   const recorder = createHitRecorder({ db, log, correlator: pipeline?.correlator, classify: pipeline?.classify, prepare, flood });
   // Hits stored without a trail (a correlation that failed, or hits recorded with the pipeline off), in the background.
   void recorder.catchUp();

@@ -19,9 +19,9 @@ export interface AlertPipeline {
  * outbox in the correlation transaction right after it; and (unless disabled) an in-process
  * worker that is woken after each commit that queued alerts due now.
  */
-export function createAlertPipeline(deps: { db: Db; config: Config; log: Logger }): AlertPipeline {
+export function createAlertPipeline(deps: { db: Db; config: Config; log: Logger; importedScanners?: (ip: string) => string | null }): AlertPipeline {
   const { db, config, log } = deps;
   const worker = config.ALERT_WORKER_ENABLED ? createAlertWorker({ db, config, log }) : null;
   const correlator = createSqliteCorrelator({ db, config, log, onQueued: () => worker?.kick() });
-  return { classify: createClassifier(db, config), correlator, worker };
+  return { classify: createClassifier(db, config, deps.importedScanners), correlator, worker };
 }

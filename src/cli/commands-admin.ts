@@ -51,16 +51,17 @@ export const adminCommands: Record<string, Command> = {
 
   intel: {
     summary: 'import threat-intel indicators under a label (APT group, feed), list or remove labels',
-    usage: 'honeytrail intel import FILE|- --label LABEL [--source NAME]   (IP/CIDR/domain/email per line, .csv, or a STIX 2.1 bundle .json)\n       honeytrail intel list\n       honeytrail intel remove --label LABEL',
-    options: { label: { type: 'string' }, source: { type: 'string' } },
+    usage:
+      'honeytrail intel import FILE|- --label LABEL [--source NAME] [--purpose threat|scanner]   (IP/CIDR/domain/email per line, .csv, or a STIX 2.1 bundle .json;\n         --purpose scanner: the published ranges of a link-checking service, whose hits are stored as scanner)\n       honeytrail intel list\n       honeytrail intel remove --label LABEL',
+    options: { label: { type: 'string' }, source: { type: 'string' }, purpose: { type: 'string' } },
     async run({ values, positionals }) {
       const [action, file] = positionals;
       const api = connect(values);
       if (action === 'list') {
-        const { items } = await api.get<{ items: { label: string; type: string; count: number }[] }>('/intel');
+        const { items } = await api.get<{ items: { label: string; type: string; count: number; purpose?: string }[] }>('/intel');
         if (values.json) out(JSON.stringify(items));
         else if (items.length === 0) err('no indicators imported');
-        else for (const i of items) out(`${i.label}\t${i.type}\t${i.count}`);
+        else for (const i of items) out(`${i.label}\t${i.type}\t${i.count}${i.purpose === 'scanner' ? '\tscanner' : ''}`);
         return 0;
       }
       const label = str(values.label);
@@ -75,7 +76,7 @@ export const adminCommands: Record<string, Command> = {
       if (!label) throw new UsageError('intel import needs --label (the group or feed the indicators belong to)');
       const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
       const type = /\.json$/i.test(file) || /^\s*\{/.test(text) ? 'application/json' : /\.csv$/i.test(file) ? 'text/csv' : 'text/plain';
-      const q = new URLSearchParams({ label, ...(str(values.source) ? { source: str(values.source) ?? '' } : {}) });
+      const q = new URLSearchParams({ label, ...(str(values.source) ? { source: str(values.source) ?? '' } : {}), ...(str(values.purpose) ? { purpose: str(values.purpose) ?? '' } : {}) });
       const r = await api.postRaw<{ label: string; received: number; added: number }>(`/intel/import?${q}`, text, type);
       if (values.json) out(JSON.stringify(r));
       else out(`${r.label}: ${r.received} indicators read, ${r.added} new`);

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, IncidentReason, IncidentStatus, IntelType, Severity } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -247,6 +247,7 @@ export const intelIndicators = pgTable(
     label: text('label').notNull(),
     source: text('source'),
     createdAt: createdAt(),
+    purpose: text('purpose').$type<IntelPurpose>().notNull().default('threat'),
   },
   (t) => [uniqueIndex('intel_uq').on(t.type, t.value, t.label)],
 );

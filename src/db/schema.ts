@@ -277,6 +277,9 @@ export const assets = sqliteTable(
 
 export const INTEL_TYPES = ['ip', 'cidr', 'domain', 'email'] as const;
 export type IntelType = (typeof INTEL_TYPES)[number];
+/** `threat`: a hit from it carries the label and raises severity; `scanner`: a service that fetches links (its hits are `scanner`). */
+export const INTEL_PURPOSES = ['threat', 'scanner'] as const;
+export type IntelPurpose = (typeof INTEL_PURPOSES)[number];
 
 /** Imported threat-intel indicators: a hit from a matching source carries the label. */
 export const intelIndicators = sqliteTable(
@@ -288,6 +291,7 @@ export const intelIndicators = sqliteTable(
     label: text('label').notNull(),
     source: text('source'),
     createdAt: createdAt(),
+    purpose: text('purpose').$type<IntelPurpose>().notNull().default('threat'),
   },
   (t) => [uniqueIndex('intel_uq').on(t.type, t.value, t.label)],
 );

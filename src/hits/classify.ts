@@ -40,7 +40,12 @@ export type HitClassifier = ((row: NewHitRow, token: Token) => Classification) &
  *    DNS_ECHO_WINDOW -> `echo` (resolvers retry and prefetch; the first lookup already alerted).
  *    Another resolver asking is another path to the name, and alerts.
  */
-export function createClassifier(db: AnyDb, config: Pick<Config, 'IGNORE_CIDRS' | 'SCANNER_UA_EXTRA' | 'DNS_ECHO_WINDOW'>): HitClassifier {
+export function createClassifier(
+  db: AnyDb,
+  config: Pick<Config, 'IGNORE_CIDRS' | 'SCANNER_UA_EXTRA' | 'DNS_ECHO_WINDOW'>,
+  /** Ranges the operator imported for link-checking services (`intel import --purpose scanner`). */
+  importedScanners?: (ip: string) => string | null,
+): HitClassifier {
   const globalIgnore = cidrMatcher(config.IGNORE_CIDRS);
   const scanner = scannerMatcher(config.SCANNER_UA_EXTRA);
   const tokenIgnore = new Map<string, { key: string; match: (ip: string) => boolean }>();
@@ -108,7 +113,7 @@ export function createClassifier(db: AnyDb, config: Pick<Config, 'IGNORE_CIDRS' 
     if (kindSays !== 'alert' && kindSays !== 'ignored') return kindSays;
     // Mail arrives from mail servers and lookups from resolvers: their address says nothing about a scanner.
     if (row.channel === 'http' && ip) {
-      const network = scanner.network(ip);
+      const network = scanner.network(ip) ?? importedScanners?.(ip) ?? null;
       if (network) return note(row, 'scanner', network);
     }
     const mailer = row.channel === 'smtp' ? (headerValue(row, 'x-mailer') ?? headerValue(row, 'user-agent')) : null;

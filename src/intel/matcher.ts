@@ -10,12 +10,21 @@ interface Index {
   cidrs: { range: [ipaddr.IPv4 | ipaddr.IPv6, number]; label: string }[];
   domains: Map<string, Set<string>>;
   emails: Map<string, Set<string>>;
+  /** Imported ranges of link-checking services (purpose `scanner`): not threat intel. */
+  scanners: { ips: Map<string, string>; cidrs: { range: [ipaddr.IPv4 | ipaddr.IPv6, number]; label: string }[] };
 }
 
+const empty = (): Index => ({ ips: new Map(), cidrs: [], domains: new Map(), emails: new Map(), scanners: { ips: new Map(), cidrs: [] } });
+
 function build(indicators: readonly IntelRow[]): Index {
-  const idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
+  const idx = empty();
   const add = (m: Map<string, Set<string>>, k: string, label: string) => m.set(k, (m.get(k) ?? new Set()).add(label));
   for (const i of indicators) {
+    if (i.purpose === 'scanner') {
+      if (i.type === 'ip') idx.scanners.ips.set(normalizeIp(i.value), i.label);
+      else if (i.type === 'cidr') idx.scanners.cidrs.push({ range: ipaddr.parseCIDR(i.value), label: i.label });
+      continue;
+    }
     if (i.type === 'ip') add(idx.ips, normalizeIp(i.value), i.label);
     else if (i.type === 'cidr') idx.cidrs.push({ range: ipaddr.parseCIDR(i.value), label: i.label });
     else if (i.type === 'domain') add(idx.domains, i.value, i.label);
@@ -32,7 +41,7 @@ function build(indicators: readonly IntelRow[]): Index {
 export function intelMatcher(db: AnyDb, recheckMs = 1000) {
   let version = '';
   let checkedAt = 0;
-  let idx: Index = { ips: new Map(), cidrs: [], domains: new Map(), emails: new Map() };
+  let idx: Index = empty();
   const adopt = (v: string, rows: () => IntelRow[]) => {
     if (v === version) return;
     version = v;
@@ -99,6 +108,18 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
       }
       return [...labels].sort();
     },
+    /** The imported link-checking service a source address belongs to (purpose `scanner`), or null. */
+    scannerFor(raw: string | null): string | null {
+      if (!raw) return null;
+      const s = fresh().scanners;
+      if (s.ips.size === 0 && s.cidrs.length === 0) return null;
+      const ip = normalizeIp(raw.trim());
+      if (!ipaddr.isValid(ip)) return null;
+      const direct = s.ips.get(ip);
+      if (direct) return direct;
+      const addr = ipaddr.parse(ip);
+      return s.cidrs.find((c) => c.range[0].kind() === addr.kind() && addr.match(c.range))?.label ?? null;
+    },
     /** Force a reload on the next match (after an import in this process). */
     invalidate() {
       checkedAt = 0;
@@ -108,6 +129,8 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
 }
 
 /** Stamps matching intel labels on the hit row before it is stored (and before the trail rates it). */
+export type IntelMatcher = ReturnType<typeof intelMatcher>;
+
 export function intelPrepare(db: AnyDb, matcher = intelMatcher(db)): HitPrepare {
   const prepare: HitPrepare = (row) => {
     const labels = matcher.labelsFor({ sourceIp: row.sourceIp ?? null, forwardedFor: row.forwardedFor ?? null, mailFrom: row.mailFrom ?? null });

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { parseCsv } from '../csv.ts';
 import type { NewIndicator } from '../db/queries/intel.ts';
-import type { IntelType } from '../db/schema.ts';
+import type { IntelPurpose, IntelType } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 
 /**
@@ -25,7 +25,12 @@ export function indicatorType(raw: string): { type: IntelType; value: string } |
   return null;
 }
 
-export function parseIntel(body: string | object, label: string, source: string | null, contentType: string): NewIndicator[] {
+/** Parse an import; every indicator gets `purpose` (threat intel, or the ranges of a link-checking service). */
+export function parseIntel(body: string | object, label: string, source: string | null, contentType: string, purpose: IntelPurpose = 'threat'): NewIndicator[] {
+  return parseAny(body, label, source, contentType).map((i) => ({ ...i, purpose }));
+}
+
+function parseAny(body: string | object, label: string, source: string | null, contentType: string): NewIndicator[] {
   if (typeof body === 'object' || contentType.includes('json')) return fromStix(typeof body === 'string' ? JSON.parse(body) : body, label, source);
   const text = body;
   if (contentType.includes('csv')) return fromCsv(text, label, source);

@@ -148,3 +148,39 @@ describe('threat intel in alerts', () => {
     }
   });
 });
+
+describe('scanner ranges imported like intel (--purpose scanner)', () => {
+  it('a link checker\'s published range, imported by the operator, classifies its fetches as scanner; it is no threat intel; a planted secret from it still alerts', async () => {
+    const srv = await startTestServer({ ALERT_TO: 'soc@corp.example', ALERT_WORKER_ENABLED: 'false' });
+    try {
+      const api = createAdminApp(srv.app.deps);
+      const bad = await request(api).post('/api/v1/intel/import?label=X&purpose=friendly').set(auth).set('content-type', 'text/plain').send('127.0.0.66\n');
+      expect(bad.status).toBe(400);
+      const imported = await request(api).post('/api/v1/intel/import?label=CorpLinkCheck&purpose=scanner').set(auth).set('content-type', 'text/plain').send('127.0.0.64/30\n');
+      expect(imported.body).toMatchObject({ label: 'CorpLinkCheck', purpose: 'scanner', added: 1 });
+      expect((await request(api).get('/api/v1/intel').set(auth)).body.items).toContainEqual({ label: 'CorpLinkCheck', type: 'cidr', purpose: 'scanner', count: 1 });
+      const { token, url } = await makeToken(srv.app.deps.db, srv.config, { kind: 'web-bug', name: 'shared link' });
+      expect(await getFrom('127.0.0.65', url!)).toBe(200);
+      const [hit] = await listHits(srv.app.deps.db, { tokenId: token.id, limit: 1 });
+      expect(hit).toMatchObject({ classification: 'scanner', intel: null, details: expect.objectContaining({ classifiedBy: 'CorpLinkCheck' }) });
+      // The same range using a planted API key: an alert, whatever the range says.
+      const keys = await makeToken(srv.app.deps.db, srv.config, { kind: 'api-key' });
+      const key = (keys.token.params as { key: string }).key;
+      const res = await new Promise<number>((resolve, reject) => {
+        const u = new URL(keys.url!);
+        const req = httpRequest({ host: u.hostname, port: u.port, path: `${u.pathname}v1/charges`, localAddress: '127.0.0.66', headers: { authorization: `Bearer ${key}` } }, (r) => {
+          r.resume();
+          r.on('end', () => resolve(r.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(res).toBe(403);
+      const [used] = await listHits(srv.app.deps.db, { tokenId: keys.token.id, limit: 1 });
+      expect(used).toMatchObject({ classification: 'alert', sourceIp: '127.0.0.66' });
+      expect(used?.credential).toBeTruthy();
+    } finally {
+      await srv.stop();
+    }
+  });
+});

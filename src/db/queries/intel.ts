@@ -1,6 +1,6 @@
 import { asc, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { intelIndicators, type IntelRow, type IntelType } from '../schema.ts';
+import { intelIndicators, type IntelPurpose, type IntelRow, type IntelType } from '../schema.ts';
 import { atomically, shared, textAsc, type AnyDb } from '../store.ts';
 
 export interface NewIndicator {
@@ -8,6 +8,8 @@ export interface NewIndicator {
   value: string;
   label: string;
   source?: string | null;
+  /** @default 'threat' */
+  purpose?: IntelPurpose;
 }
 
 /** Rows per INSERT of an import: far below either dialect's limit on bound parameters. */
@@ -27,12 +29,12 @@ export async function allIndicators(db: AnyDb): Promise<IntelRow[]> {
 }
 
 /** Indicator counts per label and type, for the API and UI. */
-export async function intelSummary(db: AnyDb): Promise<{ label: string; type: string; count: number }[]> {
+export async function intelSummary(db: AnyDb): Promise<{ label: string; type: string; purpose: IntelPurpose; count: number }[]> {
   const { db: q, t } = shared(db);
   return q
-    .select({ label: t.intelIndicators.label, type: t.intelIndicators.type, count: count() })
+    .select({ label: t.intelIndicators.label, type: t.intelIndicators.type, purpose: t.intelIndicators.purpose, count: count() })
     .from(t.intelIndicators)
-    .groupBy(t.intelIndicators.label, t.intelIndicators.type)
+    .groupBy(t.intelIndicators.label, t.intelIndicators.type, t.intelIndicators.purpose)
     .orderBy(textAsc(db, t.intelIndicators.label), textAsc(db, t.intelIndicators.type));
 }
 

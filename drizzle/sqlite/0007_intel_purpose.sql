@@ -1,0 +1,1 @@
+ALTER TABLE `intel_indicators` ADD `purpose` text DEFAULT 'threat' NOT NULL;
