@@ -1,3 +1,4 @@
+import { discordText as dc, slackText, teamsText as tm } from './markup.ts';
 import type { AlertView } from './view.ts';
 
 export type WebhookFormat = 'json' | 'slack' | 'teams' | 'discord';
@@ -51,7 +52,7 @@ export function generic(v: AlertView, deliveryId: string) {
 
 /** Slack Block Kit. Slack renders mrkdwn, so `<`, `>` and `&` in our text are escaped the way Slack asks. */
 function slack(v: AlertView) {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const esc = slackText;
   const trail = v.trail.slice(-15).map((t) => `• ${t.at} — *${esc(t.decoy)}* (${esc(t.planted)}): ${esc(t.what)}`).join('\n');
   return {
     text: esc(v.subject),
@@ -93,20 +94,20 @@ function teams(v: AlertView) {
           type: 'AdaptiveCard',
           version: '1.4',
           body: [
-            { type: 'TextBlock', text: v.subject, weight: 'Bolder', size: 'Medium', wrap: true, color: v.severity === 'low' ? 'Default' : 'Attention' },
-            { type: 'TextBlock', text: v.sentence, wrap: true },
+            { type: 'TextBlock', text: tm(v.subject), weight: 'Bolder', size: 'Medium', wrap: true, color: v.severity === 'low' ? 'Default' : 'Attention' },
+            { type: 'TextBlock', text: tm(v.sentence), wrap: true },
             {
               type: 'FactSet',
               facts: [
                 { title: 'Severity', value: v.severity.toUpperCase() },
-                { title: 'Actor', value: v.actor.label },
-                { title: 'Decoy', value: v.decoy.name },
-                { title: 'Planted', value: [v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded' },
-                { title: 'Techniques', value: v.techniques.map((t) => `${t.id} ${t.name}`).join(', ') || 'none' },
+                { title: 'Actor', value: tm(v.actor.label) },
+                { title: 'Decoy', value: tm(v.decoy.name) },
+                { title: 'Planted', value: tm([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded') },
+                { title: 'Techniques', value: tm(v.techniques.map((t) => `${t.id} ${t.name}`).join(', ')) || 'none' },
               ],
             },
             { type: 'TextBlock', text: 'Trail', weight: 'Bolder', wrap: true },
-            ...v.trail.slice(-15).map((t) => ({ type: 'TextBlock', text: `${t.at} · ${t.decoy} (${t.planted}): ${t.what}`, wrap: true, spacing: 'None' })),
+            ...v.trail.slice(-15).map((t) => ({ type: 'TextBlock', text: `${t.at} · ${tm(t.decoy)} (${tm(t.planted)}): ${tm(t.what)}`, wrap: true, spacing: 'None' })),
           ],
           actions: [
             { type: 'Action.OpenUrl', title: 'Open incident', url: v.incident.url },
@@ -125,17 +126,17 @@ function discord(v: AlertView) {
     allowed_mentions: { parse: [] },
     embeds: [
       {
-        title: clip(v.subject, 256),
-        description: clip(v.sentence, 4096),
+        title: clip(dc(v.subject), 256),
+        description: clip(dc(v.sentence), 4096),
         url: v.incident.url,
         color: COLORS[v.severity],
         timestamp: v.incident.lastAt,
         fields: [
-          { name: 'Actor', value: clip(v.actor.label, 1024), inline: true },
-          { name: 'Decoy', value: clip(v.decoy.name, 1024), inline: true },
-          { name: 'Planted', value: clip([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded', 1024) },
-          { name: 'Trail', value: clip(v.trail.slice(-10).map((t) => `${t.at} ${t.decoy} (${t.planted}): ${t.what}`).join('\n') || 'none', 1024) },
-          { name: 'ATT&CK', value: clip(v.techniques.map((t) => `${t.id} ${t.name}`).join('\n') || 'none', 1024) },
+          { name: 'Actor', value: clip(dc(v.actor.label), 1024), inline: true },
+          { name: 'Decoy', value: clip(dc(v.decoy.name), 1024), inline: true },
+          { name: 'Planted', value: clip(dc([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded'), 1024) },
+          { name: 'Trail', value: clip(v.trail.slice(-10).map((t) => `${t.at} ${dc(t.decoy)} (${dc(t.planted)}): ${dc(t.what)}`).join('\n') || 'none', 1024) },
+          { name: 'ATT&CK', value: clip(v.techniques.map((t) => `${t.id} ${dc(t.name)}`).join('\n') || 'none', 1024) },
         ],
       },
     ],
