@@ -21,22 +21,26 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 /**
  * Text from a hit made safe to print on a terminal: every control character becomes a visible
  * escape (`\x1b`, `\u009b`), so an intruder's user agent cannot move the cursor, clear the
- * screen, set the window title or split one record into two lines.
+ * screen, set the window title or split one record into two lines. With `keepNewlines`, line
+ * feeds stay (multi-line output such as an export shown on a terminal).
  */
-export function printable(s: string): string {
+export function printable(s: string, keepNewlines = false): string {
   return s.replace(UNSAFE, (c) => {
+    if (keepNewlines && c === '\n') return c;
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
 
-const LINE_BREAKERS = /[\u0085\u2028\u2029]/g;
+/** What JSON.stringify leaves raw but a line splitter or a terminal may act on: DEL, C1 controls (U+0085 NEL among them), U+2028, U+2029. */
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
 
 /**
- * JSON text with U+0085, U+2028 and U+2029 written as `\u` escapes. JSON.stringify leaves them
- * raw (they are legal in JSON strings), but tools that split on Unicode line boundaries (and
- * pre-ES2019 JavaScript) would break one JSON Lines record into two.
+ * JSON text with DEL, the C1 controls and U+2028/U+2029 written as `\u` escapes. JSON.stringify
+ * escapes C0 controls only; U+0085, U+2028 and U+2029 are legal raw in JSON strings, but tools
+ * that split on Unicode line boundaries would break one JSON Lines record into two, and a C1
+ * CSI (U+009B) reaches the terminal of whoever runs `cat` on the file. Same JSON value.
  */
 export function jsonLineSafe(json: string): string {
-  return json.replace(LINE_BREAKERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

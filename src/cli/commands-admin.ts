@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { printable } from '../text.ts';
 import { ApiError } from './api-client.ts';
 import { connect, err, out, str, UsageError, withLocalDb, type Command } from './command.ts';
 
@@ -22,6 +23,9 @@ export const adminCommands: Record<string, Command> = {
       if (str(values.out)) {
         await writeFile(str(values.out) ?? '', body);
         err(`wrote ${body.length} bytes to ${str(values.out)}`);
+      } else if (process.stdout.isTTY) {
+        // Shown on a terminal: control characters from hits are neutralised (piped output stays byte for byte).
+        process.stdout.write(printable(body.toString('utf8'), true));
       } else process.stdout.write(body);
       return 0;
     },

@@ -4,6 +4,7 @@ import type { HitRow, TokenRow } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { hitJson } from '../api/presenters.ts';
 import { csvRow } from '../csv.ts';
+import { jsonLineSafe } from '../text.ts';
 
 export interface HitExportFilter {
   since?: Date;
@@ -52,11 +53,11 @@ export async function* hitsCsv(db: AnyDb, f: HitExportFilter): AsyncGenerator<st
   }
 }
 
-/** JSON Lines: one hit per line, the API's hit shape plus the token's name and planted location. */
+/** JSON Lines: one hit per line, the API's hit shape plus the token's name and planted location; Unicode line breaks escaped (jsonLineSafe). */
 export async function* hitsJsonl(db: AnyDb, f: HitExportFilter): AsyncGenerator<string> {
   const token = tokenCache(db);
   for await (const h of iterateHits(db, f)) {
     const t = await token(h.tokenId);
-    yield `${JSON.stringify({ ...hitJson(h), token: t ? { kind: t.kind, name: t.name, location: t.location, plantedHost: t.plantedHost } : null })}\n`;
+    yield `${jsonLineSafe(JSON.stringify({ ...hitJson(h), token: t ? { kind: t.kind, name: t.name, location: t.location, plantedHost: t.plantedHost } : null }))}\n`;
   }
 }

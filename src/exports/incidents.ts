@@ -3,6 +3,7 @@ import { incidentHitIds, incidentsAfter } from '../db/queries/incidents.ts';
 import type { IncidentRow, IncidentStatus } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { csvRow } from '../csv.ts';
+import { jsonLineSafe } from '../text.ts';
 import type { IncidentForStix } from './stix.ts';
 
 export interface IncidentExportFilter {
@@ -40,7 +41,7 @@ export async function* incidentsCsv(db: AnyDb, f: IncidentExportFilter, adminUrl
 
 export async function* incidentsJsonl(db: AnyDb, f: IncidentExportFilter, adminUrl: string): AsyncGenerator<string> {
   for await (const i of iterateIncidents(db, f)) {
-    yield `${JSON.stringify({
+    yield `${jsonLineSafe(JSON.stringify({
       id: i.id,
       actorKey: i.actorKey,
       actorLabel: i.actorLabel,
@@ -57,7 +58,7 @@ export async function* incidentsJsonl(db: AnyDb, f: IncidentExportFilter, adminU
       techniques: i.techniques.map(technique),
       hitIds: i.hitIds,
       url: `${adminUrl}/incidents/${i.id}`,
-    })}\n`;
+    }))}\n`;
   }
 }
 
