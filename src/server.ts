@@ -15,6 +15,7 @@ import { openConfiguredDatabase } from './db/open.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import { isPg, type AnyDb } from './db/store.ts';
 import type { AppDeps } from './deps.ts';
+import { ensurePrivateDir } from './files.ts';
 import { createClassifier } from './hits/classify.ts';
 import { createPgCorrelator } from './hits/correlate-pg.ts';
 import { createPgHitRecorder } from './hits/record-hit-pg.ts';
@@ -161,13 +162,14 @@ function listenHttp(name: string, server: Server, host: string, port: number): P
 
 /**
  * First run: when no API key exists and none is configured, create one and write it to
- * `<DATA_DIR>/initial-api-key` (mode 0600) so the operator can start using the API. The key
+ * `<DATA_DIR>/initial-api-key` (mode 0600, in a 0700 folder when it creates one) so the operator can start using the API. The key
  * itself never goes to the log, only the file path.
  */
 export async function ensureInitialApiKey(db: AnyDb, config: Config, log: Logger): Promise<string | null> {
   if (config.HONEYTRAIL_API_KEY || (await countApiKeys(db)) > 0) return null;
   const file = resolve(config.DATA_DIR, 'initial-api-key');
   if (existsSync(file)) return file;
+  if (ensurePrivateDir(config.DATA_DIR).loose) log.warn({ dir: config.DATA_DIR }, 'DATA_DIR is readable by other users; it holds the first-run API key (chmod 700 it)');
   const { key } = await createApiKey(db, 'initial key (first run)', 'system');
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   log.warn({ file }, 'first run: created an API key and wrote it to this file; store it safely, then delete the file');

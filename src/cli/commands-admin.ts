@@ -21,7 +21,7 @@ export const adminCommands: Record<string, Command> = {
       if (str(values.status)) q.set('status', str(values.status) ?? '');
       const body = await api.download(`/exports/${what}?${q}`);
       if (str(values.out)) {
-        await writeFile(str(values.out) ?? '', body);
+        await writeFile(str(values.out) ?? '', body, { mode: 0o600 }); // hits and incidents: owner-only
         err(`wrote ${body.length} bytes to ${str(values.out)}`);
       } else if (process.stdout.isTTY) {
         // Shown on a terminal: control characters from hits are neutralised (piped output stays byte for byte).
