@@ -9,6 +9,7 @@ import { idCandidates } from '../tokens/ids.ts';
 import type { HttpReply, HttpRequestInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, httpLookupKinds } from '../tokens/registry.ts';
 import { clientIp, compileTrust } from './proxy.ts';
+import { redactHeader, redactQuery, redactUrl } from './redact.ts';
 import { site, staticAnswer } from './site.ts';
 
 /** Size bounds of the attacker-facing HTTP listener. */
@@ -112,11 +113,11 @@ export function createPublicHandler(deps: PublicDeps): Handler {
       sourcePort: req.socket.remotePort ?? null,
       forwardedFor: headerValue(req.headers['x-forwarded-for']),
       userAgent: headerValue(req.headers['user-agent']),
-      referer: headerValue(req.headers.referer),
+      referer: redactedReferer(req.headers.referer, live.id),
       method: info.method,
       path: parsed.pathname,
-      query: storedQuery(parsed.search, parsed.searchParams),
-      headers: storedHeaders(req),
+      query: redactQuery(parsed.search, live.id),
+      headers: storedHeaders(req, live.id),
       facts,
     });
     send(req, res, respond(kind, info, live));
@@ -168,28 +169,20 @@ function headerValue(v: string | string[] | undefined): string | null {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'apikey', 'x-auth-token', 'x-access-token', 'x-amz-security-token']);
-/** Query parameters that carry secrets (API keys, tokens, passwords, signatures): stored redacted. */
-const SECRET_PARAMS = /^(api_?key|key|token|access_token|password|passwd|pass|secret|x-amz-signature|x-amz-security-token|signature)$/i;
-
-/** The query as stored with a hit: verbatim, unless a secret-bearing parameter must be redacted. */
-function storedQuery(search: string, params: URLSearchParams): string | null {
-  const raw = search.replace(/^\?/, '');
-  if (!raw) return null;
-  if (![...params.keys()].some((k) => SECRET_PARAMS.test(k))) return raw;
-  const out = new URLSearchParams();
-  for (const [k, v] of params) out.append(k, SECRET_PARAMS.test(k) ? `[redacted ${v.length} chars]` : v);
-  return out.toString();
+function redactedReferer(v: string | undefined, salt: string): string | null {
+  return v === undefined ? null : redactUrl(v, salt);
 }
 
-/** Headers kept with the hit: bounded in count and size; credentials masked (never store a password that is not ours). */
-function storedHeaders(req: IncomingMessage): Record<string, string> {
+/**
+ * Headers kept with the hit: bounded in count and size; secret-bearing ones (redact.ts) kept only
+ * as length and digest salted with `salt` (the token id): never store a credential that is not ours.
+ */
+function storedHeaders(req: IncomingMessage, salt: string): Record<string, string> {
   const out: Record<string, string> = {};
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length && Object.keys(out).length < PUBLIC_LIMITS.maxStoredHeaders; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
-    let value = raw[i + 1] ?? '';
-    if (SECRET_HEADERS.has(name)) value = `${/^[A-Za-z0-9-]+ /.exec(value)?.[0] ?? ''}[redacted ${value.length} chars]`;
+    let value = redactHeader(name, raw[i + 1] ?? '', salt);
     if (value.length > PUBLIC_LIMITS.maxStoredHeaderValue) value = `${value.slice(0, PUBLIC_LIMITS.maxStoredHeaderValue)}…`;
     out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
   }
