@@ -53,6 +53,7 @@ const schema = z.object({
   ADMIN_PORT: port.default(3000),
   ADMIN_URL: httpUrl.optional(),
   HONEYTRAIL_API_KEY: z.string().min(24, 'must be at least 24 characters (use a long random value)').optional(),
+  METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters (use a long random value)').optional(),
   ADMIN_EMAIL: z.string().trim().toLowerCase().email('must be an email address').optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
   TRUST_PROXY: z
