@@ -3,11 +3,13 @@ import type { Config } from '../config.ts';
 import type { AnyDb } from '../db/store.ts';
 import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
+import type { StorageBudget } from '../hits/budget.ts';
 import type { HitRecorder } from '../hits/record-hit.ts';
 import type { Logger } from '../logger.ts';
 import { idCandidates } from '../tokens/ids.ts';
 import type { HttpReply, HttpRequestInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, httpLookupKinds } from '../tokens/registry.ts';
+import { createRateLimiter } from './dns-guard.ts';
 import { clientIp, compileTrust } from './proxy.ts';
 import { redactHeader, redactQuery, redactUrl } from './redact.ts';
 import { site, staticAnswer } from './site.ts';
@@ -30,6 +32,8 @@ export interface PublicDeps {
   db: AnyDb;
   log: Logger;
   recorder: HitRecorder;
+  /** Where requests refused by PUBLIC_RATE_LIMIT are counted (metrics, dashboard). */
+  budget?: StorageBudget;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -46,6 +50,10 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   const trust = compileTrust(config.TRUST_PROXY);
   const lookupKinds = httpLookupKinds();
   const serverHeader = config.PUBLIC_SERVER_HEADER;
+  // Per source address, before anything costs CPU or storage: a flood from one source past
+  // PUBLIC_RATE_LIMIT gets nginx's limit_req answer (503) and is counted, not recorded.
+  const limiter = createRateLimiter({ perSecond: config.PUBLIC_RATE_LIMIT });
+  let limitedSince = 0;
 
   const send = (req: IncomingMessage, res: ServerResponse, reply: HttpReply): void => {
     const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
@@ -72,6 +80,18 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const sourceIp = clientIp(req, trust);
+    if (!limiter.allow(sourceIp)) {
+      if (deps.budget) {
+        deps.budget.counts.rateLimited++;
+        deps.budget.counts.lastAt = Date.now();
+      }
+      if (Date.now() - limitedSince > 60_000) {
+        limitedSince = Date.now();
+        log.warn({ event: 'http-rate-limited', sourceIp, limit: config.PUBLIC_RATE_LIMIT }, 'public listener: a source went over PUBLIC_RATE_LIMIT; its excess requests get 503 and are counted, not recorded');
+      }
+      return send(req, res, site.unavailable());
+    }
     const rawUrl = req.url ?? '/';
     if (rawUrl.length > PUBLIC_LIMITS.maxUrl) return send(req, res, site.uriTooLong());
     let parsed: URL;
@@ -82,7 +102,6 @@ export function createPublicHandler(deps: PublicDeps): Handler {
     }
     const body = await readBody(req, PUBLIC_LIMITS.maxBody);
     if (body === 'too-large') return send(req, res, site.tooLarge());
-    const sourceIp = clientIp(req, trust);
     const info: HttpRequestInfo = {
       method: req.method ?? 'GET',
       url: rawUrl,

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PgDb } from '../db/pg.ts';
 import { hits } from '../db/schema-pg.ts';
+import { unstoredHit } from '../db/queries/hits.ts';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 import type { PgCorrelator } from './correlate-pg.ts';
@@ -48,12 +49,17 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
       const fresh: { i: number; row: NewHitRow; hit: HitRow }[] = [];
       const repeats = new Set<HitRow>();
       rows.forEach((row, i) => {
-        const into = deps.flood?.foldInto(row);
-        if (into) {
+        const decision = deps.flood?.decide(row) ?? { store: true };
+        if ('fold' in decision) {
+          const into = decision.fold;
           into.repeatCount += 1;
           into.lastAt = row.at;
           repeats.add(into);
           out[i] = into;
+          return;
+        }
+        if ('drop' in decision) {
+          out[i] = unstoredHit(row);
           return;
         }
         const hit = { repeatCount: 1, lastAt: null } as unknown as HitRow;
@@ -148,7 +154,8 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
           const hit = stored?.[i] ?? (await persist([pending.event]))[0];
           if (!hit) throw new Error('hit was not stored');
           stats.hits++;
-          recorded.push({ hit, token: pending.event.token as Token });
+          // A hit over the storage budget (id 0) is counted on its token but is no row a trail can hold.
+          if (hit.id !== 0) recorded.push({ hit, token: pending.event.token as Token });
           logHit(log, hit, pending.event.token);
           answered.push(() => pending.resolve(hit));
         } catch (err) {
