@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
 import { createStorageBudget, rowBytes, type FoldReason, type StorageBudget } from './budget.ts';
 
@@ -7,8 +8,8 @@ export interface FloodOptions {
   /** Window in which hits are counted. @default 60000 */
   windowMs: number;
   /**
-   * HTTP: rows per action (token, source, method, path, credential, decoded actor), whatever the
-   * query string or user agent, within the window. @default unlimited
+   * HTTP: rows per action (token, source, method, path, credential, what the kind decoded),
+   * whatever else the query string or user agent say, within the window. @default unlimited
    */
   actionRows?: number;
   /** HTTP: rows per source address within the window, all tokens and actions together. @default unlimited */
@@ -22,6 +23,11 @@ export interface FloodOptions {
 /** What to do with one hit: store it as a row, fold it into an earlier row, or count it without a row. */
 export type FloodDecision = { store: true } | { fold: HitRow; reason: FoldReason } | { drop: true };
 
+/** What the kind decoded (an AWS action, a portal outcome), as a short key part: another decoded action is another action. */
+function digest(details: unknown): string {
+  return details ? createHash('sha1').update(JSON.stringify(details)).digest('base64') : '';
+}
+
 interface Window {
   since: number;
   count: number;
@@ -33,9 +39,9 @@ interface Window {
  *
  * 1. identical hits (same token, source and every field that tells events apart) past
  *    `threshold` fold into the last stored row (its `repeatCount` and `lastAt` grow);
- * 2. HTTP: past `actionRows` rows for one action (token, source, method, path …), further
- *    variants of it (another query string or user agent: cache busters, a query-varying flood)
- *    fold into the action's last row;
+ * 2. HTTP: past `actionRows` rows for one action (token, source, method, path, credential and
+ *    what the kind decoded, such as an AWS API action), further variants of it (another query
+ *    string or user agent: cache busters, a query-varying flood) fold into the action's last row;
  * 3. HTTP: past `sourceRows` rows for one source, its hits fold into its last row for that token
  *    (the first hit of a token it had not touched in the window still gets a row);
  * 4. a new row must fit the global budget; one that does not folds into the source's last row
@@ -65,7 +71,7 @@ export function createFloodGate(opts: FloodOptions) {
   };
   const keys = (r: NewHitRow) => ({
     identical: [r.tokenId, r.channel, r.sourceIp, r.method, r.path, r.query, r.userAgent, r.qname, r.qtype, r.mailFrom, r.mailSubject, r.credential, r.actorUser, r.actorHost].join('\u0000'),
-    action: r.channel === 'http' ? [r.tokenId, r.sourceIp, r.method, r.path, r.credential, r.actorUser, r.actorHost, r.classification].join('\u0000') : null,
+    action: r.channel === 'http' ? [r.tokenId, r.sourceIp, r.method, r.path, r.credential, r.actorUser, r.actorHost, r.classification, digest(r.details)].join('\u0000') : null,
     // DNS and SMTP sources are relays (a resolver, a mail server) carrying many people's
     // lookups and mail: a budget per source would fold distinct actors together.
     source: r.channel === 'http' ? `${r.sourceIp}` : null,

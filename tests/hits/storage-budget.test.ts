@@ -72,14 +72,21 @@ describe('one source varying its query string', () => {
     expect(await metric(s, 'honeytrail_hits_folded_total{reason="action"}')).toMatch(/ 380$/);
   });
 
-  it('still stores distinct actions (another path, another credential) as rows of their own', async () => {
+  it('still stores distinct actions (another path, another decoded API action) as rows of their own', async () => {
     const s = await server({ FLOOD_ACTION_ROWS: '3' });
     const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
     const agent = new Agent({ keepAlive: true });
     const base = new URL(url ?? '');
     for (let i = 0; i < 10; i++) await get(`${base.origin}/assets/${i}/${token.id}.png?v=${i}`, agent);
-    agent.destroy();
     expect(await rowsOf(s, token.id)).toEqual({ n: 10, total: 10 });
+    // One path, but each request another AWS API action (what the kind decodes): ten actions, ten rows.
+    const aws = await makeToken(s.app.deps.db, s.config, { kind: 'aws-keys' });
+    const keyId = String((aws.token.params as { accessKeyId?: string }).accessKeyId);
+    const signed = { authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00` };
+    for (let i = 0; i < 10; i++) await get(`${base.origin}/?Action=ListThing${i}&Version=2010-05-08`, agent, signed);
+    for (let i = 0; i < 10; i++) await get(`${base.origin}/?Action=ListUsers&Version=2010-05-08&nonce=${i}`, agent, signed);
+    agent.destroy();
+    expect(await rowsOf(s, aws.token.id)).toEqual({ n: 13, total: 20 });
   });
 });
 
