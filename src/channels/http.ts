@@ -53,7 +53,20 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   // Per source address, before anything costs CPU or storage: a flood from one source past
   // PUBLIC_RATE_LIMIT gets nginx's limit_req answer (503) and is counted, not recorded.
   const limiter = createRateLimiter({ perSecond: config.PUBLIC_RATE_LIMIT });
-  let limitedSince = 0;
+  let warnedAt = 0;
+  const overRate = (sourceIp: string): boolean => {
+    if (limiter.allow(sourceIp)) return false;
+    const now = Date.now();
+    if (deps.budget) {
+      deps.budget.counts.rateLimited++;
+      deps.budget.counts.lastAt = now;
+    }
+    if (now - warnedAt > 60_000) {
+      warnedAt = now;
+      log.warn({ event: 'http-rate-limited', sourceIp, limit: config.PUBLIC_RATE_LIMIT }, 'public listener: a source went over PUBLIC_RATE_LIMIT; its excess requests get 503 and are counted, not recorded');
+    }
+    return true;
+  };
 
   const send = (req: IncomingMessage, res: ServerResponse, reply: HttpReply): void => {
     const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
@@ -81,17 +94,7 @@ export function createPublicHandler(deps: PublicDeps): Handler {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const sourceIp = clientIp(req, trust);
-    if (!limiter.allow(sourceIp)) {
-      if (deps.budget) {
-        deps.budget.counts.rateLimited++;
-        deps.budget.counts.lastAt = Date.now();
-      }
-      if (Date.now() - limitedSince > 60_000) {
-        limitedSince = Date.now();
-        log.warn({ event: 'http-rate-limited', sourceIp, limit: config.PUBLIC_RATE_LIMIT }, 'public listener: a source went over PUBLIC_RATE_LIMIT; its excess requests get 503 and are counted, not recorded');
-      }
-      return send(req, res, site.unavailable());
-    }
+    if (overRate(sourceIp)) return send(req, res, site.unavailable());
     const rawUrl = req.url ?? '/';
     if (rawUrl.length > PUBLIC_LIMITS.maxUrl) return send(req, res, site.uriTooLong());
     let parsed: URL;
