@@ -35,10 +35,13 @@ async function load(db: AnyDb, userId: string, now: number): Promise<Known> {
   return { devices: fresh(v?.devices), addresses: fresh(v?.addresses) };
 }
 
-/** Is this request from a known-good context of the account? `device` is the cookie's digest when it is one of the account's. */
+/**
+ * Is this request from a known-good context of the account? `device` is the cookie's digest when
+ * it is one of the account's. An unknown account is looked up all the same (under a key no user
+ * id has), so the sign-in takes the same time whether the account exists.
+ */
 export async function knownContext(db: AnyDb, userId: string | undefined, req: Request): Promise<{ device: string | null; knownAddress: boolean }> {
-  if (userId === undefined) return { device: null, knownAddress: false };
-  const known = await load(db, userId, Date.now());
+  const known = await load(db, userId ?? '(no such user)', Date.now());
   const cookie = readCookie(req, DEVICE_COOKIE);
   const id = cookie && /^[\w-]{20,64}$/.test(cookie) ? digest(cookie) : null;
   return {
