@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
 import { benchFlood } from './flood.ts';
+import { benchHostile, HOSTILE_BUDGETS } from './hostile.ts';
 import { benchDns } from './dns.ts';
 import { benchPostgres, withDatabase } from './pg.ts';
 import { measureAlertLatency } from './alert-latency.ts';
@@ -12,12 +13,12 @@ import { measureAlertLatency } from './alert-latency.ts';
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
  * the same way in the same run (ratios, not absolute numbers, are what we compare).
  * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_ONLY (comma list of
- * sections to run: http, dns, pg, flood, scale, alerts; default all).
+ * sections to run: http, dns, pg, flood, scale, alerts, hostile; default all).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const RESULTS = 'bench/results';
-const SECTIONS = ['http', 'dns', 'pg', 'flood', 'scale', 'alerts'] as const;
+const SECTIONS = ['http', 'dns', 'pg', 'flood', 'scale', 'alerts', 'hostile'] as const;
 const ONLY = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((x) => x.trim()).filter(Boolean));
 for (const s of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(s)) {
@@ -164,6 +165,16 @@ async function main(): Promise<void> {
       const alertLatency = await measureAlertLatency(dir);
       console.log(`alert latency (hit -> mail accepted by SMTP, ${alertLatency.samples} samples): p50 ${alertLatency.p50ms} ms, p95 ${alertLatency.p95ms} ms (target p50 < 1000 ms)`);
       rows.push({ target: 'alert latency (hit -> SMTP accepted)', p50ms: alertLatency.p50ms, p95ms: alertLatency.p95ms, samples: alertLatency.samples });
+    }
+    if (wanted('hostile')) {
+      process.stderr.write('Hostile load: pathological inputs and floods against every default limit\n');
+      const hostileDir = join(dir, 'hostile');
+      mkdirSync(hostileDir);
+      const hostile = await benchHostile(hostileDir);
+      console.table(hostile);
+      const b = HOSTILE_BUDGETS;
+      console.log(`hostile: budgets event-loop p99 <= ${b.eventLoopP99Ms} ms, DNS p99 <= ${b.dnsP99Ms} ms, admin p99 <= ${b.adminP99Ms} ms, one-source flood <= ${b.oneSourceRows} rows, growth <= ${b.diskPerBudgetByte}x HIT_STORAGE_BUDGET per minute: ${hostile.every((r) => r.withinBudget) ? 'all met' : 'NOT MET'}`);
+      result.hostile = hostile;
     }
     const out = join(RESULTS, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(out, JSON.stringify({ ...result, rows }, null, 2));

@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
 import { incidentRoutes } from './api/incidents.ts';
-import { requireApiKey } from './api/auth.ts';
+import { requireApiKey, requireMetricsAuth } from './api/auth.ts';
 import { exportRoutes } from './api/exports.ts';
 import { intelRoutes } from './api/intel.ts';
 import { metricsHandler } from './api/metrics.ts';
@@ -34,8 +34,8 @@ export function createAdminApp(deps: AppDeps): Express {
     next();
   });
 
-  // Metrics are counts only (no names, no addresses); like /healthz they need no key on the admin listener.
-  app.get('/metrics', metricsHandler(deps));
+  // Metrics are counts only, but they show what tripped a decoy when: METRICS_TOKEN or an API key (README: Prometheus).
+  app.get('/metrics', requireMetricsAuth(deps), metricsHandler(deps));
   app.get('/healthz', async (_req, res) => {
     const db = isPg(deps.db) ? await pingPostgres(deps.db) : pingDatabase(deps.db);
     // A hit that could not be stored in the last minute (disk full, read-only file) is an outage.

@@ -27,6 +27,10 @@ const dnsName = z
   .string()
   .toLowerCase()
   .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a DNS name such as t.example.com');
+const size = z
+  .string()
+  .regex(/^\d{1,12}\s?(B|KB|MB|GB)?$/i, 'must be a size such as 512KB, 4MB or 1GB (0 turns it off)')
+  .transform(parseSize);
 const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a duration such as 30s, 15m, 24h or 7d')
@@ -45,6 +49,7 @@ const schema = z.object({
   PUBLIC_PORT: port.default(8080),
   PUBLIC_URL: httpUrl.optional(),
   PUBLIC_SERVER_HEADER: z.string().max(100).default('nginx'),
+  PUBLIC_RATE_LIMIT: z.coerce.number().int().min(0).default(50),
   URL_PATH_WORDS: list.optional(),
   URL_FILE_NAMES: list.optional(),
 
@@ -53,6 +58,7 @@ const schema = z.object({
   ADMIN_PORT: port.default(3000),
   ADMIN_URL: httpUrl.optional(),
   HONEYTRAIL_API_KEY: z.string().min(24, 'must be at least 24 characters (use a long random value)').optional(),
+  METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters (use a long random value)').optional(),
   ADMIN_EMAIL: z.string().trim().toLowerCase().email('must be an email address').optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
   TRUST_PROXY: z
@@ -91,6 +97,9 @@ const schema = z.object({
   ALERT_FIRST_PER_MINUTE: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),
   FLOOD_THRESHOLD: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),
   FLOOD_WINDOW: duration.default(60_000),
+  FLOOD_ACTION_ROWS: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),
+  HIT_SOURCE_ROWS: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000).default(200),
+  HIT_STORAGE_BUDGET: size.default(4 * 1024 * 1024),
   ALERT_WORKER_ENABLED: bool.default(true),
   ALERT_POLL_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000).default(1000),
   ALERT_RETRY_BASE_MS: z.coerce.number().int().min(10, 'must be at least 10').max(3_600_000).default(5000),
@@ -181,6 +190,12 @@ function parseDuration(v: string): number {
   const unit = m?.[2] ?? 's';
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000;
   return n * factor;
+}
+
+function parseSize(v: string): number {
+  const m = /^(\d+)\s?(B|KB|MB|GB)?$/i.exec(v);
+  const factor = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[(m?.[2] ?? 'B').toUpperCase() as 'B'] ?? 1;
+  return Number(m?.[1] ?? 0) * factor;
 }
 
 /** Resolve the SQLite file path from DATABASE_URL (`file:./x.db`, `sqlite:x.db` or a bare path). */

@@ -1,6 +1,7 @@
 import type { AlertActions } from './admin/alert-actions.ts';
 import type { Config } from './config.ts';
 import type { AnyDb } from './db/store.ts';
+import type { StorageBudget } from './hits/budget.ts';
 import type { HitRecorder } from './hits/record-hit.ts';
 import type { Logger } from './logger.ts';
 
@@ -10,6 +11,8 @@ export interface AppDeps {
   db: AnyDb;
   log: Logger;
   recorder: HitRecorder;
+  /** The storage budget and what it turned away (metrics, the public listener's rate limit); absent in tests that build their own deps. */
+  budget?: StorageBudget;
   /** Test sends for the settings page, provided by the alert pipeline when it is installed. */
   alerts?: AlertActions;
 }

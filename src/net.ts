@@ -44,3 +44,31 @@ function toHostCidr(ip: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   const addr = ipaddr.parse(normalizeIp(ip));
   return [addr, addr.kind() === 'ipv4' ? 32 : 128];
 }
+
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96');
+const NAT64_LOCAL = ipaddr.parseCIDR('64:ff9b:1::/48');
+const SIX_TO_FOUR = ipaddr.parseCIDR('2002::/16');
+const TEREDO = ipaddr.parseCIDR('2001::/32');
+
+/**
+ * The IPv4 addresses an IPv6 address leads to, for range checks (the webhook SSRF guard): an
+ * address such as `::a00:1` or `64:ff9b::7f00:1` reaches 10.0.0.1 or 127.0.0.1 through the
+ * host's stack or a translator, yet its own IPv6 range looks public. Covers IPv4-compatible
+ * (`::a.b.c.d`), IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`), 6to4
+ * (`2002:aabb:ccdd::/48`), NAT64 (`64:ff9b::/96`) and Teredo (`2001::/32`: the server and the
+ * de-obfuscated client). Returns [] when it embeds none, and null for a local-use NAT64 prefix
+ * (`64:ff9b:1::/48`), whose embedding depends on the site, so it cannot be checked.
+ */
+export function embeddedIpv4(addr: ipaddr.IPv6): ipaddr.IPv4[] | null {
+  const p = addr.parts;
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  const at = (i: number) => p[i] ?? 0;
+  const zeros = (from: number, to: number) => p.slice(from, to).every((x) => x === 0);
+  if (addr.match(NAT64_LOCAL)) return null;
+  if (addr.match(NAT64_WELL_KNOWN)) return [v4(at(6), at(7))];
+  if (addr.match(SIX_TO_FOUR)) return [v4(at(1), at(2))];
+  if (addr.match(TEREDO)) return [v4(at(2), at(3)), v4(~at(6) & 0xffff, ~at(7) & 0xffff)];
+  if (zeros(0, 5) && (at(5) === 0xffff || (at(5) === 0 && (at(6) !== 0 || at(7) > 1)))) return [v4(at(6), at(7))]; // mapped, compatible (not :: or ::1)
+  if (zeros(0, 4) && at(4) === 0xffff && at(5) === 0) return [v4(at(6), at(7))]; // translated
+  return [];
+}

@@ -15,11 +15,14 @@ import { openConfiguredDatabase } from './db/open.ts';
 import { countApiKeys, createApiKey } from './db/queries/api-keys.ts';
 import { isPg, type AnyDb } from './db/store.ts';
 import type { AppDeps } from './deps.ts';
+import { ensurePrivateDir } from './files.ts';
 import { createClassifier } from './hits/classify.ts';
 import { createPgCorrelator } from './hits/correlate-pg.ts';
 import { createPgHitRecorder } from './hits/record-hit-pg.ts';
 import { createHitRecorder, type HitRecorder } from './hits/record-hit.ts';
+import { createStorageBudget, type StorageBudget } from './hits/budget.ts';
 import { createFloodGate } from './hits/flood.ts';
+import { startOverflowReporter, type OverflowReporter } from './hits/overflow-report.ts';
 import { intelMatcher, intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
@@ -36,6 +39,8 @@ export interface Honeytrail {
   listeners: RunningListener[];
   /** The SIEM forwarder, when SYSLOG_URL is set. */
   forwarder?: Forwarder;
+  /** Reports what the storage budget turned away (log, dashboard); `flush()` reports now. */
+  overflow: OverflowReporter;
   /** Bound port of a listener by name (`public`, `admin`, …). */
   port(name: string): number;
   /** Stop accepting, drain in-flight work, commit queued hits, close the database. */
@@ -52,9 +57,10 @@ export interface StartOptions {
 /** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
 export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const { config, log } = opts;
-  const store = await openStore(config, log, opts.alerts !== false);
+  const budget = createStorageBudget(config.HIT_STORAGE_BUDGET);
+  const store = await openStore(config, log, opts.alerts !== false, budget);
   const { db, recorder, worker } = store;
-  const deps: AppDeps = { config, db, log, recorder, alerts: opts.alerts !== false ? createAlertActions({ db, config, log }) : undefined };
+  const deps: AppDeps = { config, db, log, recorder, budget, alerts: opts.alerts !== false ? createAlertActions({ db, config, log }) : undefined };
   const listeners: RunningListener[] = [];
   try {
     if (config.PUBLIC_ENABLED) {
@@ -76,12 +82,14 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     ? startSyslogForwarder(db, log, { url: config.SYSLOG_URL, facility: facilityNumber(config.SYSLOG_FACILITY), pollMs: config.SYSLOG_POLL_MS })
     : undefined;
   worker?.start();
+  const overflow = startOverflowReporter(db, log, budget);
 
   let closing: Promise<void> | undefined;
   return {
     deps,
     listeners,
     forwarder,
+    overflow,
     port(name) {
       const l = listeners.find((x) => x.name === name);
       if (!l) throw new Error(`listener ${name} is not running`);
@@ -91,6 +99,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((l) => l.close()));
         await recorder.close();
+        await overflow.close();
         await worker?.stop();
         await forwarder?.tick(Number.POSITIVE_INFINITY); // settles every incident change: nothing here writes any more
         await forwarder?.close();
@@ -109,8 +118,8 @@ interface Store {
   close(): Promise<void>;
 }
 
-async function openStore(config: Config, log: Logger, alerts: boolean): Promise<Store> {
-  const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW });
+async function openStore(config: Config, log: Logger, alerts: boolean, budget: StorageBudget): Promise<Store> {
+  const flood = createFloodGate({ threshold: config.FLOOD_THRESHOLD, windowMs: config.FLOOD_WINDOW, actionRows: config.FLOOD_ACTION_ROWS, sourceRows: config.HIT_SOURCE_ROWS, budget });
   const { db, close } = await openConfiguredDatabase(config);
   // Intel labels are set before the insert: the trail reads them when it rates the incident.
   const intel = intelMatcher(db);
@@ -163,13 +172,14 @@ function listenHttp(name: string, server: Server, host: string, port: number): P
 
 /**
  * First run: when no API key exists and none is configured, create one and write it to
- * `<DATA_DIR>/initial-api-key` (mode 0600) so the operator can start using the API. The key
+ * `<DATA_DIR>/initial-api-key` (mode 0600, in a 0700 folder when it creates one) so the operator can start using the API. The key
  * itself never goes to the log, only the file path.
  */
 export async function ensureInitialApiKey(db: AnyDb, config: Config, log: Logger): Promise<string | null> {
   if (config.HONEYTRAIL_API_KEY || (await countApiKeys(db)) > 0) return null;
   const file = resolve(config.DATA_DIR, 'initial-api-key');
   if (existsSync(file)) return file;
+  if (ensurePrivateDir(config.DATA_DIR).loose) log.warn({ dir: config.DATA_DIR }, 'DATA_DIR is readable by other users; it holds the first-run API key (chmod 700 it)');
   const { key } = await createApiKey(db, 'initial key (first run)', 'system');
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   log.warn({ file }, 'first run: created an API key and wrote it to this file; store it safely, then delete the file');

@@ -34,6 +34,9 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     LOG_LEVEL: 'silent',
     HONEYTRAIL_API_KEY: TEST_API_KEY,
     NODE_ENV: 'test',
+    // Tests drive the public listener from one address far faster than any intruder's tool
+    // would be allowed to; the rate-limit tests (tests/hits/storage-budget.test.ts) set it.
+    PUBLIC_RATE_LIMIT: '0',
     ...env,
   });
 }

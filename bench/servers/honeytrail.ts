@@ -8,7 +8,7 @@ import { createToken } from '../../src/tokens/service.ts';
  * Honeytrail's public listener with a web-bug token; every request is a durably recorded hit.
  * The throughput bench turns flood control off (each request is inserted as its own row, as
  * distinct intruder requests would be); the flood bench (BENCH_ADMIN=true) keeps the default
- * and also runs the admin API.
+ * folding of identical hits and also runs the admin API.
  */
 const dir = process.argv[2] ?? './bench/results/tmp';
 // A PostgreSQL URL as the third argument runs the same server on PostgreSQL.
@@ -27,6 +27,12 @@ const config = loadConfig({
   DNS_ENABLED: 'false',
   SMTP_ENABLED: 'false',
   FLOOD_THRESHOLD: flood ? '20' : '100000',
+  // All load comes from one address: the per-source rate limit and the storage budgets would
+  // turn it away (the hostile bench, bench/servers/hostile.ts, measures them with their defaults).
+  PUBLIC_RATE_LIMIT: '0',
+  HIT_STORAGE_BUDGET: '0',
+  FLOOD_ACTION_ROWS: flood ? '20' : '100000',
+  HIT_SOURCE_ROWS: '1000000',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 });
 const app = await startHoneytrail({ config, log: createLogger(config.LOG_LEVEL) });

@@ -7,6 +7,7 @@ import { parse } from '../api/validate.ts';
 import type { UiContext } from './context.ts';
 import { preSessionToken, requireCsrf, requirePreSessionCsrf } from './csrf.ts';
 import { DUMMY_HASH_PROMISE, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
+import { knownContext, rememberContext } from './known-good.ts';
 import { consumeSetupToken, setupTokenValid } from './setup.ts';
 import { endSession, requireLogin, sessionOf, startSession } from './session.ts';
 import type { LoginThrottle } from './throttle.ts';
@@ -47,19 +48,22 @@ export function authRoutes(ui: UiContext, throttle: LoginThrottle): Router {
     const ip = req.ip ?? 'unknown';
     const again = (status: number, error: string) =>
       ui.views.render(res, 'login', { title: 'Sign in', next: safeNext(input.next), email: input.email, error }, status);
-    const wait = throttle.retryAfter(input.email, ip);
-    if (wait > 0) {
-      res.set('Retry-After', String(wait));
-      return again(429, `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`);
-    }
     const user = input.email ? await findUserByEmail(db, input.email) : undefined;
+    const known = await knownContext(db, user?.id, req);
+    // Counted before the password check, in one synchronous step: parallel attempts cannot pass the limit while hashing.
+    const gate = throttle.begin({ account: input.email, address: ip, device: known.device, knownAddress: known.knownAddress });
+    if (!gate.ok) {
+      res.set('Retry-After', String(gate.retryAfter));
+      const wait = gate.retryAfter < 60 ? `${gate.retryAfter} second(s)` : `${Math.ceil(gate.retryAfter / 60)} minute(s)`;
+      return again(429, `Too many failed sign-in attempts. Try again in ${wait}.`);
+    }
     const ok = await verifyPassword(input.password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user || !ok || user.disabledAt) {
-      throttle.fail(input.email, ip);
       await audit(db, { actor: `user:${input.email || '(blank)'}`, action: 'user.login_failed', ip });
       return again(401, 'Email or password is not right.');
     }
-    throttle.succeed(input.email);
+    gate.attempt.succeeded();
+    await rememberContext(db, config, req, res, user.id);
     await markLogin(db, user.id);
     await startSession(db, config, req, res, user);
     await audit(db, { actor: `user:${user.email}`, action: 'user.login', ip });

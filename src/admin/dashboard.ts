@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { failedAlerts, listIncidents, neverTriggered, openIncidentsBySeverity, recentHits } from '../db/queries/admin-views.ts';
 import { SEVERITIES } from '../db/schema.ts';
+import { recentOverflow } from '../hits/overflow-report.ts';
 import type { UiContext } from './context.ts';
 import { alertView, assetLabeler, hitView, incidentView, kindLabel } from './presenters.ts';
 
@@ -15,6 +16,7 @@ export function dashboardPage(ui: UiContext): Router {
     const open = await listIncidents(db, { status: 'active', limit: 10, offset: 0 });
     const hits = await recentHits(db, 15);
     const names = await assetLabeler(db);
+    const overflow = await recentOverflow(db);
     ui.views.render(res, 'dashboard', {
       title: 'Dashboard',
       nav: 'dashboard',
@@ -25,6 +27,7 @@ export function dashboardPage(ui: UiContext): Router {
       neverTotal: never.total,
       failures: failures.items.map(alertView),
       failuresTotal: failures.total,
+      overflow: overflow.unstored + overflow.rateLimited > 0 ? overflow : null,
     });
   });
   return r;

@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import ipaddr from 'ipaddr.js';
 import type { Config } from '../config.ts';
-import { cidrMatcher, isCidr, normalizeIp } from '../net.ts';
+import { cidrMatcher, embeddedIpv4, isCidr, normalizeIp } from '../net.ts';
 import type { DeliveryResult } from './deliver.ts';
 import { webhookBody, type WebhookFormat } from './webhook-formats.ts';
 import type { AlertView } from './view.ts';
@@ -29,11 +29,21 @@ export function webhookFormat(target: string): WebhookFormat {
   return 'json';
 }
 
-/** Is this address one a webhook may not reach by default (loopback, private, link-local, …)? */
+/**
+ * Is this address one a webhook may not reach by default (loopback, private, link-local, …)?
+ * An IPv6 address that embeds IPv4 addresses (compatible, mapped, 6to4, NAT64, Teredo) is
+ * judged by them: `::a00:1` is 10.0.0.1, not a public IPv6 host.
+ */
 export function isPrivateAddress(ip: string): boolean {
   const n = normalizeIp(ip);
   if (!ipaddr.isValid(n)) return true;
-  return ipaddr.parse(n).range() !== 'unicast';
+  const addr = ipaddr.parse(n);
+  if (addr.kind() === 'ipv6') {
+    const inner = embeddedIpv4(addr as ipaddr.IPv6);
+    if (inner === null) return true;
+    if (inner.length > 0) return inner.some((v4) => v4.range() !== 'unicast');
+  }
+  return addr.range() !== 'unicast';
 }
 
 /**

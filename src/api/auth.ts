@@ -48,3 +48,21 @@ export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHand
     next();
   };
 }
+
+/**
+ * GET /metrics: the counters tell an intruder which action tripped a decoy, so they need a
+ * credential too: METRICS_TOKEN as a bearer (a scrape-only secret for Prometheus, compared in
+ * constant time and never an API key), or any API key.
+ */
+export function requireMetricsAuth(deps: Pick<AppDeps, 'db' | 'config'>): RequestHandler {
+  const token = deps.config.METRICS_TOKEN ? Buffer.from(hashApiKey(deps.config.METRICS_TOKEN), 'hex') : null;
+  const apiKey = requireApiKey(deps);
+  return (req, res, next) => {
+    const presented = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    if (token && presented && timingSafeEqual(Buffer.from(hashApiKey(presented), 'hex'), token)) {
+      res.locals.actor = { id: 'metrics-token', ip: req.ip } satisfies Actor;
+      return next();
+    }
+    return apiKey(req, res, next);
+  };
+}

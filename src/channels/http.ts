@@ -3,12 +3,15 @@ import type { Config } from '../config.ts';
 import type { AnyDb } from '../db/store.ts';
 import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
+import type { StorageBudget } from '../hits/budget.ts';
 import type { HitRecorder } from '../hits/record-hit.ts';
 import type { Logger } from '../logger.ts';
 import { idCandidates } from '../tokens/ids.ts';
 import type { HttpReply, HttpRequestInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, httpLookupKinds } from '../tokens/registry.ts';
+import { createRateLimiter } from './dns-guard.ts';
 import { clientIp, compileTrust } from './proxy.ts';
+import { redactHeader, redactQuery, redactUrl } from './redact.ts';
 import { site, staticAnswer } from './site.ts';
 
 /** Size bounds of the attacker-facing HTTP listener. */
@@ -29,6 +32,8 @@ export interface PublicDeps {
   db: AnyDb;
   log: Logger;
   recorder: HitRecorder;
+  /** Where requests refused by PUBLIC_RATE_LIMIT are counted (metrics, dashboard). */
+  budget?: StorageBudget;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -45,6 +50,23 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   const trust = compileTrust(config.TRUST_PROXY);
   const lookupKinds = httpLookupKinds();
   const serverHeader = config.PUBLIC_SERVER_HEADER;
+  // Per source address, before anything costs CPU or storage: a flood from one source past
+  // PUBLIC_RATE_LIMIT gets nginx's limit_req answer (503) and is counted, not recorded.
+  const limiter = createRateLimiter({ perSecond: config.PUBLIC_RATE_LIMIT });
+  let warnedAt = 0;
+  const overRate = (sourceIp: string): boolean => {
+    if (limiter.allow(sourceIp)) return false;
+    const now = Date.now();
+    if (deps.budget) {
+      deps.budget.counts.rateLimited++;
+      deps.budget.counts.lastAt = now;
+    }
+    if (now - warnedAt > 60_000) {
+      warnedAt = now;
+      log.warn({ event: 'http-rate-limited', sourceIp, limit: config.PUBLIC_RATE_LIMIT }, 'public listener: a source went over PUBLIC_RATE_LIMIT; its excess requests get 503 and are counted, not recorded');
+    }
+    return true;
+  };
 
   const send = (req: IncomingMessage, res: ServerResponse, reply: HttpReply): void => {
     const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
@@ -71,6 +93,8 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const sourceIp = clientIp(req, trust);
+    if (overRate(sourceIp)) return send(req, res, site.unavailable());
     const rawUrl = req.url ?? '/';
     if (rawUrl.length > PUBLIC_LIMITS.maxUrl) return send(req, res, site.uriTooLong());
     let parsed: URL;
@@ -81,7 +105,6 @@ export function createPublicHandler(deps: PublicDeps): Handler {
     }
     const body = await readBody(req, PUBLIC_LIMITS.maxBody);
     if (body === 'too-large') return send(req, res, site.tooLarge());
-    const sourceIp = clientIp(req, trust);
     const info: HttpRequestInfo = {
       method: req.method ?? 'GET',
       url: rawUrl,
@@ -112,11 +135,11 @@ export function createPublicHandler(deps: PublicDeps): Handler {
       sourcePort: req.socket.remotePort ?? null,
       forwardedFor: headerValue(req.headers['x-forwarded-for']),
       userAgent: headerValue(req.headers['user-agent']),
-      referer: headerValue(req.headers.referer),
+      referer: redactedReferer(req.headers.referer, live.id),
       method: info.method,
       path: parsed.pathname,
-      query: storedQuery(parsed.search, parsed.searchParams),
-      headers: storedHeaders(req),
+      query: redactQuery(parsed.search, live.id),
+      headers: storedHeaders(req, live.id),
       facts,
     });
     send(req, res, respond(kind, info, live));
@@ -168,28 +191,20 @@ function headerValue(v: string | string[] | undefined): string | null {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'apikey', 'x-auth-token', 'x-access-token', 'x-amz-security-token']);
-/** Query parameters that carry secrets (API keys, tokens, passwords, signatures): stored redacted. */
-const SECRET_PARAMS = /^(api_?key|key|token|access_token|password|passwd|pass|secret|x-amz-signature|x-amz-security-token|signature)$/i;
-
-/** The query as stored with a hit: verbatim, unless a secret-bearing parameter must be redacted. */
-function storedQuery(search: string, params: URLSearchParams): string | null {
-  const raw = search.replace(/^\?/, '');
-  if (!raw) return null;
-  if (![...params.keys()].some((k) => SECRET_PARAMS.test(k))) return raw;
-  const out = new URLSearchParams();
-  for (const [k, v] of params) out.append(k, SECRET_PARAMS.test(k) ? `[redacted ${v.length} chars]` : v);
-  return out.toString();
+function redactedReferer(v: string | undefined, salt: string): string | null {
+  return v === undefined ? null : redactUrl(v, salt);
 }
 
-/** Headers kept with the hit: bounded in count and size; credentials masked (never store a password that is not ours). */
-function storedHeaders(req: IncomingMessage): Record<string, string> {
+/**
+ * Headers kept with the hit: bounded in count and size; secret-bearing ones (redact.ts) kept only
+ * as length and digest salted with `salt` (the token id): never store a credential that is not ours.
+ */
+function storedHeaders(req: IncomingMessage, salt: string): Record<string, string> {
   const out: Record<string, string> = {};
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length && Object.keys(out).length < PUBLIC_LIMITS.maxStoredHeaders; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
-    let value = raw[i + 1] ?? '';
-    if (SECRET_HEADERS.has(name)) value = `${/^[A-Za-z0-9-]+ /.exec(value)?.[0] ?? ''}[redacted ${value.length} chars]`;
+    let value = redactHeader(name, raw[i + 1] ?? '', salt);
     if (value.length > PUBLIC_LIMITS.maxStoredHeaderValue) value = `${value.slice(0, PUBLIC_LIMITS.maxStoredHeaderValue)}…`;
     out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
   }

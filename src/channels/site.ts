@@ -17,6 +17,7 @@ const BAD_REQUEST = page('400.html');
 const TOO_LARGE = page('413.html');
 const URI_TOO_LONG = page('414.html');
 const SERVER_ERROR = page('500.html');
+const UNAVAILABLE = page('503.html');
 const HTML = 'text/html';
 
 /** A transparent 1x1 GIF (the classic web bug). */
@@ -47,6 +48,8 @@ export const site = {
   tooLarge: (): HttpReply => ({ status: 413, headers: { 'content-type': HTML, connection: 'close' }, body: TOO_LARGE }),
   uriTooLong: (): HttpReply => ({ status: 414, headers: { 'content-type': HTML, connection: 'close' }, body: URI_TOO_LONG }),
   serverError: (): HttpReply => ({ status: 500, headers: { 'content-type': HTML }, body: SERVER_ERROR }),
+  /** What nginx's limit_req answers a client over its rate. */
+  unavailable: (): HttpReply => ({ status: 503, headers: { 'content-type': HTML }, body: UNAVAILABLE }),
   /** A 1x1 image of the type the path's file name implies (GIF when it names none). */
   pixel: (path = ''): HttpReply => {
     const img = imageFor(path);

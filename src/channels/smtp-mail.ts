@@ -1,5 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { MailParser, type AttachmentStream, type HeaderValue, type MessageText } from 'mailparser';
+import { trimEndChars } from '../text.ts';
+import { HeaderFilter } from './mail-headers.ts';
 
 /**
  * Streaming, size-bounded parsing of one inbound mail for the SMTP listener: what a hit keeps
@@ -10,6 +12,8 @@ import { MailParser, type AttachmentStream, type HeaderValue, type MessageText }
 export const SMTP_LIMITS = {
   maxStoredText: 2000,
   maxLinks: 20,
+  /** Link matches looked at, repeats included (bounds the scan when one link repeats). */
+  maxLinksExamined: 200,
   maxLinkLength: 300,
   maxAttachments: 20,
   /** Text and HTML scanned for links. */
@@ -21,6 +25,17 @@ export const SMTP_LIMITS = {
    */
   maxParsed: 1024 * 1024,
   maxHeaderValue: 256,
+  /**
+   * Header block of one MIME part handed to the parser (each line counts at least 64 bytes);
+   * larger is a parse error (the hit is kept, marked truncated). Header parsing is one
+   * synchronous call, so this bounds how long a part's header can hold the event loop.
+   */
+  maxHeadBytes: 32 * 1024,
+  /** Top-level header fields passed to the parser: each at most maxHeaderField bytes, maxHeaderBlock in all (see mail-headers.ts). */
+  maxHeaderField: 4096,
+  maxHeaderBlock: 16 * 1024,
+  /** MIME parts per message handed to the parser (mailparser's default is 1000). */
+  maxParts: 200,
 } as const;
 
 /** What is kept of one message. */
@@ -35,6 +50,8 @@ export interface ParsedMail {
 }
 
 const KEPT_HEADERS = ['from', 'reply-to', 'to', 'cc', 'message-id', 'date', 'x-mailer', 'user-agent', 'return-path', 'x-originating-ip'];
+/** Top-level fields the parser gets: the kept ones, the subject, and what finds the MIME parts. */
+const PARSED_HEADERS = new Set([...KEPT_HEADERS, 'subject', 'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition']);
 
 /**
  * Parse the message as it streams in. At most `limit` bytes reach the parser (the rest is only
@@ -44,7 +61,18 @@ const KEPT_HEADERS = ['from', 'reply-to', 'to', 'cc', 'message-id', 'date', 'x-m
 export function parseMail(stream: Readable, limit: number): Promise<ParsedMail> {
   return new Promise((resolve, reject) => {
     const out: ParsedMail = { subject: null, headers: {}, text: '', links: [], attachments: [], size: 0, truncated: false };
-    const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true, maxHtmlLengthToParse: SMTP_LIMITS.maxScan });
+    const parser = new MailParser({
+      skipHtmlToText: true,
+      skipTextToHtml: true,
+      skipTextLinks: true,
+      skipImageLinks: true,
+      maxHtmlLengthToParse: SMTP_LIMITS.maxScan,
+      maxHeadSize: SMTP_LIMITS.maxHeadBytes,
+      maxChildNodes: SMTP_LIMITS.maxParts,
+      // An attached message stays an attachment (counted): its headers would be parsed like the top-level ones.
+      ignoreEmbedded: true,
+    });
+    const headerFilter = new HeaderFilter({ keep: PARSED_HEADERS, maxField: SMTP_LIMITS.maxHeaderField, maxTotal: SMTP_LIMITS.maxHeaderBlock });
     const cap = new Transform({
       transform(chunk: Buffer, _enc, done: TransformCallback) {
         const room = limit - out.size;
@@ -79,7 +107,10 @@ export function parseMail(stream: Readable, limit: number): Promise<ParsedMail> 
       out.text = clip(text.trim(), SMTP_LIMITS.maxStoredText);
       out.links = extractLinks(`${text.slice(0, SMTP_LIMITS.maxScan)}\n${html.slice(0, SMTP_LIMITS.maxScan)}`);
     });
-    parser.on('end', () => resolve(out));
+    parser.on('end', () => {
+      if (headerFilter.clipped) out.truncated = true;
+      resolve(out);
+    });
     parser.on('error', () => {
       // A malformed message is still a delivery to the token: keep what was parsed, drain the
       // rest (counting it) and answer once the client has sent the whole message.
@@ -90,7 +121,7 @@ export function parseMail(stream: Readable, limit: number): Promise<ParsedMail> 
       else stream.once('end', () => resolve(out));
     });
     stream.on('error', reject);
-    stream.pipe(cap).pipe(parser);
+    stream.pipe(cap).pipe(headerFilter).pipe(parser);
   });
 }
 
@@ -103,11 +134,20 @@ function headerText(v: HeaderValue): string {
   return String(v);
 }
 
-function extractLinks(s: string): string[] {
+const LINK = /https?:\/\/[^\s"'<>()]{1,2000}/gi;
+
+/**
+ * Distinct links in scanned text, at most `maxLinks`. Linear in the text: the pattern has one
+ * bounded quantifier, trailing punctuation is trimmed by a loop (`/[.,;:!?]+$/` is quadratic in
+ * a run of dots), and at most `maxLinksExamined` matches are looked at, so a body repeating one
+ * link cannot keep the loop going to the end of the scan window.
+ */
+export function extractLinks(s: string): string[] {
   const found = new Set<string>();
-  for (const m of s.matchAll(/https?:\/\/[^\s"'<>()]{1,2000}/gi)) {
-    found.add(clip(m[0].replace(/&amp;/g, '&').replace(/[.,;:!?]+$/, ''), SMTP_LIMITS.maxLinkLength));
-    if (found.size >= SMTP_LIMITS.maxLinks) break;
+  let examined = 0;
+  for (const m of s.matchAll(LINK)) {
+    found.add(clip(trimEndChars(m[0].replaceAll('&amp;', '&'), '.,;:!?'), SMTP_LIMITS.maxLinkLength));
+    if (found.size >= SMTP_LIMITS.maxLinks || ++examined >= SMTP_LIMITS.maxLinksExamined) break;
   }
   return [...found];
 }

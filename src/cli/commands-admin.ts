@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { printable } from '../text.ts';
 import { ApiError } from './api-client.ts';
 import { connect, err, out, str, UsageError, withLocalDb, type Command } from './command.ts';
 
@@ -20,8 +21,11 @@ export const adminCommands: Record<string, Command> = {
       if (str(values.status)) q.set('status', str(values.status) ?? '');
       const body = await api.download(`/exports/${what}?${q}`);
       if (str(values.out)) {
-        await writeFile(str(values.out) ?? '', body);
+        await writeFile(str(values.out) ?? '', body, { mode: 0o600 }); // hits and incidents: owner-only
         err(`wrote ${body.length} bytes to ${str(values.out)}`);
+      } else if (process.stdout.isTTY) {
+        // Shown on a terminal: control characters from hits are neutralised (piped output stays byte for byte).
+        process.stdout.write(printable(body.toString('utf8'), true));
       } else process.stdout.write(body);
       return 0;
     },

@@ -1,8 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
+import { jsonLineSafe, printable } from '../text.ts';
 import { connect, err, out, str, UsageError, type Command } from './command.ts';
 import { parseParams, parsePlan, runPlan } from './plan.ts';
 import { plantOne, type TokenJson } from './plant.ts';
+
+/**
+ * One tab-separated output line. Values come from hits and tokens (user agents, decoded user
+ * names, token names): each is neutralised (printable), so no escape sequence, C1 control or
+ * tab from an intruder reaches the terminal or shifts a column.
+ */
+const row = (values: readonly (string | number)[]): string => values.map((v) => printable(String(v))).join('\t');
 
 /** Commands that plant, list, watch and retire tokens through a server's API. */
 export const tokenCommands: Record<string, Command> = {
@@ -74,10 +82,10 @@ export const tokenCommands: Record<string, Command> = {
       if (str(values.location)) q.set('location', str(values.location) ?? '');
       if (values.disabled) q.set('enabled', 'false');
       const page = await api.get<{ items: TokenJson[]; total: number }>(`/tokens?${q}`);
-      if (values.json) page.items.forEach((t) => out(JSON.stringify(t)));
+      if (values.json) page.items.forEach((t) => out(jsonLineSafe(JSON.stringify(t))));
       else {
         out(['id', 'kind', 'enabled', 'hits', 'last hit', 'name', 'location'].join('\t'));
-        for (const t of page.items) out([t.id, t.kind, t.enabled ? 'yes' : 'no', t.hitCount, t.lastHitAt ?? '-', t.name, t.location ?? '-'].join('\t'));
+        for (const t of page.items) out(row([t.id, t.kind, t.enabled ? 'yes' : 'no', t.hitCount, t.lastHitAt ?? '-', t.name, t.location ?? '-']));
         err(`${page.items.length} of ${page.total} tokens`);
       }
       return 0;
@@ -93,9 +101,9 @@ export const tokenCommands: Record<string, Command> = {
       const base = str(values.token) ? `/tokens/${str(values.token)}/hits` : '/hits';
       type Hit = { id: number; at: string; tokenId: string; channel: string; sourceIp: string | null; userAgent: string | null; classification: string; actor: { user: string | null; host: string | null; domain: string | null } };
       const print = (h: Hit) => {
-        if (values.json) return out(JSON.stringify(h));
+        if (values.json) return out(jsonLineSafe(JSON.stringify(h)));
         const actor = h.actor.user ? `${h.actor.domain ? `${h.actor.domain}\\` : ''}${h.actor.user}@${h.actor.host ?? '?'}` : '';
-        out([h.at, h.tokenId, h.channel, h.classification, h.sourceIp ?? '-', actor || '-', h.userAgent ?? '-'].join('\t'));
+        out(row([h.at, h.tokenId, h.channel, h.classification, h.sourceIp ?? '-', actor || '-', h.userAgent ?? '-']));
       };
       const first = new URLSearchParams({ limit: '100', order: 'asc' });
       if (str(values.since)) first.set('since', str(values.since) ?? '');

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { ensurePrivateDir, ensurePrivateFile } from '../files.ts';
 import * as schema from './schema.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -21,12 +22,12 @@ export interface OpenOptions {
 }
 
 /**
- * Open the embedded database: WAL journal (readers never block the writer), a busy timeout
- * instead of instant SQLITE_BUSY, foreign keys enforced, then apply migrations.
+ * Open the embedded database: owner-only files, WAL journal (readers never block the writer), a
+ * busy timeout instead of instant SQLITE_BUSY, foreign keys enforced, then apply migrations.
  * In WAL mode with synchronous=NORMAL a committed transaction survives a process crash.
  */
 export function openDatabase(options: OpenOptions): Db {
-  if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
+  if (options.path !== ':memory:') privateDatabaseFiles(options.path);
   const sqlite = new Database(options.path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
@@ -37,6 +38,16 @@ export function openDatabase(options: OpenOptions): Db {
   const db = drizzle(sqlite, { schema }) as Db;
   if (options.migrate ?? true) migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
   return db;
+}
+
+/**
+ * The database's folder 0700 and the database, WAL and shared-memory files 0600 (they hold
+ * planted secrets and hit data): created so, or tightened when an earlier version left them 0644.
+ */
+function privateDatabaseFiles(path: string): void {
+  ensurePrivateDir(dirname(resolve(path)));
+  ensurePrivateFile(path);
+  for (const extra of [`${path}-wal`, `${path}-shm`]) if (existsSync(extra)) ensurePrivateFile(extra);
 }
 
 /** Cheap liveness probe used by /healthz. */

@@ -4,6 +4,7 @@ import { pathOf } from '../alerts/path.ts';
 import type { IncidentRow, IncidentStatus } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { csvRow } from '../csv.ts';
+import { jsonLineSafe } from '../text.ts';
 import type { IncidentForStix } from './stix.ts';
 
 export interface IncidentExportFilter {
@@ -43,7 +44,7 @@ export async function* incidentsCsv(db: AnyDb, f: IncidentExportFilter, adminUrl
 
 export async function* incidentsJsonl(db: AnyDb, f: IncidentExportFilter, adminUrl: string): AsyncGenerator<string> {
   for await (const i of iterateIncidents(db, f)) {
-    yield `${JSON.stringify({
+    yield `${jsonLineSafe(JSON.stringify({
       id: i.id,
       actorKey: i.actorKey,
       actorLabel: i.actorLabel,
@@ -64,7 +65,7 @@ export async function* incidentsJsonl(db: AnyDb, f: IncidentExportFilter, adminU
       path: pathOf(await incidentEntities(db, i.id)),
       reasons: i.reasons.map((r) => ({ code: r.code, text: r.text, at: new Date(r.at).toISOString(), hitId: r.hitId })),
       mergedInto: i.mergedInto,
-    })}\n`;
+    }))}\n`;
   }
 }
 

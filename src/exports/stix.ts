@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { HitRow, TokenRow } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { describeArtifact } from '../tokens/service.ts';
+import { explainHit } from '../hits/meaning.ts';
 import { findKind } from '../tokens/registry.ts';
 import { iterateHits, tokenCache, type HitExportFilter } from './hits.ts';
 
@@ -107,7 +108,7 @@ export async function buildStixBundle(db: AnyDb, config: Config, opts: StixOptio
         sighting_of_ref: indicator,
         observed_data_refs: [observed],
         where_sighted_refs: [identity],
-        description: `${h.channel} trigger of honeytoken "${t.name}" (${h.classification})`,
+        description: `${explainHit(h, t).action} (${h.channel} trigger of honeytoken "${t.name}", ${h.classification})`,
       }),
     );
   }

@@ -1,48 +1,134 @@
+import { createHash } from 'node:crypto';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
+import { createStorageBudget, rowBytes, type FoldReason, type StorageBudget } from './budget.ts';
 
 export interface FloodOptions {
   /** Identical hits from one source stored as separate rows within the window. @default 20 */
   threshold: number;
-  /** Window in which identical hits are counted. @default 60000 */
+  /** Window in which hits are counted. @default 60000 */
   windowMs: number;
-  /** Most (source, event) pairs remembered; the table is cleared when full. @default 50000 */
+  /**
+   * HTTP: rows per action (token, source, method, path, credential, what the kind decoded),
+   * whatever else the query string or user agent say, within the window. @default unlimited
+   */
+  actionRows?: number;
+  /** HTTP: rows per source address within the window, all tokens and actions together. @default unlimited */
+  sourceRows?: number;
+  /** Global bytes-per-minute budget of new rows (budget.ts). @default unlimited */
+  budget?: StorageBudget;
+  /** Most keys remembered per table; a table is cleared when full. @default 50000 */
   maxKeys?: number;
 }
 
+/** What to do with one hit: store it as a row, fold it into an earlier row, or count it without a row. */
+export type FloodDecision = { store: true } | { fold: HitRow; reason: FoldReason } | { drop: true };
+
+/** What the kind decoded (an AWS action, a portal outcome), as a short key part: another decoded action is another action. */
+function digest(details: unknown): string {
+  return details ? createHash('sha1').update(JSON.stringify(details)).digest('base64') : '';
+}
+
+interface Window {
+  since: number;
+  count: number;
+  hit?: HitRow;
+}
+
 /**
- * Flood control without data loss: the first `threshold` identical hits from one source within
- * `windowMs` are stored as rows; later ones are folded into the last stored row (its
- * `repeatCount` and `lastAt` grow), so one source hammering one token cannot grow the database
- * without bound, while every distinct event (another path, agent, name or source) is a row.
+ * Flood control without silent loss. Levels, each within `windowMs`:
+ *
+ * 1. identical hits (same token, source and every field that tells events apart) past
+ *    `threshold` fold into the last stored row (its `repeatCount` and `lastAt` grow);
+ * 2. HTTP: past `actionRows` rows for one action (token, source, method, path, credential and
+ *    what the kind decoded, such as an AWS API action), further variants of it (another query
+ *    string or user agent: cache busters, a query-varying flood) fold into the action's last row;
+ * 3. HTTP: past `sourceRows` rows for one source, its hits fold into its last row for that token
+ *    (the first hit of a token it had not touched in the window still gets a row);
+ * 4. a new row must fit the global budget; one that does not folds into the source's last row
+ *    for the token, or, with none, is counted on the token and in the budget's counts, not stored.
+ *
+ * Every distinct event within the bounds is a row. DNS and SMTP hits use level 1 keyed as before
+ * (name and type, sender and subject …) and level 4: their sources are relays (resolvers, mail
+ * servers) that carry many people's lookups and mail, so levels 2 and 3 would merge actors.
  */
 export function createFloodGate(opts: FloodOptions) {
   const max = opts.maxKeys ?? 50_000;
-  const seen = new Map<string, { since: number; count: number; hit?: HitRow }>();
-  const keyOf = (r: NewHitRow): string =>
-    [r.tokenId, r.channel, r.sourceIp, r.method, r.path, r.query, r.userAgent, r.qname, r.qtype, r.mailFrom, r.mailSubject, r.credential, r.actorUser, r.actorHost].join('\u0000');
+  const budget = opts.budget ?? createStorageBudget(0);
+  const identical = new Map<string, Window>();
+  const actions = new Map<string, Window>();
+  const sources = new Map<string, Window>();
+  /** The last stored row of each (token, source), the target of level 3 and 4 folds. */
+  const pairs = new Map<string, Window>();
+
+  const current = (table: Map<string, Window>, key: string, now: number): Window => {
+    let w = table.get(key);
+    if (!w || now - w.since > opts.windowMs) {
+      if (table.size >= max) table.clear();
+      w = { since: now, count: 0 };
+      table.set(key, w);
+    }
+    return w;
+  };
+  const keys = (r: NewHitRow) => ({
+    identical: [r.tokenId, r.channel, r.sourceIp, r.method, r.path, r.query, r.userAgent, r.qname, r.qtype, r.mailFrom, r.mailSubject, r.credential, r.actorUser, r.actorHost].join('\u0000'),
+    action: r.channel === 'http' ? [r.tokenId, r.sourceIp, r.method, r.path, r.credential, r.actorUser, r.actorHost, r.classification, digest(r.details)].join('\u0000') : null,
+    // DNS and SMTP sources are relays (a resolver, a mail server) carrying many people's
+    // lookups and mail: a budget per source would fold distinct actors together.
+    source: r.channel === 'http' ? `${r.sourceIp}` : null,
+    pair: `${r.tokenId}\u0000${r.sourceIp}`,
+  });
+  const fold = (hit: HitRow, reason: FoldReason): FloodDecision => {
+    budget.counts.folded[reason]++;
+    return { fold: hit, reason };
+  };
+
   return {
-    /** The stored hit this one should be folded into, or null to store it as a row of its own. */
-    foldInto(row: NewHitRow): HitRow | null {
-      const key = keyOf(row);
+    /** Decide what happens to `row` (and count it); call `stored` after storing a row. */
+    decide(row: NewHitRow): FloodDecision {
       const now = row.at.getTime();
-      let s = seen.get(key);
-      if (!s || now - s.since > opts.windowMs) {
-        if (seen.size >= max) seen.clear();
-        s = { since: now, count: 0 };
-        seen.set(key, s);
+      const k = keys(row);
+      const same = current(identical, k.identical, now);
+      same.count++;
+      if (same.count > opts.threshold && same.hit) return fold(same.hit, 'identical');
+      if (k.action !== null) {
+        const action = current(actions, k.action, now);
+        if (action.hit && action.count >= (opts.actionRows ?? Number.POSITIVE_INFINITY)) return fold(action.hit, 'action');
       }
-      s.count++;
-      return s.count > opts.threshold && s.hit ? s.hit : null;
+      // A planted secret used is the strongest signal: past levels 1 and 2 (the same use again) it is
+      // always a row of its own, over any source or storage budget, so it is correlated and pages.
+      if (row.credential) {
+        budget.take(rowBytes(row));
+        return { store: true };
+      }
+      const pair = pairs.get(k.pair);
+      const last = pair && now - pair.since <= opts.windowMs ? pair.hit : undefined;
+      if (k.source !== null && last && current(sources, k.source, now).count >= (opts.sourceRows ?? Number.POSITIVE_INFINITY)) return fold(last, 'source');
+      if (budget.take(rowBytes(row))) return { store: true };
+      if (last) return fold(last, 'budget');
+      budget.counts.unstored++;
+      budget.counts.lastAt = now;
+      return { drop: true };
     },
-    /** Remember the row a key's hits are folded into. */
+    /** Remember the row a hit was stored as (the target of later folds). */
     stored(row: NewHitRow, hit: HitRow): void {
-      const s = seen.get(keyOf(row));
-      if (s) s.hit = hit;
+      const now = row.at.getTime();
+      const k = keys(row);
+      const same = identical.get(k.identical);
+      if (same) same.hit = hit;
+      if (k.action !== null) {
+        const action = current(actions, k.action, now);
+        action.count++;
+        action.hit = hit;
+      }
+      if (k.source !== null) current(sources, k.source, now).count++;
+      if (pairs.size >= max) pairs.clear();
+      pairs.set(k.pair, { since: now, count: 1, hit });
     },
     /** Forget everything (after a failed transaction, remembered rows may not exist). */
     reset(): void {
-      seen.clear();
+      for (const table of [identical, actions, sources, pairs]) table.clear();
     },
+    budget,
   };
 }
 

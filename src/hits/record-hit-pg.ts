@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PgDb } from '../db/pg.ts';
 import { hits } from '../db/schema-pg.ts';
+import { unstoredHit } from '../db/queries/hits.ts';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
 import type { Token } from '../tokens/kind.ts';
 import type { PgCorrelator } from './correlate-pg.ts';
@@ -48,12 +49,17 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
       const fresh: { i: number; row: NewHitRow; hit: HitRow }[] = [];
       const repeats = new Set<HitRow>();
       rows.forEach((row, i) => {
-        const into = deps.flood?.foldInto(row);
-        if (into) {
+        const decision = deps.flood?.decide(row) ?? { store: true };
+        if ('fold' in decision) {
+          const into = decision.fold;
           into.repeatCount += 1;
           into.lastAt = row.at;
           repeats.add(into);
           out[i] = { hit: into, repeat: true };
+          return;
+        }
+        if ('drop' in decision) {
+          out[i] = { hit: unstoredHit(row), repeat: false };
           return;
         }
         const hit = { repeatCount: 1, lastAt: null } as unknown as HitRow;
@@ -149,7 +155,8 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
           if (!one) throw new Error('hit was not stored');
           const { hit } = one;
           stats.hits++;
-          recorded.push({ hit, token: pending.event.token as Token, repeat: one.repeat });
+          // A hit over the storage budget (id 0) is counted on its token but is no row an intrusion can hold.
+          if (hit.id !== 0) recorded.push({ hit, token: pending.event.token as Token, repeat: one.repeat });
           logHit(log, hit, pending.event.token);
           answered.push(() => pending.resolve(hit));
         } catch (err) {

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.ts';
-import { hitWriter } from '../db/queries/hits.ts';
+import { hitWriter, unstoredHit } from '../db/queries/hits.ts';
 import type { Channel, HitRow, NewHitRow } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { HitFacts, Token } from '../tokens/kind.ts';
@@ -126,8 +126,9 @@ export function createHitRecorder(
   const writer = hitWriter(db);
   const persist = (event: HitEvent): Recorded => {
     const row = toRow(event);
-    const repeated = deps.flood?.foldInto(row);
-    if (repeated) return { hit: writer.repeat(repeated, row.at), token: event.token, repeat: true };
+    const decision = deps.flood?.decide(row) ?? { store: true };
+    if ('fold' in decision) return { hit: writer.repeat(decision.fold, row.at), token: event.token, repeat: true };
+    if ('drop' in decision) return { hit: unstoredHit(row), token: event.token };
     if (deps.classify) row.classification = deps.classify(row, event.token);
     for (const p of deps.prepare ?? []) p(row, event.token);
     const hit = writer.insert(row);
@@ -137,7 +138,8 @@ export function createHitRecorder(
   const persistBatch = db.$client.transaction((events: HitEvent[]) => {
     const stored = events.map(persist);
     for (const [tokenId, t] of perTokenCounts(stored.map((r) => r.hit))) writer.touchToken(tokenId, t.n, t.at);
-    correlate(stored);
+    // A hit over the storage budget (id 0) is counted on its token but is no row an intrusion can hold.
+    correlate(stored.filter((r) => r.hit.id !== 0));
     return stored.map((r) => r.hit);
   });
 
@@ -327,8 +329,9 @@ function boundJson(value: Record<string, unknown> | null): Record<string, unknow
 export function logHit(log: Logger, hit: HitRow, token: Token): void {
   // One info line per stored hit, whatever its classification (echoes, scanners and noise too:
   // the log is a record). A repeat folded into an earlier row (flood control) logs at debug:
-  // the row's count tells the rest, and a flood must not flood the log.
-  const quiet = hit.repeatCount > 1;
+  // the row's count tells the rest, and a flood must not flood the log. So does a hit over the
+  // storage budget (id 0): the budget's counts and its warn line per minute tell those.
+  const quiet = hit.repeatCount > 1 || hit.id === 0;
   if (quiet && !log.isLevelEnabled('debug')) return;
   log[quiet ? 'debug' : 'info'](
     {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { collectionTechniques, detail } from './hit-words.ts';
+import { trimEndChars } from '../text.ts';
 import { defineKind } from './kind.ts';
 
 const params = z.object({}).describe('A DNS token needs no settings: its host name is derived from its id');
@@ -14,7 +15,7 @@ const MAX_DATA_LABELS = 8;
 
 /** RFC 4648 base32 without padding, case-insensitive; null when the text is not base32. */
 export function base32Decode(text: string): Buffer | null {
-  const clean = text.toUpperCase().replace(/=+$/, '');
+  const clean = trimEndChars(text.toUpperCase(), '=');
   let bits = 0;
   let value = 0;
   const out: number[] = [];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { bearerToken, choose, clipText, maskedPassword, randomString, sha256 } from './secrets.ts';
+import { trimEndChars } from '../text.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
@@ -135,7 +136,8 @@ function respond(req: HttpRequestInfo, t: Token<KubeParams>): HttpReply {
     const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 };
     return { status: 401, headers, body: JSON.stringify(status) };
   }
-  const rel = req.path.replace(/^\/k8s\/clusters\/[^/]+/, '').replace(/\/+$/, '') || '/';
+  // A loop, not /\/+$/: that regex is quadratic in a run of slashes an intruder controls.
+  const rel = trimEndChars(req.path.replace(/^\/k8s\/clusters\/[^/]+/, ''), '/') || '/';
   const doc = req.method === 'GET' ? discovery(rel, `10.${(t.id.charCodeAt(0) % 200) + 10}.0.1:6443`) : null;
   if (doc) return { status: 200, headers, body: JSON.stringify(doc) };
   const { group, resource, namespace } = target(rel);

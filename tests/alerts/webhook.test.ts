@@ -62,8 +62,9 @@ describe('webhooks', () => {
     expect(t.attachments[0]?.content.body.some((b) => b.type === 'FactSet')).toBe(true);
 
     const d = JSON.parse(by('/discord').body) as { embeds: { title: string; color: number; fields: { name: string; value: string }[] }[]; allowed_mentions: unknown };
-    expect(d.embeds[0]?.title).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\]/);
-    expect(d.embeds[0]?.fields.find((f) => f.name === 'Planted')?.value).toBe('\\\\fs01\\hr on FS01');
+    // Discord markdown escapes (tests/alerts/markup.test.ts): `\[MEDIUM\]` shows as [MEDIUM], `\\\\fs01\\hr` as \\fs01\hr.
+    expect(d.embeds[0]?.title).toMatch(/^\\\[Honeytrail #\d+\\\] \\\[MEDIUM\\\]/);
+    expect(d.embeds[0]?.fields.find((f) => f.name === 'Planted')?.value).toBe('\\\\\\\\fs01\\\\hr on FS01');
     expect(d.allowed_mentions).toEqual({ parse: [] });
 
     await waitFor(async () => (await listAlerts(db(srv), { status: 'sent', limit: 10 })).length === 4, 5000, 'all rows sent');

@@ -179,7 +179,7 @@ describe('GET /metrics', () => {
   it('exposes token, hit, incident and outbox counts in the Prometheus text format', async () => {
     const created = await request(app).post('/api/v1/tokens').set(auth).send({ kind: 'web-bug', name: 'metered' });
     await fetch(created.body.artifact.url);
-    const res = await request(app).get('/metrics');
+    const res = await request(app).get('/metrics').set(auth);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     expect(res.text).toMatch(/^# TYPE honeytrail_hits_total counter$/m);

@@ -478,12 +478,16 @@ const scenarios: [string, Scenario][] = [
       expect(await importIndicators(db, [])).toBe(0);
       const summary = await intelSummary(db);
       expect(summary.slice(0, 4)).toEqual([
-        { label: 'APT-X', type: 'cidr', count: 1 },
-        { label: 'APT-X', type: 'domain', count: 1 },
-        { label: 'APT-X', type: 'ip', count: 1 },
-        { label: 'Bulk-0', type: 'ip', count: 250 },
+        { label: 'APT-X', type: 'cidr', purpose: 'threat', count: 1 },
+        { label: 'APT-X', type: 'domain', purpose: 'threat', count: 1 },
+        { label: 'APT-X', type: 'ip', purpose: 'threat', count: 1 },
+        { label: 'Bulk-0', type: 'ip', purpose: 'threat', count: 250 },
       ]);
-      expect(summary.at(-1)).toEqual({ label: 'Phish', type: 'ip', count: 1 });
+      expect(summary.at(-1)).toEqual({ label: 'Phish', type: 'ip', purpose: 'threat', count: 1 });
+      // A link checker's ranges are kept apart from threat intel by their purpose.
+      expect(await importIndicators(db, [{ type: 'cidr', value: '40.107.0.0/16', label: 'EOP', purpose: 'scanner' }])).toBe(1);
+      expect((await intelSummary(db)).find((x) => x.label === 'EOP')).toEqual({ label: 'EOP', type: 'cidr', purpose: 'scanner', count: 1 });
+      expect(await deleteIndicatorsByLabel(db, 'EOP')).toBe(1);
       const v1 = await intelVersion(db);
       expect(v1.split(':')[0]).toBe('2505');
       expect(await deleteIndicatorsByLabel(db, 'Phish')).toBe(2);

@@ -62,12 +62,19 @@ async function launch(dir: string, env: Record<string, string> = {}): Promise<{ 
   });
 }
 
+/**
+ * Every answered request must be a row of its own here (its `n` query parameter tells them
+ * apart), so the per-source rate limit, action folding and storage budgets are off: they fold or
+ * refuse a one-source load on purpose (tests/hits/storage-budget.test.ts).
+ */
+const EVERY_REQUEST_A_ROW = { PUBLIC_RATE_LIMIT: '0', FLOOD_ACTION_ROWS: '100000', HIT_SOURCE_ROWS: '1000000', HIT_STORAGE_BUDGET: '0' };
+
 /** A database with one web-bug token, and the server process started on it. */
 async function seededServer(dir: string): Promise<{ child: ChildProcess; tokenId: string; url: URL }> {
   const seed = openDatabase({ path: join(dir, 'honeytrail.db') });
   const { token, url } = await makeToken(seed, testConfig(dir), { kind: 'web-bug' });
   closeDatabase(seed);
-  const { child, publicPort } = await launch(dir);
+  const { child, publicPort } = await launch(dir, EVERY_REQUEST_A_ROW);
   const u = new URL(url ?? '');
   u.port = String(publicPort);
   return { child, tokenId: token.id, url: u };

@@ -41,7 +41,9 @@ describe('hit exports', () => {
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="?honeytrail-hits-[0-9-]+\.csv"?$/);
     const lines = res.text.trim().split('\r\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^"id","at","token_id"/);
+    expect(lines[0]).toMatch(/^"id","at","token_id".*"what","evidence","repeat_count"$/);
+    // What happened, in words, on every row (a user agent starting with = is no formula there either).
+    expect(lines[1]).toMatch(/"'=cmd\|'[^"]* fetched the link","touch","1"$/);
     expect(res.text).toContain(`"'=HYPERLINK(""http://evil"")"`);
     expect(res.text).toContain(`"'=cmd|' /C calc'!A0"`);
     expect(res.text).toContain(`"'+plus ""quoted"""`);
@@ -52,7 +54,8 @@ describe('hit exports', () => {
     const res = await request(app).get(`/api/v1/exports/hits?format=jsonl&tokenId=${tokenId}`).set(auth);
     const rows = res.text.trim().split('\n').map((l) => JSON.parse(l));
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ tokenId, channel: 'http', token: { kind: 'web-bug', location: '\\\\fs01\\hr' } });
+    expect(rows[0]).toMatchObject({ tokenId, channel: 'http', token: { kind: 'web-bug', location: '\\\\fs01\\hr' }, evidence: 'touch', techniques: ['T1039'] });
+    expect(rows[0].what).toMatch(/ fetched the link$/);
   });
 
   it('STIX 2.1 bundle passes the specification rules and links sightings to indicators and ATT&CK', async () => {

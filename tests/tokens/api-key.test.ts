@@ -2,6 +2,7 @@ import { parseEnv } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
+import { maskedPassword } from '../../src/tokens/secrets.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 
@@ -94,8 +95,9 @@ describe('api-key kind', () => {
     const hit = (await hitsOf(token.id)).at(-1);
     expect(hit).toMatchObject({ classification: 'probe', credential: null });
     expect(JSON.stringify(hit)).not.toContain(foreign);
-    expect(hit?.query).toBe(`api_key=%5Bredacted+${foreign.length}+chars%5D&page=2`);
-    expect(hit?.headers?.['x-api-key']).toBe(`[redacted ${foreign.length} chars]`);
+    const digest = maskedPassword(foreign, token.id).digest;
+    expect(hit?.query).toBe(`api_key=%5Bredacted+${foreign.length}+chars%2C+digest+${digest}%5D&page=2`);
+    expect(hit?.headers?.['x-api-key']).toBe(`[redacted ${foreign.length} chars, digest ${digest}]`);
   });
 
   it('an unknown key sent to the bare listener is not a hit and gets the stock 404', async () => {

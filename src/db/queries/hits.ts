@@ -26,36 +26,7 @@ export function hitWriter(db: Db) {
   const touch = db.$client.prepare('update tokens set hit_count = hit_count + ?, last_hit_at = max(coalesce(last_hit_at, 0), ?) where id = ?');
   return {
     insert(row: NewHitRow): HitRow {
-      const full: HitRow = {
-        id: 0,
-        tokenId: row.tokenId,
-        channel: row.channel,
-        at: row.at,
-        sourceIp: row.sourceIp ?? null,
-        sourcePort: row.sourcePort ?? null,
-        forwardedFor: row.forwardedFor ?? null,
-        userAgent: row.userAgent ?? null,
-        referer: row.referer ?? null,
-        method: row.method ?? null,
-        path: row.path ?? null,
-        query: row.query ?? null,
-        qname: row.qname ?? null,
-        qtype: row.qtype ?? null,
-        mailFrom: row.mailFrom ?? null,
-        mailTo: row.mailTo ?? null,
-        mailSubject: row.mailSubject ?? null,
-        actorUser: row.actorUser ?? null,
-        actorHost: row.actorHost ?? null,
-        actorDomain: row.actorDomain ?? null,
-        credential: row.credential ?? null,
-        headers: row.headers ?? null,
-        details: row.details ?? null,
-        classification: row.classification ?? 'alert',
-        incidentId: row.incidentId ?? null,
-        repeatCount: row.repeatCount ?? 1,
-        lastAt: row.lastAt ?? null,
-        intel: row.intel ?? null,
-      };
+      const full = unstoredHit(row);
       const values = HIT_COLUMNS.map(([, key]) => toDriver(full[key]));
       full.id = Number(insert.run(...values).lastInsertRowid);
       return full;
@@ -71,6 +42,43 @@ export function hitWriter(db: Db) {
     touchToken(tokenId: string, n: number, at: Date): void {
       touch.run(n, at.getTime(), tokenId);
     },
+  };
+}
+
+/**
+ * A row as it reads back from the database, with id 0: what the recorder hands back for a hit
+ * the storage budget counted on its token but did not store (and what an insert fills in).
+ */
+export function unstoredHit(row: NewHitRow): HitRow {
+  return {
+    id: 0,
+    tokenId: row.tokenId,
+    channel: row.channel,
+    at: row.at,
+    sourceIp: row.sourceIp ?? null,
+    sourcePort: row.sourcePort ?? null,
+    forwardedFor: row.forwardedFor ?? null,
+    userAgent: row.userAgent ?? null,
+    referer: row.referer ?? null,
+    method: row.method ?? null,
+    path: row.path ?? null,
+    query: row.query ?? null,
+    qname: row.qname ?? null,
+    qtype: row.qtype ?? null,
+    mailFrom: row.mailFrom ?? null,
+    mailTo: row.mailTo ?? null,
+    mailSubject: row.mailSubject ?? null,
+    actorUser: row.actorUser ?? null,
+    actorHost: row.actorHost ?? null,
+    actorDomain: row.actorDomain ?? null,
+    credential: row.credential ?? null,
+    headers: row.headers ?? null,
+    details: row.details ?? null,
+    classification: row.classification ?? 'alert',
+    incidentId: row.incidentId ?? null,
+    repeatCount: row.repeatCount ?? 1,
+    lastAt: row.lastAt ?? null,
+    intel: row.intel ?? null,
   };
 }
 

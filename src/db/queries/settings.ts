@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, like } from 'drizzle-orm';
 import { shared, type AnyDb } from '../store.ts';
 
 /** Instance state that must survive restarts (cursors, first-run flags). */
@@ -26,4 +26,12 @@ export async function takeSetting<T>(db: AnyDb, key: string): Promise<T | undefi
   const { db: q, t } = shared(db);
   const [row] = await q.delete(t.settings).where(eq(t.settings.key, key)).returning();
   return row?.value as T | undefined;
+}
+
+/** Every setting whose key starts with `prefix` (lower-case letters, digits, `-` and `:` only), bounded. */
+export async function settingsWithPrefix<T>(db: AnyDb, prefix: string, limit = 500): Promise<{ key: string; value: T; updatedAt: Date | null }[]> {
+  if (!/^[a-z0-9:-]+$/.test(prefix)) throw new Error('settings prefix must be [a-z0-9:-]');
+  const { db: q, t } = shared(db);
+  const rows = await q.select().from(t.settings).where(like(t.settings.key, `${prefix}%`)).orderBy(t.settings.key).limit(limit);
+  return rows.map((r) => ({ key: r.key, value: r.value as T, updatedAt: r.updatedAt }));
 }
