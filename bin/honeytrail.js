@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `honeytrail` command: runs the TypeScript CLI through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// The `honeytrail` command: the compiled CLI (dist/), or the TypeScript source through tsx when
+// the build is missing or older than the source (bin/launch.js).
+import { launch } from './launch.js';
 
-register();
-await import('../src/cli/main.ts');
+await launch('cli/main');

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { ConfigError } from './env.ts';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { validateTrust } from './channels/proxy.ts';
@@ -137,21 +137,6 @@ export type Config = Readonly<
 >;
 
 /** Raised when the environment is invalid; `problems` lists every bad variable. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-/**
- * Load `.env` from the working directory into the environment if it exists (variables already
- * set win). Called once by the entry points before `loadConfig`.
- */
-export function loadDotEnv(path = '.env'): void {
-  if (existsSync(path)) process.loadEnvFile(path);
-}
-
 /** Parse the environment into a frozen config, or throw ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -198,15 +183,6 @@ function parseSize(v: string): number {
   return Number(m?.[1] ?? 0) * factor;
 }
 
-/** Resolve the SQLite file path from DATABASE_URL (`file:./x.db`, `sqlite:x.db` or a bare path). */
-export function sqlitePath(databaseUrl: string): string {
-  if (/^(postgres|postgresql|mysql):/i.test(databaseUrl)) {
-    throw new ConfigError([
-      `DATABASE_URL: serving from ${databaseUrl.split(':')[0]} is not supported yet; use file:./path.db (honeytrail db copy --to postgres://... already moves a deployment; see docs/deployment.md)`,
-    ]);
-  }
-  return databaseUrl.replace(/^(file|sqlite):(\/\/)?/i, '') || ':memory:';
-}
 
 const cliSchema = z.object({
   HONEYTRAIL_SERVER: httpUrl.default('http://127.0.0.1:3000'),
@@ -223,3 +199,5 @@ export function loadCliEnv(env: Record<string, string | undefined> = process.env
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   return parsed.data;
 }
+
+export { ConfigError, loadDotEnv, sqlitePath } from './env.ts';

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { loadCliEnv, loadConfig } from '../config.ts';
 import type { AnyDb } from '../db/store.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
@@ -28,8 +27,12 @@ export const out = (s: string) => process.stdout.write(`${s}\n`);
 export const err = (s: string) => process.stderr.write(`${s}\n`);
 export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** An API client from --server/--api-key, the environment, or the first-run key file. */
-export function connect(values: Record<string, unknown>): ApiClient {
+/**
+ * An API client from --server/--api-key, the environment, or the first-run key file. The
+ * configuration schema is loaded here, on first use, so `--help` and usage errors start fast.
+ */
+export async function connect(values: Record<string, unknown>): Promise<ApiClient> {
+  const { loadCliEnv } = await import('../config.ts');
   const env = loadCliEnv();
   const server = typeof values.server === 'string' ? values.server : env.HONEYTRAIL_SERVER;
   let key = typeof values['api-key'] === 'string' ? values['api-key'] : env.HONEYTRAIL_API_KEY;
@@ -41,7 +44,7 @@ export function connect(values: Record<string, unknown>): ApiClient {
 
 /** Run `fn` on the local database named by DATABASE_URL (for admin commands run on the server host). */
 export async function withLocalDb(fn: (db: AnyDb) => Promise<void>): Promise<void> {
-  const { openConfiguredDatabase } = await import('../db/open.ts');
+  const [{ openConfiguredDatabase }, { loadConfig }] = await Promise.all([import('../db/open.ts'), import('../config.ts')]);
   const { db, close } = await openConfiguredDatabase(loadConfig());
   try {
     await fn(db);

@@ -14,7 +14,7 @@ export const adminCommands: Record<string, Command> = {
     async run({ values, positionals }) {
       const what = positionals[0] ?? 'hits';
       if (what !== 'hits' && what !== 'incidents') throw new UsageError(`export what? "hits" or "incidents", not "${what}"`);
-      const api = connect(values);
+      const api = await connect(values);
       const q = new URLSearchParams({ format: str(values.format) ?? 'jsonl' });
       if (str(values.since)) q.set('since', str(values.since) ?? '');
       if (str(values.token)) q.set('tokenId', str(values.token) ?? '');
@@ -36,7 +36,7 @@ export const adminCommands: Record<string, Command> = {
     usage: 'honeytrail drill [--email ADDRESS ...] [--webhook URL ...]',
     options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } },
     async run({ values }) {
-      const api = connect(values);
+      const api = await connect(values);
       type Drill = { ok: boolean; results: { channel: string; target: string; ok: boolean; status?: string; error?: string }[] };
       let result: Drill;
       try {
@@ -60,7 +60,7 @@ export const adminCommands: Record<string, Command> = {
     options: { label: { type: 'string' }, source: { type: 'string' }, purpose: { type: 'string' } },
     async run({ values, positionals }) {
       const [action, file] = positionals;
-      const api = connect(values);
+      const api = await connect(values);
       if (action === 'list') {
         const { items } = await api.get<{ items: { label: string; type: string; count: number; purpose?: string }[] }>('/intel');
         if (values.json) out(JSON.stringify(items));

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { loadConfig, sqlitePath } from '../config.ts';
+import { sqlitePath } from '../env.ts';
 import { isPostgresUrl, redactUrl } from '../db/url.ts';
 import { ROLES, roleSwitches } from '../roles.ts';
 import { err, out, str, UsageError, type Command } from './command.ts';
@@ -14,6 +14,7 @@ async function serveWith(only: string | undefined): Promise<number> {
   } catch (e) {
     throw new UsageError(`--only: ${(e as Error).message}`);
   }
+  const { loadConfig } = await import('../config.ts');
   const config = loadConfig({ ...process.env, ...switches });
   const { serve } = await import('../serve.ts');
   await serve(config, only ? `honeytrail serve --only ${only}` : 'honeytrail serve');
@@ -86,7 +87,7 @@ serverCommands.db = {
     if (positionals[0] !== 'copy') throw new UsageError('usage: honeytrail db copy --to postgres://...');
     const to = str(values.to);
     if (!to) throw new UsageError('db copy needs --to postgres://...');
-    const from = str(values.from) ?? loadConfig().DATABASE_URL;
+    const from = str(values.from) ?? (await import('../config.ts')).loadConfig().DATABASE_URL;
     return copyDatabase(from, to, values.json === true);
   },
 };

@@ -38,7 +38,7 @@ export const tokenCommands: Record<string, Command> = {
       concurrency: { type: 'string' },
     },
     async run({ values }) {
-      const api = connect(values);
+      const api = await connect(values);
       const opts = { dryRun: values['dry-run'] === true, force: values.force === true };
       if (str(values.from)) {
         const specs = parsePlan(readFileSync(str(values.from) ?? '', 'utf8'));
@@ -76,7 +76,7 @@ export const tokenCommands: Record<string, Command> = {
     usage: 'honeytrail list [--kind KIND] [--location TEXT] [--disabled] [--json]',
     options: { kind: { type: 'string' }, location: { type: 'string' }, disabled: { type: 'boolean' } },
     async run({ values }) {
-      const api = connect(values);
+      const api = await connect(values);
       const q = new URLSearchParams({ limit: '500' });
       if (str(values.kind)) q.set('kind', str(values.kind) ?? '');
       if (str(values.location)) q.set('location', str(values.location) ?? '');
@@ -97,7 +97,7 @@ export const tokenCommands: Record<string, Command> = {
     usage: 'honeytrail hits [--token ID] [--since ISO] [--follow] [--interval SECONDS] [--json]',
     options: { token: { type: 'string' }, since: { type: 'string' }, follow: { type: 'boolean' }, interval: { type: 'string' } },
     async run({ values }) {
-      const api = connect(values);
+      const api = await connect(values);
       const base = str(values.token) ? `/tokens/${str(values.token)}/hits` : '/hits';
       type Hit = { id: number; at: string; tokenId: string; channel: string; sourceIp: string | null; userAgent: string | null; classification: string; actor: { user: string | null; host: string | null; domain: string | null } };
       const print = (h: Hit) => {
@@ -132,7 +132,7 @@ export const tokenCommands: Record<string, Command> = {
     async run({ values, positionals }) {
       const id = positionals[0];
       if (!id) throw new UsageError('retire needs a token id');
-      const api = connect(values);
+      const api = await connect(values);
       if (values.delete) await api.delete(`/tokens/${id}`);
       else await api.patch(`/tokens/${id}`, { enabled: false });
       out(`${values.delete ? 'deleted' : 'disabled'} ${id}`);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadDotEnv } from '../config.ts';
+import { ConfigError, loadDotEnv } from '../env.ts';
 import { ApiError } from './api-client.ts';
 import { adminCommands } from './commands-admin.ts';
 import { GLOBAL, err, out, UsageError, type Command } from './command.ts';

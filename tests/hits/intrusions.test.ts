@@ -249,10 +249,10 @@ describe('intrusions: severity from evidence, then context', () => {
     const external = await b.hit({ token: bug, channel: 'http', sourceIp: '8.8.4.4' });
     expect((await b.incidentOf(external)).severity).toBe('high');
     expect((await b.incidentOf(external)).reasons.map((r) => r.code)).toEqual(['touch', 'external']);
-    // 300 hits over 20 decoys: a short list of reasons, one per piece of evidence and at most a few per kind.
+    // 100 hits over 20 decoys: a short list of reasons, one per piece of evidence and at most a few per kind.
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => b.token(`d${i}`, { location: `\\\\fs0${i % 2}\\s${i}`, plantedHost: `FS0${i % 2}` })));
     let last: HitRow | undefined;
-    for (let i = 0; i < 300; i++) last = await b.hit({ token: many[i % 20] as never, channel: 'http', sourceIp: '10.6.6.6', path: `/p${i}` });
+    for (let i = 0; i < 100; i++) last = await b.hit({ token: many[i % 20] as never, channel: 'http', sourceIp: '10.6.6.6', path: `/p${i}` });
     const big = await b.incidentOf(last as HitRow);
     expect(big.reasons).toHaveLength(3);
     expect(new Set(big.reasons.map((r) => r.text)).size).toBe(3);

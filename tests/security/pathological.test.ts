@@ -35,10 +35,46 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
+/** Milliseconds `reps` runs of `fn` take: the fastest of three tries, so a neighbour's burst on a shared core does not count. */
 function elapsed(fn: () => unknown, reps = REPS): number {
-  const t = performance.now();
-  for (let i = 0; i < reps; i++) fn();
-  return performance.now() - t;
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
+/**
+ * The same request with every attacker-chosen character replaced by a plain letter: the cost
+ * of an ordinary request of that size on this machine right now. A case may take a few times
+ * that (the work is linear in size either way), never the hundred times a quadratic pattern does.
+ */
+function benign(shape: ReturnType<(typeof HTTP_CASES)[number][1]>, t: TokenRow): ReturnType<(typeof HTTP_CASES)[number][1]> {
+  const letters = (n: number) => 'a'.repeat(Math.max(0, n));
+  const keep = credentialHeaders(t);
+  const prefix = base(t);
+  return {
+    path: shape.path.startsWith(prefix) ? `${prefix}${letters(shape.path.length - prefix.length)}` : `/${letters(shape.path.length - 1)}`,
+    ...(shape.query !== undefined ? { query: `q=${letters(shape.query.length - 2)}` } : {}),
+    method: shape.method,
+    headers: Object.fromEntries(Object.entries(shape.headers ?? {}).map(([k, v]) => [k, keep[k] === v || k === 'content-type' ? v : letters(v.length)])),
+    ...(shape.body !== undefined ? { body: `x=${letters(shape.body.length - 2)}` } : {}),
+  };
+}
+
+/** The longest synchronous block while parsing, the fastest of three tries. */
+async function parseBlock(text: string): Promise<{ block: number; parsed: Awaited<ReturnType<typeof parseMail>> | undefined }> {
+  let best = Number.POSITIVE_INFINITY;
+  let parsed: Awaited<ReturnType<typeof parseMail>> | undefined;
+  for (let round = 0; round < 3; round++) {
+    const block = await longestBlock(async () => {
+      parsed = await parseMail(mailStream(text), 1024 * 1024);
+    });
+    best = Math.min(best, block);
+  }
+  return { block: best, parsed };
 }
 
 /** The longest the event loop was held while `run` ran (what other listeners would wait). */
@@ -118,16 +154,20 @@ describe('HTTP: every kind parses hostile requests in linear time', () => {
     it(name, () => {
       for (const kind of httpKinds) {
         const token = tokens.get(kind.id) as unknown as Token;
-        const info = requestInfo(shape(tokens.get(kind.id) as TokenRow));
-        if (!info) continue;
-        const ms = elapsed(() => {
-          idCandidates(info.url);
-          kind.http?.lookupKey?.(info);
-          kind.http?.describe?.(info, token);
-          kind.http?.respond?.(info, token);
-          parseSigV4(info);
-        });
-        expect(ms, `${kind.id}: ${REPS} requests`).toBeLessThan(BUDGET_MS);
+        const row = tokens.get(kind.id) as TokenRow;
+        const info = requestInfo(shape(row));
+        const plain = requestInfo(benign(shape(row), row));
+        if (!info || !plain) continue;
+        const handle = (req: HttpRequestInfo) => () => {
+          idCandidates(req.url);
+          kind.http?.lookupKey?.(req);
+          kind.http?.describe?.(req, token);
+          kind.http?.respond?.(req, token);
+          parseSigV4(req);
+        };
+        const ordinary = elapsed(handle(plain));
+        const ms = elapsed(handle(info));
+        expect(ms, `${kind.id}: ${REPS} requests (an ordinary request of that size: ${ordinary.toFixed(1)} ms)`).toBeLessThan(Math.max(BUDGET_MS, 8 * ordinary));
       }
     });
   }
@@ -196,13 +236,12 @@ describe('SMTP: hostile mail bodies and headers', () => {
 
   for (const [name, text] of MAILS) {
     it(`${name}: parsed without holding the event loop`, async () => {
-      let parsed: Awaited<ReturnType<typeof parseMail>> | undefined;
       const t = performance.now();
-      const block = await longestBlock(async () => {
-        parsed = await parseMail(mailStream(text), 1024 * 1024);
-      });
-      expect(block, 'longest synchronous block (ms)').toBeLessThan(100);
-      expect(performance.now() - t).toBeLessThan(2000);
+      const { block, parsed } = await parseBlock(text);
+      expect(performance.now() - t).toBeLessThan(6000);
+      // An ordinary mail of the same size, parsed the same way on this machine now.
+      const { block: ordinary } = await parseBlock(`${HEAD}\r\n${'quarterly numbers attached '.repeat(Math.ceil(text.length / 27))}`.slice(0, text.length));
+      expect(block, `longest synchronous block (ms); an ordinary mail of that size: ${ordinary.toFixed(1)} ms`).toBeLessThan(Math.max(100, 4 * ordinary));
       expect(parsed?.links.length ?? 0).toBeLessThanOrEqual(20);
     });
   }
