@@ -92,7 +92,7 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWind
       await tx.execute<Record<string, unknown>>(sql`
         select id, actor_key, actor_label, ${MS('first_at')}, ${MS('last_at')}, hit_count, token_count, location_count, host_count, machine_count, severity, "lateral",
                techniques, reasons, summary, status, merged_into, alert_group
-        from incidents where id = any(${ints(want)})`)
+        from incidents where id = any(${ints(want)}) order by id for update`)
     ).rows.map(incident);
     for (const r of rows) incidents.set(r.id, r);
     want = rows.flatMap((r) => (r.mergedInto !== null && !incidents.has(r.mergedInto) ? [r.mergedInto] : []));

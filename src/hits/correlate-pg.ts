@@ -11,15 +11,21 @@ import { CATCH_UP_BATCH } from './correlate.ts';
 import { batchKeys, correlateBatch, type IntrusionConfig, type Recorded } from './intrusions.ts';
 
 /**
- * The intrusion logic on PostgreSQL, for any number of processes sharing one database.
- * Correlation is serialised across them by a transaction-scoped advisory lock: a batch is short
- * (a snapshot of a few queries, the logic in memory, a few set-based writes), so taking turns
- * is cheap and, unlike SERIALIZABLE with retries, never aborts. Inside its turn a batch runs the
- * same logic as SQLite (src/hits/intrusions.ts) over a snapshot (src/db/intrusions-pg.ts).
+ * The intrusion logic on PostgreSQL, for any number of processes sharing one database, with no
+ * global lock: a batch takes transaction-scoped advisory locks on the entity keys it links on
+ * (sorted, so two batches never wait on each other in a circle), then row locks on the
+ * intrusions those keys reach and on the outbox rows it may fold into. Batches of different
+ * actors share no key and correlate at the same time on different nodes; batches that touch
+ * one intrusion take turns, and the later one reads what the earlier one committed. Inside its
+ * turn a batch runs the same logic as SQLite (src/hits/intrusions.ts) over a snapshot
+ * (src/db/intrusions-pg.ts). A deadlock the database still finds (two merges crossing) aborts
+ * one batch, which is run again.
  */
 
-/** Names the correlation lock (any fixed int8; one per database). */
-const CORRELATE_LOCK = 7_368_797_457;
+/** Seed of the advisory-lock hash of entity keys (any fixed number; the same in every process). */
+const KEY_LOCK_SEED = 7_368_797_457;
+/** PostgreSQL's error codes for a deadlock and a serialization failure: the batch is simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
 /** How long the asset map is reused before it is read again. */
 const ASSETS_TTL_MS = 2000;
 
@@ -60,16 +66,22 @@ export function createPgCorrelator(opts: {
       // correlates them again. Any later synchronous commit (a worker marking an alert sent)
       // flushes this one too.
       await tx.execute(sql`set local synchronous_commit = off`);
-      await tx.execute(sql`select pg_advisory_xact_lock(${CORRELATE_LOCK})`);
-      // Another process may have put some of these hits on an intrusion already (a catch-up).
-      const ids = batch.map((r) => r.hit.id);
-      const stored = await tx.execute<{ id: string; incident_id: number | null }>(sql`select id, incident_id from hits where id = any(${sql.param(ids)}::bigint[])`);
+      // Another process may have put some of these hits on an intrusion already (a catch-up of
+      // the same rows): the rows are locked in id order and read after any such commit.
+      const ids = [...new Set(batch.map((r) => r.hit.id))].sort((a, b) => a - b);
+      const stored = await tx.execute<{ id: string; incident_id: number | null }>(sql`select id, incident_id from hits where id = any(${sql.param(ids)}::bigint[]) order by id for update`);
       const known = new Map(stored.rows.map((r) => [Number(r.id), r.incident_id === null ? null : Number(r.incident_id)]));
       const todo = batch.filter((r) => known.has(r.hit.id) && (r.repeat ? known.get(r.hit.id) !== null : known.get(r.hit.id) === null));
       for (const r of todo) r.hit.incidentId = known.get(r.hit.id) ?? null;
       if (todo.length === 0) return;
       placed = todo.filter((r) => !r.repeat).length;
       const keys = batchKeys(todo, assets, config);
+      // Whoever else links on one of these keys waits for this commit (and is waited for): no two
+      // batches can open two intrusions for one machine, or read one intrusion at once.
+      const lockKeys = [...keys.links].sort();
+      if (lockKeys.length) {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(k, ${KEY_LOCK_SEED})) from unnest(${sql.param(lockKeys)}::text[]) with ordinality as u(k, n) order by n`);
+      }
       // An id per hit that may open an intrusion would be safe but wasteful; most batches open few.
       const reserve = generous ? todo.length : Math.min(todo.length, keys.links.length + 2);
       const reads = await snapshot(tx, keys, Date.now(), config.ALERT_GROUP_WINDOW, reserve);
@@ -83,17 +95,19 @@ export function createPgCorrelator(opts: {
   async function correlate(batch: readonly Recorded[]): Promise<number> {
     if (batch.length === 0) return 0;
     const before = batch.map((r) => r.hit.incidentId);
-    for (const generous of [false, true]) {
+    let generous = false;
+    for (let tries = 1; ; tries++) {
       try {
         const { wake, placed } = await attempt(batch, generous);
         if (wake) opts.onQueued?.();
         return placed;
       } catch (err) {
         batch.forEach((r, i) => (r.hit.incidentId = before[i] ?? null));
-        if (!(err instanceof ReservationExhausted) || generous) throw err;
+        // Too few ids reserved: once more with one per hit. A deadlock or serialization failure: again, a few times.
+        if (err instanceof ReservationExhausted && !generous) generous = true;
+        else if (!(RETRYABLE.has(pgCode(err) ?? '') && tries < 5)) throw err;
       }
     }
-    return 0;
   }
 
   return {
@@ -102,4 +116,13 @@ export function createPgCorrelator(opts: {
       return correlate(await uncorrelatedHits(db, CATCH_UP_BATCH));
     },
   };
+}
+
+/** The SQLSTATE of a PostgreSQL error (drizzle wraps the driver's error as `cause`). */
+function pgCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as Error & { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }

@@ -102,6 +102,33 @@ describe('PostgreSQL: concurrent listeners and workers on one database', () => {
     expect(tok[0]?.n).toBe(80);
   });
 
+  it('with no global lock: 60 new sources, each hitting both nodes at the same moment, give 60 intrusions of 2 hits; one actor\'s intrusion takes every hit', async () => {
+    const [a, b] = [pools[0] as PgDb, pools[1] as PgDb];
+    const decoy = await plant(a, 'race', 'FS10');
+    const other = await plant(a, 'race-2', 'FS11');
+    const nodes = [node(a), node(b)];
+    const t0 = Date.parse('2026-11-29T08:00:00Z');
+    const sent: Promise<unknown>[] = [];
+    for (let i = 0; i < 60; i++) {
+      const ip = `10.44.${Math.floor(i / 200)}.${i % 200}`;
+      for (const [k, n] of nodes.entries()) sent.push(n.record({ token: k ? other : decoy, channel: 'http', at: new Date(t0 + i), sourceIp: ip, path: `/r/${i}/${k}` }));
+      // The same actor (10.45.0.1) in between, on both nodes: its intrusion is updated by both at once.
+      for (const n of nodes) sent.push(n.record({ token: decoy, channel: 'http', at: new Date(t0 + i), sourceIp: '10.45.0.1', path: `/same/${i}` }));
+    }
+    await Promise.all(sent);
+    await Promise.all(nodes.map((n) => n.idle()));
+    const rows = await a.execute<{ actor_key: string; hit_count: string; token_count: number; n: string }>(sql`
+      select i.actor_key, i.hit_count, i.token_count, (select count(*) from hits h where h.incident_id = i.id) as n
+      from incidents i where i.actor_key like 'ip:10.44.%' or i.actor_key = 'ip:10.45.0.1'`);
+    const race = rows.rows.filter((r) => r.actor_key.startsWith('ip:10.44.'));
+    expect(race).toHaveLength(60);
+    expect(new Set(race.map((r) => r.actor_key)).size).toBe(60);
+    for (const r of race) expect([Number(r.hit_count), r.token_count, Number(r.n)]).toEqual([2, 2, 2]);
+    const same = rows.rows.filter((r) => r.actor_key === 'ip:10.45.0.1');
+    expect(same).toHaveLength(1);
+    expect([Number(same[0]?.hit_count), Number(same[0]?.n)]).toEqual([120, 120]);
+  });
+
   it('hits stored without a trail are caught up once, even when two nodes catch up at the same time', async () => {
     const [a, b] = [pools[0] as PgDb, pools[1] as PgDb];
     const decoy = await plant(a, 'late', 'FS09');
