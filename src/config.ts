@@ -3,7 +3,21 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { validateTrust } from './channels/proxy.ts';
 import { CLASSIFICATIONS } from './db/schema.ts';
+import { parseSegmentHours, parseWorkingHours } from './hits/working-hours.ts';
 import { isCidr } from './net.ts';
+
+/** A string a parser accepts; when it throws, its own words say what is wrong. */
+const parsedBy = (parse: (v: string) => unknown) =>
+  z
+    .string()
+    .trim()
+    .superRefine((v, ctx) => {
+      try {
+        parse(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : 'is not valid' });
+      }
+    });
 
 /**
  * Every setting Honeytrail reads, parsed once at boot from the environment.
@@ -93,6 +107,9 @@ const schema = z.object({
   TRAIL_WINDOW: duration.default(24 * 3600 * 1000),
   ALERT_DIGEST_SECONDS: z.coerce.number().int().min(0).default(300),
   ALERT_GROUP_AFTER: z.coerce.number().int().min(1, 'must be at least 1').max(10_000).default(3),
+  WORKING_HOURS: parsedBy(parseWorkingHours).optional(),
+  WORKING_HOURS_SEGMENTS: parsedBy(parseSegmentHours).optional(),
+  NOVELTY_DAYS: z.coerce.number().int().min(1, 'must be at least 1').max(3650).default(30),
   ALERT_GROUP_WINDOW: duration.default(10 * 60_000),
   ALERT_FIRST_PER_MINUTE: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),
   FLOOD_THRESHOLD: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),

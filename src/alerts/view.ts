@@ -4,6 +4,8 @@ import type { AlertKind, AlertRow, Classification, EntityRow, IncidentReason, In
 import type { AnyDb } from '../db/store.ts';
 import { actorOf, assetSnapshot, type AssetLookup } from '../hits/actor.ts';
 import { technique, type Technique } from '../hits/attack.ts';
+import { CONTEXT_CODES } from '../hits/intrusions.ts';
+import { ipOwner, ownerText } from '../hits/ip-owner.ts';
 import { explainHit } from '../hits/meaning.ts';
 import type { AlertPayload } from '../hits/paging.ts';
 import { oneLine, unique } from '../text.ts';
@@ -39,8 +41,12 @@ export interface AlertView {
     lateral: boolean;
     /** The hops (kept as `reasons` for v1 consumers). */
     reasons: string[];
-    /** Why this severity: each piece of evidence, deduplicated. */
-    evidence: { code: string; text: string; at: string }[];
+    /**
+     * Why this severity, deduplicated, in three parts: `evidence` (what was done: touch,
+     * credential found or used, hop, merge), `context` (public source, off-hours, first-seen,
+     * sensitive asset) and `intel` (threat-intel labels on the source).
+     */
+    evidence: { group: 'evidence' | 'context' | 'intel'; code: string; text: string; at: string }[];
     /** Intrusions merged into this one. */
     merged: number[];
     url: string;
@@ -128,7 +134,7 @@ export async function buildAlertView(db: AnyDb, config: Pick<Config, 'ADMIN_URL'
   if (!fresh[0] && !trail[0]) return null;
   const rows = typeof p.hitCount === 'number' ? p.hitCount : fresh.length;
   const newEvents = fresh.slice(0, NEW_SHOWN).reduce((n, e) => n + e.hit.repeatCount, 0) + Math.max(0, rows - fresh.length) + (p.repeats ?? 0);
-  return composeView({
+  const view = composeView({
     assets,
     adminUrl: config.ADMIN_URL,
     kind: row.kind,
@@ -141,6 +147,12 @@ export async function buildAlertView(db: AnyDb, config: Pick<Config, 'ADMIN_URL'
     trailTotal,
     merged: p.mergedFrom ?? [],
   });
+  // Who owns a public source, from the shipped offline database (never a lookup over the network).
+  if (view.actor.ip && !view.actor.asset) {
+    const owner = await ipOwner(view.actor.ip).catch(() => null);
+    if (owner) view.actor.facts = [{ name: 'Network owner', value: ownerText(owner) }, ...view.actor.facts];
+  }
+  return view;
 }
 
 /** Compose the view from rows (also used by the drill with a synthetic intrusion). */
@@ -383,9 +395,15 @@ function decoyOf(e: TrailEntry, adminUrl: string): AlertView['decoy'] {
   };
 }
 
-/** Why this severity: the evidence, in the order it came. */
+const GROUP_ORDER = { evidence: 0, context: 1, intel: 2 } as const;
+
+/** Why this severity: evidence, then context, then intel, each in the order it came. */
 function evidenceOf(reasons: readonly IncidentReason[]): AlertView['incident']['evidence'] {
-  return reasons.map((r) => ({ code: r.code, text: oneLine(r.text, 400), at: new Date(r.at).toISOString() }));
+  const groupOf = (code: string): keyof typeof GROUP_ORDER => (code === 'intel' ? 'intel' : (CONTEXT_CODES as readonly string[]).includes(code) ? 'context' : 'evidence');
+  return reasons
+    .map((r, i) => ({ group: groupOf(r.code), code: r.code, text: oneLine(r.text, 400), at: new Date(r.at).toISOString(), i }))
+    .sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || a.i - b.i)
+    .map(({ i: _i, ...e }) => e);
 }
 
 /** Where a hit came from, in words: `WS-22 (10.20.4.22)`, `10.9.9.9`, `via DNS resolver 10.0.0.53`. */

@@ -79,6 +79,9 @@ function slack(v: AlertView) {
         ],
       },
       ...(v.path.hops.length ? [{ type: 'section', text: { type: 'mrkdwn', text: sclip(`*Path*\n${esc(v.path.text)}`, 2900) } }] : []),
+      ...(v.incident.evidence.length
+        ? [{ type: 'section', text: { type: 'mrkdwn', text: sclip(`*Why ${v.severity.toUpperCase()}*\n${v.incident.evidence.map((e) => `• ${e.group}/${e.code}: ${esc(e.text)}`).join('\n')}`, 2900) } }]
+        : []),
       { type: 'section', text: { type: 'mrkdwn', text: sclip(`*Trail*\n${trail || 'none'}`, 2900) } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: sclip(v.techniques.map((t) => `${t.id} ${esc(t.name)}`).join(' · ') || 'no techniques', 2900) }] },
       {
@@ -118,6 +121,8 @@ function teams(v: AlertView) {
                 ...(v.path.hops.length ? [{ title: 'Path', value: tm(v.path.text) }] : []),
               ],
             },
+            ...(v.incident.evidence.length ? [{ type: 'TextBlock', text: `Why ${v.severity.toUpperCase()}`, weight: 'Bolder', wrap: true }] : []),
+            ...v.incident.evidence.map((e) => ({ type: 'TextBlock', text: `${e.group}/${e.code}: ${tm(e.text)}`, wrap: true, spacing: 'None' })),
             { type: 'TextBlock', text: 'Trail', weight: 'Bolder', wrap: true },
             ...v.trail.slice(-15).map((t) => ({ type: 'TextBlock', text: `${t.at} · ${tm(t.source)}: ${tm(t.what)} (${tm(t.decoy)}, ${tm(t.planted)})`, wrap: true, spacing: 'None' })),
           ],
@@ -148,6 +153,7 @@ function discord(v: AlertView) {
           { name: 'Decoy', value: clip(dc(v.decoy.name), 1024), inline: true },
           { name: 'Planted', value: clip(dc([v.decoy.location, v.decoy.plantedHost].filter(Boolean).join(' on ') || 'not recorded'), 1024) },
           ...(v.path.hops.length ? [{ name: 'Path', value: clip(dc(v.path.text), 1024) }] : []),
+          ...(v.incident.evidence.length ? [{ name: `Why ${v.severity.toUpperCase()}`, value: clip(v.incident.evidence.map((e) => `${e.group}/${e.code}: ${dc(e.text)}`).join('\n'), 1024) }] : []),
           { name: 'Trail', value: clip(v.trail.slice(-10).map((t) => `${t.at} ${dc(t.source)}: ${dc(t.what)} (${dc(t.decoy)})`).join('\n') || 'none', 1024) },
           { name: 'ATT&CK', value: clip(v.techniques.map((t) => `${t.id} ${dc(t.name)}`).join('\n') || 'none', 1024) },
         ],

@@ -122,6 +122,18 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWind
       recent.set(r.key, list);
     }
   }
+  // Up to two intrusions per machine seen within the novelty window: enough to tell whether one is not the hit's own.
+  const seen = new Map<string, { id: number; reported: boolean }[]>();
+  if (keys.machines.length) {
+    const since = new Date(keys.seenSince);
+    const rows = await tx.execute<{ key: string; id: number; reported: boolean }>(sql`
+      select k.key, x.id, false as reported from unnest(${texts(keys.machines)}) as k(key)
+      cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${since} limit 2) x
+      union all
+      select k.key, x.id, true from unnest(${texts(keys.machines)}) as k(key)
+      cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${since} and e.claimed limit 2) x`);
+    for (const r of rows.rows) seen.set(r.key, [...(seen.get(r.key) ?? []), { id: Number(r.id), reported: r.reported === true }]);
+  }
   const paged = Number(
     (await tx.execute<{ n: number }>(sql`select count(distinct incident_id)::int as n from alerts where kind = 'first' and created_at >= ${new Date(now - 60_000)}`)).rows[0]?.n ?? 0,
   );
@@ -160,6 +172,7 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWind
     incident: (id) => incidents.get(id),
     entity: (id, key) => entities.get(`${id}\u0000${key}`),
     recentWith: (key, since, limit) => (recent.get(key) ?? []).filter((r) => r.firstAt >= since).slice(0, limit).map((r) => r.id),
+    seenSince: (key, _since, except, reportedOnly) => (seen.get(key) ?? []).some((r) => r.id !== except && (r.reported || !reportedOnly)),
     pagedSince: () => paged,
     tail: (thread, channel, target) => tails.get(`${thread}\u0000${channel}\u0000${target}`),
     newIncidentId() {

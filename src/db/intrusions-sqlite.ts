@@ -65,6 +65,9 @@ export function sqliteIntrusions(db: Db) {
     `select e.incident_id as id from incident_entities e join incidents i on i.id = e.incident_id
      where e.key = ? and e.last_at >= ? and e.first_at >= ? and i.merged_into is null limit ?`,
   );
+  const seen = c.prepare<[string, number, number, number], { one: number }>(
+    'select 1 as one from incident_entities where key = ? and last_at >= ? and incident_id != ? and claimed >= ? limit 1',
+  );
   const paged = c.prepare<[number], { n: number }>("select count(distinct incident_id) as n from alerts where kind = 'first' and created_at >= ?");
   const tail = c.prepare<[string, string, string], { id: number; kind: string; status: AlertStatus; claimedBy: string | null; nextAttemptAt: number; sentAt: number | null; payload: string }>(
     'select id, kind, status, claimed_by as claimedBy, next_attempt_at as nextAttemptAt, sent_at as sentAt, payload from alerts where thread = ? and channel = ? and target = ? order by id desc limit 1',
@@ -137,6 +140,7 @@ export function sqliteIntrusions(db: Db) {
           return r ? entity(r) : undefined;
         },
         recentWith: (key, since, limit) => recent.all(key, since, since, limit).map((r) => r.id),
+        seenSince: (key, since, except, reportedOnly) => seen.get(key, since, except, reportedOnly ? 1 : 0) !== undefined,
         pagedSince: (since) => paged.get(since)?.n ?? 0,
         tail: (thread, channel, target) => {
           const r = tail.get(thread, channel, target);

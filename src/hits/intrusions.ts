@@ -7,8 +7,10 @@ import type { HitMeaning, Token } from '../tokens/kind.ts';
 import { actorOf, type Actor, type AssetLookup } from './actor.ts';
 import { HOP_TECHNIQUES } from './attack.ts';
 import { entitiesOf, LINK_KINDS, type EntityDraft } from './entities.ts';
+import { ipOwnerNow, ownerText } from './ip-owner.ts';
 import { explainHit } from './meaning.ts';
 import { createPager, type AlertTail, type PagerWrites } from './paging.ts';
+import { parseSegmentHours, parseWorkingHours, type WorkingHours } from './working-hours.ts';
 
 /**
  * Intrusions (DESIGN section 5): the correlation of stored hits, written once for both
@@ -23,7 +25,8 @@ import { createPager, type AlertTail, type PagerWrites } from './paging.ts';
  * them into the older. Lateral movement is a hop: the intrusion seen on a second machine, or
  * something planted on one host's own storage used from another. Severity rises with the
  * evidence (touch < credential found < credential used < hop), then with context (threat
- * intel, a source outside the organisation); each step is a reason naming its evidence.
+ * intel, a public source, off-hours, a first-seen machine, a sensitive asset); each step is a
+ * reason naming its evidence.
  */
 
 /** One entity of an intrusion, as the logic holds it. */
@@ -73,6 +76,12 @@ export interface IntrusionReads {
   entity(incidentId: number, key: string): EntityState | undefined;
   /** Unmerged intrusions that first named `key` at or after `since` (at most `limit` ids). */
   recentWith(key: string, since: number, limit: number): number[];
+  /**
+   * Some intrusion other than `exceptIncident` holds `key` (a machine) last seen at or after
+   * `since`; with `reportedOnly`, only a sighting that was itself reported by a machine (not
+   * observed on the network) counts.
+   */
+  seenSince(key: string, since: number, exceptIncident: number, reportedOnly: boolean): boolean;
   /** Distinct intrusions paged with a `first` alert at or after `since`. */
   pagedSince(since: number): number;
   /** The newest outbox row of a thread for one target. */
@@ -111,12 +120,16 @@ export interface Recorded {
 }
 
 export interface IntrusionConfig
-  extends Pick<Config, 'TRAIL_WINDOW' | 'ALERT_ON_CLASSIFICATIONS' | 'ALERT_TO' | 'WEBHOOK_URLS' | 'ALERT_DIGEST_SECONDS' | 'ALERT_GROUP_AFTER' | 'ALERT_GROUP_WINDOW' | 'ALERT_FIRST_PER_MINUTE'> {}
+  extends Pick<Config, 'TRAIL_WINDOW' | 'ALERT_ON_CLASSIFICATIONS' | 'ALERT_TO' | 'WEBHOOK_URLS' | 'ALERT_DIGEST_SECONDS' | 'ALERT_GROUP_AFTER' | 'ALERT_GROUP_WINDOW' | 'ALERT_FIRST_PER_MINUTE'>,
+    Partial<Pick<Config, 'WORKING_HOURS' | 'WORKING_HOURS_SEGMENTS' | 'NOVELTY_DAYS'>> {}
 
 const EVIDENCE_RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3, hop: 4 };
 const SEVERITY_OF_RANK: Severity[] = ['low', 'medium', 'high', 'high', 'critical'];
 /** Reasons kept per code ("why this severity" stays short; the trail has every hit). */
-const REASONS_PER_CODE: Record<string, number> = { touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3 };
+const REASONS_PER_CODE: Record<string, number> = { touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3 };
+/** Context that raises severity a step each (at most two): threat intel, then this deployment's own context. */
+export const CONTEXT_CODES = ['intel', 'external', 'off-hours', 'first-seen', 'sensitive'] as const;
+const DAY = 24 * 3600 * 1000;
 
 /** Entity kinds that are machines (a hop joins two of them). */
 const MACHINE_KINDS: readonly EntityKind[] = ['host', 'ip'];
@@ -139,6 +152,8 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
   const assigned: IntrusionWrites['assigned'] = [];
   const pager = createPager(reads, config, now);
   const done = new Set<number>();
+  const hours = workingHoursOf(config);
+  const novelty = (config.NOVELTY_DAYS ?? 30) * DAY;
 
   /** The state this batch holds for an intrusion (loading it once), followed to the intrusion it was merged into. */
   const hold = (s: IntrusionState): IntrusionState => {
@@ -301,9 +316,11 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
     const urgent: string[] = [];
     if (mergedWhy) urgent.push('merge');
     let newCredential = false;
+    let newMachine = false;
     for (const d of ents.all) {
       const fresh = touch(inc, d, hit, at);
       if (!fresh) continue;
+      if (d.key === machine?.key) newMachine = true;
       if (d.kind === 'decoy') inc.tokenCount += 1;
       else if (d.kind === 'place') inc.locationCount += 1;
       else if (d.kind === 'planted') inc.hostCount += 1;
@@ -312,6 +329,7 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
     inc.machineCount = countKinds(inc, MACHINE_KINDS);
     if (isCounted) {
       assess(inc, hit, token, actor, meaning, at);
+      context(inc, hit, token, actor, at, newMachine);
       if (newCredential) urgent.push('credential');
       const hops = [
         ents.takenFrom && machine ? hop(inc, ents.takenFrom.key, ents.takenFrom.label, machine.key, machine.label, meaning.evidence === 'credential-used' ? 'credential' : 'decoy', token, hit, at, false) : null,
@@ -343,9 +361,41 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
           : `planted credential ${hit.credential ? `${hit.credential} ` : ''}("${token.name}"${where}) used: ${meaning.action}`;
     addReason(inc, { code: meaning.evidence, text, at, hitId: hit.id, key: `${meaning.evidence}:${token.id}` });
     if (hit.intel?.length) addReason(inc, { code: 'intel', text: `source ${hit.sourceIp ?? ''} matches threat intel: ${hit.intel.join(', ')}`, at, hitId: hit.id, key: `intel:${hit.intel.join(',')}` });
-    if (actor.ip && isExternal(actor.ip)) addReason(inc, { code: 'external', text: `source ${actor.ip} is outside the organisation's networks (a public address)`, at, hitId: hit.id, key: `external:${actor.ip}` });
     const add = meaning.techniques.filter((t) => !inc.techniques.includes(t));
     if (add.length) inc.techniques = [...inc.techniques, ...add].sort();
+  }
+
+  /**
+   * Context of one counted hit that makes it worse (each a named reason): a public source the
+   * asset map does not declare internal (with its owner), a time outside working hours, a
+   * machine that touched nothing in the last NOVELTY_DAYS, a machine or planted host the asset
+   * map marks high or critical.
+   */
+  function context(inc: IntrusionState, hit: HitRow, token: Token, actor: Actor, at: number, newMachine: boolean): void {
+    if (actor.ip && !actor.asset && isExternal(actor.ip)) {
+      const owner = ipOwnerNow(actor.ip);
+      const whose = owner ? `; ${ownerText(owner)}` : '';
+      addReason(inc, { code: 'external', text: `source ${actor.ip} is outside the organisation's networks (a public address${whose})`, at, hitId: hit.id, key: `external:${actor.ip}` });
+    }
+    const span = (actor.segment ? hours.segments.get(actor.segment.toLowerCase()) : undefined) ?? hours.all;
+    if (span && !span.contains(hit.at)) {
+      const whose = actor.segment && hours.segments.has(actor.segment.toLowerCase()) ? ` of segment ${actor.segment}` : '';
+      addReason(inc, { code: 'off-hours', text: `at ${span.local(hit.at)}, outside the working hours${whose} (${span.text})`, at, hitId: hit.id, key: 'off-hours' });
+    }
+    const machine = actor.machine;
+    // A name the attacker's machine reported is known only if such a report came before: naming a host seen on the network must not make a new machine look familiar.
+    if (machine && newMachine && !reads.seenSince(machine.key, at - novelty, inc.id, machine.claimed)) {
+      const days = Math.round(novelty / DAY);
+      addReason(inc, { code: 'first-seen', text: `${machine.label}${machine.host && machine.ip ? ` (${machine.ip})` : ''} had touched no decoy or honey service in the ${days} days before`, at, hitId: hit.id, key: `first-seen:${machine.key}` });
+    }
+    for (const [what, asset] of [
+      ['source', actor.asset],
+      ['planted host', token.plantedHost ? assets.host(token.plantedHost) : null],
+    ] as const) {
+      if (!asset || (asset.criticality !== 'high' && asset.criticality !== 'critical')) continue;
+      const where = asset.segment ? ` in segment ${asset.segment}` : '';
+      addReason(inc, { code: 'sensitive', text: `${what} ${asset.label}${where} is marked ${asset.criticality} in the asset map`, at, hitId: hit.id, key: `sensitive:${asset.id}` });
+    }
   }
 
   /** Record a hop between two machines of the intrusion; false when it was known already. */
@@ -486,16 +536,22 @@ export interface BatchKeys {
   repeats: number[];
   /** Earliest time a link may have been seen to count (the batch's earliest hit minus TRAIL_WINDOW). */
   since: number;
+  /** Machines of counted hits, asked whether they were seen before (first-seen context). */
+  machines: string[];
+  /** Earliest time such a sighting counts (the batch's earliest hit minus NOVELTY_DAYS). */
+  seenSince: number;
 }
 
 /** The keys `correlateBatch` can ask `reads` about for this batch (the same derivation it uses). */
-export function batchKeys(batch: readonly Recorded[], assets: AssetLookup, config: Pick<IntrusionConfig, 'ALERT_ON_CLASSIFICATIONS' | 'TRAIL_WINDOW'>): BatchKeys {
+export function batchKeys(batch: readonly Recorded[], assets: AssetLookup, config: Pick<IntrusionConfig, 'ALERT_ON_CLASSIFICATIONS' | 'TRAIL_WINDOW' | 'NOVELTY_DAYS'>): BatchKeys {
   const counted = config.ALERT_ON_CLASSIFICATIONS as readonly Classification[];
   const links = new Set<string>();
   const others = new Set<string>();
   const groups = new Set<string>();
   const repeats = new Set<number>();
+  const machines = new Set<string>();
   let since = Number.POSITIVE_INFINITY;
+  let seenSince = Number.POSITIVE_INFINITY;
   for (const { hit, token, repeat } of batch) {
     if (hit.incidentId !== null) {
       if (repeat) repeats.add(hit.incidentId);
@@ -506,12 +562,14 @@ export function batchKeys(batch: readonly Recorded[], assets: AssetLookup, confi
     const isCounted = counted.includes(hit.classification);
     for (const e of entitiesOf(hit, token, actor, meaning, isCounted, assets).all) (e.link ? links : others).add(e.key);
     if (isCounted) {
+      if (actor.machine) machines.add(actor.machine.key);
+      seenSince = Math.min(seenSince, hit.at.getTime() - (config.NOVELTY_DAYS ?? 30) * DAY);
       groups.add(`decoy:${token.id}`);
       if (actor.relay?.ip) groups.add(`relay:${actor.relay.ip}`);
     }
     since = Math.min(since, hit.at.getTime() - config.TRAIL_WINDOW);
   }
-  return { links: [...links], others: [...others], groups: [...groups], repeats: [...repeats], since: Number.isFinite(since) ? since : 0 };
+  return { links: [...links], others: [...others], groups: [...groups], repeats: [...repeats], since: Number.isFinite(since) ? since : 0, machines: [...machines], seenSince: Number.isFinite(seenSince) ? seenSince : 0 };
 }
 
 /** The machine the intrusion was last seen on before this hit, in a candidate that did not hold `machineKey`: the start of a hop to it. */
@@ -568,8 +626,25 @@ export function severityOf(s: Pick<IntrusionState, 'reasons' | 'lateral'>): Seve
   for (const r of s.reasons) rank = Math.max(rank, EVIDENCE_RANK[r.code] ?? 0);
   let sev = SEVERITY_OF_RANK[rank] ?? 'low';
   if (rank === 0) return sev;
-  for (const code of ['intel', 'external']) if (s.reasons.some((r) => r.code === code)) sev = raise(sev);
+  const codes = new Set(s.reasons.map((r) => r.code));
+  const steps = Math.min(2, CONTEXT_CODES.filter((c) => codes.has(c)).length);
+  for (let i = 0; i < steps; i++) sev = raise(sev);
+  // Critical means a credential used, a hop or a source threat intel names; a touch in bad context is high.
+  if (rank <= 1 && sev === 'critical' && !codes.has('intel')) sev = 'high';
   return sev;
+}
+
+/** Working hours as configured, parsed once per setting. */
+const hoursCache = new Map<string, { all: WorkingHours | null; segments: Map<string, WorkingHours> }>();
+function workingHoursOf(config: Pick<IntrusionConfig, 'WORKING_HOURS' | 'WORKING_HOURS_SEGMENTS'>): { all: WorkingHours | null; segments: Map<string, WorkingHours> } {
+  const tag = `${config.WORKING_HOURS ?? ''}\u0000${config.WORKING_HOURS_SEGMENTS ?? ''}`;
+  let h = hoursCache.get(tag);
+  if (!h) {
+    h = { all: config.WORKING_HOURS ? parseWorkingHours(config.WORKING_HOURS) : null, segments: config.WORKING_HOURS_SEGMENTS ? parseSegmentHours(config.WORKING_HOURS_SEGMENTS) : new Map() };
+    if (hoursCache.size > 8) hoursCache.clear();
+    hoursCache.set(tag, h);
+  }
+  return h;
 }
 
 function raise(s: Severity): Severity {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { insertAsset } from '../../src/db/queries/assets.ts';
 import { listAlerts } from '../../src/db/queries/alerts.ts';
+import { importIndicators } from '../../src/db/queries/intel.ts';
 import { listIncidents } from '../../src/db/queries/incidents.ts';
 import { freePort, makeToken, rawQuery, startTestServer, type TestServer } from '../helpers.ts';
 import { getFrom, smtpSink, waitFor } from './support.ts';
@@ -45,7 +46,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     const recipients = sink.mails.flatMap((m) => m.rcptTo).sort();
     expect(recipients).toEqual(['owner@corp.example', 'soc@corp.example']);
     const { mail } = sink.mails[0] ?? expect.fail('no mail');
-    expect(mail.subject).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Decoy touched: "Q3 forecast link" by WS-ACCT-07 \(127\.0\.0\.2\)$/);
+    expect(mail.subject).toMatch(/^\[Honeytrail #\d+\] \[HIGH\] Decoy touched: "Q3 forecast link" by WS-ACCT-07 \(127\.0\.0\.2\)$/);
     expect(mail.from?.text).toContain('honeytrail@corp.example');
     const html = String(mail.html);
     const text = mail.text ?? '';
@@ -111,7 +112,7 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ severity: 'critical', lateral: true, tokenCount: 2, hostCount: 2, locationCount: 2, hitCount: 2, machineCount: 2 });
     expect(last.mail.subject).toBe(`[Honeytrail #${items[0]?.id}] [CRITICAL] Update (+1): Lateral movement: WS-HR-02 → 127.0.0.2 (decoy from WS-HR-02's own storage ("HR laptop note") touched from 127.0.0.2)`);
-    expect(first.subject).toMatch(new RegExp(`^\\[Honeytrail #${items[0]?.id}\\] \\[MEDIUM\\]`));
+    expect(first.subject).toMatch(new RegExp(`^\\[Honeytrail #${items[0]?.id}\\] \\[HIGH\\]`));
     expect(last.mail.inReplyTo).toBe(first.messageId);
     for (const part of [String(last.mail.html), last.mail.text ?? '']) {
       expect(part).toContain('\\\\fs01\\finance');
@@ -121,6 +122,24 @@ describe('email alerts (real SMTP server, parsed mail)', () => {
       expect(part).toContain('T1005');
       expect(part).toContain('T1039');
     }
+  });
+
+  it('a public source off-hours on threat intel: why this severity in evidence, context and intel, and the network owner from the shipped database', async () => {
+    // Working hours that never include now: every hit is off-hours.
+    const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][(new Date().getUTCDay() + 3) % 7];
+    const { sink, srv } = await setup({ TRUST_PROXY: 'loopback', WORKING_HOURS: `${day} 08:00-18:00 UTC` });
+    await importIndicators(db(srv), [{ type: 'ip', value: '8.8.8.8', label: 'APT-TEST' }]);
+    const { url } = await makeToken(db(srv), srv.config, { kind: 'web-bug', name: 'VPN howto', location: '\\\\fs01\\it' });
+    expect(await getFrom(url ?? '', '127.0.0.1', { 'X-Forwarded-For': '8.8.8.8' })).toBe(200);
+    const { mail } = await waitFor(() => sink.mails[0], 10_000, 'mail');
+    // A touch with context and intel: critical only because threat intel names the source.
+    expect(mail.subject).toMatch(/^\[Honeytrail #\d+\] \[CRITICAL\] /);
+    const text = mail.text ?? '';
+    expect(text).toContain('Network owner: AS15169 Google LLC, US');
+    const why = text.slice(text.indexOf('WHY CRITICAL'));
+    const lines = why.split('\n').filter((l) => l.startsWith('  - ['));
+    expect(lines.map((l) => /^  - \[(\w+)\] ([\w-]+):/.exec(l)?.slice(1, 3).join(' '))).toEqual(['evidence touch', 'context external', 'context off-hours', 'context first-seen', 'intel intel']);
+    expect(String(mail.html)).toContain('AS15169 Google LLC, US');
   });
 
   it('SMTP down when the hit arrives, then up: delivered exactly once', async () => {

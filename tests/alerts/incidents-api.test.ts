@@ -35,11 +35,12 @@ describe('incidents API', () => {
     const inc = items[0] ?? expect.fail('no incident');
     // B lived on H2's own disk: touched from 127.0.0.2 it shows the intrusion reached H2's files.
     expect(inc).toMatchObject({ severity: 'critical', lateral: true, machineCount: 2, lateralReasons: ['decoy from H2\'s own storage ("B") touched from 127.0.0.2'] });
-    expect(inc.reasons.map((r) => r.code)).toEqual(['touch', 'touch', 'hop']);
+    expect(inc.reasons.map((r) => r.code)).toEqual(['touch', 'first-seen', 'touch', 'hop']);
     expect(inc.techniques).toContainEqual({ id: 'T1005', name: 'Data from Local System', url: 'https://attack.mitre.org/techniques/T1005/' });
     expect(inc.techniques).toContainEqual({ id: 'T1039', name: 'Data from Network Shared Drive', url: 'https://attack.mitre.org/techniques/T1039/' });
     expect((await api('/incidents?severity=low')).body.total).toBe(1);
-    expect((await api('/incidents?severity=medium')).body.total).toBe(1);
+    // 127.0.0.3 touched nothing before: a touch from a first-seen machine.
+    expect((await api('/incidents?severity=high')).body.total).toBe(1);
     const page = await api('/incidents?limit=2');
     expect((page.body.items as unknown[]).length).toBe(2);
     const rest = await api(`/incidents?limit=2&before=${page.body.nextBefore}`);

@@ -29,7 +29,7 @@ describe('outbox: digests, retries, dead letters, claims', () => {
     expect(sink.mails).toHaveLength(2);
     const digest = sink.mails[1]?.mail ?? expect.fail('no digest');
     const first = sink.mails[0]?.mail ?? expect.fail('no first mail');
-    expect(digest.subject).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Update \(\+4\): /);
+    expect(digest.subject).toMatch(/^\[Honeytrail #\d+\] \[HIGH\] Update \(\+4\): /);
     // One intrusion, one thread: the digest answers the first mail and keeps its subject prefix.
     expect(digest.inReplyTo).toBe(first.messageId);
     expect(digest.references).toEqual(first.messageId);

@@ -43,6 +43,6 @@ describe('SMTP transport', () => {
     await getFrom(url ?? '');
     const m = await waitFor(() => seen[0], 10_000, 'authenticated mail');
     expect(m).toMatchObject({ secure: true, user: 'alerts' });
-    expect(m.subject).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Decoy touched: "tls test"/);
+    expect(m.subject).toMatch(/^\[Honeytrail #\d+\] \[HIGH\] Decoy touched: "tls test"/);
   });
 });

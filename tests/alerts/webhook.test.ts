@@ -39,7 +39,7 @@ describe('webhooks', () => {
     expect(g).toMatchObject({
       schema: 'honeytrail.alert/v1',
       event: 'alert.first',
-      severity: 'medium',
+      severity: 'high',
       decoy: { id: token.id, name: 'Payroll export link', location: '\\\\fs01\\hr', plantedHost: 'FS01' },
       actor: { ip: '127.0.0.9' },
       links: { token: expect.stringContaining(`/tokens/${token.id}`), incident: expect.stringMatching(/\/incidents\/\d+$/) },
@@ -52,8 +52,10 @@ describe('webhooks', () => {
     expect(g.path).toMatchObject({ text: '127.0.0.9', hops: [] });
 
     const s = JSON.parse(by('/slack').body) as { text: string; blocks: { type: string }[] };
-    expect(s.text).toMatch(/^\[Honeytrail #\d+\] \[MEDIUM\] Decoy touched/);
-    expect(s.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'context', 'actions']);
+    expect(s.text).toMatch(/^\[Honeytrail #\d+\] \[HIGH\] Decoy touched/);
+    expect(s.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'section', 'context', 'actions']);
+    // Why this severity, evidence then context.
+    expect(JSON.stringify(s.blocks[3])).toMatch(/Why HIGH.*evidence\/touch: .*context\/first-seen: 127\.0\.0\.9 had touched no decoy/);
 
     const t = JSON.parse(by('/teams').body) as { type: string; attachments: { contentType: string; content: { type: string; version: string; body: { type: string }[]; actions: { url: string }[] } }[] };
     expect(t.type).toBe('message');
@@ -62,8 +64,8 @@ describe('webhooks', () => {
     expect(t.attachments[0]?.content.body.some((b) => b.type === 'FactSet')).toBe(true);
 
     const d = JSON.parse(by('/discord').body) as { embeds: { title: string; color: number; fields: { name: string; value: string }[] }[]; allowed_mentions: unknown };
-    // Discord markdown escapes (tests/alerts/markup.test.ts): `\[MEDIUM\]` shows as [MEDIUM], `\\\\fs01\\hr` as \\fs01\hr.
-    expect(d.embeds[0]?.title).toMatch(/^\\\[Honeytrail #\d+\\\] \\\[MEDIUM\\\]/);
+    // Discord markdown escapes (tests/alerts/markup.test.ts): `\[HIGH\]` shows as [HIGH], `\\\\fs01\\hr` as \\fs01\hr.
+    expect(d.embeds[0]?.title).toMatch(/^\\\[Honeytrail #\d+\\\] \\\[HIGH\\\]/);
     expect(d.embeds[0]?.fields.find((f) => f.name === 'Planted')?.value).toBe('\\\\\\\\fs01\\\\hr on FS01');
     expect(d.allowed_mentions).toEqual({ parse: [] });
 

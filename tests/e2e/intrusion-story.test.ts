@@ -129,10 +129,10 @@ describe('one intrusion followed across hosts and identities, with real clients 
     const intrusion = opened.incidentId ?? expect.fail('no incident');
     const readMail = await waitFor(() => threadOf(intrusion)[0], 10_000, 'first mail');
     // Reading a share decoy from a workstation is collection, not lateral movement.
-    expect(readMail.mail.subject).toMatch(new RegExp(`^\\[Honeytrail #${intrusion}\\] \\[MEDIUM\\] Decoy touched: "Q3 salaries" by WS-22 \\(10\\.20\\.4\\.22\\)$`));
+    expect(readMail.mail.subject).toMatch(new RegExp(`^\\[Honeytrail #${intrusion}\\] \\[HIGH\\] Decoy touched: "Q3 salaries" by WS-22 \\(10\\.20\\.4\\.22\\)$`));
     expect(readMail.mail.text).toMatch(/opened the document in LibreOffice/);
     expect(readMail.mail.text).toContain('T1039 Data from Network Shared Drive');
-    expect(await getIncident(s.app.deps.db, intrusion)).toMatchObject({ lateral: false, severity: 'medium' });
+    expect(await getIncident(s.app.deps.db, intrusion)).toMatchObject({ lateral: false, severity: 'high' });
 
     // 2. Explorer on WS-22 shows the decoy folder: the desktop.ini lookup, as dig sends it through the resolver (127.0.0.1).
     const iniName = `m.keller.WS-22.CORP.INI.${folder.hostname}`;

@@ -46,14 +46,14 @@ describe('record first, correlate right after', () => {
     expect(ids.size).toBe(1);
     const inc = await getIncident(db, batch[0]?.incidentId ?? -1);
     // Three decoys in two shares on two file servers, read from one source: collection, not lateral movement.
-    expect(inc).toMatchObject({ hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 2, machineCount: 1, severity: 'medium', lateral: false });
+    expect(inc).toMatchObject({ hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 2, machineCount: 1, severity: 'high', lateral: false });
     // Stored, not only in memory.
     for (const h of batch) expect((await getHit(db, h.id))?.incidentId).toBe(inc?.id);
 
     // A second actor, one hit at a time, same decoys: the same trail numbers.
     for (const tok of [...tokens, ...tokens]) await r.record(event(tok, '10.8.8.8'));
     const [other] = (await listIncidents(db, { limit: 1 })).items;
-    expect(other).toMatchObject({ actorKey: 'ip:10.8.8.8', hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 2, machineCount: 1, severity: 'medium', lateral: false });
+    expect(other).toMatchObject({ actorKey: 'ip:10.8.8.8', hitCount: 6, tokenCount: 3, hostCount: 2, locationCount: 2, machineCount: 1, severity: 'high', lateral: false });
   });
 
   it('a failing correlation answers the hit (it is stored), then catches up: one incident, one alert per target', async () => {
@@ -102,7 +102,7 @@ describe('record first, correlate right after', () => {
     const [first, second, third] = await Promise.all(stored.map(async (h) => (await getHit(db, h.id))?.incidentId));
     expect(first).toBe(second);
     expect(third).not.toBe(first);
-    expect(await getIncident(db, first ?? -1)).toMatchObject({ hitCount: 2, hostCount: 2, severity: 'medium', lateral: false });
+    expect(await getIncident(db, first ?? -1)).toMatchObject({ hitCount: 2, hostCount: 2, severity: 'high', lateral: false });
     // One first alert per incident and target, not one per catch-up.
     expect((await listAlerts(db, { limit: 10 })).map((x) => [x.incidentId, x.kind]).sort()).toEqual([
       [first, 'first'],

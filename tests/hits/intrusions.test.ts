@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { insertAsset } from '../../src/db/queries/assets.ts';
 import { getIncident, listIncidents, setIncidentStatus } from '../../src/db/queries/incidents.ts';
 import type { HitRow } from '../../src/db/schema.ts';
+import { preloadIpOwners } from '../../src/hits/ip-owner.ts';
 import type { HitEvent } from '../../src/hits/record-hit.ts';
 import { rawQuery } from '../helpers.ts';
 import { intrusionBed, type Bed } from './bed.ts';
@@ -11,6 +12,7 @@ import { intrusionBed, type Bed } from './bed.ts';
  * `npm run test:pg`): one suite, both dialects. Hosts are simulated with source addresses in
  * the asset map and with the names a folder lookup reports.
  */
+const DAY = 24 * 3600 * 1000;
 let bed: Bed;
 afterEach(async () => bed?.cleanup());
 
@@ -44,7 +46,9 @@ describe('intrusions: who, and what links hits', () => {
     const tok = await b.token('folder', { kind: 'windows-folder', location: '\\\\fs01\\finance' });
     const h = await b.hit({ token: tok, ...folder('m.keller', 'WS-22') });
     const inc = await b.incidentOf(h);
-    expect(inc).toMatchObject({ actorKey: 'host:ws-22', severity: 'medium', lateral: false, machineCount: 1 });
+    // A touch (medium) from a machine never seen before (first-seen: a step up).
+    expect(inc).toMatchObject({ actorKey: 'host:ws-22', severity: 'high', lateral: false, machineCount: 1 });
+    expect(inc.reasons.map((r) => r.code)).toEqual(['touch', 'first-seen']);
     expect(inc.actorLabel).toContain('CORP\\m.keller on WS-22');
     expect(inc.actorLabel).toContain('reported by the attacker');
     const ents = await b.entities(inc.id);
@@ -75,7 +79,9 @@ describe('intrusions: who, and what links hits', () => {
     const fetched = await b.hit({ token: bookmark, channel: 'http', sourceIp: '10.20.9.17', userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36' });
     expect(fetched.incidentId).toBe(seen.incidentId);
     // Its own bookmark on its own disk, and a share folder: collection and discovery on one machine, not a hop.
-    expect(await b.incidentOf(fetched)).toMatchObject({ tokenCount: 2, machineCount: 1, lateral: false, severity: 'medium' });
+    expect(await b.incidentOf(fetched)).toMatchObject({ tokenCount: 2, machineCount: 1, lateral: false, severity: 'high' });
+    // The machine is first-seen once: its address joining its name is not a second new machine.
+    expect((await b.incidentOf(fetched)).reasons.filter((r) => r.code === 'first-seen')).toHaveLength(1);
   });
 
   it('one intrusion within TRAIL_WINDOW; later, or after closing, a new one', async () => {
@@ -105,9 +111,9 @@ describe('intrusions: lateral movement is a hop', () => {
     let last: HitRow | undefined;
     for (const tok of [q3, payroll, board]) last = await b.hit({ token: tok, channel: 'http', sourceIp: '10.20.4.22', method: 'GET', path: '/x.png', userAgent: 'LibreOffice 7.4' });
     const inc = await b.incidentOf(last as HitRow);
-    expect(inc).toMatchObject({ lateral: false, severity: 'medium', tokenCount: 3, locationCount: 2, hostCount: 2, machineCount: 1, summary: null });
+    expect(inc).toMatchObject({ lateral: false, severity: 'high', tokenCount: 3, locationCount: 2, hostCount: 2, machineCount: 1, summary: null });
     expect(inc.techniques).toEqual(['T1039']);
-    expect(inc.reasons.map((r) => r.code)).toEqual(['touch', 'touch', 'touch']);
+    expect(inc.reasons.map((r) => r.code)).toEqual(['touch', 'first-seen', 'touch', 'touch']);
     expect(inc.reasons.some((r) => /segment/.test(r.text))).toBe(false);
   });
 
@@ -157,9 +163,11 @@ describe('intrusions: lateral movement is a hop', () => {
     const local = await b.token('local creds', { kind: 'api-key', location: 'C:\\app\\.env', plantedHost: 'JUMP01' });
     const onShare = await b.token('share creds', { kind: 'api-key', location: '\\\\fs01\\it\\.env', plantedHost: 'FS01' });
     const home = await b.hit({ token: local, channel: 'http', sourceIp: '10.30.0.10', facts: { credential: 'sk_a' } });
-    expect(await b.incidentOf(home)).toMatchObject({ lateral: false, severity: 'high' });
+    // Credential use (high) by a machine never seen before (first-seen): critical, and no hop.
+    expect(await b.incidentOf(home)).toMatchObject({ lateral: false, severity: 'critical' });
     const fromShare = await b.hit({ token: onShare, channel: 'http', sourceIp: '10.30.0.10', facts: { credential: 'sk_b' } });
-    expect(await b.incidentOf(fromShare)).toMatchObject({ lateral: false, severity: 'high', machineCount: 1 });
+    expect(await b.incidentOf(fromShare)).toMatchObject({ lateral: false, severity: 'critical', machineCount: 1 });
+    expect((await b.incidentOf(fromShare)).reasons.map((r) => r.code)).toEqual(['credential-used', 'first-seen', 'credential-used']);
   });
 
   it('the same user identity on a second host is a hop; the same user mailing a decoy joins without one', async () => {
@@ -176,7 +184,7 @@ describe('intrusions: lateral movement is a hop', () => {
       mailSubject: 'invoice',
     });
     expect(mail.incidentId).toBe(first.incidentId);
-    expect(await b.incidentOf(mail)).toMatchObject({ lateral: false, machineCount: 1, severity: 'medium' });
+    expect(await b.incidentOf(mail)).toMatchObject({ lateral: false, machineCount: 1, severity: 'high' });
     const second = await b.hit({ token: share, ...folder('m.keller', 'WS-30') });
     expect(second.incidentId).toBe(first.incidentId);
     const inc = await b.incidentOf(second);
@@ -232,12 +240,15 @@ describe('intrusions: lateral movement is a hop', () => {
 });
 
 describe('intrusions: severity from evidence, then context', () => {
-  it('touch < credential found < credential used < hop; threat intel and a public source raise a step; reasons are deduplicated', async () => {
+  it('touch < credential found < credential used < hop; threat intel raises a step; reasons are deduplicated', async () => {
     const b = await setup();
     await assets(b);
     const bug = await b.token('bug');
+    // Every source here touched a decoy before (outside the trail window): no first-seen context.
+    for (const ip of ['10.5.5.1', '10.5.5.2', '10.6.6.6']) await b.hit({ token: bug, channel: 'http', sourceIp: ip, at: new Date(Date.now() - 3 * DAY) });
     const touch = await b.hit({ token: bug, channel: 'http', sourceIp: '10.5.5.1' });
     expect((await b.incidentOf(touch)).severity).toBe('medium');
+    expect((await b.incidentOf(touch)).reasons.map((r) => r.code)).toEqual(['touch']);
     const portal = await b.token('portal', { kind: 'credentials' });
     const found = await b.hit({ token: portal, channel: 'http', sourceIp: '10.5.5.2', facts: { details: { portal: 'login-page', method: 'GET' } } });
     expect(await b.incidentOf(found)).toMatchObject({ severity: 'high' });
@@ -246,9 +257,6 @@ describe('intrusions: severity from evidence, then context', () => {
     const inc = await b.incidentOf(used);
     expect(inc.severity).toBe('high');
     expect(inc.reasons.find((r) => r.code === 'credential-used')?.text).toContain('signed in to the VPN portal as adm-x; MFA prompt shown');
-    const external = await b.hit({ token: bug, channel: 'http', sourceIp: '8.8.4.4' });
-    expect((await b.incidentOf(external)).severity).toBe('high');
-    expect((await b.incidentOf(external)).reasons.map((r) => r.code)).toEqual(['touch', 'external']);
     // 100 hits over 20 decoys: a short list of reasons, one per piece of evidence and at most a few per kind.
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => b.token(`d${i}`, { location: `\\\\fs0${i % 2}\\s${i}`, plantedHost: `FS0${i % 2}` })));
     let last: HitRow | undefined;
@@ -256,6 +264,62 @@ describe('intrusions: severity from evidence, then context', () => {
     const big = await b.incidentOf(last as HitRow);
     expect(big.reasons).toHaveLength(3);
     expect(new Set(big.reasons.map((r) => r.text)).size).toBe(3);
+  });
+
+  it('the same touch off-hours, from a first-seen machine, from a public address or on a critical asset is a step worse, each reason named', async () => {
+    await preloadIpOwners();
+    const b = await setup({ WORKING_HOURS: 'Mon-Fri 08:00-18:00 Europe/Berlin', WORKING_HOURS_SEGMENTS: 'OT=daily 00:00-24:00 UTC' });
+    await assets(b);
+    await insertAsset(b.db, { cidr: '10.40.0.5', hostname: 'PAY01', label: 'PAY01', segment: 'Payments', criticality: 'critical' });
+    await insertAsset(b.db, { cidr: '10.50.0.0/24', label: 'Plant floor', segment: 'OT' });
+    const bug = await b.token('bug');
+    // Wednesday 25 November 2026, 10:00 in Berlin (09:00 UTC), and the Sunday after at 02:14.
+    const wednesday = new Date('2026-11-25T09:00:00Z');
+    const sunday = new Date('2026-11-29T01:14:00Z');
+    const known = ['10.5.5.1', '10.5.5.3', '8.8.8.8', '10.40.0.5', '10.50.0.7', '10.5.5.4'];
+    for (const ip of known) await b.hit({ token: bug, channel: 'http', sourceIp: ip, at: new Date(wednesday.getTime() - 5 * DAY) });
+    const touch = async (sourceIp: string, at: Date, extra: Partial<HitEvent> = {}) => b.incidentOf(await b.hit({ token: bug, channel: 'http', sourceIp, at, ...extra }));
+    const codes = (i: { reasons: { code: string }[] }) => i.reasons.map((r) => r.code);
+
+    // The baseline: a machine seen before, inside working hours, inside the organisation.
+    const base = await touch('10.5.5.1', wednesday);
+    expect([base.severity, codes(base)]).toEqual(['medium', ['touch']]);
+
+    const night = await touch('10.5.5.3', sunday);
+    expect([night.severity, codes(night)]).toEqual(['high', ['touch', 'off-hours']]);
+    expect(night.reasons[1]?.text).toBe('at Sun 02:14 Europe/Berlin, outside the working hours (Mon-Fri 08:00-18:00 Europe/Berlin)');
+
+    const fresh = await touch('10.5.5.9', wednesday);
+    expect([fresh.severity, codes(fresh)]).toEqual(['high', ['touch', 'first-seen']]);
+    expect(fresh.reasons[1]?.text).toBe('10.5.5.9 had touched no decoy or honey service in the 30 days before');
+
+    const outside = await touch('8.8.8.8', wednesday);
+    expect([outside.severity, codes(outside)]).toEqual(['high', ['touch', 'external']]);
+    // The owner from the shipped offline database (npm package @ip-location-db), no lookup over the network.
+    expect(outside.reasons[1]?.text).toBe("source 8.8.8.8 is outside the organisation's networks (a public address; AS15169 Google LLC, US)");
+
+    const payments = await touch('10.40.0.5', wednesday);
+    expect([payments.severity, codes(payments)]).toEqual(['high', ['touch', 'sensitive']]);
+    expect(payments.reasons[1]?.text).toBe('source PAY01 in segment Payments is marked critical in the asset map');
+
+    // A segment with its own hours (the plant floor works around the clock): Sunday night is not off-hours there.
+    const plant = await touch('10.50.0.7', sunday);
+    expect([plant.severity, codes(plant)]).toEqual(['medium', ['touch']]);
+
+    // All of it at once: a touch tops out at high; the same context on a credential used is critical.
+    const worst = await touch('203.0.113.77', sunday);
+    expect([worst.severity, codes(worst)]).toEqual(['high', ['touch', 'off-hours', 'first-seen']]);
+    const cloud = await touch('9.9.9.9', sunday);
+    expect([cloud.severity, codes(cloud)]).toEqual(['high', ['touch', 'external', 'off-hours', 'first-seen']]);
+    const keys = await b.token('keys', { kind: 'aws-keys' });
+    const usedAtNight = await b.incidentOf(await b.hit({ token: keys, channel: 'http', sourceIp: '10.5.5.4', at: sunday, facts: { credential: 'AKIAEXAMPLE', details: { signed: true } } }));
+    expect([usedAtNight.severity, codes(usedAtNight)]).toEqual(['critical', ['credential-used', 'off-hours']]);
+
+    // A host name the attacker's machine reports is not made familiar by naming a host seen on the network.
+    const folderTok = await b.token('folder', { kind: 'windows-folder', location: '\\\\fs01\\finance' });
+    await touch('10.10.0.11', new Date(wednesday.getTime() - 4 * DAY));
+    const spoofed = await b.incidentOf(await b.hit({ token: folderTok, ...folder('m.keller', 'FS01'), at: wednesday }));
+    expect(codes(spoofed)).toContain('first-seen');
   });
 });
 
@@ -280,7 +344,8 @@ describe('classification: no attacker-controlled field alone silences a hit', ()
     }
     const hinted = await b.hit({ token: tok, channel: 'http', sourceIp: '10.0.0.77', userAgent: 'Twitterbot/1.0' });
     expect(hinted.details).toMatchObject({ scannerHint: 'Twitter/X card' });
-    expect((await b.incidentOf(hinted)).severity).toBe('medium');
+    // Not lowered by the hint: a touch from a first-seen machine, like any other.
+    expect((await b.incidentOf(hinted)).severity).toBe('high');
     // The planted AWS key used with a crawler's user agent, even from a scanner network: an alert.
     const used = await b.hit({ token: keysTok, channel: 'http', sourceIp: '148.163.130.9', userAgent: 'Googlebot/2.1 proofpoint', facts: { credential: 'AKIAEXAMPLE', details: { signed: true } } });
     expect(used.classification).toBe('alert');
