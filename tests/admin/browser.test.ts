@@ -225,7 +225,9 @@ describe('admin UI in a real browser', () => {
     expect(await call()).toBe(200);
     await page.goto(`${s.adminUrl}/api-keys`);
     expect(await page.locator('body').textContent()).not.toContain(key);
-    await page.getByRole('button', { name: 'Revoke browser key' }).click();
+    // Revoking asks first (issue 19): the link opens a confirmation page.
+    await page.getByRole('link', { name: 'Revoke browser key' }).click();
+    await page.getByRole('button', { name: 'Revoke key' }).click();
     await page.waitForURL(/msg=key_revoked/);
     expect(await call()).toBe(401);
   });
