@@ -64,13 +64,36 @@ async function signedIn(email: string, viewport = { width: 1366, height: 900 }):
 
 /** axe-core's violations on the current page state (WCAG 2.0-2.2 A and AA rules). */
 async function axe(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async () => {
-    const w = window as unknown as { axe: { run(ctx: Document, opts: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } };
-    return w.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-  });
+  if (!(await page.evaluate("'axe' in window"))) await page.addScriptTag({ path: AXE });
+  const result = (await page.evaluate("axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })")) as { violations: { id: string; nodes: { target: string[] }[] }[] };
   return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
+
+/** In-page probe (plain JavaScript: the test's TypeScript has no DOM types): contrast of the input border, its focus ring and a button's focus ring. */
+const CONTRAST_PROBE = String.raw`() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+      const lum = (c) => {
+        const [r = 0, g = 0, b = 0] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+      const bgOf = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = getComputedStyle(e).backgroundColor;
+          if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
+        }
+        return 'rgb(255, 255, 255)';
+      };
+      const input = document.getElementById('f-name');
+      const out = {};
+      if (input) out.inputBorder = ratio(getComputedStyle(input).borderTopColor, bgOf(input.parentElement));
+      input && input.focus();
+      if (input) out.focusRing = ratio(getComputedStyle(input).outlineColor, bgOf(input.parentElement));
+      const button = document.querySelector('main button');
+      button && button.focus();
+      if (button) out.buttonFocus = ratio(getComputedStyle(button).outlineColor, bgOf(button.parentElement));
+      return out;
+    }`;
 
 const csrfOf = (page: Page) => page.locator('input[name="_csrf"]').first().inputValue();
 
@@ -108,7 +131,7 @@ describe('multi-factor sign-in', () => {
     const totp = new TOTP({ secret: Secret.fromBase32(secret) });
     await page.getByLabel('Code from the app').fill('000000');
     await page.getByRole('button', { name: 'Turn on' }).click();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('error-summary');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('error-summary');
     const code = totp.generate();
     await page.getByLabel('Code from the app').fill(code);
     await page.getByRole('button', { name: 'Turn on' }).click();
@@ -131,7 +154,7 @@ describe('multi-factor sign-in', () => {
     await page.getByLabel('Code').fill(code); // the enrolment code: used already
     await page.getByRole('button', { name: 'Sign in' }).click();
     expect(await page.locator('#code-err').textContent()).toContain('not right');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('error-summary');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('error-summary');
     // The next time step's code, as the app would show it 30 s later.
     await page.getByLabel('Code').fill(totp.generate({ timestamp: Date.now() + 30_000 }));
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -194,7 +217,7 @@ describe('forms', () => {
     await page.locator('#f-params-accessKeyId-own').check();
     await page.locator('#f-params-accessKeyId').fill('NOTAKEY');
     await page.getByRole('button', { name: 'Create token' }).click();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('error-summary');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('error-summary');
     expect(await page.locator('#f-params-accessKeyId-err').textContent()).toContain('must be an AWS access key id');
     expect(await page.locator('#f-plantedHost-err').textContent()).toContain('must be a host name');
     expect(await axe(page)).toEqual([]);
@@ -295,7 +318,7 @@ describe('every page: phones, axe, contrast', () => {
         const res = await page.goto(`${s.adminUrl}${path}`);
         expect(res?.status(), path).toBeLessThan(path === '/incidents/abc' || path === '/no-such-page' ? 405 : 400);
         if (path === '/incidents/abc') expect(res?.status()).toBe(404);
-        if (viewport.width === 390) expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBe(390);
+        if (viewport.width === 390) expect(await page.evaluate('document.documentElement.scrollWidth'), path).toBe(390);
         expect(await axe(page), `${path} at ${viewport.width}px`).toEqual([]);
       }
       await context.close();
@@ -303,7 +326,7 @@ describe('every page: phones, axe, contrast', () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true });
     const page = await context.newPage();
     await page.goto(`${s.adminUrl}/login`);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(390);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
     expect(await axe(page)).toEqual([]);
     await page.getByRole('button', { name: 'Sign in' }).click();
     expect(await axe(page)).toEqual([]);
@@ -313,30 +336,7 @@ describe('every page: phones, axe, contrast', () => {
   it('focus rings and input borders reach 3:1 against what is behind them (WCAG 2.2 1.4.11, 2.4.13)', async () => {
     const { page, context } = await signedIn('admin@corp.example');
     await page.goto(`${s.adminUrl}/tokens/new?kind=web-bug`);
-    const ratios = await page.evaluate(() => {
-      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
-      const lum = (c: string) => {
-        const [r = 0, g = 0, b = 0] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-      };
-      const ratio = (a: string, b: string) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
-      const bgOf = (el: Element | null): string => {
-        for (let e = el; e; e = e.parentElement) {
-          const c = getComputedStyle(e).backgroundColor;
-          if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
-        }
-        return 'rgb(255, 255, 255)';
-      };
-      const input = document.getElementById('f-name');
-      const out: Record<string, number> = {};
-      if (input) out.inputBorder = ratio(getComputedStyle(input).borderTopColor, bgOf(input.parentElement));
-      input?.focus();
-      if (input) out.focusRing = ratio(getComputedStyle(input).outlineColor, bgOf(input.parentElement));
-      const button = document.querySelector('main button');
-      (button as HTMLElement | null)?.focus();
-      if (button) out.buttonFocus = ratio(getComputedStyle(button).outlineColor, bgOf(button.parentElement));
-      return out;
-    });
+    const ratios = (await page.evaluate(`(${CONTRAST_PROBE})()`)) as Record<string, number>;
     expect(Object.keys(ratios)).toEqual(['inputBorder', 'focusRing', 'buttonFocus']);
     for (const [what, r] of Object.entries(ratios)) expect(r, what).toBeGreaterThanOrEqual(3);
     await context.close();
