@@ -220,6 +220,7 @@ export const apiKeys = pgTable('api_keys', {
 export const tokenTerms = pgTable(
   'token_terms',
   {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
     tokenId: text('token_id')
       .notNull()
       .references(() => tokens.id, { onDelete: 'cascade' }),

@@ -274,6 +274,7 @@ export const apiKeys = sqliteTable('api_keys', {
 export const tokenTerms = sqliteTable(
   'token_terms',
   {
+    id: integer('id').primaryKey({ autoIncrement: true }),
     tokenId: text('token_id')
       .notNull()
       .references(() => tokens.id, { onDelete: 'cascade' }),
