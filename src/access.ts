@@ -51,7 +51,7 @@ export type KeyPreset = keyof typeof KEY_PRESETS;
 
 /** The permissions an API key's stored scopes grant (`*`: every one, as keys made before scopes had). */
 export function scopePermissions(scopes: readonly string[]): ReadonlySet<Permission> {
-  if (scopes.includes('*')) return new Set(ROLE_PERMISSIONS.admin);
+  if (scopes.includes('*')) return new Set<Permission>([...ROLE_PERMISSIONS.admin, 'metrics']);
   // Any key may be scraped with, as before scopes (the counts are no secret to a key holder).
   return new Set(PERMISSIONS.filter((p) => p === 'metrics' || (p !== 'public' && p !== 'signed-in' && scopes.includes(p))));
 }
