@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { guard } from './admin/guard.ts';
 import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
 import { incidentRoutes } from './api/incidents.ts';
@@ -35,8 +36,8 @@ export function createAdminApp(deps: AppDeps): Express {
   });
 
   // Metrics are counts only, but they show what tripped a decoy when: METRICS_TOKEN or an API key (README: Prometheus).
-  app.get('/metrics', requireMetricsAuth(deps), metricsHandler(deps));
-  app.get('/healthz', async (_req, res) => {
+  app.get('/metrics', requireMetricsAuth(deps), guard('GET /metrics', true), metricsHandler(deps));
+  app.get('/healthz', guard('GET /healthz', true), async (_req, res) => {
     const db = isPg(deps.db) ? await pingPostgres(deps.db) : pingDatabase(deps.db);
     // A hit that could not be stored in the last minute (disk full, read-only file) is an outage.
     const { lastFailureAt, lastFailure } = deps.recorder.stats;

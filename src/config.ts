@@ -75,6 +75,7 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters (use a long random value)').optional(),
   ADMIN_EMAIL: z.string().trim().toLowerCase().email('must be an email address').optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
+  MFA_REQUIRED: bool.default(false),
   TRUST_PROXY: z
     .string()
     .default('false')

@@ -23,6 +23,11 @@ function parseNormal(ip: string): string {
   return parsed.toString();
 }
 
+/** A host name as the network map and a token's "planted on host" take it: WS-ACCT-07, fs01.corp.example. */
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,253})$/;
+/** The sentence shown when a host name does not match HOST_NAME_PATTERN. */
+export const HOST_NAME_MESSAGE = 'must be a host name such as WS-ACCT-07 or fs01.corp.example (letters, digits, dots, dashes and underscores)';
+
 /** True when `value` is a valid CIDR (`10.0.0.0/8`) or a single address. */
 export function isCidr(value: string): boolean {
   return ipaddr.isValidCIDR(value) || ipaddr.isValid(value);

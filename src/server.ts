@@ -25,6 +25,7 @@ import { createFloodGate } from './hits/flood.ts';
 import { startOverflowReporter, type OverflowReporter } from './hits/overflow-report.ts';
 import { intelMatcher, intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
+import { indexSearchTerms } from './tokens/service.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
 
 /** A running listener: its bound address and how to stop it. */
@@ -61,6 +62,12 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const store = await openStore(config, log, opts.alerts !== false, budget);
   const { db, recorder, worker } = store;
   const deps: AppDeps = { config, db, log, recorder, budget, alerts: opts.alerts !== false ? createAlertActions({ db, config, log }) : undefined };
+  // Tokens made before search terms existed become findable by key id, mailbox or user name.
+  const indexed = await indexSearchTerms(db, { config }).catch((err: unknown) => {
+    log.error({ err }, 'indexing token search terms failed');
+    return 0;
+  });
+  if (indexed) log.info({ tokens: indexed }, 'indexed search terms of existing tokens');
   const listeners: RunningListener[] = [];
   try {
     if (config.PUBLIC_ENABLED) {

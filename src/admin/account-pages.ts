@@ -1,76 +1,146 @@
-import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { parse } from '../api/validate.ts';
-import { createApiKey, listApiKeys, revokeApiKey } from '../db/queries/api-keys.ts';
 import { audit } from '../db/queries/audit.ts';
-import { countUsers, deleteUser, findUserByEmail, getUser, insertUser, listUsers } from '../db/queries/users.ts';
-import { AppError, notFound } from '../errors.ts';
-import { accountInput } from './auth-routes.ts';
+import { deleteSetting, getSetting, setSetting } from '../db/queries/settings.ts';
+import { clearTotp, enableTotp, getUser, setPassword, setRecoveryCodes } from '../db/queries/users.ts';
+import { AppError } from '../errors.ts';
 import { uiActor, type UiContext } from './context.ts';
-import { hashPassword } from './passwords.ts';
+import { guardedRouter } from './guard.ts';
+import { errorSummary, formParse } from './messages.ts';
+import { newRecoveryCodes, newTotpSecret, totpQrSvg, totpStep, totpUri } from './mfa.ts';
+import { putOnce, takeOnce } from './once.ts';
+import { strongPassword } from './password-policy.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
 import { sessionOf } from './session.ts';
 
-const keyName = z.object({ name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters') });
-const idParam = z.object({ id: z.string().regex(/^[\w-]{1,40}$/, 'is not an id') });
+const passwordChange = z
+  .object({ current: z.string().max(1024), password: z.string().max(1024), confirm: z.string().max(1024), email: z.string().optional() })
+  .superRefine(strongPassword)
+  .refine((a) => a.password === a.confirm, { message: 'does not match the new password', path: ['confirm'] });
+const PASSWORD_LABELS = { current: { label: 'Current password', id: 'current' }, password: { label: 'New password', id: 'new-password' }, confirm: { label: 'Repeat new password', id: 'confirm' } };
+const codeInput = z.object({ code: z.string().trim().max(32).default('') });
+/** How long a shown-but-unconfirmed enrolment secret is kept for the confirmation. */
+const ENROL_TTL_MS = 15 * 60_000;
 
-/** Admin accounts and API keys (a new key is shown exactly once). */
-export function accountPages(ui: UiContext): Router {
-  const { db } = ui.deps;
-  const r = Router();
+const pendingKey = (userId: string) => `mfa-enrol:${userId}`;
 
-  const renderAdmins = async (res: Response, extra: Record<string, unknown> = {}, status = 200) => {
-    const me = sessionOf(res)?.user.id;
-    const users = await listUsers(db);
-    ui.views.render(res, 'admins', { title: 'Admins', nav: 'admins', users: users.map((u) => ({ ...u, me: u.id === me })), fields: {}, ...extra }, status);
+/** One's own account: password change, authenticator (TOTP) enrolment, recovery codes. Any role. */
+export function accountPages(ui: UiContext) {
+  const { db, config } = ui.deps;
+  const r = guardedRouter();
+  const me = (res: Parameters<typeof sessionOf>[0]) => {
+    const s = sessionOf(res);
+    if (!s) throw new AppError('unauthorized', 'Sign in first.');
+    return s;
   };
 
-  r.get('/admins', (_req, res) => renderAdmins(res));
+  const renderAccount = (res: Parameters<typeof sessionOf>[0], extra: Record<string, unknown> = {}, status = 200) => {
+    const { user } = me(res);
+    ui.views.render(
+      res,
+      'account',
+      { title: 'Your account', nav: 'account', user, mfaOn: !!user.totpEnabledAt, mfaRequired: config.MFA_REQUIRED || user.mfaRequired, codesLeft: user.recoveryCodes.length, fields: {}, ...extra },
+      status,
+    );
+  };
 
-  r.post('/admins', async (req, res) => {
+  r.get('/account', (_req, res) => renderAccount(res));
+
+  r.post('/account/password', async (req, res) => {
+    const { user, session } = me(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const parsed = accountInput.safeParse(body);
-    if (!parsed.success) return renderAdmins(res, { email: body.email, fields: AppError.fromZod(parsed.error).fields }, 400);
-    if (await findUserByEmail(db, parsed.data.email)) return renderAdmins(res, { email: body.email, fields: { email: 'an admin with this email exists already' } }, 409);
-    const user = await insertUser(db, parsed.data.email, await hashPassword(parsed.data.password));
+    const parsed = formParse(passwordChange, { ...body, email: user.email });
+    const fields = parsed.ok ? {} : parsed.fields;
+    if (parsed.ok && !(await verifyPassword(parsed.data.current, user.passwordHash))) fields.current = 'is not your current password';
+    if (!parsed.ok || Object.keys(fields).length) return renderAccount(res, { fields, summary: errorSummary(fields, PASSWORD_LABELS) }, 400);
+    await setPassword(db, user.id, await hashPassword(parsed.data.password), session.id);
     const actor = uiActor(req, res);
-    await audit(db, { actor: actor.id, action: 'user.create', targetType: 'user', targetId: user.email, ip: actor.ip });
-    res.redirect(303, '/admins?msg=admin_added');
+    await audit(db, { actor: actor.id, action: 'user.password_change', targetType: 'user', targetId: user.email, ip: actor.ip });
+    res.redirect(303, '/account?msg=password_changed');
   });
 
-  r.post('/admins/:id/delete', async (req, res) => {
-    const { id } = parse(idParam, req.params);
-    const user = await getUser(db, id);
-    if (!user) throw notFound('admin');
-    if (user.id === sessionOf(res)?.user.id) throw new AppError('conflict', 'You cannot remove your own account; ask another admin.');
-    if ((await countUsers(db)) <= 1) throw new AppError('conflict', 'The last admin cannot be removed.');
-    await deleteUser(db, user.id);
-    const actor = uiActor(req, res);
-    await audit(db, { actor: actor.id, action: 'user.delete', targetType: 'user', targetId: user.email, ip: actor.ip });
-    res.redirect(303, '/admins?msg=admin_removed');
+  r.get('/account/mfa', async (_req, res) => {
+    const { user } = me(res);
+    if (user.totpEnabledAt) return res.redirect(303, '/account');
+    const now = Date.now();
+    let pending = await getSetting<{ secret: string; at: number }>(db, pendingKey(user.id));
+    if (!pending || pending.at < now - ENROL_TTL_MS) {
+      pending = { secret: newTotpSecret(), at: now };
+      await setSetting(db, pendingKey(user.id), pending);
+    }
+    const uri = totpUri(pending.secret, user.email, 'Honeytrail');
+    ui.views.render(res, 'account-mfa', { title: 'Set up an authenticator app', nav: 'account', qr: await totpQrSvg(uri), secret: pending.secret.replace(/(.{4})/g, '$1 ').trim(), required: config.MFA_REQUIRED || user.mfaRequired });
   });
 
-  const renderKeys = async (res: Response, extra: Record<string, unknown> = {}, status = 200) => {
-    ui.views.render(res, 'api-keys', { title: 'API keys', nav: 'api-keys', keys: await listApiKeys(db), fields: {}, ...extra }, status);
-  };
-
-  r.get('/api-keys', (_req, res) => renderKeys(res));
-
-  r.post('/api-keys', async (req, res) => {
-    const parsed = keyName.safeParse(req.body ?? {});
-    if (!parsed.success) return renderKeys(res, { fields: AppError.fromZod(parsed.error).fields }, 400);
+  r.post('/account/mfa', async (req, res) => {
+    const { user } = me(res);
+    if (user.totpEnabledAt) return res.redirect(303, '/account');
+    const pending = await getSetting<{ secret: string; at: number }>(db, pendingKey(user.id));
+    const { code } = codeInput.parse(req.body ?? {});
+    const step = pending && pending.at > Date.now() - ENROL_TTL_MS ? totpStep(pending.secret, code) : null;
+    if (!pending || step === null) {
+      const error = pending ? 'That code is not right. Enter the 6 digits your app shows now.' : 'The set-up expired. Scan the new QR code and try again.';
+      const uri = pending ? totpUri(pending.secret, user.email, 'Honeytrail') : '';
+      return ui.views.render(
+        res,
+        'account-mfa',
+        { title: 'Set up an authenticator app', nav: 'account', qr: uri ? await totpQrSvg(uri) : '', secret: pending?.secret.replace(/(.{4})/g, '$1 ').trim(), error, summary: errorSummary({ code: error }, { code: { label: 'Code', id: 'code' } }) },
+        400,
+      );
+    }
+    const { codes, hashes } = newRecoveryCodes();
+    await enableTotp(db, user.id, pending.secret, step, hashes);
+    await deleteSetting(db, pendingKey(user.id));
     const actor = uiActor(req, res);
-    const { key, row } = await createApiKey(db, parsed.data.name, actor.id);
-    await audit(db, { actor: actor.id, action: 'api_key.create', targetType: 'api_key', targetId: row.id, ip: actor.ip, details: { name: row.name } });
-    // Rendered directly (not redirected): the key exists in clear only in this response.
-    await renderKeys(res, { created: { key, name: row.name } }, 201);
+    await audit(db, { actor: actor.id, action: 'user.mfa_enable', targetType: 'user', targetId: user.email, ip: actor.ip });
+    res.redirect(303, `/account/recovery-codes?ref=${await putOnce(db, me(res).session.id, codes)}`);
   });
 
-  r.post('/api-keys/:id/revoke', async (req, res) => {
-    const { id } = parse(idParam, req.params);
-    if (!(await revokeApiKey(db, id))) throw notFound('active API key');
+  r.get('/account/recovery-codes', async (req, res) => {
+    const ref = typeof req.query.ref === 'string' ? req.query.ref : '';
+    const codes = await takeOnce<string[]>(db, me(res).session.id, ref);
+    ui.views.render(res, 'recovery-codes', { title: 'Recovery codes', nav: 'account', codes: codes ?? null });
+  });
+
+  r.post('/account/recovery-codes', async (req, res) => {
+    const { user, session } = me(res);
+    if (!user.totpEnabledAt) return res.redirect(303, '/account');
+    const { codes, hashes } = newRecoveryCodes();
+    await setRecoveryCodes(db, user.id, hashes);
     const actor = uiActor(req, res);
-    await audit(db, { actor: actor.id, action: 'api_key.revoke', targetType: 'api_key', targetId: id, ip: actor.ip });
-    res.redirect(303, '/api-keys?msg=key_revoked');
+    await audit(db, { actor: actor.id, action: 'user.recovery_codes', targetType: 'user', targetId: user.email, ip: actor.ip });
+    res.redirect(303, `/account/recovery-codes?ref=${await putOnce(db, session.id, codes)}`);
+  });
+
+  r.get('/account/mfa/disable', (_req, res) => {
+    const { user } = me(res);
+    ui.views.render(res, 'confirm', {
+      title: 'Turn off the authenticator?',
+      nav: 'account',
+      heading: 'Turn off sign-in with an authenticator app?',
+      text: config.MFA_REQUIRED || user.mfaRequired ? 'A second factor is required for your account: after turning it off you must set up a new one before you can use the console.' : 'Your account will then be protected by its password alone.',
+      action: '/account/mfa/disable',
+      button: 'Turn off',
+      cancel: '/account',
+      password: true,
+    });
+  });
+
+  r.post('/account/mfa/disable', async (req, res) => {
+    const { user } = me(res);
+    const current = typeof (req.body as Record<string, unknown>)?.current === 'string' ? String((req.body as Record<string, unknown>).current) : '';
+    if (!(await verifyPassword(current, user.passwordHash))) {
+      return ui.views.render(
+        res,
+        'confirm',
+        { title: 'Turn off the authenticator?', nav: 'account', heading: 'Turn off sign-in with an authenticator app?', action: '/account/mfa/disable', button: 'Turn off', cancel: '/account', password: true, summary: [{ href: '#current', text: 'Current password: is not right' }], passwordError: 'is not right' },
+        400,
+      );
+    }
+    await clearTotp(db, user.id);
+    const actor = uiActor(req, res);
+    await audit(db, { actor: actor.id, action: 'user.mfa_disable', targetType: 'user', targetId: user.email, ip: actor.ip });
+    const fresh = await getUser(db, user.id);
+    res.redirect(303, fresh && (config.MFA_REQUIRED || fresh.mfaRequired) ? '/account/mfa' : '/account?msg=mfa_off');
   });
 
   return r;

@@ -28,11 +28,15 @@ function submitted(body: unknown): string {
 
 const refused = () => new AppError('forbidden', 'This form has expired or did not come from this site. Reload the page and try again.');
 
-/** Refuse POSTs from a signed-in session whose `_csrf` field does not match the session token. */
+/**
+ * Refuse POSTs from a session whose `_csrf` field does not match the session token. Without a
+ * session the policy guard answers (sign in first); the public forms check their own token.
+ */
 export const requireCsrf: RequestHandler = (req, res, next) => {
   if (req.method !== 'POST') return next();
   const s = sessionOf(res);
-  if (!s || !safeEqual(submitted(req.body), s.session.csrfToken)) return next(refused());
+  if (!s) return next();
+  if (!safeEqual(submitted(req.body), s.session.csrfToken)) return next(refused());
   next();
 };
 

@@ -1,5 +1,6 @@
+import { guardedRouter } from './guard.ts';
 import { Router } from 'express';
-import { failedAlerts, listIncidents, neverTriggered, openIncidentsBySeverity, recentHits } from '../db/queries/admin-views.ts';
+import { failedAlerts, firstRunFacts, listIncidents, neverTriggered, openIncidentsBySeverity, recentHits } from '../db/queries/admin-views.ts';
 import { SEVERITIES } from '../db/schema.ts';
 import { recentOverflow } from '../hits/overflow-report.ts';
 import type { UiContext } from './context.ts';
@@ -8,7 +9,7 @@ import { alertView, assetLabeler, hitView, incidentView, kindLabel } from './pre
 /** The dashboard: what needs attention now. */
 export function dashboardPage(ui: UiContext): Router {
   const { db } = ui.deps;
-  const r = Router();
+  const r = guardedRouter();
   r.get('/', async (_req, res) => {
     const bySeverity = await openIncidentsBySeverity(db);
     const never = await neverTriggered(db, 10);
@@ -17,6 +18,13 @@ export function dashboardPage(ui: UiContext): Router {
     const hits = await recentHits(db, 15);
     const names = await assetLabeler(db);
     const overflow = await recentOverflow(db);
+    const facts = await firstRunFacts(db);
+    const steps = [
+      { done: facts.alertTested, text: 'Send a test alert, so you know alerts reach you', href: '/settings', link: 'Settings' },
+      { done: facts.tokens > 0, text: 'Plant your first decoy', href: '/tokens/new', link: 'New token' },
+      { done: facts.assets > 0, text: 'Start the network map, so alerts name machines', href: '/assets', link: 'Network map' },
+      { done: facts.users > 1 || facts.usersWithMfa > 0, text: 'Add a second admin or set up an authenticator app, so one lost password does not lock you out or let someone in', href: '/account/mfa', link: 'Authenticator' },
+    ];
     ui.views.render(res, 'dashboard', {
       title: 'Dashboard',
       nav: 'dashboard',
@@ -28,6 +36,8 @@ export function dashboardPage(ui: UiContext): Router {
       failures: failures.items.map(alertView),
       failuresTotal: failures.total,
       overflow: overflow.unstored + overflow.rateLimited > 0 ? overflow : null,
+      checklist: steps.every((s) => s.done) ? null : { steps, left: steps.filter((s) => !s.done).length },
+      anyTokens: facts.tokens > 0,
     });
   });
   return r;

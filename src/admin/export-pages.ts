@@ -1,3 +1,4 @@
+import { guardedRouter } from './guard.ts';
 import { Router } from 'express';
 import { exportQuery } from '../api/exports.ts';
 import { parse } from '../api/validate.ts';
@@ -7,7 +8,7 @@ import { uiActor, type UiContext } from './context.ts';
 
 /** Downloads for the signed-in team: /export/hits and /export/incidents (?format=csv|jsonl|stix). */
 export function exportPages(ui: UiContext): Router {
-  const r = Router();
+  const r = guardedRouter();
   for (const what of ['hits', 'incidents'] as const) {
     r.get(`/export/${what}`, async (req, res) => {
       const q = parse(exportQuery, req.query);

@@ -1,3 +1,4 @@
+import { guardedRouter } from './guard.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import { parse } from '../api/validate.ts';
@@ -7,7 +8,7 @@ import { incidentAlerts, listIncidents } from '../db/queries/admin-views.ts';
 import { countIncidentHits, getIncident, incidentEntities, incidentTrail, mergedIncidents, setIncidentStatus } from '../db/queries/incidents.ts';
 import { audit } from '../db/queries/audit.ts';
 import { INCIDENT_STATUSES } from '../db/schema.ts';
-import { notFound } from '../errors.ts';
+import { AppError, notFound } from '../errors.ts';
 import { assetSnapshot } from '../hits/actor.ts';
 import { technique } from '../hits/attack.ts';
 import { explainHit } from '../hits/meaning.ts';
@@ -25,10 +26,17 @@ const listQuery = z.object({
 const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(1_000_000).default(1).catch(1) });
 const statusInput = z.object({ status: z.enum(INCIDENT_STATUSES, { message: 'must be open, acknowledged or closed' }) });
 
+/** The incident id of a path; anything that is not one names no incident (404, like an unknown id). */
+function incidentId(params: unknown): number {
+  const parsed = idParam.safeParse(params);
+  if (!parsed.success) throw new AppError('not_found', 'There is no incident at this address.');
+  return parsed.data.id;
+}
+
 /** Incidents: list, and the detail page (path between machines, why this severity, trail, ATT&CK, alert log). */
 export function incidentPages(ui: UiContext): Router {
   const { db } = ui.deps;
-  const r = Router();
+  const r = guardedRouter();
 
   r.get('/incidents', async (req, res) => {
     const q = listQuery.parse(req.query);
@@ -44,7 +52,7 @@ export function incidentPages(ui: UiContext): Router {
   });
 
   r.get('/incidents/:id', async (req, res) => {
-    const { id } = parse(idParam, req.params);
+    const id = incidentId(req.params);
     const { page } = pageQuery.parse(req.query);
     const incident = await getIncident(db, id);
     if (!incident) throw notFound('incident');
@@ -86,7 +94,7 @@ export function incidentPages(ui: UiContext): Router {
   });
 
   r.post('/incidents/:id/status', async (req, res) => {
-    const { id } = parse(idParam, req.params);
+    const id = incidentId(req.params);
     const { status } = parse(statusInput, req.body ?? {});
     if (!(await setIncidentStatus(db, id, status))) throw notFound('incident');
     const actor = uiActor(req, res);

@@ -2,6 +2,9 @@ import express, { Router, type ErrorRequestHandler } from 'express';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { accountPages } from './account-pages.ts';
+import { adminPages } from './admin-pages.ts';
+import { canFlags, sessionAccess } from './session-access.ts';
+import { keyPages } from './key-pages.ts';
 import { assetPages } from './asset-pages.ts';
 import { auditPage } from './audit-page.ts';
 import { authRoutes } from './auth-routes.ts';
@@ -35,16 +38,25 @@ export function adminUi(deps: AppDeps, options: AdminUiOptions = {}): Router {
   r.use(loadSession(deps.db, deps.config));
   r.use((req, res, next) => {
     const s = sessionOf(res);
-    res.locals.me = s?.user.email;
+    if (s) {
+      const access = sessionAccess(s.user, s.session, deps.config);
+      res.locals.access = access;
+      // Navigation and buttons follow the same table: what the role cannot do is not offered.
+      if (access.state === 'session') {
+        res.locals.me = s.user.email;
+        res.locals.role = s.user.role;
+        res.locals.can = canFlags(access.permissions);
+      }
+    }
     res.locals.csrf = s?.session.csrfToken;
     const msg = typeof req.query.msg === 'string' && Object.hasOwn(FLASH, req.query.msg) ? FLASH[req.query.msg] : undefined;
     if (msg) res.locals.flash = msg;
     next();
   });
   r.use(authRoutes(ui, createLoginThrottle(options.throttle)));
-  r.use(requireLogin, requireCsrf);
-  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), accountPages(ui), settingsPages(ui), auditPage(ui), exportPages(ui));
-  r.use(() => {
+  r.use(requireCsrf);
+  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), accountPages(ui), adminPages(ui), keyPages(ui), settingsPages(ui), auditPage(ui), exportPages(ui));
+  r.use(requireLogin, () => {
     throw new AppError('not_found', 'There is no page at this address.');
   });
   r.use(errorPage(ui));

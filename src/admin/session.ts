@@ -53,8 +53,11 @@ export function clearCookie(res: Response, config: Config, req: Request, name: s
   res.clearCookie(name, { httpOnly: true, sameSite: 'strict', secure: cookieSecure(config, req), path: '/' });
 }
 
-/** Start a session for `user` and set its cookie; a session the browser already had is dropped (no fixation). */
-export async function startSession(db: AnyDb, config: Config, req: Request, res: Response, user: UserRow): Promise<void> {
+/**
+ * Start a session for `user` and set its cookie; a session the browser already had is dropped
+ * (no fixation). `mfaPending`: the password was right, the second factor is still to come.
+ */
+export async function startSession(db: AnyDb, config: Config, req: Request, res: Response, user: UserRow, mfaPending = false): Promise<void> {
   const previous = readCookie(req, SESSION_COOKIE);
   if (previous) await deleteSession(db, sha256(previous));
   const value = randomToken();
@@ -67,6 +70,7 @@ export async function startSession(db: AnyDb, config: Config, req: Request, res:
     lastSeenAt: new Date(now),
     ip: req.ip ?? null,
     userAgent: (req.get('user-agent') ?? '').slice(0, 300),
+    mfaPending,
   });
   await purgeSessions(db, new Date(now), new Date(now - IDLE_MS));
   setCookie(res, config, req, SESSION_COOKIE, value, ABSOLUTE_MS);

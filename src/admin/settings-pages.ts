@@ -1,6 +1,9 @@
+import { guardedRouter } from './guard.ts';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
+import { errorSummary, formParse } from './messages.ts';
+import { putOnce, takeOnce } from './once.ts';
+import { sessionOf } from './session.ts';
 import type { DeliveryResult } from './alert-actions.ts';
 import { uiActor, type UiContext } from './context.ts';
 import { audit } from '../db/queries/audit.ts';
@@ -13,7 +16,7 @@ const webhookInput = z.object({ url: z.string().trim().url('must be a URL').max(
 /** Settings: read-only configuration, alert delivery tests and the drill. */
 export function settingsPages(ui: UiContext): Router {
   const { db, config } = ui.deps;
-  const r = Router();
+  const r = guardedRouter();
 
   const renderSettings = (res: Response, extra: Record<string, unknown> = {}, status = 200) => {
     ui.views.render(
@@ -38,12 +41,21 @@ export function settingsPages(ui: UiContext): Router {
     );
   };
 
-  r.get('/settings', (_req, res) => renderSettings(res));
+  r.get('/settings', async (req, res) => {
+    // The outcome of a test sent by the POST before the redirect, shown once (post/redirect/get: a reload sends nothing).
+    const ref = typeof req.query.result === 'string' ? req.query.result : '';
+    const result = ref ? await takeOnce<Record<string, unknown>>(db, sessionOf(res)?.session.id ?? '', ref) : undefined;
+    renderSettings(res, result ? { result } : ref ? { resultGone: true } : {});
+  });
+
+  const showResult = async (res: Response, result: Record<string, unknown>) => {
+    res.redirect(303, `/settings?result=${await putOnce(db, sessionOf(res)?.session.id ?? '', result)}`);
+  };
 
   /** Run one test action; without the alert module the answer is a clear 503, never a fake success. */
   const runTest = async (res: Response, what: string, run: (() => Promise<DeliveryResult>) | undefined, target: string, actorId: string, ip: string | null) => {
     if (!run) {
-      return renderSettings(res, { result: { what, target, ok: false, error: 'The alert delivery module is not installed in this build, so nothing was sent.' } }, 503);
+      return showResult(res, { what, target, ok: false, error: 'The alert delivery module is not installed in this build, so nothing was sent.' });
     }
     let result: DeliveryResult;
     try {
@@ -52,20 +64,20 @@ export function settingsPages(ui: UiContext): Router {
       result = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
     await audit(db, { actor: actorId, action: `settings.${what}`, targetType: 'alert', targetId: target, ip, details: { ok: result.ok, status: result.status } });
-    renderSettings(res, { result: { what, target, ...result } }, result.ok ? 200 : 502);
+    await showResult(res, { what, target, ...result });
   };
 
   r.post('/settings/test-email', async (req, res) => {
-    const parsed = emailInput.safeParse(req.body ?? {});
-    if (!parsed.success) return renderSettings(res, { fields: AppError.fromZod(parsed.error, 'email').fields }, 400);
+    const parsed = formParse(emailInput, req.body ?? {}, 'email');
+    if (!parsed.ok) return renderSettings(res, { fields: parsed.fields, summary: errorSummary(parsed.fields, { 'email.to': { label: 'Send a test alert to', id: 'to' } }) }, 400);
     const actor = uiActor(req, res);
     const alerts = ui.deps.alerts;
     await runTest(res, 'test-email', alerts ? () => alerts.sendTestEmail(parsed.data.to) : undefined, parsed.data.to, actor.id, actor.ip ?? null);
   });
 
   r.post('/settings/test-webhook', async (req, res) => {
-    const parsed = webhookInput.safeParse(req.body ?? {});
-    if (!parsed.success) return renderSettings(res, { fields: AppError.fromZod(parsed.error, 'webhook').fields }, 400);
+    const parsed = formParse(webhookInput, req.body ?? {}, 'webhook');
+    if (!parsed.ok) return renderSettings(res, { fields: parsed.fields, summary: errorSummary(parsed.fields, { 'webhook.url': { label: 'Webhook URL', id: 'url' } }) }, 400);
     const actor = uiActor(req, res);
     const alerts = ui.deps.alerts;
     await runTest(res, 'test-webhook', alerts ? () => alerts.testWebhook(parsed.data.url) : undefined, parsed.data.url, actor.id, actor.ip ?? null);

@@ -5,6 +5,7 @@ import { deleteSetting, getSetting, setSetting, takeSetting } from '../db/querie
 import { countUsers, findUserByEmail, insertUser } from '../db/queries/users.ts';
 import type { AnyDb } from '../db/store.ts';
 import type { Logger } from '../logger.ts';
+import { passwordProblem } from './password-policy.ts';
 import { hashPassword } from './passwords.ts';
 import { randomToken } from './session.ts';
 import { safeEqual } from './csrf.ts';
@@ -36,9 +37,17 @@ const sha256 = (v: string): string => createHash('sha256').update(v).digest('hex
 export async function ensureFirstAdmin(db: AnyDb, config: Config, log: Logger, baseUrl = config.ADMIN_URL): Promise<FirstRun> {
   if ((await countUsers(db)) > 0) {
     await deleteSetting(db, SETUP_KEY);
+    if (config.ADMIN_EMAIL || config.ADMIN_PASSWORD) {
+      log.warn(
+        { email: config.ADMIN_EMAIL },
+        'ADMIN_EMAIL / ADMIN_PASSWORD are ignored: an admin account exists already (they only create the first one). Change a password on the Account page or with "honeytrail admin reset-password --email ADDRESS"; then remove them from the environment',
+      );
+    }
     return { kind: 'ready' };
   }
-  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+  const weak = config.ADMIN_PASSWORD ? passwordProblem(config.ADMIN_PASSWORD, config.ADMIN_EMAIL ? [config.ADMIN_EMAIL] : []) : null;
+  if (weak) log.error({ email: config.ADMIN_EMAIL }, `ADMIN_PASSWORD ${weak} No admin was created from it; use the setup link instead, or set a stronger one and restart`);
+  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD && !weak) {
     if (!(await findUserByEmail(db, config.ADMIN_EMAIL))) await insertUser(db, config.ADMIN_EMAIL, await hashPassword(config.ADMIN_PASSWORD));
     await audit(db, { actor: 'system', action: 'user.bootstrap', targetType: 'user', targetId: config.ADMIN_EMAIL });
     log.info({ email: config.ADMIN_EMAIL }, 'first run: created the admin account from ADMIN_EMAIL');

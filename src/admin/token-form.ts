@@ -36,15 +36,22 @@ export interface FormField {
   placeholder: string;
   options?: { value: string; selected: boolean }[];
   error?: string;
+  /** Made by the kind unless "choose my own" is ticked (`ownName` is that checkbox). */
+  generated?: boolean;
+  own?: boolean;
+  ownName?: string;
 }
+
+/** Fields shown first on the create form: what it is, where it is, on which host. */
+export const LEAD_FIELDS = ['name', 'location', 'plantedHost'] as const;
 
 /** Text fields every token has; lists are one entry per line (commas work too). */
 export const COMMON_FIELDS = [
   { key: 'name', label: 'Name (memo)', hint: 'What it is and why it is there; only you see this.', control: 'text', required: true, placeholder: 'Finance share: Q3 salaries' },
   { key: 'location', label: 'Where it is planted', hint: 'Share, path or page, e.g. \\\\fs01\\finance\\Q3', control: 'text', required: false, placeholder: '\\\\fs01\\finance\\Q3' },
-  { key: 'plantedHost', label: 'Planted on host', hint: 'Host name the decoy lives on (used to spot lateral movement).', control: 'text', required: false, placeholder: 'FS01' },
+  { key: 'plantedHost', label: 'Planted on host', hint: 'Host name the decoy lives on, as in the network map (WS-ACCT-07, fs01.corp.example); used to spot lateral movement.', control: 'text', required: false, placeholder: 'FS01' },
   { key: 'tags', label: 'Tags', hint: 'Comma or line separated.', control: 'list', required: false, placeholder: 'finance, q3' },
-  { key: 'alertEmails', label: 'Alert recipients', hint: 'Email addresses, one per line (in addition to ALERT_TO).', control: 'list', required: false, placeholder: 'soc@corp.example' },
+  { key: 'alertEmails', label: 'Alert recipients', hint: 'Email addresses, one per line (in addition to the deployment\'s alert recipients).', control: 'list', required: false, placeholder: 'soc@corp.example' },
   { key: 'webhooks', label: 'Webhooks', hint: 'https URLs, one per line.', control: 'list', required: false, placeholder: 'https://hooks.example.com/…' },
   { key: 'ignoreCidrs', label: 'Ignore sources', hint: 'Addresses or CIDRs whose hits are stored but not alerted, one per line.', control: 'list', required: false, placeholder: '10.0.5.10/32' },
 ] as const satisfies readonly { key: string; label: string; hint: string; control: Control; required: boolean; placeholder: string }[];
@@ -108,6 +115,13 @@ export function paramFields(kind: TokenKind, body: Body | null, errors: Record<s
       placeholder: exampleText(kind.example[key] ?? dflt),
       error: errors[name],
     };
+    if (kind.generated?.includes(key)) {
+      field.generated = true;
+      field.ownName = `own.${name}`;
+      field.own = body ? body[`own.${name}`] === 'on' : false;
+      field.required = false;
+      if (!field.own) field.value = body ? str(posted) : '';
+    }
     if (s.enum) {
       field.control = 'select';
       const current = body ? str(posted) : exampleText(dflt);
@@ -131,6 +145,8 @@ export function paramsFromBody(kind: TokenKind, body: Body): Record<string, unkn
     const s = mainType(raw);
     const type = typeName(s);
     const v = body[`params.${key}`];
+    // A generated value is taken from the form only when "choose my own" is ticked.
+    if (kind.generated?.includes(key) && body[`own.params.${key}`] !== 'on') continue;
     if (type === 'boolean') {
       out[key] = v === 'on' || v === 'true';
       continue;
@@ -150,6 +166,20 @@ export function paramsFromBody(kind: TokenKind, body: Body): Record<string, unkn
         out[key] = text;
       }
     } else out[key] = text;
+  }
+  return out;
+}
+
+/** Label and input id of each field, for the error summary's links. */
+export function fieldLabels(fields: readonly FormField[]): Record<string, { label: string; id: string }> {
+  return Object.fromEntries(fields.map((f) => [f.name, { label: f.label, id: f.id }]));
+}
+
+/** "Choose my own" ticked with nothing typed: said so, rather than quietly generating a value. */
+export function ownValueProblems(kind: TokenKind, body: Body): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of kind.generated ?? []) {
+    if (body[`own.params.${key}`] === 'on' && !str(body[`params.${key}`]).trim()) out[`params.${key}`] = 'enter your own value, or untick "Choose my own" to have one generated';
   }
   return out;
 }

@@ -1,6 +1,6 @@
+import { guardedRouter } from './guard.ts';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { parse } from '../api/validate.ts';
 import { tokenHits } from '../db/queries/admin-views.ts';
 import { listTokens } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
@@ -20,7 +20,8 @@ import {
 } from '../tokens/service.ts';
 import { pager, uiActor, type UiContext } from './context.ts';
 import { artifactView, assetLabeler, hitView, kindLabel } from './presenters.ts';
-import { commonFields, commonFromBody, COMMON_FIELDS, fieldErrors, paramFields, paramsFromBody, splitList } from './token-form.ts';
+import { errorSummary } from './messages.ts';
+import { commonFields, commonFromBody, COMMON_FIELDS, fieldErrors, fieldLabels, LEAD_FIELDS, ownValueProblems, paramFields, paramsFromBody, splitList } from './token-form.ts';
 
 const PER_PAGE = 25;
 const HITS_PER_PAGE = 50;
@@ -36,7 +37,7 @@ const listQuery = z.object({
 const idParam = z.object({ id: z.string().refine(isTokenId, 'is not a token id') });
 const bulkInput = z.object({
   action: z.enum(['enable', 'disable', 'delete'], { message: 'choose enable, disable or delete' }),
-  ids: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]).filter(isTokenId)).pipe(z.array(z.string()).min(1, 'select at least one token').max(500)),
+  ids: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]).filter(isTokenId)).pipe(z.array(z.string()).max(500, 'can change at most 500 tokens at once')),
   confirm: z.string().optional(),
 });
 
@@ -52,7 +53,7 @@ function kindOptions(selected: string | undefined) {
 export function tokenPages(ui: UiContext): Router {
   const { db, config } = ui.deps;
   const ctx = { config };
-  const r = Router();
+  const r = guardedRouter();
 
   r.get('/tokens', async (req, res) => {
     const q = listQuery.parse(req.query);
@@ -69,7 +70,11 @@ export function tokenPages(ui: UiContext): Router {
   });
 
   r.post('/tokens/bulk', async (req, res) => {
-    const input = parse(bulkInput, req.body ?? {});
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const parsed = bulkInput.safeParse({ ids: [], ...body });
+    // Nothing ticked is a friendly note on the list, not an error page.
+    if (!parsed.success || parsed.data.ids.length === 0) return res.redirect(303, '/tokens?msg=none_selected');
+    const input = parsed.data;
     const actor = uiActor(req, res);
     if (input.action === 'delete' && input.confirm !== 'yes') {
       const tokens: TokenRow[] = [];
@@ -82,6 +87,7 @@ export function tokenPages(ui: UiContext): Router {
 
   const renderNew = (res: Response, kindId: string | undefined, body: Record<string, unknown> | null, errors: Record<string, string>, status = 200) => {
     const kind = kindId ? findKind(kindId) : undefined;
+    const all = [...commonFields(body ?? {}, errors), ...(kind ? paramFields(kind, body, errors) : [])];
     ui.views.render(
       res,
       'token-new',
@@ -90,7 +96,9 @@ export function tokenPages(ui: UiContext): Router {
         nav: 'tokens',
         kinds: kindOptions(kind?.id),
         kind: kind ? { id: kind.id, label: kind.label, description: kind.description } : null,
-        common: commonFields(body ?? {}, errors),
+        lead: all.filter((f) => (LEAD_FIELDS as readonly string[]).includes(f.name)),
+        common: all.filter((f) => !f.name.startsWith('params.') && !(LEAD_FIELDS as readonly string[]).includes(f.name)),
+        summary: errorSummary(errors, fieldLabels(all)),
         params: kind ? paramFields(kind, body, errors) : [],
         formError: errors['(form)'],
         hasErrors: Object.keys(errors).length > 0,
@@ -115,6 +123,7 @@ export function tokenPages(ui: UiContext): Router {
     const problems = {
       ...(input.success ? {} : AppError.fromZod(input.error).fields),
       ...(checked.success ? {} : AppError.fromZod(checked.error, 'params').fields),
+      ...ownValueProblems(kind, body),
     };
     if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), 400);
     try {
@@ -127,7 +136,12 @@ export function tokenPages(ui: UiContext): Router {
     }
   });
 
-  const loadToken = (req: Request): Promise<TokenRow> => requireToken(db, parse(idParam, req.params).id);
+  // A malformed id names no token: 404, like an unknown one.
+  const loadToken = (req: Request): Promise<TokenRow> => {
+    const id = idParam.safeParse(req.params);
+    if (!id.success) throw new AppError('not_found', 'There is no token at this address.');
+    return requireToken(db, id.data.id);
+  };
 
   r.get('/tokens/:id/created', async (req, res) => {
     const token = await loadToken(req);
@@ -153,6 +167,7 @@ export function tokenPages(ui: UiContext): Router {
         artifact: artifactView(token.id, describeArtifact(ctx, token)),
         settings: commonFields(body ?? token, errors),
         formError: errors['(form)'],
+        summary: errorSummary(errors, fieldLabels(commonFields(token, {}))),
         hits: page.map((h) => hitView(h, names, token)),
         newerLink: beforeId ? `/tokens/${token.id}#hits` : null,
         olderLink: hits.length > HITS_PER_PAGE && last ? `/tokens/${token.id}?before=${last.id}#hits` : null,

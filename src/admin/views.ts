@@ -51,6 +51,12 @@ function createEngine(): typeof Handlebars {
   hb.registerHelper('json', (v: unknown) => (v === null || v === undefined ? '' : JSON.stringify(v, null, 2)));
   hb.registerHelper('selected', (a: unknown, b: unknown) => (String(a) === String(b) ? 'selected' : ''));
   hb.registerHelper('checked', (a: unknown) => (a ? 'checked' : ''));
+  // `{{plural n "hit"}}` -> "1 hit", "3 hits"; `{{plural n "entry" "entries"}}` for irregular ones.
+  hb.registerHelper('plural', (n: unknown, one: unknown, ...rest: unknown[]) => {
+    const many = rest.length > 1 && typeof rest[0] === 'string' ? rest[0] : `${String(one)}s`;
+    return `${Number(n)} ${Number(n) === 1 ? String(one) : many}`;
+  });
+  hb.registerHelper('lowerFirst', (v: unknown) => (typeof v === 'string' ? v.charAt(0).toLowerCase() + v.slice(1) : ''));
   return hb;
 }
 

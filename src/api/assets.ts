@@ -1,3 +1,4 @@
+import { guardedRouter } from '../admin/guard.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import { deleteAsset, getAsset, insertAsset, insertAssets, listAssets, updateAsset } from '../db/queries/assets.ts';
@@ -6,7 +7,7 @@ import type { AssetRow } from '../db/schema.ts';
 import type { AppDeps } from '../deps.ts';
 import { parseCsv } from '../csv.ts';
 import { AppError, notFound } from '../errors.ts';
-import { isCidr } from '../net.ts';
+import { HOST_NAME_MESSAGE, HOST_NAME_PATTERN, isCidr } from '../net.ts';
 import { actorOf } from './auth.ts';
 import { parse } from './validate.ts';
 
@@ -15,7 +16,7 @@ const hostname = z
   .string()
   .trim()
   .max(255)
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253})$/, 'must be a host name such as WS-ACCT-07 or fs01.corp.example');
+  .regex(HOST_NAME_PATTERN, HOST_NAME_MESSAGE);
 
 /** An asset names a CIDR or an address, a host name, or both. */
 export const assetInput = z
@@ -74,7 +75,7 @@ export function assetJson(a: AssetRow) {
 /** /api/v1/assets: the network map. POST /assets/import takes text/csv. */
 export function assetRoutes(deps: AppDeps): Router {
   const { db } = deps;
-  const r = Router();
+  const r = guardedRouter('/api/v1');
   r.get('/assets', async (req, res) => {
     const q = parse(z.object({ limit: z.coerce.number().int().min(1).max(5000).default(500), offset: z.coerce.number().int().min(0).default(0) }), req.query);
     const { items, total } = await listAssets(db, q.limit, q.offset);

@@ -4,6 +4,8 @@ import { findActiveApiKey, hashApiKey, markApiKeyUsed } from '../db/queries/api-
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../tokens/service.ts';
+import { scopePermissions, type Permission } from '../access.ts';
+import type { Access } from '../admin/guard.ts';
 
 /** Read the actor that the auth middleware attached. */
 export function actorOf(locals: Record<string, unknown>): Actor {
@@ -32,12 +34,13 @@ export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHand
     const presented = Buffer.from(hashApiKey(key), 'hex');
     if (bootstrap && timingSafeEqual(presented, bootstrap)) {
       res.locals.actor = { id: 'api-key:bootstrap', ip: req.ip } satisfies Actor;
+      res.locals.access = { permissions: scopePermissions(['*']), state: 'key', who: 'this API key' } satisfies Access;
       return next();
     }
     const row = await findActiveApiKey(deps.db, key);
     if (!row) {
       res.set('WWW-Authenticate', 'Bearer realm="honeytrail", error="invalid_token"');
-      throw new AppError('unauthorized', 'invalid or revoked API key');
+      throw new AppError('unauthorized', 'invalid, expired or revoked API key');
     }
     const now = Date.now();
     if ((lastMarked.get(row.id) ?? 0) < now - 60_000) {
@@ -45,6 +48,7 @@ export function requireApiKey(deps: Pick<AppDeps, 'db' | 'config'>): RequestHand
       await markApiKeyUsed(deps.db, row.id);
     }
     res.locals.actor = { id: `api-key:${row.id}`, ip: req.ip } satisfies Actor;
+    res.locals.access = { permissions: scopePermissions(row.scopes), state: 'key', who: 'this API key' } satisfies Access;
     next();
   };
 }
@@ -61,6 +65,7 @@ export function requireMetricsAuth(deps: Pick<AppDeps, 'db' | 'config'>): Reques
     const presented = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
     if (token && presented && timingSafeEqual(Buffer.from(hashApiKey(presented), 'hex'), token)) {
       res.locals.actor = { id: 'metrics-token', ip: req.ip } satisfies Actor;
+      res.locals.access = { permissions: new Set<Permission>(['metrics']), state: 'key', who: 'the metrics token' } satisfies Access;
       return next();
     }
     return apiKey(req, res, next);

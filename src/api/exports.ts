@@ -1,3 +1,4 @@
+import { guardedRouter } from '../admin/guard.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import { audit } from '../db/queries/audit.ts';
@@ -22,7 +23,7 @@ export const exportQuery = z.object({
 
 /** GET /exports/hits and /exports/incidents ?format=csv|jsonl|stix: for SIEMs, spreadsheets and threat-intel platforms. */
 export function exportRoutes(deps: AppDeps): Router {
-  const r = Router();
+  const r = guardedRouter('/api/v1');
   for (const what of ['hits', 'incidents'] as const) {
     r.get(`/exports/${what}`, async (req, res) => {
       const q = parse(exportQuery, req.query);

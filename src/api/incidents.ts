@@ -1,3 +1,4 @@
+import { guardedRouter } from '../admin/guard.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import { runDrill } from '../alerts/drill.ts';
@@ -90,7 +91,7 @@ const drillBody = z
 /** /api/v1 incidents (trails), alerts (the outbox) and the alert drill. */
 export function incidentRoutes(deps: AppDeps): Router {
   const { db, config } = deps;
-  const r = Router();
+  const r = guardedRouter('/api/v1');
 
   r.get('/incidents', async (req, res) => {
     const q = parse(listQuery, req.query);

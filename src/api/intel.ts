@@ -1,3 +1,4 @@
+import { guardedRouter } from '../admin/guard.ts';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { audit } from '../db/queries/audit.ts';
@@ -22,7 +23,7 @@ const importQuery = z.object({
  * from them are classified `scanner` (network evidence, never a user agent).
  */
 export function intelRoutes(deps: AppDeps): Router {
-  const r = Router();
+  const r = guardedRouter('/api/v1');
   r.post('/intel/import', express.json({ type: ['application/stix+json', 'application/json'], limit: '10mb' }), express.text({ type: ['text/*'], limit: '10mb' }), async (req, res) => {
     const q = parse(importQuery, req.query);
     const contentType = req.get('content-type') ?? 'text/plain';

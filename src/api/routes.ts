@@ -1,3 +1,4 @@
+import { guardedRouter } from '../admin/guard.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import { listHits } from '../db/queries/hits.ts';
@@ -55,7 +56,7 @@ const artifactQuery = z.object({ format: z.string().max(16).optional() });
 export function apiRoutes(deps: AppDeps): Router {
   const { db, config } = deps;
   const ctx = { config };
-  const r = Router();
+  const r = guardedRouter('/api/v1');
 
   r.get('/kinds', (_req, res) => {
     res.json({

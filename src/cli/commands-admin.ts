@@ -107,24 +107,51 @@ export const adminCommands: Record<string, Command> = {
   },
 
   admin: {
-    summary: 'local admin: create an admin user for the web UI',
-    usage: 'honeytrail admin create --email ADDRESS [--password-stdin]   (without it a strong password is generated and printed once)',
-    options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    summary: 'local admin: create an account for the web UI, or reset its password or authenticator',
+    usage:
+      'honeytrail admin create --email ADDRESS [--role admin|responder|viewer] [--password-stdin]\n       honeytrail admin reset-password --email ADDRESS [--password-stdin]\n       honeytrail admin reset-mfa --email ADDRESS\n       (without --password-stdin a strong password is generated and printed once; reads DATABASE_URL like the server)',
+    options: { email: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
     async run({ values, positionals }) {
-      if (positionals[0] !== 'create') throw new UsageError('usage: honeytrail admin create --email ADDRESS');
+      const action = positionals[0];
+      if (action !== 'create' && action !== 'reset-password' && action !== 'reset-mfa') throw new UsageError('admin what? "create", "reset-password" or "reset-mfa"');
       const email = str(values.email)?.trim().toLowerCase();
-      if (!email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new UsageError('admin create needs --email with a valid address');
+      if (!email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new UsageError(`admin ${action} needs --email with a valid address`);
+      const users = await import('../db/queries/users.ts');
+      if (action === 'reset-mfa') {
+        await withLocalDb(async (db) => {
+          const user = await users.findUserByEmail(db, email);
+          if (!user) throw new UsageError(`there is no account ${email}`);
+          await users.clearTotp(db, user.id);
+          const { audit } = await import('../db/queries/audit.ts');
+          await audit(db, { actor: 'cli', action: 'user.mfa_reset', targetType: 'user', targetId: email });
+        });
+        out(`removed the authenticator of ${email}; they set up a new one at their next sign-in if it is required`);
+        return 0;
+      }
+      const role = str(values.role) ?? 'admin';
+      if (role !== 'admin' && role !== 'responder' && role !== 'viewer') throw new UsageError('--role must be admin, responder or viewer');
       const generated = !values['password-stdin'];
       const password = generated ? randomBytes(18).toString('base64url') : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-      const { MIN_PASSWORD_LENGTH, hashPassword } = await import('../admin/passwords.ts');
-      if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
-      const { findUserByEmail, insertUser } = await import('../db/queries/users.ts');
+      const { hashPassword } = await import('../admin/passwords.ts');
+      const { passwordProblem } = await import('../admin/password-policy.ts');
+      const problem = passwordProblem(password, [email]);
+      if (problem) throw new UsageError(`the password ${problem}`);
       const hash = await hashPassword(password);
       await withLocalDb(async (db) => {
-        if (await findUserByEmail(db, email)) throw new UsageError(`an admin ${email} already exists`);
-        await insertUser(db, email, hash);
+        const existing = await users.findUserByEmail(db, email);
+        const { audit } = await import('../db/queries/audit.ts');
+        if (action === 'create') {
+          if (existing) throw new UsageError(`an account ${email} already exists`);
+          await users.insertUserWithRole(db, email, hash, role);
+          await audit(db, { actor: 'cli', action: 'user.create', targetType: 'user', targetId: email, details: { role } });
+        } else {
+          if (!existing) throw new UsageError(`there is no account ${email}`);
+          await users.setPassword(db, existing.id, hash);
+          await audit(db, { actor: 'cli', action: 'user.password_reset', targetType: 'user', targetId: email });
+        }
       });
-      out(generated ? `created admin ${email}\npassword: ${password}\n(shown once; change it after signing in)` : `created admin ${email}`);
+      const did = action === 'create' ? `created ${role} ${email}` : `reset the password of ${email} (their sessions were ended)`;
+      out(generated ? `${did}\npassword: ${password}\n(shown once; change it after signing in)` : did);
       return 0;
     },
   },

@@ -23,6 +23,7 @@ const TABLES = [
   ['assets', sqliteSchema.assets, pgSchema.assets],
   ['intel_indicators', sqliteSchema.intelIndicators, pgSchema.intelIndicators],
   ['settings', sqliteSchema.settings, pgSchema.settings],
+  ['token_terms', sqliteSchema.tokenTerms, pgSchema.tokenTerms],
 ] as const satisfies readonly (readonly [string, SQLiteTable, PgTable])[];
 
 /** Rows per INSERT: well under PostgreSQL's 65,535 bind parameters for the widest table (hits, 28 columns). */

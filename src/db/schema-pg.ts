@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -174,10 +174,16 @@ export const users = pgTable('users', {
   id: text('id').primaryKey(),
   email: text('email').notNull().unique(),
   passwordHash: text('password_hash').notNull(),
-  role: text('role').$type<'admin' | 'viewer'>().notNull().default('admin'),
+  role: text('role').$type<UserRole>().notNull().default('admin'),
   createdAt: createdAt(),
   lastLoginAt: timestamp('last_login_at', { precision: 3, withTimezone: true, mode: 'date' }),
   disabledAt: timestamp('disabled_at', { precision: 3, withTimezone: true, mode: 'date' }),
+  totpSecret: text('totp_secret'),
+  totpEnabledAt: timestamp('totp_enabled_at', { precision: 3, withTimezone: true, mode: 'date' }),
+  totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+  recoveryCodes: jsonb('recovery_codes').$type<string[]>().notNull().default([]),
+  mfaRequired: boolean('mfa_required').notNull().default(false),
+  passwordChangedAt: timestamp('password_changed_at', { precision: 3, withTimezone: true, mode: 'date' }),
 });
 
 export const sessions = pgTable(
@@ -193,6 +199,7 @@ export const sessions = pgTable(
     lastSeenAt: timestamp('last_seen_at', { precision: 3, withTimezone: true, mode: 'date' }),
     ip: text('ip'),
     userAgent: text('user_agent'),
+    mfaPending: boolean('mfa_pending').notNull().default(false),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
 );
@@ -206,7 +213,21 @@ export const apiKeys = pgTable('api_keys', {
   createdBy: text('created_by'),
   lastUsedAt: timestamp('last_used_at', { precision: 3, withTimezone: true, mode: 'date' }),
   revokedAt: timestamp('revoked_at', { precision: 3, withTimezone: true, mode: 'date' }),
+  scopes: jsonb('scopes').$type<string[]>().notNull().default(['*']),
+  expiresAt: timestamp('expires_at', { precision: 3, withTimezone: true, mode: 'date' }),
 });
+
+export const tokenTerms = pgTable(
+  'token_terms',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    tokenId: text('token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    term: text('term').notNull(),
+  },
+  (t) => [uniqueIndex('token_terms_uq').on(t.term, t.tokenId), index('token_terms_token_idx').on(t.tokenId)],
+);
 
 export const auditLog = pgTable(
   'audit_log',

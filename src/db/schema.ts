@@ -208,14 +208,28 @@ export const alerts = sqliteTable(
   ],
 );
 
+/** Admin console roles, least to most: read only; incidents, tokens and the network map; everything. */
+export const USER_ROLES = ['viewer', 'responder', 'admin'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   email: text('email').notNull().unique(),
   passwordHash: text('password_hash').notNull(),
-  role: text('role').$type<'admin' | 'viewer'>().notNull().default('admin'),
+  role: text('role').$type<UserRole>().notNull().default('admin'),
   createdAt: createdAt(),
   lastLoginAt: integer('last_login_at', { mode: 'timestamp_ms' }),
   disabledAt: integer('disabled_at', { mode: 'timestamp_ms' }),
+  /** Base32 TOTP secret (RFC 6238) once enrolled; null without a second factor. */
+  totpSecret: text('totp_secret'),
+  totpEnabledAt: integer('totp_enabled_at', { mode: 'timestamp_ms' }),
+  /** The last TOTP time step accepted: a code is good once (no replay within its window). */
+  totpLastStep: integer('totp_last_step'),
+  /** sha256 of each unused recovery code. */
+  recoveryCodes: text('recovery_codes', { mode: 'json' }).$type<string[]>().notNull().default([]),
+  /** This account must sign in with a second factor (MFA_REQUIRED makes it so for everyone). */
+  mfaRequired: integer('mfa_required', { mode: 'boolean' }).notNull().default(false),
+  passwordChangedAt: integer('password_changed_at', { mode: 'timestamp_ms' }),
 });
 
 export const sessions = sqliteTable(
@@ -231,6 +245,8 @@ export const sessions = sqliteTable(
     lastSeenAt: integer('last_seen_at', { mode: 'timestamp_ms' }),
     ip: text('ip'),
     userAgent: text('user_agent'),
+    /** Password checked, second factor not yet: the session opens nothing but the code page. */
+    mfaPending: integer('mfa_pending', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
 );
@@ -244,7 +260,28 @@ export const apiKeys = sqliteTable('api_keys', {
   createdBy: text('created_by'),
   lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
   revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  /** Permissions of the policy table (src/access.ts) this key holds; `*` is every one (keys made before scopes). */
+  scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull().default(['*']),
+  /** After this the key is refused; null never expires. */
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
 });
+
+/**
+ * Exact search terms of a token that are not its lookup key: a portal user name, a mailbox and
+ * its address, an AWS key id, a service account (each kind's `searchTerms`), lower-cased. The
+ * tokens page finds a token by any of them through `token_terms_term_idx`.
+ */
+export const tokenTerms = sqliteTable(
+  'token_terms',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    tokenId: text('token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    term: text('term').notNull(),
+  },
+  (t) => [uniqueIndex('token_terms_uq').on(t.term, t.tokenId), index('token_terms_token_idx').on(t.tokenId)],
+);
 
 export const auditLog = sqliteTable(
   'audit_log',
@@ -313,3 +350,4 @@ export type AssetRow = typeof assets.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type IntelRow = typeof intelIndicators.$inferSelect;
 export type EntityRow = typeof incidentEntities.$inferSelect;
+export type TokenTermRow = typeof tokenTerms.$inferSelect;

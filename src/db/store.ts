@@ -49,6 +49,7 @@ const sqliteTables = {
   assets: lite.assets,
   intelIndicators: lite.intelIndicators,
   settings: lite.settings,
+  tokenTerms: lite.tokenTerms,
 };
 
 /** The tables, as shared query bodies see them (SQLite-typed, whichever dialect runs). */
@@ -67,6 +68,7 @@ const pgTables = {
   assets: pgs.assets,
   intelIndicators: pgs.intelIndicators,
   settings: pgs.settings,
+  tokenTerms: pgs.tokenTerms,
 } satisfies Record<keyof Tables, unknown>;
 
 /** The query builders a shared body may use (nothing that runs SQL by itself). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { apiKeyCandidates, BASE62, choose, maskedPassword, randomString, requestId, sha256 } from './secrets.ts';
+import { apiKeyCandidates, BASE62, choose, maskedPassword, randomString, requestId, secretTerm, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
@@ -12,12 +12,15 @@ import { publicUrl } from './urls.ts';
  * key, so the unique index finds it in O(1) and the key column never holds the secret itself.
  */
 
+/** What a planted key looks like (and what the listener recognises as one). */
+const KEY_SHAPE = /^[a-z]{2,6}_(live|test)_[A-Za-z0-9]{32}$/;
+
 const params = z.object({
   format: z.enum(['env', 'json']).default('env').describe('File to plant: a .env file or a JSON config'),
   service: z.string().trim().regex(/^[A-Za-z][A-Za-z0-9 ._-]{1,39}$/, 'must be 2-40 letters, digits, spaces, . _ or -').default('Payments').describe('Name of the (fictional) API the key belongs to'),
   environment: z.enum(['production', 'staging']).default('production').describe('Environment named in the file'),
   keyPrefix: z.string().regex(/^[a-z]{2,6}$/, 'must be 2-6 lower-case letters').optional().describe('Key prefix such as "sk" (random when empty)'),
-  key: z.string().optional().describe('Generated'),
+  key: z.string().trim().regex(KEY_SHAPE, 'must look like sk_live_ followed by 32 letters or digits (prefix of 2-6 lower-case letters, live or test)').optional().describe('The key (generated when empty)'),
   basePath: z.string().optional().describe('Generated'),
 });
 type ApiKeyParams = z.infer<typeof params>;
@@ -89,9 +92,12 @@ export const apiKey = defineKind<ApiKeyParams>({
   techniques: ['T1552.001', 'T1078'],
   params,
   example: { format: 'env', service: 'Payments' },
+  internalParams: ['basePath'],
+  generated: ['key'],
+  searchTerms: (t) => [secretTerm(t.params.key ?? '')],
   create(_ctx, id, p) {
     const prefix = p.keyPrefix ?? choose(PREFIXES);
-    const key = `${prefix}_${p.environment === 'production' ? 'live' : 'test'}_${randomString(BASE62, 32)}`;
+    const key = p.key ?? `${prefix}_${p.environment === 'production' ? 'live' : 'test'}_${randomString(BASE62, 32)}`;
     const basePath = `/${choose(['api', 'gateway', 'rest', 'svc'])}/${id}/${choose(['v1', 'v2', 'v3'])}`;
     return { params: { ...p, keyPrefix: prefix, key, basePath }, lookupKey: apiLookupKey(key), urlPath: basePath };
   },
@@ -123,7 +129,7 @@ export const apiKey = defineKind<ApiKeyParams>({
   explain,
   http: {
     lookupKey(req) {
-      const keys = apiKeyCandidates(req).filter((k) => /^[a-z]{2,6}_(live|test)_[A-Za-z0-9]{32}$/.test(k));
+      const keys = apiKeyCandidates(req).filter((k) => KEY_SHAPE.test(k));
       return keys[0] ? apiLookupKey(keys[0]) : null;
     },
     describe,

@@ -23,8 +23,8 @@ const params = z.object({
   profile: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1-40 letters, digits, _ . or -').optional().describe('Profile name (random plausible name when empty)'),
   region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1').optional().describe('Region in the config profile (random when empty)'),
   output: z.enum(['json', 'text', 'table', 'yaml']).default('json').describe('Output format in the config profile'),
-  accessKeyId: z.string().optional().describe('Generated'),
-  secretAccessKey: z.string().optional().describe('Generated'),
+  accessKeyId: z.string().trim().regex(KEY_ID, 'must be an AWS access key id: AKIA or ASIA and 16 of A-Z, 2-7').optional().describe('Access key id (generated when empty)'),
+  secretAccessKey: z.string().regex(/^[A-Za-z0-9+/]{40}$/, 'must be 40 letters, digits, + or /, like an AWS secret access key').optional().describe('Secret access key (generated when empty)'),
 });
 type AwsParams = z.infer<typeof params>;
 
@@ -182,9 +182,11 @@ export const awsKeys = defineKind<AwsParams>({
   techniques: ['T1552.001', 'T1078.004'],
   params,
   example: { profile: 'prod-admin', region: 'eu-central-1' },
+  generated: ['accessKeyId', 'secretAccessKey'],
+  searchTerms: (t) => [t.params.accessKeyId ?? ''],
   create(ctx, id, p) {
-    const accessKeyId = `AKIA${randomString(AWS_KEY_ALPHABET, 16)}`;
-    const secretAccessKey = randomString(AWS_SECRET_ALPHABET, 40);
+    const accessKeyId = p.accessKeyId ?? `AKIA${randomString(AWS_KEY_ALPHABET, 16)}`;
+    const secretAccessKey = p.secretAccessKey ?? randomString(AWS_SECRET_ALPHABET, 40);
     const urlPath = `/${choose(ctx.config.URL_PATH_WORDS)}/${id}`;
     return {
       params: { ...p, profile: p.profile ?? choose(PROFILES), region: p.region ?? choose(REGIONS), accessKeyId, secretAccessKey },

@@ -201,6 +201,9 @@ export const credentials = defineKind<CredentialsParams>({
   techniques: ['T1552.001', 'T1078', 'T1021'],
   params,
   example: { format: 'note', look: 'vpn', brand: 'Northwind IT' },
+  internalParams: ['portalPath'],
+  generated: ['username', 'password'],
+  searchTerms: (t) => [t.params.username ?? ''],
   create(_ctx, id, p) {
     const look = LOOKS[p.look as Look];
     const portalPath = choose(look.paths).replace('{id}', id);

@@ -102,6 +102,8 @@ export const email = defineKind<EmailParams>({
   techniques: ['T1114'],
   params,
   example: { department: 'finance' },
+  generated: ['localPart'],
+  searchTerms: (t, ctx) => [t.params.localPart ?? '', `${t.params.localPart ?? t.id}@${ctx.config.MAIL_DOMAIN}`],
   create(_ctx, _id, p) {
     const firstName = p.firstName ?? choose(FIRST);
     const lastName = p.lastName ?? choose(LAST);

@@ -170,6 +170,19 @@ export interface TokenKind<P = Record<string, unknown>> {
   readonly example: Record<string, unknown>;
   /** Params the kind fills in itself at creation (stored, but not asked for in forms or JSON Schema). */
   readonly internalParams?: readonly string[];
+  /**
+   * Params the kind generates when left empty but lets a defender choose (a key id, a user
+   * name): the form shows them as generated with a "choose my own" toggle, and a chosen value
+   * is validated strictly by `params` and used as given, never replaced.
+   */
+  readonly generated?: readonly string[];
+
+  /**
+   * Exact values an analyst may search for that are not the lookup key: a key id, a portal
+   * user name, a mailbox and its address, a service account. Stored lower-cased in
+   * `token_terms` at creation, so the tokens page finds the decoy by any of them (indexed).
+   */
+  searchTerms?(token: Token<P>, ctx: KindContext): string[];
 
   /** Fill in generated params (paths, secrets) for a new token with id `id`. */
   create(ctx: KindContext, id: string, params: P): CreatedToken<P> | Promise<CreatedToken<P>>;

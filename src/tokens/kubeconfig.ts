@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { bearerToken, choose, clipText, maskedPassword, randomString, sha256 } from './secrets.ts';
+import { bearerToken, choose, clipText, maskedPassword, randomString, secretTerm, sha256 } from './secrets.ts';
 import { trimEndChars } from '../text.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
@@ -166,6 +166,8 @@ export const kubeconfig = defineKind<KubeParams>({
   techniques: ['T1552.001', 'T1078', 'T1021'],
   params,
   example: { namespace: 'deploy', response: 'forbidden' },
+  internalParams: ['token'],
+  searchTerms: (t) => [subject(t), t.params.serviceAccount ?? '', secretTerm(t.params.token ?? '')],
   create(_ctx, id, p) {
     const cluster = p.cluster ?? choose(CLUSTERS);
     const serviceAccount = p.serviceAccount ?? choose(ACCOUNTS);

@@ -31,6 +31,14 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/**
+ * A search term standing for a planted secret (an API key, a service-account token): its digest,
+ * so an analyst holding the secret finds the decoy while the search index never holds it.
+ */
+export function secretTerm(secret: string): string {
+  return `sha256:${sha256(secret.trim())}`;
+}
+
 /** base64url of `n` random bytes. */
 export function randomB64url(n: number): string {
   return randomBytes(n).toString('base64url');

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { audit, type AuditEntry } from '../db/queries/audit.ts';
+import { addTokenTerms, tokensWithoutTerms } from '../db/queries/token-terms.ts';
 import { applyTokenAction, deleteToken, getToken, insertToken, liveTokenIds, updateToken, type TokenAction } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import { isUniqueViolation, type AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
-import { isCidr } from '../net.ts';
+import { HOST_NAME_MESSAGE, HOST_NAME_PATTERN, isCidr } from '../net.ts';
 import { newTokenId } from './ids.ts';
 import type { ArtifactFile, ArtifactInfo, KindContext, Token, TokenKind } from './kind.ts';
 import { findKind, kindIds } from './registry.ts';
@@ -28,7 +29,7 @@ const webhook = z
 export const tokenFields = {
   name: text(200).min(1, 'is required'),
   location: text(1024).optional(),
-  plantedHost: text(255).optional(),
+  plantedHost: text(255).regex(HOST_NAME_PATTERN, HOST_NAME_MESSAGE).optional(),
   tags: z.array(text(64).min(1)).max(20, 'at most 20 tags').optional(),
   alertEmails: z.array(email).max(20, 'at most 20 recipients').optional(),
   webhooks: z.array(webhook).max(10, 'at most 10 webhooks').optional(),
@@ -51,7 +52,7 @@ export const updateTokenInput = z
   .object({
     name: tokenFields.name.optional(),
     location: text(1024).nullable().optional(),
-    plantedHost: text(255).nullable().optional(),
+    plantedHost: text(255).regex(HOST_NAME_PATTERN, HOST_NAME_MESSAGE).nullable().optional(),
     tags: tokenFields.tags,
     alertEmails: tokenFields.alertEmails,
     webhooks: tokenFields.webhooks,
@@ -76,6 +77,13 @@ function kindOf(token: Pick<TokenRow, 'kind'>): TokenKind {
 
 /** Validate a kind's params; errors name `params.<field>`. */
 export function parseParams(kind: TokenKind, params: unknown): Record<string, unknown> {
+  // What the kind makes itself is never taken from input: refused, not silently replaced.
+  const given = params && typeof params === 'object' ? Object.keys(params) : [];
+  const internal = given.filter((k) => kind.internalParams?.includes(k));
+  if (internal.length) {
+    const fields = Object.fromEntries(internal.map((k) => [`params.${k}`, 'is made by Honeytrail when the token is created; it cannot be chosen']));
+    throw new AppError('invalid_request', `Invalid request: ${internal.map((k) => `params.${k}`).join(', ')} cannot be chosen`, fields);
+  }
   const parsed = kind.params.safeParse(params ?? {});
   if (!parsed.success) throw AppError.fromZod(parsed.error, 'params');
   return parsed.data;
@@ -117,6 +125,7 @@ export async function createToken(
       if (attempt >= 8) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
     }
   }
+  await addTokenTerms(db, id, kind.searchTerms?.(row as Token, ctx) ?? []);
   await audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
   return { token: row, artifact: describeArtifact(ctx, row) };
 }
@@ -177,4 +186,23 @@ export async function bulkTokenAction(db: AnyDb, ids: readonly string[], action:
         : { actor: actor.id, action: 'token.update', targetType: 'token', targetId: id, ip: actor.ip, details: { fields: ['enabled'] } },
   );
   await applyTokenAction(db, unique, action, entries);
+}
+
+/**
+ * Index the search terms of tokens made before search terms existed (start-up, a page at a
+ * time); returns how many tokens it indexed.
+ */
+export async function indexSearchTerms(db: AnyDb, ctx: KindContext, page = 500): Promise<number> {
+  const kinds = kindIds().filter((k) => findKind(k)?.searchTerms);
+  let done = 0;
+  for (;;) {
+    const rows = await tokensWithoutTerms(db, kinds, page);
+    for (const row of rows) {
+      const terms = findKind(row.kind)?.searchTerms?.(row as Token, ctx) ?? [];
+      // A token whose kind names nothing gets a placeholder term, so it is not visited again.
+      await addTokenTerms(db, row.id, terms.some((t) => t.trim()) ? terms : [`token:${row.id}`]);
+    }
+    done += rows.length;
+    if (rows.length < page) return done;
+  }
 }

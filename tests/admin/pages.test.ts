@@ -274,9 +274,11 @@ describe('assets, admins, API keys, settings, audit', () => {
   });
 
   it('shows a new API key once and revokes it', async () => {
-    const res = await agent.post('/api-keys').type('form').send({ name: 'SIEM', _csrf: csrf });
-    expect(res.status).toBe(201);
-    const key = /id="new-key">(ht_[\w-]+)</.exec(res.text)?.[1] ?? '';
+    // Post/redirect/get (issue 19): the key is shown once on the page the POST redirects to.
+    const res = await agent.post('/api-keys').type('form').send({ name: 'SIEM', preset: 'full', expires: 'never', _csrf: csrf });
+    expect(res.status).toBe(303);
+    const shown = await agent.get(res.headers.location ?? '');
+    const key = /id="new-key">(ht_[\w-]+)</.exec(shown.text)?.[1] ?? '';
     expect(await findActiveApiKey(db(), key)).toBeDefined();
     const list = await agent.get('/api-keys');
     expect(list.text).not.toContain(key);
@@ -290,8 +292,10 @@ describe('assets, admins, API keys, settings, audit', () => {
     const bare = await signIn(createAdminApp({ ...s.app.deps, alerts: undefined }));
     const page = await bare.agent.get('/settings');
     expect(page.text).toContain('The alert delivery module is not installed');
-    const res = await bare.agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: bare.csrf });
-    expect(res.status).toBe(503);
+    // Post/redirect/get (issue 19): the outcome is on the page the POST redirects to.
+    const posted = await bare.agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: bare.csrf });
+    expect(posted.status).toBe(303);
+    const res = await bare.agent.get(posted.headers.location ?? '');
     expect(res.text).toContain('nothing was sent');
     expect(res.text).not.toMatch(/delivered/);
   });
@@ -317,8 +321,9 @@ describe('assets, admins, API keys, settings, audit', () => {
     try {
       const withAlerts = createAdminApp({ ...s.app.deps, alerts });
       const signed = await signIn(withAlerts);
-      const res = await signed.agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: signed.csrf });
-      expect(res.status).toBe(200);
+      const posted = await signed.agent.post('/settings/test-email').type('form').send({ to: 'soc@corp.example', _csrf: signed.csrf });
+      expect(posted.status).toBe(303);
+      const res = await signed.agent.get(posted.headers.location ?? '');
       expect(res.text).toMatch(/test-email<\/strong> to soc@corp.example: delivered/);
       expect(received).toHaveLength(1);
       const mail = await simpleParser(received[0] ?? '');
@@ -346,14 +351,12 @@ describe('assets, admins, API keys, settings, audit', () => {
     const config = testConfig(s.dir, { WEBHOOK_URLS: url, WEBHOOK_ALLOW_PRIVATE: '127.0.0.1/32' });
     try {
       const signed = await signIn(createAdminApp({ ...s.app.deps, config, alerts: createAlertActions({ db: s.app.deps.db, config, log: silentLog }) }));
-      const res = await signed.agent.post('/settings/test-webhook').type('form').send({ url, _csrf: signed.csrf });
-      expect(res.status).toBe(200);
+      const res = await signed.agent.get((await signed.agent.post('/settings/test-webhook').type('form').send({ url, _csrf: signed.csrf })).headers.location ?? '');
       expect(res.text).toContain(`test-webhook</strong> to ${url}: delivered`);
       expect(posts).toHaveLength(1);
       expect(posts[0]?.path).toBe('/hooks/soc');
 
-      const drill = await signed.agent.post('/settings/drill').type('form').send({ _csrf: signed.csrf });
-      expect(drill.status).toBe(200);
+      const drill = await signed.agent.get((await signed.agent.post('/settings/drill').type('form').send({ _csrf: signed.csrf })).headers.location ?? '');
       expect(drill.text).toMatch(/drill<\/strong> to all recipients: delivered/);
       expect(posts).toHaveLength(2);
       expect(JSON.parse(posts[1]?.body ?? '{}')).toMatchObject({ schema: 'honeytrail.alert/v1' });
@@ -361,8 +364,7 @@ describe('assets, admins, API keys, settings, audit', () => {
       // Not allow-listed: refused before anything is sent, and the page says why.
       const strict = testConfig(s.dir);
       const guarded = await signIn(createAdminApp({ ...s.app.deps, config: strict, alerts: createAlertActions({ db: s.app.deps.db, config: strict, log: silentLog }) }));
-      const refused = await guarded.agent.post('/settings/test-webhook').type('form').send({ url, _csrf: guarded.csrf });
-      expect(refused.status).toBe(502);
+      const refused = await guarded.agent.get((await guarded.agent.post('/settings/test-webhook').type('form').send({ url, _csrf: guarded.csrf })).headers.location ?? '');
       expect(refused.text).toMatch(/private|not allowed/i);
       expect(posts).toHaveLength(2);
       const audit = await agent.get('/audit');

@@ -206,7 +206,7 @@ describe('honeytrail CLI: drill and local admin commands', () => {
     }
   });
 
-  it('admin create and api-key create work on the local database', async () => {
+  it('admin create, admin reset-password and api-key create work on the local database', async () => {
     const t = tempDir();
     try {
       const localEnv = { PATH: process.env.PATH, DATABASE_URL: `file:${join(t.dir, 'local.db')}`, DATA_DIR: t.dir };
@@ -229,6 +229,17 @@ describe('honeytrail CLI: drill and local admin commands', () => {
       expect((await findActiveApiKey(db, created.key))?.name).toBe('siem');
       expect(await findUserByEmail(db, 'ops@corp.example')).toBeDefined();
       closeDatabase(db);
+      // A local password reset (issue 19): a new generated password that verifies, the old one no longer.
+      const oldPassword = /password: (\S+)/.exec(admin.stdout)?.[1] ?? '';
+      const reset = await run(process.execPath, [BIN, 'admin', 'reset-password', '--email', 'ops@corp.example'], { env: localEnv, timeout: 60_000 });
+      expect(reset.stdout).toMatch(/reset the password of ops@corp\.example/);
+      const newPassword = /password: (\S+)/.exec(reset.stdout)?.[1] ?? '';
+      const { verifyPassword } = await import('../../src/admin/passwords.ts');
+      const after = openDatabase({ path: join(t.dir, 'local.db') });
+      const user = await findUserByEmail(after, 'ops@corp.example');
+      expect(await verifyPassword(newPassword, user?.passwordHash ?? '')).toBe(true);
+      expect(await verifyPassword(oldPassword, user?.passwordHash ?? '')).toBe(false);
+      closeDatabase(after);
     } finally {
       t.cleanup();
     }

@@ -122,7 +122,7 @@ describe('incident exports', () => {
     expect(lateral).toMatchObject({ lateral: true, severity: 'critical', status: 'open', machineCount: 2, path: { text: 'WS-HR-02 → 127.0.0.61' } });
     expect(lateral.hitIds).toHaveLength(2);
     expect(lateral.techniques[0]).toMatchObject({ id: expect.stringMatching(/^T\d{4}/), name: expect.any(String) });
-    expect(lateral.reasons.map((r: { code: string }) => r.code)).toEqual(['touch', 'touch', 'hop']);
+    expect(lateral.reasons.map((r: { code: string }) => r.code)).toEqual(['touch', 'first-seen', 'touch', 'hop']);
     expect(incidents.find((i: { id: number }) => i.id === child.incidentId)).toMatchObject({ mergedInto: parent.incidentId });
 
     const stix = JSON.parse((await request(app).get('/api/v1/exports/incidents?format=stix').set(auth)).text);

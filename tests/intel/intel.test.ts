@@ -128,7 +128,7 @@ describe('threat-intel indicators', () => {
 });
 
 describe('threat intel in alerts', () => {
-  it('a hit from an APT-listed source raises the incident to high and names the group in the mail', async () => {
+  it('a hit from an APT-listed source raises the incident a step and names the group in the mail', async () => {
     const { smtpSink, waitFor, getFrom: getFromAddr } = await import('../alerts/support.ts');
     const sink = await smtpSink();
     const srv = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ALERT_TO: 'soc@corp.example', ALERT_POLL_MS: '50' });
@@ -138,10 +138,12 @@ describe('threat intel in alerts', () => {
       const { url } = await makeToken(srv.app.deps.db, srv.config, { kind: 'web-bug', name: 'Board minutes', location: '\\\\fs01\\board' });
       await getFromAddr(url!, '127.0.0.9');
       const mail = await waitFor(() => sink.mails[0], 15_000, 'the alert mail');
-      expect(mail.mail.subject).toMatch(/^\[Honeytrail #\d+\] \[HIGH\] .*\(known APT29 source\)/);
+      // A touch (medium) from a first-seen machine (high) that threat intel names: critical.
+      expect(mail.mail.subject).toMatch(/^\[Honeytrail #\d+\] \[CRITICAL\] .*\(known APT29 source\)/);
       expect(mail.mail.text).toContain('source matches APT29');
       const incidents = await request(api).get('/api/v1/incidents').set(auth);
-      expect(incidents.body.items[0]).toMatchObject({ severity: 'high' });
+      expect(incidents.body.items[0]).toMatchObject({ severity: 'critical' });
+      expect(incidents.body.items[0].reasons.map((r: { code: string }) => r.code)).toEqual(['touch', 'intel', 'first-seen']);
     } finally {
       await srv.stop();
       await sink.close();

@@ -160,9 +160,9 @@ describe('SIEM syslog forwarding', () => {
       expect(moved.header.slice(0, 5)).toEqual(['CEF:0', 'Honeytrail', 'Honeytrail', '0.1', 'incident:critical']);
       expect(moved.header[6]).toBe('10');
       expect(lines[3]?.pri).toBe(20 * 8 + 2);
-      expect(moved.ext).toMatchObject({ src: '127.0.0.2', cnt: '2', cn2: '2', cn3: '2', cs2: 'critical', cs3: 'true', cs6: 'touch,hop', flexNumber1: '2', act: 'open', externalId: `incident-${moved.ext.cn1}` });
+      expect(moved.ext).toMatchObject({ src: '127.0.0.2', cnt: '2', cn2: '2', cn3: '2', cs2: 'critical', cs3: 'true', cs6: 'touch,first-seen,hop', flexNumber1: '2', act: 'open', externalId: `incident-${moved.ext.cn1}` });
       expect(moved.ext.msg).toBe('decoy from WS-IT-01\'s own storage ("vpn.txt") touched from 127.0.0.2');
-      expect(opened.ext).toMatchObject({ cnt: '1', cs3: 'false', cs6: 'touch' });
+      expect(opened.ext).toMatchObject({ cnt: '1', cs3: 'false', cs6: 'touch,first-seen' });
       expect(moved.ext.cs4?.split(',')).toEqual(['T1005', 'T1039']);
       // Hit lines carry the incident id the SIEM joins on.
       expect(parseCef(lines[2]?.msg ?? '').ext.cn1).toBe(moved.ext.cn1);

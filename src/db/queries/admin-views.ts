@@ -94,3 +94,36 @@ export async function countAudit(db: AnyDb): Promise<number> {
   const [row] = await q.select({ n: count() }).from(t.auditLog);
   return row?.n ?? 0;
 }
+
+/** What the dashboard's first-run checklist looks at. */
+export interface FirstRunFacts {
+  /** A test email, webhook test or drill was delivered (or any alert was sent). */
+  alertTested: boolean;
+  tokens: number;
+  assets: number;
+  users: number;
+  usersWithMfa: number;
+}
+
+/** Facts for the first-run checklist: a few counts and the last alert tests in the audit log. */
+export async function firstRunFacts(db: AnyDb): Promise<FirstRunFacts> {
+  const { db: q, t } = shared(db);
+  const [tokens] = await q.select({ n: count() }).from(t.tokens).where(isNull(t.tokens.deletedAt));
+  const [assets] = await q.select({ n: count() }).from(t.assets);
+  const users = await q.select({ totp: t.users.totpEnabledAt }).from(t.users);
+  const [sent] = await q.select({ n: count() }).from(t.alerts).where(eq(t.alerts.status, 'sent'));
+  const tests = await q
+    .select({ details: t.auditLog.details })
+    .from(t.auditLog)
+    .where(inArray(t.auditLog.action, ['settings.test-email', 'settings.test-webhook', 'settings.drill', 'alert.drill']))
+    .orderBy(desc(t.auditLog.id))
+    .limit(50);
+  const delivered = tests.some((e) => e.details?.ok === true || (typeof e.details?.ok === 'number' && e.details.ok > 0));
+  return {
+    alertTested: delivered || (sent?.n ?? 0) > 0,
+    tokens: tokens?.n ?? 0,
+    assets: assets?.n ?? 0,
+    users: users.length,
+    usersWithMfa: users.filter((u) => u.totp !== null).length,
+  };
+}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, count, desc, eq, gte, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { tokens, type NewTokenRow, type TokenRow } from '../schema.ts';
@@ -87,12 +88,17 @@ function pgTokenLoaders(db: AnyDb) {
   };
 }
 
+/** The `sha256:` term a pasted secret is indexed under (see tokens/secrets.ts `secretTerm`). */
+function secretDigestTerm(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret).digest('hex')}`;
+}
+
 export interface TokenFilter {
   kind?: string;
   enabled?: boolean;
   /** Substring of the planted location. */
   location?: string;
-  /** Substring of name, location or planted host. */
+  /** Substring of name, location or planted host; or exactly a token id, key id, planted secret, mailbox, address or user name. */
   q?: string;
   limit: number;
   offset: number;
@@ -107,7 +113,17 @@ export async function listTokens(db: AnyDb, f: TokenFilter): Promise<{ items: To
   if (f.enabled !== undefined) conds.push(eq(t.tokens.enabled, f.enabled));
   if (f.location) conds.push(containsText(db, t.tokens.location, f.location));
   if (f.q) {
-    const any = or(containsText(db, t.tokens.name, f.q), containsText(db, t.tokens.location, f.q), containsText(db, t.tokens.plantedHost, f.q));
+    // Free text by substring; ids, key ids, secrets, mailboxes and user names exactly, through indexes.
+    const exact = f.q.trim();
+    const terms = [exact.toLowerCase(), secretDigestTerm(exact)];
+    const any = or(
+      containsText(db, t.tokens.name, f.q),
+      containsText(db, t.tokens.location, f.q),
+      containsText(db, t.tokens.plantedHost, f.q),
+      eq(t.tokens.id, exact.toLowerCase()),
+      inArray(t.tokens.lookupKey, [exact, exact.toUpperCase()]),
+      inArray(t.tokens.id, q.select({ id: t.tokenTerms.tokenId }).from(t.tokenTerms).where(inArray(t.tokenTerms.term, terms))),
+    );
     if (any) conds.push(any);
   }
   const where = and(...conds);

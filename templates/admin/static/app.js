@@ -39,8 +39,38 @@
       th.appendChild(all);
     }
   }
+  // Copy buttons next to values to plant (URLs, keys, addresses): added here, so pages without
+  // script simply show the value to select by hand.
+  function copyButtons(root) {
+    if (!navigator.clipboard) return;
+    var nodes = root.querySelectorAll('code.copy');
+    for (var i = 0; i < nodes.length; i++) {
+      var code = nodes[i];
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'secondary copy-button';
+      b.textContent = 'Copy';
+      b.setAttribute('aria-label', 'Copy ' + (code.textContent || '').trim().slice(0, 40));
+      b.addEventListener('click', (function (el, btn) {
+        return function () {
+          navigator.clipboard.writeText((el.textContent || '').trim()).then(function () {
+            btn.textContent = 'Copied';
+            setTimeout(function () { btn.textContent = 'Copy'; }, 2000);
+          }, function () { btn.textContent = 'Select and copy by hand'; });
+        };
+      })(code, b));
+      code.insertAdjacentElement('afterend', b);
+    }
+  }
+  // After a failed submit the error summary takes focus (the autofocus attribute does this too).
+  function focusSummary() {
+    var box = document.getElementById('error-summary');
+    if (box && document.activeElement !== box) box.focus();
+  }
   document.addEventListener('DOMContentLoaded', function () {
     localize(document);
     selectAll(document);
+    copyButtons(document);
+    focusSummary();
   });
 })();
