@@ -131,6 +131,12 @@ export const POLICY = {
   'POST /settings/test-webhook': 'settings',
   'POST /settings/drill': 'settings',
   'GET /audit': 'audit',
+  'GET /expected-activity': 'alerts:read',
+  'POST /expected-activity': 'settings',
+  'GET /expected-activity/:id': 'alerts:read',
+  'POST /expected-activity/:id': 'settings',
+  'GET /expected-activity/:id/delete': 'settings',
+  'POST /expected-activity/:id/delete': 'settings',
   'GET /export/hits': 'tokens:read',
   'GET /export/incidents': 'incidents:read',
   // JSON API v1
@@ -159,6 +165,12 @@ export const POLICY = {
   'POST /api/v1/intel/import': 'intel:write',
   'GET /api/v1/intel': 'intel:read',
   'DELETE /api/v1/intel': 'intel:write',
+  // Expected activity silences paging: reading is for anyone who reads alerts, changing it is an admin's.
+  'GET /api/v1/expected-activity': 'alerts:read',
+  'POST /api/v1/expected-activity': 'settings',
+  'GET /api/v1/expected-activity/:id': 'alerts:read',
+  'PATCH /api/v1/expected-activity/:id': 'settings',
+  'DELETE /api/v1/expected-activity/:id': 'settings',
 } as const satisfies Record<string, Permission>;
 export type RouteKey = keyof typeof POLICY;
 

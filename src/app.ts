@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { guard } from './admin/guard.ts';
 import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
+import { expectedRoutes } from './api/expected.ts';
 import { incidentRoutes } from './api/incidents.ts';
 import { requireApiKey, requireMetricsAuth } from './api/auth.ts';
 import { exportRoutes } from './api/exports.ts';
@@ -58,6 +59,7 @@ export function createAdminApp(deps: AppDeps): Express {
     requireApiKey(deps),
     apiRoutes(deps),
     assetRoutes(deps),
+    expectedRoutes(deps),
     exportRoutes(deps),
     incidentRoutes(deps),
   );

@@ -111,6 +111,7 @@ const schema = z.object({
   WORKING_HOURS: parsedBy(parseWorkingHours).optional(),
   WORKING_HOURS_SEGMENTS: parsedBy(parseSegmentHours).optional(),
   NOVELTY_DAYS: z.coerce.number().int().min(1, 'must be at least 1').max(3650).default(30),
+  EXPECTED_ACTIVITY_FILE: z.string().trim().min(1).optional(),
   ALERT_GROUP_WINDOW: duration.default(10 * 60_000),
   ALERT_FIRST_PER_MINUTE: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),
   FLOOD_THRESHOLD: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(20),

@@ -22,6 +22,7 @@ import { createPgHitRecorder } from './hits/record-hit-pg.ts';
 import { createHitRecorder, type HitRecorder } from './hits/record-hit.ts';
 import { createStorageBudget, type StorageBudget } from './hits/budget.ts';
 import { createFloodGate } from './hits/flood.ts';
+import { watchExpectedFile } from './hits/expected-file.ts';
 import { startOverflowReporter, type OverflowReporter } from './hits/overflow-report.ts';
 import { intelMatcher, intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
@@ -69,7 +70,10 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   });
   if (indexed) log.info({ tokens: indexed }, 'indexed search terms of existing tokens');
   const listeners: RunningListener[] = [];
+  let expectedFile: { close(): void } | undefined;
   try {
+    // The processes serving the console own the rules file (one writer per deployment role).
+    if (config.EXPECTED_ACTIVITY_FILE && config.ADMIN_ENABLED) expectedFile = await watchExpectedFile(db, config.EXPECTED_ACTIVITY_FILE, log);
     if (config.PUBLIC_ENABLED) {
       listeners.push(await listenHttp('public', createPublicServer(deps), config.PUBLIC_HOST, config.PUBLIC_PORT));
     }
@@ -80,6 +84,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     }
     if (config.DNS_ENABLED) listeners.push(await startDnsListener(deps));
   } catch (err) {
+    expectedFile?.close();
     await Promise.allSettled(listeners.map((l) => l.close()));
     await store.close();
     throw err;
@@ -104,6 +109,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     },
     close() {
       closing ??= (async () => {
+        expectedFile?.close();
         await Promise.allSettled(listeners.map((l) => l.close()));
         await recorder.close();
         await overflow.close();

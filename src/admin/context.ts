@@ -30,6 +30,7 @@ export const FLASH: Readonly<Record<string, string>> = {
   bulk_done: 'Bulk action applied.',
   status_changed: 'Incident status updated.',
   asset_added: 'Asset added.',
+  rule_added: 'Expected-activity rule added: matching hits are stored as expected from now on.',
   imported: 'Network map imported.',
   admin_added: 'Account added.',
   admin_removed: 'Account removed.',

@@ -59,7 +59,7 @@ function drillIncident(): { incident: IncidentRow; entities: EntityRow[]; fresh:
     id, tokenId, channel: 'http', at: at(minutesAgo), sourceIp: ip, sourcePort: 52344, forwardedFor: null,
     userAgent: ua, referer: null, method: 'GET', path, query: null, qname: null, qtype: null,
     mailFrom: null, mailTo: null, mailSubject: null, actorUser: null, actorHost: null, actorDomain: null, credential: null,
-    headers: null, details: { drill: true }, classification: 'alert', incidentId: 0, repeatCount: 1, lastAt: null, intel: null, ...extra,
+    headers: null, details: { drill: true }, classification: 'alert', incidentId: 0, repeatCount: 1, lastAt: null, intel: null, expectedRuleId: null, ...extra,
   });
   const tokA = { id: 'drill000000000000000000a', kind: 'word', name: 'Q3 board pack (TEST)', location: '\\\\fs01\\finance\\Board', plantedHost: 'FS01', params: {} };
   const tokB = { id: 'drill000000000000000000b', kind: 'aws-keys', name: 'AWS keys in WS-22 home (TEST)', location: 'C:\\Users\\m.keller\\.aws', plantedHost: 'WS-22', params: {} };

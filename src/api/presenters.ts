@@ -55,5 +55,7 @@ export function hitJson(h: HitRow) {
     repeatCount: h.repeatCount,
     lastAt: h.lastAt ? h.lastAt.toISOString() : null,
     intel: h.intel ?? [],
+    /** The expected-activity rule that covered this hit (classification `expected`), else null. */
+    expectedRuleId: h.expectedRuleId,
   };
 }

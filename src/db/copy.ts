@@ -22,6 +22,7 @@ const TABLES = [
   ['audit_log', sqliteSchema.auditLog, pgSchema.auditLog],
   ['assets', sqliteSchema.assets, pgSchema.assets],
   ['intel_indicators', sqliteSchema.intelIndicators, pgSchema.intelIndicators],
+  ['expected_rules', sqliteSchema.expectedRules, pgSchema.expectedRules],
   ['settings', sqliteSchema.settings, pgSchema.settings],
   ['token_terms', sqliteSchema.tokenTerms, pgSchema.tokenTerms],
 ] as const satisfies readonly (readonly [string, SQLiteTable, PgTable])[];

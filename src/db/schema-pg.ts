@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, ExpectedEvidence, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -83,9 +83,11 @@ export const hits = pgTable(
     lastAt: timestamp('last_at', { precision: 3, withTimezone: true, mode: 'date' }),
     /** Threat-intel labels (e.g. an APT group) whose indicators matched this hit's source. */
     intel: jsonb('intel').$type<string[]>(),
+    expectedRuleId: integer('expected_rule_id'),
   },
   (t) => [
     index('hits_token_idx').on(t.tokenId, t.id),
+    index('hits_expected_idx').on(t.expectedRuleId, t.at).where(sql`${t.expectedRuleId} is not null`),
     index('hits_at_idx').on(t.at),
     index('hits_incident_idx').on(t.incidentId),
     // Hits recorded but not yet correlated into a trail (the correlator's work queue; usually empty).
@@ -258,6 +260,29 @@ export const assets = pgTable(
   (t) => [index('assets_cidr_idx').on(t.cidr), index('assets_hostname_idx').on(t.hostname)],
 );
 
+/** Expected activity (see schema.ts). */
+export const expectedRules = pgTable(
+  'expected_rules',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    name: text('name').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    sources: jsonb('sources').$type<string[]>().notNull().default([]),
+    hosts: jsonb('hosts').$type<string[]>().notNull().default([]),
+    users: jsonb('users').$type<string[]>().notNull().default([]),
+    decoys: jsonb('decoys').$type<string[]>().notNull().default([]),
+    schedule: text('schedule'),
+    evidence: jsonb('evidence').$type<ExpectedEvidence[]>().notNull().default(['touch']),
+    tag: text('tag'),
+    note: text('note'),
+    managedBy: text('managed_by').$type<'api' | 'file'>().notNull().default('api'),
+    createdBy: text('created_by'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('expected_rules_name_uq').on(t.name)],
+);
+
 /** Imported threat-intel indicators: a hit from a matching source carries the label. */
 export const intelIndicators = pgTable(
   'intel_indicators',
@@ -289,3 +314,4 @@ export type PgAlertRow = typeof alerts.$inferSelect;
 export type PgAssetRow = typeof assets.$inferSelect;
 export type PgApiKeyRow = typeof apiKeys.$inferSelect;
 export type PgIntelRow = typeof intelIndicators.$inferSelect;
+export type PgExpectedRuleRow = typeof expectedRules.$inferSelect;

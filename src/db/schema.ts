@@ -44,7 +44,8 @@ export const tokens = sqliteTable(
   ],
 );
 
-export const CLASSIFICATIONS = ['alert', 'ignored', 'scanner', 'echo', 'probe', 'noise'] as const;
+/** `expected`: an expected-activity rule covers it (stored and shown with the rule, not paged). */
+export const CLASSIFICATIONS = ['alert', 'ignored', 'scanner', 'echo', 'probe', 'noise', 'expected'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
 export const CHANNELS = ['http', 'dns', 'smtp'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -83,9 +84,13 @@ export const hits = sqliteTable(
     lastAt: integer('last_at', { mode: 'timestamp_ms' }),
     /** Threat-intel labels (e.g. an APT group) whose indicators matched this hit's source. */
     intel: text('intel', { mode: 'json' }).$type<string[]>(),
+    /** The expected-activity rule that covered this hit (classification `expected`). */
+    expectedRuleId: integer('expected_rule_id'),
   },
   (t) => [
     index('hits_token_idx').on(t.tokenId, t.id),
+    // What each expected-activity rule absorbed lately, without reading other hits.
+    index('hits_expected_idx').on(t.expectedRuleId, t.at).where(sql`${t.expectedRuleId} is not null`),
     index('hits_at_idx').on(t.at),
     index('hits_incident_idx').on(t.incidentId),
     // Hits recorded but not yet correlated into a trail (the correlator's work queue; usually empty).
@@ -312,6 +317,43 @@ export const assets = sqliteTable(
   (t) => [index('assets_cidr_idx').on(t.cidr), index('assets_hostname_idx').on(t.hostname)],
 );
 
+export const EXPECTED_EVIDENCE = ['touch', 'credential-found'] as const;
+export type ExpectedEvidence = (typeof EXPECTED_EVIDENCE)[number];
+
+/**
+ * Expected activity: who may touch which decoys, when, without paging (a nightly backup, an
+ * antivirus scan, a purple-team drill). Matching hits are stored as `expected` with the rule;
+ * anything else the rule does not cover (a credential used, a decoy out of scope) still alerts.
+ */
+export const expectedRules = sqliteTable(
+  'expected_rules',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    /** Source addresses or CIDRs (the machine's address; the resolver's or mail server's for relayed hits). */
+    sources: text('sources', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    /** Host names, as the asset map names the source (or as reported, when `sources` also matched). */
+    hosts: text('hosts', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    /** Account names the hit reports (only together with sources or hosts). */
+    users: text('users', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    /** Which decoys: location globs (`\\FS01\*`), `kind:NAME`, `token:ID`, `planted:HOST`, or `*`. */
+    decoys: text('decoys', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    /** When, in the working-hours syntax (`daily 01:00-04:00 Europe/Berlin`); null: any time. */
+    schedule: text('schedule'),
+    /** What the rule may absorb: touches, and planted credentials found if listed; never a credential used. */
+    evidence: text('evidence', { mode: 'json' }).$type<ExpectedEvidence[]>().notNull().default(['touch']),
+    tag: text('tag'),
+    note: text('note'),
+    /** `api` (UI and API) or `file` (EXPECTED_ACTIVITY_FILE; read-only elsewhere). */
+    managedBy: text('managed_by').$type<'api' | 'file'>().notNull().default('api'),
+    createdBy: text('created_by'),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [uniqueIndex('expected_rules_name_uq').on(t.name)],
+);
+
 export const INTEL_TYPES = ['ip', 'cidr', 'domain', 'email'] as const;
 export type IntelType = (typeof INTEL_TYPES)[number];
 /** `threat`: a hit from it carries the label and raises severity; `scanner`: a service that fetches links (its hits are `scanner`). */
@@ -349,5 +391,6 @@ export type AlertRow = typeof alerts.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type IntelRow = typeof intelIndicators.$inferSelect;
+export type ExpectedRuleRow = typeof expectedRules.$inferSelect;
 export type EntityRow = typeof incidentEntities.$inferSelect;
 export type TokenTermRow = typeof tokenTerms.$inferSelect;

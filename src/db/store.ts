@@ -48,6 +48,7 @@ const sqliteTables = {
   auditLog: lite.auditLog,
   assets: lite.assets,
   intelIndicators: lite.intelIndicators,
+  expectedRules: lite.expectedRules,
   settings: lite.settings,
   tokenTerms: lite.tokenTerms,
 };
@@ -67,6 +68,7 @@ const pgTables = {
   auditLog: pgs.auditLog,
   assets: pgs.assets,
   intelIndicators: pgs.intelIndicators,
+  expectedRules: pgs.expectedRules,
   settings: pgs.settings,
   tokenTerms: pgs.tokenTerms,
 } satisfies Record<keyof Tables, unknown>;

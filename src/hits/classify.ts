@@ -5,6 +5,7 @@ import { isPg, type AnyDb } from '../db/store.ts';
 import type { Classification, NewHitRow } from '../db/schema.ts';
 import { cidrMatcher } from '../net.ts';
 import type { Token } from '../tokens/kind.ts';
+import { expectedMatcher, type ExpectedMatcher } from './expected.ts';
 
 /**
  * Decide how a hit is treated by the alert pipeline. Every hit is stored whatever this says;
@@ -36,7 +37,10 @@ export type HitClassifier = ((row: NewHitRow, token: Token) => Classification) &
  * 4. a source in a known scanner network (link unfurlers, mail-security pre-fetchers, crawlers:
  *    published ranges) -> `scanner`. A user agent or mailer that merely names a scanner is
  *    attacker text: it is noted on the hit (`details.scannerHint`) and never silences it;
- * 5. the same DNS name for the same token re-resolved through the same resolver within
+ * 5. an expected-activity rule whose who, when and what all match -> `expected`, with the
+ *    rule (src/hits/expected.ts); when only its who and when match (a credential used in the
+ *    backup window, a decoy outside its scope) the hit alerts and notes the rule it escaped;
+ * 6. the same DNS name for the same token re-resolved through the same resolver within
  *    DNS_ECHO_WINDOW -> `echo` (resolvers retry and prefetch; the first lookup already alerted).
  *    Another resolver asking is another path to the name, and alerts.
  */
@@ -45,6 +49,7 @@ export function createClassifier(
   config: Pick<Config, 'IGNORE_CIDRS' | 'SCANNER_UA_EXTRA' | 'DNS_ECHO_WINDOW'>,
   /** Ranges the operator imported for link-checking services (`intel import --purpose scanner`). */
   importedScanners?: (ip: string) => string | null,
+  expected: ExpectedMatcher = expectedMatcher(db),
 ): HitClassifier {
   const globalIgnore = cidrMatcher(config.IGNORE_CIDRS);
   const scanner = scannerMatcher(config.SCANNER_UA_EXTRA);
@@ -108,7 +113,11 @@ export function createClassifier(
     const ip = row.sourceIp ?? null;
     if (ip && ignoredByToken(token, ip)) return note(row, 'ignored', 'token ignoreCidrs');
     if (ip && globalIgnore(ip)) return note(row, 'ignored', 'IGNORE_CIDRS');
-    if (row.credential) return 'alert';
+    if (row.credential) {
+      const v = expected.match(row, token);
+      if (v && !v.expected) unusual(row, v.rule, v.why);
+      return 'alert';
+    }
     const kindSays = row.classification ?? 'alert';
     if (kindSays !== 'alert' && kindSays !== 'ignored') return kindSays;
     // Mail arrives from mail servers and lookups from resolvers: their address says nothing about a scanner.
@@ -116,6 +125,12 @@ export function createClassifier(
       const network = scanner.network(ip) ?? importedScanners?.(ip) ?? null;
       if (network) return note(row, 'scanner', network);
     }
+    const v = expected.match(row, token);
+    if (v?.expected) {
+      row.expectedRuleId = v.rule.id;
+      return note(row, 'expected', `expected activity: rule "${v.rule.name}" (#${v.rule.id})${v.rule.tag ? ` [${v.rule.tag}]` : ''}`);
+    }
+    if (v) unusual(row, v.rule, v.why);
     const mailer = row.channel === 'smtp' ? (headerValue(row, 'x-mailer') ?? headerValue(row, 'user-agent')) : null;
     const hint = scanner.agent(row.userAgent ?? mailer ?? null);
     if (hint) row.details = { ...(row.details ?? {}), scannerHint: hint };
@@ -126,7 +141,12 @@ export function createClassifier(
     }
     return 'alert';
   };
-  if (warm) classifier.warm = warm;
+  if (isPg(db)) {
+    classifier.warm = async (rows) => {
+      await expected.refresh();
+      await warm?.(rows);
+    };
+  }
   return classifier;
 }
 
@@ -135,6 +155,11 @@ function headerValue(row: NewHitRow, name: string): string | null {
   if (!h || typeof h !== 'object') return null;
   const v = (h as Record<string, unknown>)[name];
   return typeof v === 'string' ? v : null;
+}
+
+/** Who and when matched an expected-activity rule but what did not: the hit alerts, and says which rule it escaped. */
+function unusual(row: NewHitRow, rule: { id: number; name: string }, why: string): void {
+  row.details = { ...(row.details ?? {}), unusualForRule: { id: rule.id, name: rule.name, why } };
 }
 
 function note(row: NewHitRow, c: Classification, why: string): Classification {

@@ -11,6 +11,7 @@ import { listTokens } from '../../src/db/queries/tokens.ts';
 import { getUser, insertUserWithRole, listUsers } from '../../src/db/queries/users.ts';
 import { makeIncident } from '../factories.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { insertExpectedRule } from '../../src/db/queries/expected.ts';
 import { concrete, UI_KEYS, type RouteIds } from './routes.ts';
 
 /**
@@ -35,6 +36,7 @@ beforeAll(async () => {
     token: (await makeToken(db(), s.config, { kind: 'web-bug', name: 'route token' })).token.id,
     incident: (await makeIncident(db())).id,
     asset: (await insertAsset(db(), { label: 'WS-ROUTE', cidr: '10.9.9.9' })).id,
+    rule: (await insertExpectedRule(db(), { name: 'Nightly backup of FS01', enabled: true, sources: ['10.1.5.20'], hosts: [], users: [], decoys: ['\\\\FS01\\*'], schedule: 'daily 01:00-04:00 Europe/Berlin', evidence: ['touch'], tag: 'backup' })).id,
     user: spare.id,
     key: (await (await import('../../src/db/queries/api-keys.ts')).createApiKey(db(), 'route key', 'test')).row.id,
   };
@@ -306,7 +308,8 @@ describe('forms', () => {
 describe('every page: phones, axe, contrast', () => {
   const pages = () => [
     '/', '/tokens', '/tokens?q=nothing-matches', '/tokens/new', '/tokens/new?kind=credentials', `/tokens/${ids.token}`, `/tokens/${ids.token}/created`, `/tokens/${ids.token}/delete`,
-    '/incidents', `/incidents/${ids.incident}`, '/incidents/abc', '/assets', `/assets/${ids.asset}`, `/assets/${ids.asset}/delete`, '/admins', `/admins/${ids.user}`, `/admins/${ids.user}/delete`,
+    '/incidents', `/incidents/${ids.incident}`, '/incidents/abc', '/assets', `/assets/${ids.asset}`, `/assets/${ids.asset}/delete`,
+    '/expected-activity', `/expected-activity/${ids.rule}`, `/expected-activity/${ids.rule}/delete`, '/admins', `/admins/${ids.user}`, `/admins/${ids.user}/delete`,
     '/api-keys', `/api-keys/${ids.key}/revoke`, '/settings', '/audit', '/account', '/account/mfa/disable', '/no-such-page',
   ];
 

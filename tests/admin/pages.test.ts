@@ -430,6 +430,34 @@ describe('assets, admins, API keys, settings, audit', () => {
     expect(csrfOf((await agent.get('/tokens')).text)).toBe(csrf);
   });
 
+  it('expected activity: adds a rule from the form (lists one per line), shows errors in place, edits it, deletes after confirmation', async () => {
+    const bad = await agent.post('/expected-activity').type('form').send({ name: 'AV', users: 'svc-av', decoys: '', evidence_touch: 'on', enabled: 'on', _csrf: csrf });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('There is a problem');
+    expect(bad.text).toContain('href="#r-sources"');
+    expect(bad.text).toContain('say who: a source address or CIDR, or a host name');
+    expect(bad.text).toContain('href="#r-decoys"');
+    expect(bad.text).toContain('>svc-av</textarea>');
+    const added = await agent
+      .post('/expected-activity')
+      .type('form')
+      .send({ name: 'Nightly backup', sources: '10.1.5.20\n10.1.6.0/24', decoys: '\\\\FS01\\*', schedule: 'daily 01:00-04:00 Europe/Berlin', evidence_touch: 'on', enabled: 'on', tag: 'backup', _csrf: csrf });
+    expect([added.status, added.headers.location]).toEqual([303, '/expected-activity?msg=rule_added']);
+    const list = (await agent.get('/expected-activity?msg=rule_added')).text;
+    expect(list).toContain('Expected-activity rule added');
+    expect(list).toContain('10.1.5.20, 10.1.6.0/24');
+    expect(list).toContain('daily 01:00-04:00 Europe/Berlin');
+    const id = /href="\/expected-activity\/(\d+)"/.exec(list)?.[1];
+    const saved = await agent.post(`/expected-activity/${id}`).type('form').send({ name: 'Nightly backup', sources: '10.1.5.20', decoys: '\\\\FS01\\*', evidence_touch: 'on', 'evidence_credential-found': 'on', _csrf: csrf });
+    expect(saved.status).toBe(303);
+    const page = (await agent.get(`/expected-activity/${id}`)).text;
+    expect(page).toMatch(/id="r-ev-found" name="evidence_credential-found" checked/);
+    expect(page).not.toMatch(/id="r-enabled" name="enabled" checked/);
+    expect((await agent.get(`/expected-activity/${id}/delete`)).text).toContain('Delete the expected-activity rule &quot;Nightly backup&quot;?');
+    expect((await agent.post(`/expected-activity/${id}/delete`).type('form').send({ _csrf: csrf })).headers.location).toBe('/expected-activity?msg=deleted');
+    expect((await agent.get('/expected-activity')).text).toContain('No rules: every touch pages.');
+  });
+
   it('shows only known flash messages', async () => {
     expect((await agent.get('/tokens?msg=saved')).text).toContain('<p class="flash" role="status">Changes saved.</p>');
     for (const msg of ['constructor', '__proto__', 'toString', '<b>hi</b>']) {

@@ -10,6 +10,7 @@ import type { UserRole } from '../../src/db/schema.ts';
 import { makeIncident } from '../factories.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { makeAdmin, signIn } from './helpers.ts';
+import { insertExpectedRule } from '../../src/db/queries/expected.ts';
 import { API_KEYS, concrete, routesOf, UI_KEYS, type RouteIds } from './routes.ts';
 
 /**
@@ -32,6 +33,7 @@ beforeAll(async () => {
     token: (await makeToken(db, s.config, { kind: 'web-bug' })).token.id,
     incident: (await makeIncident(db)).id,
     asset: (await insertAsset(db, { label: 'WS-1', cidr: '10.0.0.1' })).id,
+    rule: (await insertExpectedRule(db, { name: 'backup', enabled: true, sources: ['10.1.5.20'], hosts: [], users: [], decoys: ['*'], evidence: ['touch'] })).id,
     user: other.id,
     key: key.row.id,
   };

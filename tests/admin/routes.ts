@@ -24,6 +24,8 @@ export interface RouteIds {
   token: string;
   incident: number;
   asset: number;
+  /** An expected-activity rule. */
+  rule: number;
   user: string;
   key: string;
 }
@@ -35,6 +37,7 @@ export function concrete(key: string, ids: RouteIds): { method: string; path: st
     .replace(/\/tokens\/:id/, `/tokens/${ids.token}`)
     .replace(/\/incidents\/:id/, `/incidents/${ids.incident}`)
     .replace(/\/assets\/:id/, `/assets/${ids.asset}`)
+    .replace(/\/expected-activity\/:id/, `/expected-activity/${ids.rule}`)
     .replace(/\/admins\/:id/, `/admins/${ids.user}`)
     .replace(/\/api-keys\/:id/, `/api-keys/${ids.key}`)
     .replace(/:ref/, 'x'.repeat(32));

@@ -156,6 +156,7 @@ describe('SQLite and PostgreSQL schemas', () => {
     expectTypeOf<pgSchema.PgAssetRow>().toEqualTypeOf<sqliteSchema.AssetRow>();
     expectTypeOf<pgSchema.PgApiKeyRow>().toEqualTypeOf<sqliteSchema.ApiKeyRow>();
     expectTypeOf<pgSchema.PgIntelRow>().toEqualTypeOf<sqliteSchema.IntelRow>();
+    expectTypeOf<pgSchema.PgExpectedRuleRow>().toEqualTypeOf<sqliteSchema.ExpectedRuleRow>();
   });
 
   it('drizzle-kit finds no schema change that the committed migrations lack, for either dialect', async () => {

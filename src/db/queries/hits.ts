@@ -11,6 +11,7 @@ const HIT_COLUMNS = [
   ['mail_to', 'mailTo'], ['mail_subject', 'mailSubject'], ['actor_user', 'actorUser'], ['actor_host', 'actorHost'],
   ['actor_domain', 'actorDomain'], ['credential', 'credential'], ['headers', 'headers'], ['details', 'details'],
   ['classification', 'classification'], ['incident_id', 'incidentId'], ['repeat_count', 'repeatCount'], ['last_at', 'lastAt'], ['intel', 'intel'],
+  ['expected_rule_id', 'expectedRuleId'],
 ] as const satisfies readonly (readonly [string, keyof NewHitRow])[];
 
 /**
@@ -79,6 +80,7 @@ export function unstoredHit(row: NewHitRow): HitRow {
     repeatCount: row.repeatCount ?? 1,
     lastAt: row.lastAt ?? null,
     intel: row.intel ?? null,
+    expectedRuleId: row.expectedRuleId ?? null,
   };
 }
 
