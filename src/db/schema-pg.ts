@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, ExpectedEvidence, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, DrillStatus, Classification, EntityKind, ExpectedEvidence, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -283,6 +283,21 @@ export const expectedRules = pgTable(
   (t) => [uniqueIndex('expected_rules_name_uq').on(t.name)],
 );
 
+/** Purple-team drill runs (see schema.ts). */
+export const drillRuns = pgTable(
+  'drill_runs',
+  {
+    id: text('id').primaryKey(),
+    scenario: text('scenario').notNull(),
+    status: text('status').$type<DrillStatus>().notNull().default('running'),
+    startedAt: timestamp('started_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull(),
+    finishedAt: timestamp('finished_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    createdBy: text('created_by'),
+    report: jsonb('report').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('drill_runs_started_idx').on(t.startedAt)],
+);
+
 /** Imported threat-intel indicators: a hit from a matching source carries the label. */
 export const intelIndicators = pgTable(
   'intel_indicators',
@@ -315,3 +330,4 @@ export type PgAssetRow = typeof assets.$inferSelect;
 export type PgApiKeyRow = typeof apiKeys.$inferSelect;
 export type PgIntelRow = typeof intelIndicators.$inferSelect;
 export type PgExpectedRuleRow = typeof expectedRules.$inferSelect;
+export type PgDrillRunRow = typeof drillRuns.$inferSelect;

@@ -354,6 +354,24 @@ export const expectedRules = sqliteTable(
   (t) => [uniqueIndex('expected_rules_name_uq').on(t.name)],
 );
 
+/** A purple-team drill run (src/drills/run.ts): the scenario, when, and its report (decoys fired, alerts sent, latencies). */
+export const drillRuns = sqliteTable(
+  'drill_runs',
+  {
+    id: text('id').primaryKey(),
+    scenario: text('scenario').notNull(),
+    /** `running`, then `passed` (every decoy fired and was correlated) or `failed`. */
+    status: text('status').$type<DrillStatus>().notNull().default('running'),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    createdBy: text('created_by'),
+    report: text('report', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('drill_runs_started_idx').on(t.startedAt)],
+);
+export const DRILL_STATUSES = ['running', 'passed', 'failed'] as const;
+export type DrillStatus = (typeof DRILL_STATUSES)[number];
+
 export const INTEL_TYPES = ['ip', 'cidr', 'domain', 'email'] as const;
 export type IntelType = (typeof INTEL_TYPES)[number];
 /** `threat`: a hit from it carries the label and raises severity; `scanner`: a service that fetches links (its hits are `scanner`). */
@@ -392,5 +410,6 @@ export type AssetRow = typeof assets.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type IntelRow = typeof intelIndicators.$inferSelect;
 export type ExpectedRuleRow = typeof expectedRules.$inferSelect;
+export type DrillRunRow = typeof drillRuns.$inferSelect;
 export type EntityRow = typeof incidentEntities.$inferSelect;
 export type TokenTermRow = typeof tokenTerms.$inferSelect;

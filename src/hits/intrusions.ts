@@ -9,6 +9,7 @@ import { HOP_TECHNIQUES } from './attack.ts';
 import { entitiesOf, LINK_KINDS, type EntityDraft } from './entities.ts';
 import { ipOwnerNow, ownerText } from './ip-owner.ts';
 import { explainHit } from './meaning.ts';
+import { drillActor, drillEntities, drillRunOf } from '../drills/tag.ts';
 import { createPager, type AlertTail, type PagerWrites } from './paging.ts';
 import { parseSegmentHours, parseWorkingHours, type WorkingHours } from './working-hours.ts';
 
@@ -286,10 +287,11 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
 
   function place({ hit, token }: Recorded): void {
     const meaning = explainHit(hit, token);
-    const actor = actorOf(hit, assets, meaning.user);
+    const run = drillRunOf(token);
+    const actor = drillActor(actorOf(hit, assets, meaning.user), run);
     const isCounted = counted.includes(hit.classification);
     const at = hit.at.getTime();
-    const ents = entitiesOf(hit, token, actor, meaning, isCounted, assets);
+    const ents = drillEntities(entitiesOf(hit, token, actor, meaning, isCounted, assets), run);
     const cands = candidates(ents.links, at - window);
     let inc: IntrusionState;
     const severityBefore = new Map<number, Severity>();
@@ -560,9 +562,10 @@ export function batchKeys(batch: readonly Recorded[], assets: AssetLookup, confi
       continue;
     }
     const meaning = explainHit(hit, token);
-    const actor = actorOf(hit, assets, meaning.user);
+    const run = drillRunOf(token);
+    const actor = drillActor(actorOf(hit, assets, meaning.user), run);
     const isCounted = counted.includes(hit.classification);
-    for (const e of entitiesOf(hit, token, actor, meaning, isCounted, assets).all) (e.link ? links : others).add(e.key);
+    for (const e of drillEntities(entitiesOf(hit, token, actor, meaning, isCounted, assets), run).all) (e.link ? links : others).add(e.key);
     if (isCounted) {
       if (actor.machine) machines.add(actor.machine.key);
       seenSince = Math.min(seenSince, hit.at.getTime() - (config.NOVELTY_DAYS ?? 30) * DAY);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DRILL_TAG_PREFIX } from '../drills/tag.ts';
 import { audit, type AuditEntry } from '../db/queries/audit.ts';
 import { addTokenTerms, tokensWithoutTerms } from '../db/queries/token-terms.ts';
 import { applyTokenAction, deleteToken, getToken, insertToken, liveTokenIds, updateToken, type TokenAction } from '../db/queries/tokens.ts';
@@ -30,7 +31,10 @@ export const tokenFields = {
   name: text(200).min(1, 'is required'),
   location: text(1024).optional(),
   plantedHost: text(255).regex(HOST_NAME_PATTERN, HOST_NAME_MESSAGE).optional(),
-  tags: z.array(text(64).min(1)).max(20, 'at most 20 tags').optional(),
+  tags: z
+    .array(text(64).min(1).refine((t) => !t.startsWith(DRILL_TAG_PREFIX), `tags starting with "${DRILL_TAG_PREFIX}" are reserved for purple-team drills`))
+    .max(20, 'at most 20 tags')
+    .optional(),
   alertEmails: z.array(email).max(20, 'at most 20 recipients').optional(),
   webhooks: z.array(webhook).max(10, 'at most 10 webhooks').optional(),
   ignoreCidrs: z.array(cidr).max(100, 'at most 100 entries').optional(),
