@@ -12,6 +12,7 @@ export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   T1033: 'System Owner/User Discovery',
   T1039: 'Data from Network Shared Drive',
   T1046: 'Network Service Discovery',
+  T1072: 'Software Deployment Tools',
   T1078: 'Valid Accounts',
   'T1078.002': 'Valid Accounts: Domain Accounts',
   'T1078.003': 'Valid Accounts: Local Accounts',
