@@ -19,6 +19,7 @@ export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   'T1053.005': 'Scheduled Task/Job: Scheduled Task',
   T1057: 'Process Discovery',
   T1069: 'Permission Groups Discovery',
+  T1072: 'Software Deployment Tools',
   T1078: 'Valid Accounts',
   'T1078.002': 'Valid Accounts: Domain Accounts',
   'T1078.003': 'Valid Accounts: Local Accounts',

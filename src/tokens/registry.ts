@@ -7,6 +7,7 @@ import { awsKeys } from './aws-keys.ts';
 import { credentials } from './credentials.ts';
 import { email } from './email.ts';
 import { kubeconfig } from './kubeconfig.ts';
+import { mcpServer } from './mcp-server.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
@@ -32,6 +33,7 @@ export const KINDS: readonly TokenKind[] = [
   awsKeys,
   apiKey,
   kubeconfig,
+  mcpServer,
   email,
 ];
 
