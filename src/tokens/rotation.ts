@@ -1,8 +1,9 @@
 import { audit } from '../db/queries/audit.ts';
+import { recordFileCheck } from '../db/queries/freshness.ts';
 import { deleteToken, markRotated } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
-import { AppError } from '../errors.ts';
+import { AppError, notFound } from '../errors.ts';
 import type { ArtifactInfo, KindContext } from './kind.ts';
 import { describeArtifact, insertMade, kindOf, requireToken, type Actor } from './service.ts';
 
@@ -76,7 +77,7 @@ export async function rotateToken(db: AnyDb, ctx: KindContext, id: string, actor
     throw new AppError('conflict', 'this token was rotated at the same moment by someone else; reload to see its newest generation');
   }
   const artifact = describeArtifact(ctx, token);
-  const replace = replacement(old, describeArtifact(ctx, old), artifact);
+  const replace = replacementFor(ctx, old, token);
   await audit(db, {
     actor: actor.id,
     action: 'token.rotate',
@@ -88,6 +89,12 @@ export async function rotateToken(db: AnyDb, ctx: KindContext, id: string, actor
   return { token, previous, artifact, replace };
 }
 
+/** Which file of `old`'s placement to replace with `fresh`'s artifact (`fresh` null: the same kind of artifact, before rotating). */
+export function replacementFor(ctx: KindContext, old: TokenRow, fresh: TokenRow | null): Replacement {
+  const was = describeArtifact(ctx, old);
+  return replacement(old, was, fresh ? describeArtifact(ctx, fresh) : was);
+}
+
 function replacement(old: TokenRow, was: ArtifactInfo, now: ArtifactInfo): Replacement {
   const file = was.download || now.download ? (old.plantedFile ?? was.filename ?? null) : old.plantedFile;
   const value = now.download ? null : (now.url ?? now.hostname ?? now.email ?? null);
@@ -96,4 +103,18 @@ function replacement(old: TokenRow, was: ArtifactInfo, now: ArtifactInfo): Repla
     ? `replace ${file} ${where} with the new ${now.filename ?? 'file'}${now.filename && now.filename !== file ? ` (keep the name ${file})` : ''}`
     : `replace the old ${was.url ? 'URL' : was.hostname ? 'host name' : was.email ? 'address' : 'value'} ${where} with ${value ?? 'the new one'}`;
   return { location: old.location, plantedHost: old.plantedHost, file, newFilename: now.filename ?? null, download: now.download ?? null, value, text };
+}
+
+/**
+ * Record what `honeytrail verify` found at the planted file: present or missing. Audited when
+ * the answer changes (a file that goes missing, or comes back).
+ */
+export async function recordVerification(db: AnyDb, id: string, present: boolean, actor: Actor): Promise<TokenRow> {
+  const before = await requireToken(db, id);
+  const row = await recordFileCheck(db, id, present, new Date());
+  if (!row) throw notFound('token');
+  if (present === !!before.missingAt || before.verifiedAt === null) {
+    await audit(db, { actor: actor.id, action: present ? 'token.file_present' : 'token.file_missing', targetType: 'token', targetId: id, ip: actor.ip, details: { location: row.location, file: row.plantedFile } });
+  }
+  return row;
 }
