@@ -97,7 +97,7 @@ export function replacementFor(ctx: KindContext, old: TokenRow, fresh: TokenRow 
 
 function replacement(old: TokenRow, was: ArtifactInfo, now: ArtifactInfo): Replacement {
   const file = was.download || now.download ? (old.plantedFile ?? was.filename ?? null) : old.plantedFile;
-  const value = now.download ? null : (now.url ?? now.hostname ?? now.email ?? null);
+  const value = now.url ?? now.hostname ?? now.email ?? null;
   const where = [old.location ? `in ${old.location}` : null, old.plantedHost ? `on ${old.plantedHost}` : null].filter(Boolean).join(' ') || 'where it is planted';
   const text = file
     ? `replace ${file} ${where} with the new ${now.filename ?? 'file'}${now.filename && now.filename !== file ? ` (keep the name ${file})` : ''}`
