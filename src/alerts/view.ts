@@ -407,7 +407,7 @@ const GROUP_ORDER = { evidence: 0, context: 1, intel: 2 } as const;
 
 /** Why this severity: evidence, then context, then intel, each in the order it came. */
 function evidenceOf(reasons: readonly IncidentReason[]): AlertView['incident']['evidence'] {
-  const groupOf = (code: string): keyof typeof GROUP_ORDER => (code === 'intel' ? 'intel' : (CONTEXT_CODES as readonly string[]).includes(code) || code === 'unusual' ? 'context' : 'evidence');
+  const groupOf = (code: string): keyof typeof GROUP_ORDER => (code === 'intel' ? 'intel' : (CONTEXT_CODES as readonly string[]).includes(code) || code === 'unusual' || code === 'stale' ? 'context' : 'evidence');
   return reasons
     .map((r, i) => ({ group: groupOf(r.code), code: r.code, text: oneLine(r.text, 400), at: new Date(r.at).toISOString(), i }))
     .sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || a.i - b.i)

@@ -34,6 +34,22 @@ export const tokens = sqliteTable(
     deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
     lastHitAt: integer('last_hit_at', { mode: 'timestamp_ms' }),
     hitCount: integer('hit_count').notNull().default(0),
+    /** Rotation policy: a new artifact is due this many days after this generation was made (null: no policy). */
+    rotateEveryDays: integer('rotate_every_days'),
+    /** A scheduled check (an expected-activity rule) should touch this decoy at least this often; null: not watched. */
+    expectSeenEveryDays: integer('expect_seen_every_days'),
+    /** The file name the artifact was planted under in `location` (the CLI records it), for re-planting and verification. */
+    plantedFile: text('planted_file'),
+    /** 1 for a token as created; each rotation makes a new token one generation higher. */
+    generation: integer('generation').notNull().default(1),
+    /** The token this one replaced (the previous generation). */
+    rotatedFrom: text('rotated_from'),
+    /** Set when this generation was rotated: the token that replaced it. Its artifacts still fire, as stale. */
+    rotatedTo: text('rotated_to'),
+    rotatedAt: integer('rotated_at', { mode: 'timestamp_ms' }),
+    /** Last check of the planted file (`honeytrail verify`), and when it was found missing (null: present or never checked). */
+    verifiedAt: integer('verified_at', { mode: 'timestamp_ms' }),
+    missingAt: integer('missing_at', { mode: 'timestamp_ms' }),
   },
   (t) => [
     uniqueIndex('tokens_lookup_key_uq').on(t.lookupKey),

@@ -127,7 +127,7 @@ export interface IntrusionConfig
 const EVIDENCE_RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3, hop: 4 };
 const SEVERITY_OF_RANK: Severity[] = ['low', 'medium', 'high', 'high', 'critical'];
 /** Reasons kept per code ("why this severity" stays short; the trail has every hit). */
-const REASONS_PER_CODE: Record<string, number> = { touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3, unusual: 5 };
+const REASONS_PER_CODE: Record<string, number> = { touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3, unusual: 5, stale: 3 };
 /** Context that raises severity a step each (at most two): threat intel, then this deployment's own context. */
 export const CONTEXT_CODES = ['intel', 'external', 'off-hours', 'first-seen', 'sensitive'] as const;
 const DAY = 24 * 3600 * 1000;
@@ -364,6 +364,11 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
     addReason(inc, { code: meaning.evidence, text, at, hitId: hit.id, key: `${meaning.evidence}:${token.id}` });
     const escaped = hit.details?.unusualForRule as { id: number; name: string; why: string } | undefined;
     if (escaped) addReason(inc, { code: 'unusual', text: `who and when match expected-activity rule "${escaped.name}" (#${escaped.id}), but ${escaped.why}`, at, hitId: hit.id, key: `unusual:${escaped.id}:${token.id}` });
+    const stale = hit.details?.stale as { rotatedAt?: string; current?: string | null } | undefined;
+    if (stale?.rotatedAt) {
+      const current = stale.current ? `; the current artifact is token ${stale.current}` : '';
+      addReason(inc, { code: 'stale', text: `old artifact (rotated on ${stale.rotatedAt.slice(0, 10)}) of decoy "${token.name}"${where}: a copy taken before the rotation${current}`, at, hitId: hit.id, key: `stale:${token.id}` });
+    }
     if (hit.intel?.length) addReason(inc, { code: 'intel', text: `source ${hit.sourceIp ?? ''} matches threat intel: ${hit.intel.join(', ')}`, at, hitId: hit.id, key: `intel:${hit.intel.join(',')}` });
     const add = meaning.techniques.filter((t) => !inc.techniques.includes(t));
     if (add.length) inc.techniques = [...inc.techniques, ...add].sort();

@@ -114,7 +114,7 @@ describe('purple-team drill', () => {
     expect(viaDns.report.steps[0]?.outcome).toBe('fired');
     const list = await run(process.execPath, [BIN, 'drill', '--list'], { env, timeout: 60_000 });
     expect(list.stdout).toMatch(/^read-share-use-key-elsewhere\t/m);
-  });
+  }, 120_000);
 
   it('refuses an unknown scenario and reserves the drill tag for drills', async () => {
     const bad = await request(s.adminUrl).post('/api/v1/drills').set(auth).send({ scenario: 'nope' });
