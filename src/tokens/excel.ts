@@ -138,16 +138,31 @@ function buildXlsx(url: string, token: Token<Stored>): Buffer {
       sheetRelId: 'rId1',
       col: c.table.columns.length + 1 + Math.floor(rand() * 3),
       shapeId: 2 + Math.floor(rand() * 3),
-      emu: 9525,
+      ...logoSize(rand),
+      descr: rand() < 0.5 ? `${p.company} logo` : p.company,
       name: imageName(token.urlPath ?? '', token.id, rand),
     },
   });
-  return zipPackage(parts, new Date(meta.modified));
+  return zipPackage(parts, EXCEL_ORDER);
+}
+
+/** The part order Excel saves a workbook in. */
+const EXCEL_ORDER = [
+  '[Content_Types].xml', '_rels/.rels', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', 'xl/worksheets/sheet1.xml', 'xl/worksheets/sheet2.xml',
+  'xl/theme/theme1.xml', 'xl/styles.xml', 'xl/sharedStrings.xml', 'xl/drawings/drawing1.xml', 'xl/worksheets/_rels/sheet1.xml.rels',
+  'xl/drawings/_rels/drawing1.xml.rels', 'docProps/core.xml', 'docProps/app.xml',
+];
+
+/** A company logo's size beside the table: 1-2 inches wide, three to four times as wide as high. */
+function logoSize(rand: () => number): { cx: number; cy: number } {
+  const cx = 914_400 + Math.floor(rand() * 914_400);
+  return { cx, cy: Math.round(cx / (2.4 + rand() * 1.8)) };
 }
 
 /**
- * An Excel workbook for a file share: plausible sheets (accounts, salaries, budget …) and a
- * drawing part whose 1x1 picture links to the token URL, fetched when the workbook is opened.
+ * An Excel workbook for a file share: plausible sheets (accounts, salaries, budget …) and the
+ * company logo beside the table, a picture linked from the intranet (an external image of the
+ * sheet's drawing, where Excel keeps a linked picture), fetched when the workbook is opened.
  */
 export const excel = defineKind<ExcelParams>({
   id: 'excel',

@@ -161,7 +161,17 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** Zip package parts (deflate) with entry times set to the document's modification time. */
-export function zipPackage(parts: Record<string, Uint8Array>, modified: Date): Buffer {
-  return Buffer.from(zipSync(parts, { level: 6, mtime: modified }));
+/**
+ * Zip package parts (deflate) the way Office saves them: in the application's own part order
+ * (`order` lists it; parts it does not name follow in template order), every entry dated
+ * 1980-01-01 00:00, the DOS epoch Office writes instead of the save time.
+ */
+export function zipPackage(parts: Record<string, Uint8Array>, order: readonly string[] = []): Buffer {
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const names = Object.keys(parts).sort((a, b) => rank(a) - rank(b));
+  const sorted = Object.fromEntries(names.map((n) => [n, parts[n] ?? new Uint8Array(0)]));
+  return Buffer.from(zipSync(sorted, { level: 6, mtime: OFFICE_ZIP_TIME }));
 }
+
+/** The entry time Office writes into every part of a package (local 1980-01-01 00:00, DOS time zero). */
+export const OFFICE_ZIP_TIME = new Date(1980, 0, 1, 0, 0, 0);

@@ -69,6 +69,12 @@ function editingSessions(rand: () => number, revision: number): { root: string; 
   return { root, all: [...new Set(ids)].sort() };
 }
 
+/** The part order Word saves a document in. */
+const WORD_ORDER = [
+  '[Content_Types].xml', '_rels/.rels', 'word/document.xml', 'word/_rels/document.xml.rels', 'word/header1.xml', 'word/_rels/header1.xml.rels',
+  'word/theme/theme1.xml', 'word/settings.xml', 'word/styles.xml', 'word/webSettings.xml', 'word/fontTable.xml', 'docProps/core.xml', 'docProps/app.xml',
+];
+
 function buildDocx(url: string, token: Token<Stored>): Buffer {
   const p = token.params;
   const meta = { ...p.generated, author: p.author, company: p.company };
@@ -77,20 +83,25 @@ function buildDocx(url: string, token: Token<Stored>): Buffer {
   const text = [content.title, ...content.paragraphs, ...content.table.rows.flat().map(String)].join(' ');
   const words = text.split(/\s+/).filter(Boolean).length;
   const rand = seeded(meta.seed ^ 0x5bd1e995);
+  const rsids = editingSessions(rand, meta.revision);
+  // Every paragraph carries the rsid of the editing session that wrote it, one of those settings.xml lists.
+  const session = () => rsids.all[Math.floor(rand() * rsids.all.length)] ?? rsids.root;
+  const logo = letterheadLogo(rand, p.company, imageName(token.urlPath ?? '', token.id, rand));
   const parts = render({
     meta,
     lang: 'en-US',
     title: content.title,
     subtitle: `${p.company} · ${modified.toISOString().slice(0, 10)}`,
-    paragraphs: content.paragraphs,
+    paragraphs: content.paragraphs.map((text) => ({ text, rsid: session() })),
     table: {
       columns: content.table.columns,
       colWidth: Math.floor(9026 / Math.max(1, content.table.columns.length)),
-      rows: content.table.rows.map((r) => r.map((c) => formatCell(c, content.table.money))),
+      headRsid: session(),
+      rows: content.table.rows.map((r) => ({ rsid: session(), cells: r.map((c) => formatCell(c, content.table.money)) })),
     },
-    image: { url, relId: `rId${4 + Math.floor(rand() * 6)}`, docPrId: 1 + Math.floor(rand() * 4), emu: 9525, name: imageName(token.urlPath ?? '', token.id, rand) },
+    image: { url, ...logo },
     page: { width: 11906, height: 16838 },
-    rsids: editingSessions(rand, meta.revision),
+    rsids,
     stats: {
       pages: 1 + Math.floor(content.table.rows.length / 30),
       words,
@@ -100,13 +111,29 @@ function buildDocx(url: string, token: Token<Stored>): Buffer {
       paragraphs: content.paragraphs.length + 2,
     },
   });
-  return zipPackage(parts, modified);
+  return zipPackage(parts, WORD_ORDER);
 }
 
 /**
- * A Word document for a file share. Opening it fetches a linked 1x1 image (an external image
- * relationship, wrapped in an INCLUDEPICTURE field as Word itself writes linked pictures), which
- * records the hit with the opener's address and office suite.
+ * The company logo in the page header, linked rather than embedded (as a letterhead template
+ * links the logo from the intranet): logo-sized and -shaped, left or right, alt text naming it.
+ */
+function letterheadLogo(rand: () => number, company: string, name: string) {
+  const cx = 914_400 + Math.floor(rand() * 914_400);
+  return {
+    cx,
+    cy: Math.round(cx / (2.4 + rand() * 1.8)),
+    align: rand() < 0.6 ? 'right' : 'left',
+    docPrId: 1 + Math.floor(rand() * 3),
+    descr: rand() < 0.5 ? `${company} logo` : company,
+    name,
+  };
+}
+
+/**
+ * A Word document for a file share. Opening it fetches the company logo its page header links
+ * to (an external image relationship of the header part), which records the hit with the
+ * opener's address and office suite.
  */
 export const word = defineKind<WordParams>({
   id: 'word',
