@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { detail } from './hit-words.ts';
 import { defineKind, type HitFacts, type HitMeaning, type SmtpMailInfo, type StoredHit, type Token } from './kind.ts';
-import { choose } from './secrets.ts';
+import { backdate, choose } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 
 /**
@@ -125,7 +125,7 @@ export const email = defineKind<EmailParams>({
       'tokens/email/contact.vcf.hbs',
       {
         first: t.params.firstName, last: t.params.lastName, org: t.params.organisation, department: department.toUpperCase().length <= 3 ? department.toUpperCase() : department.charAt(0).toUpperCase() + department.slice(1),
-        title: TITLES[department] ?? 'Analyst', address: address(ctx, t), rev: new Date(Date.now() - randomInt(30, 400) * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+        title: TITLES[department] ?? 'Analyst', address: address(ctx, t), rev: backdate(30, 400).toISOString().replace(/\.\d+Z$/, 'Z'),
       },
       'text',
     );
