@@ -2,7 +2,8 @@ import { zipSync } from 'fflate';
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { AWS_KEY_ALPHABET, AWS_SECRET_ALPHABET, backdate, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
+import { awsAccountId, awsKeyIdFor, organisationName } from './organisation.ts';
+import { AWS_SECRET_ALPHABET, backdate, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
@@ -184,7 +185,8 @@ export const awsKeys = defineKind<AwsParams>({
   generated: ['accessKeyId', 'secretAccessKey'],
   searchTerms: (t) => [t.params.accessKeyId ?? ''],
   create(ctx, id, p) {
-    const accessKeyId = p.accessKeyId ?? `AKIA${randomString(AWS_KEY_ALPHABET, 16)}`;
+    // Every key of a deployment decodes to the organisation's one AWS account.
+    const accessKeyId = p.accessKeyId ?? awsKeyIdFor(awsAccountId(organisationName(ctx.config)));
     const secretAccessKey = p.secretAccessKey ?? randomString(AWS_SECRET_ALPHABET, 40);
     const urlPath = `/${choose(ctx.config.URL_PATH_WORDS)}/${id}`;
     return {

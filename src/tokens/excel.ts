@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineKind, type Token } from './kind.ts';
 import { THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
-  companyName,
   docLine,
   docText,
   fileNameParam,
@@ -14,6 +13,7 @@ import {
   seeded,
   zipPackage,
 } from './office.ts';
+import { organisationName } from './organisation.ts';
 import { describeOpen, documentImagePath, explainOpen, imageName, imageReply } from './office-image.ts';
 import { pick, publicUrl } from './urls.ts';
 
@@ -35,7 +35,7 @@ const params = z.object({
     .describe('Own table instead of the theme’s: the first row is the header'),
   filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
   author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
-  company: docLine(100).optional().describe('Company in the document properties and content'),
+  company: docLine(100).optional().describe('Company in the document properties and content (default: DECOY_ORGANISATION, the deployment’s one company)'),
   generated: generatedMeta.optional().describe('Filled in at creation: editor, times, content seed'),
 });
 
@@ -52,10 +52,10 @@ function content(p: ExcelParams, company: string, meta: { seed: number; created:
   return { ...theme, sheet: p.sheet ?? theme.sheet, table };
 }
 
-function completeParams(p: ExcelParams): Stored {
+function completeParams(p: ExcelParams, organisation: string): Stored {
   const generated = p.generated ?? newMeta();
   const theme = p.theme ?? pick(THEME_IDS);
-  const company = p.company || companyName();
+  const company = p.company || organisation;
   return {
     ...p,
     theme,
@@ -174,7 +174,7 @@ export const excel = defineKind<ExcelParams>({
   internalParams: ['generated'],
   example: { theme: 'network-passwords', company: 'Northwind Logistics', filename: 'Infrastructure accounts.xlsx' },
   create(ctx, id, p) {
-    return { params: completeParams(p), urlPath: documentImagePath(ctx.config, id) };
+    return { params: completeParams(p, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config, id) };
   },
   artifact(ctx, token) {
     return {
@@ -185,7 +185,7 @@ export const excel = defineKind<ExcelParams>({
     };
   },
   render(ctx, token) {
-    const stored = { ...token, params: completeParams(token.params) };
+    const stored = { ...token, params: completeParams(token.params, organisationName(ctx.config)) };
     return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildXlsx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
   },
   explain: (hit, token) => explainOpen(hit, token, 'workbook'),

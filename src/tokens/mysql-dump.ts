@@ -4,6 +4,7 @@ import { gzipSync } from 'fflate';
 import { z } from 'zod';
 import { collectionTechniques } from './hit-words.ts';
 import { defineKind } from './kind.ts';
+import { organisationDomain, organisationName } from './organisation.ts';
 import { pick } from './urls.ts';
 
 interface Table {
@@ -71,7 +72,7 @@ const two = (n: number) => String(n).padStart(2, '0');
 const sqlTime = (d: Date) => `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
 const past = (base: Date, maxDays: number) => new Date(base.getTime() - randomInt(1, maxDays * 86_400) * 1000);
 
-function value(gen: string, row: number, counts: Map<string, number>, person: { first: string; last: string }, at: Date): string {
+function value(gen: string, row: number, counts: Map<string, number>, person: { first: string; last: string }, at: Date, orgDomain: string): string {
   const [name = '', a = '', b = ''] = gen.split(':');
   switch (name) {
     case 'serial': return String(row + 1);
@@ -79,7 +80,7 @@ function value(gen: string, row: number, counts: Map<string, number>, person: { 
     case 'lastName': return q(person.last);
     case 'fullName': return q(`${person.first} ${person.last}`);
     case 'email': return q(`${person.first}.${person.last}${randomInt(2) ? randomInt(10, 99) : ''}@${pick(T.mailDomains)}`.toLowerCase());
-    case 'workEmail': return q(`${person.first[0]}${person.last}@${pick(['corp.local', 'intra.lan', 'hq.internal'])}`.toLowerCase());
+    case 'workEmail': return q(`${person.first[0]}${person.last}@${orgDomain}`.toLowerCase());
     case 'username': return q(`${person.first[0]}${person.last}${randomInt(3) === 0 ? randomInt(2, 9) : ''}`.toLowerCase());
     case 'company': return q(pick(T.companies));
     case 'product': return q(pick(T.products));
@@ -102,7 +103,7 @@ function value(gen: string, row: number, counts: Map<string, number>, person: { 
   }
 }
 
-function tableSql(t: Table, counts: Map<string, number>, at: Date): string {
+function tableSql(t: Table, counts: Map<string, number>, at: Date, orgDomain: string): string {
   const n = randomInt(t.rows[0], t.rows[1] + 1);
   counts.set(t.name, n);
   // A real dump never repeats a UNIQUE key (MariaDB's bulk load into an empty table rejects the
@@ -114,7 +115,7 @@ function tableSql(t: Table, counts: Map<string, number>, at: Date): string {
   const rows = Array.from({ length: n }, (_, i) => {
     for (let attempt = 1; ; attempt++) {
       const person = { first: pick(T.firstNames), last: pick(T.lastNames) };
-      const values = t.columns.map(([, , gen]) => value(gen, i, counts, person, at));
+      const values = t.columns.map(([, , gen]) => value(gen, i, counts, person, at, orgDomain));
       const keys = unique.map((u) => u.at.map((c) => values[c]).join('\u0000').toLowerCase());
       if (keys.some((k, u) => unique[u]?.seen.has(k))) {
         if (attempt < 100) continue;
@@ -263,7 +264,7 @@ export const mysqlDump = defineKind<DumpParams>({
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 
 ${replicationHead(f, `${token.id}.${ctx.config.DNS_ZONE}`)}${theme.tables
-      .map((t) => ({ name: t.name, sql: tableSql(t, counts, started) }))
+      .map((t) => ({ name: t.name, sql: tableSql(t, counts, started, organisationDomain(organisationName(ctx.config))) }))
       // Generated in dependency order (rows refer to earlier tables), written in SHOW TABLES order as mariadb-dump does.
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((t) => t.sql)

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { strToU8, zipSync } from 'fflate';
 import Handlebars from 'handlebars';
 import { z } from 'zod';
-import { pick } from './urls.ts';
 
 /**
  * What the document kinds (`word`, `excel`) share: OOXML packages rendered from a template
@@ -67,16 +66,10 @@ export type GeneratedMeta = z.infer<typeof generatedMeta>;
 
 const FIRST = ['Anna', 'Mark', 'Sofia', 'James', 'Laura', 'Daniel', 'Emma', 'Peter', 'Julia', 'Thomas', 'Sarah', 'Michael', 'Nina', 'David', 'Claire', 'Lukas', 'Maria', 'Robert', 'Elena', 'Chris', 'Hannah', 'Oliver', 'Grace', 'Martin'] as const;
 const LAST = ['Keller', 'Morgan', 'Fischer', 'Patel', 'Novak', 'Bennett', 'Schmidt', 'Rossi', 'Dubois', 'Walsh', 'Jensen', 'Hughes', 'Meyer', 'Costa', 'Lindqvist', 'Brennan', 'Weber', 'Turner', 'Nowak', 'Fraser', 'Becker', 'Collins'] as const;
-const COMPANIES = ['Northwind Logistics', 'Halden & Partners', 'Brightwater Holdings', 'Meridian Systems', 'Alder Street Capital', 'Corvel Manufacturing', 'Eastgate Health', 'Sable Ridge Energy', 'Larkspur Retail Group', 'Quayside Insurance'] as const;
 
 /** A plausible person's name. */
 export function personName(rand: () => number = cryptoRandom): string {
   return `${choose(FIRST, rand)} ${choose(LAST, rand)}`;
-}
-
-/** A plausible company name for documents whose defender did not name one. */
-export function companyName(): string {
-  return pick(COMPANIES);
 }
 
 /** Fresh metadata: created 2-14 months ago, edited over the following days, never in the future. */

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineKind, type Token } from './kind.ts';
 import { customContent, THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
-  companyName,
   docLine,
   docText,
   fileNameParam,
@@ -15,6 +14,7 @@ import {
   zipPackage,
 } from './office.ts';
 import { describeOpen, documentImagePath, explainOpen, imageName, imageReply } from './office-image.ts';
+import { organisationName } from './organisation.ts';
 import { pick, publicUrl } from './urls.ts';
 
 const EXT = '.docx';
@@ -26,7 +26,7 @@ const params = z.object({
   body: docText(20_000).optional().describe('Own text instead of the theme’s paragraphs (one paragraph per line)'),
   filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
   author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
-  company: docLine(100).optional().describe('Company in the document properties and text'),
+  company: docLine(100).optional().describe('Company in the document properties and text (default: DECOY_ORGANISATION, the deployment’s one company)'),
   generated: generatedMeta.optional().describe('Filled in at creation: editor, times, revision, content seed'),
 });
 
@@ -42,10 +42,10 @@ function documentContent(p: WordParams, company: string, seed: number, when: Dat
 }
 
 /** Fill in everything a defender left out, once, so re-downloads give the same file. */
-function completeParams(p: WordParams, ext: string): Stored {
+function completeParams(p: WordParams, ext: string, organisation: string): Stored {
   const generated = p.generated ?? newMeta();
   const theme = p.theme ?? pick(THEME_IDS);
-  const company = p.company || companyName();
+  const company = p.company || organisation;
   const content = documentContent({ ...p, theme }, company, generated.seed, new Date(generated.created));
   return {
     ...p,
@@ -145,7 +145,7 @@ export const word = defineKind<WordParams>({
   internalParams: ['generated'],
   example: { theme: 'salaries', company: 'Northwind Logistics', filename: 'Salary review 2026.docx' },
   create(ctx, id, p) {
-    return { params: completeParams(p, EXT), urlPath: documentImagePath(ctx.config, id) };
+    return { params: completeParams(p, EXT, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config, id) };
   },
   artifact(ctx, token) {
     return {
@@ -156,7 +156,7 @@ export const word = defineKind<WordParams>({
     };
   },
   render(ctx, token) {
-    const stored = { ...token, params: completeParams(token.params, EXT) };
+    const stored = { ...token, params: completeParams(token.params, EXT, organisationName(ctx.config)) };
     return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildDocx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
   },
   explain: (hit, token) => explainOpen(hit, token, 'document'),
