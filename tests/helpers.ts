@@ -31,6 +31,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     DNS_PORT: '0',
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: '0',
+    SSH_HOST: '127.0.0.1',
+    SSH_PORT: '0',
     LOG_LEVEL: 'silent',
     HONEYTRAIL_API_KEY: TEST_API_KEY,
     NODE_ENV: 'test',
