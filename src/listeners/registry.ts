@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts';
 import { dnsListener } from './dns.ts';
 import { adminListener, publicListener } from './http.ts';
 import { smtpListener } from './smtp.ts';
+import { sshListener } from './ssh.ts';
 
 /** A running listener: its bound address and how to stop it (stop accepting, drain, release the port). */
 export interface RunningListener {
@@ -45,6 +46,7 @@ export const LISTENERS: readonly ListenerEntry[] = [
   dnsListener,
   smtpListener,
   adminListener,
+  sshListener,
 ];
 
 /** The `*_ENABLED` setting that switches an entry on and off. */

@@ -8,6 +8,7 @@ import { credentials } from './credentials.ts';
 import { email } from './email.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { redirect } from './redirect.ts';
+import { sshKey } from './ssh-key.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
 import { pdfToken } from './pdf.ts';
@@ -30,6 +31,7 @@ export const KINDS: readonly TokenKind[] = [
   awsKeys,
   apiKey,
   kubeconfig,
+  sshKey,
   email,
 ];
 
@@ -46,6 +48,11 @@ export function kindIds(): string[] {
 /** Kinds that can recognise a request carrying no token id (credential kinds). */
 export function httpLookupKinds(): TokenKind[] {
   return KINDS.filter((k) => k.http?.lookupKey !== undefined);
+}
+
+/** Kinds whose secrets log in over SSH (the SSH listener asks each for a lookup key). */
+export function sshLookupKinds(): TokenKind[] {
+  return KINDS.filter((k) => k.ssh !== undefined);
 }
 
 /** The kind's params as JSON Schema, for API clients and the admin form. */
