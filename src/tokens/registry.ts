@@ -6,6 +6,7 @@ import { apiKey } from './api-key.ts';
 import { awsKeys } from './aws-keys.ts';
 import { credentials } from './credentials.ts';
 import { email } from './email.ts';
+import { gitCredentials } from './git-credentials.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { redirect } from './redirect.ts';
 import { sshKey } from './ssh-key.ts';
@@ -32,6 +33,7 @@ export const KINDS: readonly TokenKind[] = [
   apiKey,
   kubeconfig,
   sshKey,
+  gitCredentials,
   email,
 ];
 
