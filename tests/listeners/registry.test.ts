@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, SETTING_NAMES } from '../../src/config.ts';
@@ -69,6 +70,11 @@ describe('LISTENERS', () => {
       for (const key of l.configKeys) expect(SETTING_NAMES, `${l.name}: ${key}`).toContain(key);
       expect(['edge', 'admin']).toContain(l.role);
     }
+  });
+
+  it('the README listener table has a row per listener, named by its --only role', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const l of LISTENERS) expect(readme, `README lacks a listener row for ${l.name}`).toMatch(new RegExp(`^\\| [^|]+ \\| \`${l.name}\` \\| `, 'm'));
   });
 
   it('each listener follows its switch and only its switch', () => {
