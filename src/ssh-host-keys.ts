@@ -56,11 +56,6 @@ export function ensureHostKeys(dataDir: string, onError: (err: unknown) => void 
   return keys;
 }
 
-/** Wait for host keys still being made (tests, shutdown). */
-export async function hostKeysMade(): Promise<void> {
-  await Promise.all(making.values());
-}
-
 function makeRsaKey(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     generateKeyPair('rsa', { modulusLength: 3072, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' } }, (err, _pub, priv) => {

@@ -1,5 +1,5 @@
 import { createServer, type Socket } from 'node:net';
-import ssh2, { type AuthContext, type Connection, type ClientInfo } from 'ssh2';
+import ssh2, { type Algorithms, type AuthContext, type ClientInfo, type Connection } from 'ssh2';
 import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { AppDeps } from '../deps.ts';
@@ -29,13 +29,13 @@ export const SSH_LIMITS = {
 };
 
 /** What OpenSSH 9.2 offers, in its order, where ssh2 implements it (no sntrup761 or umac). */
-const ALGORITHMS = {
+const ALGORITHMS: Algorithms = {
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521', 'diffie-hellman-group-exchange-sha256', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group14-sha256'],
   serverHostKey: ['rsa-sha2-512', 'rsa-sha2-256', 'ecdsa-sha2-nistp256', 'ssh-ed25519'],
   cipher: ['chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'],
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha1-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512', 'hmac-sha1'],
   compress: ['none', 'zlib@openssh.com'],
-} as const;
+};
 
 /** Methods a Debian sshd with its default configuration lists after a failure. */
 const METHODS = ['publickey', 'password'] as const;
@@ -62,7 +62,7 @@ export async function startSshListener(deps: AppDeps, limits: Partial<typeof SSH
   const connKey = (ip: string | undefined, port: number | undefined) => `${ip ?? ''}|${port ?? 0}`;
 
   const server = new ssh2.Server(
-    { hostKeys: hostKeys.map((k) => k.privateKey), ident: config.SSH_VERSION, algorithms: { ...ALGORITHMS } as never },
+    { hostKeys: hostKeys.map((k) => k.privateKey), ident: config.SSH_VERSION, algorithms: ALGORITHMS },
     (client, info) => {
       const conn = conns.get(connKey(info.ip, info.port));
       if (!conn) return client.end();
@@ -151,7 +151,7 @@ function serveClient(ctx: ClientContext, client: Connection, info: ClientInfo): 
     try {
       if (auth.method !== 'none') failures++;
       if (failures >= bounds.maxAuthTries) {
-        auth.reject();
+        // sshd answers the last allowed failure with a disconnect rather than another chance.
         client.end();
         return;
       }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshListener } from '../../src/channels/ssh.ts';
 import type { RunningListener } from '../../src/listeners/registry.ts';
@@ -131,5 +132,27 @@ describe('SSH listener under hostile input', () => {
       if (!again) await new Promise((r) => setTimeout(r, 50));
     }
     expect(again).toBe(true);
+  });
+
+  it("closes a connection after six failed logins, as sshd's MaxAuthTries does", async () => {
+    let tries = 0;
+    const closed = await new Promise<{ tries: number; error: string | null }>((resolve) => {
+      const client = new ssh2.Client();
+      let error: string | null = null;
+      client.on('error', (err) => (error = err.message));
+      client.on('close', () => resolve({ tries, error }));
+      client.connect({
+        host: '127.0.0.1',
+        port: ssh.address.port,
+        username: 'root',
+        readyTimeout: 5000,
+        authHandler: (_methods, _partial, next) => {
+          tries += 1;
+          next({ type: 'password', username: 'root', password: `guess-${tries}-${'x'.repeat(200)}` });
+        },
+      });
+    });
+    expect(closed.tries).toBe(6);
+    expect(await greets()).toBe(true);
   });
 });
