@@ -119,7 +119,8 @@ export const sshKey = defineKind<SshParams>({
   searchTerms: (t) => [t.params.fingerprint ?? '', t.params.user ?? ''].filter(Boolean),
   async create(_ctx, _id, p) {
     const alias = p.alias ?? choose(ALIASES);
-    const user = p.user ?? `${choose(USERS)}${randomInt(3) === 0 ? randomInt(1, 9) : ''}`;
+    // A password decoy is found by its user name, which must be unique: those get a number more often (a collision is generated again).
+    const user = p.user ?? `${choose(USERS)}${randomInt(p.mode === 'password' ? 5 : 3) < 2 ? '' : randomInt(1, 100)}`;
     if (p.mode === 'password') {
       const password = p.password ?? `${choose(WORDS)}${choose(['!', '#', '%', '*'])}${randomInt(1000, 9999)}${randomString('abcdefghjkmnpqrstuvwxyz', 3)}`;
       return { params: { ...p, alias, user, password }, lookupKey: userLookup(user) };
