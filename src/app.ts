@@ -49,6 +49,8 @@ export function createAdminApp(deps: AppDeps): Express {
       status: ok ? 'ok' : 'degraded',
       database: db ? 'ok' : 'unreachable',
       recording: failing ? `failing: ${lastFailure}` : 'ok',
+      // What this process serves, from the listener registry (absent where an app is built without a server).
+      ...(deps.listeners ? { listeners: deps.listeners().map((l) => ({ name: l.name, host: l.address.host, port: l.address.port })) } : {}),
     });
   });
 

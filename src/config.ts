@@ -103,6 +103,15 @@ const schema = z.object({
   SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(20),
   SMTP_IDLE_TIMEOUT: duration.default(60_000),
   SMTP_SESSION_TIMEOUT: duration.default(300_000),
+  SSH_ENABLED: bool.default(true),
+  SSH_HOST: z.string().min(1).default('0.0.0.0'),
+  SSH_PORT: port.default(2222),
+  SSH_PUBLIC_HOST: z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be a host name or IP address').optional(),
+  SSH_PUBLIC_PORT: port.optional(),
+  SSH_VERSION: z.string().regex(/^[\x21-\x2c\x2e-\x7e][\x20-\x2c\x2e-\x7e]{0,200}$/, 'must be printable ASCII without - or a leading space, e.g. OpenSSH_9.2p1 Debian-2+deb12u7').default('OpenSSH_9.2p1 Debian-2+deb12u7'),
+  SSH_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
+  SSH_MAX_PER_SOURCE: z.coerce.number().int().min(1).max(1000).default(10),
+  SSH_LOGIN_GRACE: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(120_000),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be smtp://user:pass@host:port or smtps://…').optional(),
   ALERT_FROM: z.string().min(3).default('Honeytrail <honeytrail@localhost>'),
   ALERT_TO: list.default([]),
@@ -146,13 +155,20 @@ const schema = z.object({
   SYSLOG_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 });
 
+/** The name of every setting (listeners' `configKeys` are checked against it). */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'PUBLIC_URL' | 'ADMIN_URL' | 'MAIL_DOMAIN' | 'URL_PATH_WORDS' | 'URL_FILE_NAMES'> & {
+  Omit<z.infer<typeof schema>, 'PUBLIC_URL' | 'ADMIN_URL' | 'MAIL_DOMAIN' | 'URL_PATH_WORDS' | 'URL_FILE_NAMES' | 'SSH_PUBLIC_HOST' | 'SSH_PUBLIC_PORT'> & {
     PUBLIC_URL: string;
     ADMIN_URL: string;
     MAIL_DOMAIN: string;
     URL_PATH_WORDS: readonly string[];
     URL_FILE_NAMES: readonly string[];
+    /** Host name planted SSH configs connect to: SSH_PUBLIC_HOST, else the host of PUBLIC_URL. */
+    SSH_PUBLIC_HOST: string;
+    /** Port planted SSH configs connect to: SSH_PUBLIC_PORT (22 behind a port forward), else SSH_PORT. */
+    SSH_PUBLIC_PORT: number;
   }
 >;
 
@@ -166,9 +182,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   const publicHostForUrl = c.PUBLIC_HOST === '0.0.0.0' || c.PUBLIC_HOST === '::' ? '127.0.0.1' : c.PUBLIC_HOST;
+  const publicUrl = c.PUBLIC_URL ?? `http://${publicHostForUrl}:${c.PUBLIC_PORT}`;
   return Object.freeze({
     ...c,
-    PUBLIC_URL: c.PUBLIC_URL ?? `http://${publicHostForUrl}:${c.PUBLIC_PORT}`,
+    PUBLIC_URL: publicUrl,
+    SSH_PUBLIC_HOST: c.SSH_PUBLIC_HOST ?? new URL(publicUrl).hostname.replace(/^\[|\]$/g, ''),
+    SSH_PUBLIC_PORT: c.SSH_PUBLIC_PORT ?? c.SSH_PORT,
     ADMIN_URL: c.ADMIN_URL ?? `http://${c.ADMIN_HOST}:${c.ADMIN_PORT}`,
     MAIL_DOMAIN: c.MAIL_DOMAIN ?? c.DNS_ZONE,
     URL_PATH_WORDS: Object.freeze(c.URL_PATH_WORDS ?? DEFAULT_PATH_WORDS),

@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { AnyDb } from './db/store.ts';
 import type { StorageBudget } from './hits/budget.ts';
 import type { HitRecorder } from './hits/record-hit.ts';
+import type { RunningListener } from './listeners/registry.ts';
 import type { Logger } from './logger.ts';
 
 /** What the apps and listeners are built from; tests build their own. */
@@ -15,6 +16,6 @@ export interface AppDeps {
   budget?: StorageBudget;
   /** Test sends for the settings page, provided by the alert pipeline when it is installed. */
   alerts?: AlertActions;
-  /** The listeners this process runs and their bound addresses (purple-team drills send to them); absent before they start. */
-  listening?: () => readonly { name: string; address: { host: string; port: number } }[];
+  /** The listeners running in this process (for /healthz); absent in tests that build their own deps. */
+  listeners?: () => readonly RunningListener[];
 }

@@ -1,13 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAlertActions } from './alerts/actions.ts';
 import { createAlertPipeline } from './alerts/pipeline.ts';
-import { createAdminApp } from './app.ts';
-import { createPublicServer } from './channels/http.ts';
-import { startDnsListener } from './channels/dns.ts';
-import { listenSmtp } from './channels/smtp.ts';
 import { createAlertWorker, type AlertWorker } from './alerts/worker.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { startCheckpointer } from './db/checkpointer.ts';
@@ -26,19 +20,15 @@ import { watchExpectedFile } from './hits/expected-file.ts';
 import { startOverflowReporter, type OverflowReporter } from './hits/overflow-report.ts';
 import { intelMatcher, intelPrepare } from './intel/matcher.ts';
 import type { Logger } from './logger.ts';
+import { enabledListeners, LISTENERS, type ListenerEntry, type RunningListener } from './listeners/registry.ts';
 import { indexSearchTerms } from './tokens/service.ts';
 import { facilityNumber, startSyslogForwarder, type Forwarder } from './siem/forwarder.ts';
 
-/** A running listener: its bound address and how to stop it. */
-export interface RunningListener {
-  name: string;
-  address: { host: string; port: number };
-  close(): Promise<void>;
-}
-
 export interface Honeytrail {
   deps: AppDeps;
+  /** What is running, in start order, with the registry entry each came from. */
   listeners: RunningListener[];
+  entries: ListenerEntry[];
   /** The SIEM forwarder, when SYSLOG_URL is set. */
   forwarder?: Forwarder;
   /** Reports what the storage budget turned away (log, dashboard); `flush()` reports now. */
@@ -54,6 +44,8 @@ export interface StartOptions {
   log: Logger;
   /** Run the alert pipeline (classify, trail, outbox, worker). @default true */
   alerts?: boolean;
+  /** The listeners to choose from (tests add their own). @default LISTENERS */
+  registry?: readonly ListenerEntry[];
 }
 
 /** Open storage and start every enabled listener. Port 0 binds an ephemeral port. */
@@ -62,31 +54,34 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   const budget = createStorageBudget(config.HIT_STORAGE_BUDGET);
   const store = await openStore(config, log, opts.alerts !== false, budget);
   const { db, recorder, worker } = store;
-  const deps: AppDeps = { config, db, log, recorder, budget, alerts: opts.alerts !== false ? createAlertActions({ db, config, log }) : undefined };
+  const listeners: RunningListener[] = [];
+  const entries: ListenerEntry[] = [];
+  const deps: AppDeps = {
+    config,
+    db,
+    log,
+    recorder,
+    budget,
+    alerts: opts.alerts !== false ? createAlertActions({ db, config, log }) : undefined,
+    listeners: () => listeners,
+  };
   // Tokens made before search terms existed become findable by key id, mailbox or user name.
   const indexed = await indexSearchTerms(db, { config }).catch((err: unknown) => {
     log.error({ err }, 'indexing token search terms failed');
     return 0;
   });
   if (indexed) log.info({ tokens: indexed }, 'indexed search terms of existing tokens');
-  const listeners: RunningListener[] = [];
-  deps.listening = () => listeners;
   let expectedFile: { close(): void } | undefined;
   try {
     // The processes serving the console own the rules file (one writer per deployment role).
     if (config.EXPECTED_ACTIVITY_FILE && config.ADMIN_ENABLED) expectedFile = await watchExpectedFile(db, config.EXPECTED_ACTIVITY_FILE, log);
-    if (config.PUBLIC_ENABLED) {
-      listeners.push(await listenHttp('public', createPublicServer(deps), config.PUBLIC_HOST, config.PUBLIC_PORT));
+    for (const entry of enabledListeners(config, opts.registry ?? LISTENERS)) {
+      listeners.push(await entry.start({ config, log, deps }));
+      entries.push(entry);
     }
-    if (config.SMTP_ENABLED) listeners.push(await listenSmtp(deps));
-    if (config.ADMIN_ENABLED) {
-      const { createServer } = await import('node:http');
-      listeners.push(await listenHttp('admin', createServer(createAdminApp(deps)), config.ADMIN_HOST, config.ADMIN_PORT));
-    }
-    if (config.DNS_ENABLED) listeners.push(await startDnsListener(deps));
   } catch (err) {
     expectedFile?.close();
-    await Promise.allSettled(listeners.map((l) => l.close()));
+    await closeListeners(listeners);
     await store.close();
     throw err;
   }
@@ -101,6 +96,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   return {
     deps,
     listeners,
+    entries,
     forwarder,
     overflow,
     port(name) {
@@ -111,7 +107,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     close() {
       closing ??= (async () => {
         expectedFile?.close();
-        await Promise.allSettled(listeners.map((l) => l.close()));
+        await closeListeners(listeners);
         await recorder.close();
         await overflow.close();
         await worker?.stop();
@@ -162,26 +158,9 @@ async function openStore(config: Config, log: Logger, alerts: boolean, budget: S
   };
 }
 
-function listenHttp(name: string, server: Server, host: string, port: number): Promise<RunningListener> {
-  return new Promise((resolvePromise, reject) => {
-    const onError = (err: Error) => reject(new Error(`${name} listener could not bind ${host}:${port}: ${err.message}`, { cause: err }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      const addr = server.address() as AddressInfo;
-      resolvePromise({
-        name,
-        address: { host: addr.address, port: addr.port },
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-            // In-flight requests get a grace period, then their sockets are dropped.
-            setTimeout(() => server.closeAllConnections(), 5_000).unref();
-          }),
-      });
-    });
-  });
+/** Stop every listener at once (each drains its own in-flight work); one that fails to close does not keep the others open. */
+async function closeListeners(listeners: readonly RunningListener[]): Promise<void> {
+  await Promise.allSettled(listeners.map((l) => l.close()));
 }
 
 /**

@@ -31,6 +31,10 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     DNS_PORT: '0',
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: '0',
+    // The SSH listener makes host keys in each new data folder (seconds of CPU for RSA): the SSH tests turn it on.
+    SSH_ENABLED: 'false',
+    SSH_HOST: '127.0.0.1',
+    SSH_PORT: '0',
     LOG_LEVEL: 'silent',
     HONEYTRAIL_API_KEY: TEST_API_KEY,
     NODE_ENV: 'test',

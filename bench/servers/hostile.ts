@@ -28,6 +28,8 @@ const config = loadConfig({
   DNS_PORT: '0',
   SMTP_HOST: '127.0.0.1',
   SMTP_PORT: '0',
+  SSH_HOST: '127.0.0.1',
+  SSH_PORT: '0',
   TRUST_PROXY: 'loopback',
   HONEYTRAIL_API_KEY: apiKey,
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',

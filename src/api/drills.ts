@@ -32,7 +32,7 @@ export function drillRoutes(deps: AppDeps): Router {
   });
   r.post('/drills', async (req, res) => {
     const body = parse(runBody, req.body ?? {});
-    if (!deps.listening) throw new AppError('conflict', 'drills run in a server process (honeytrail serve), which sends to its own listeners');
+    if (!deps.listeners) throw new AppError('conflict', 'drills run in a server process (honeytrail serve), which sends to its own listeners');
     const { row } = await runScenario(deps, { scenario: body.scenario, alertWaitMs: body.alertWaitSeconds === undefined ? undefined : body.alertWaitSeconds * 1000, actor: actorOf(res.locals) });
     res.status(201).location(`/api/v1/drills/${row.id}`).json(drillRunJson(row));
   });

@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.ts';
 import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import { normalizeIp } from '../net.ts';
-import type { RunningListener } from '../server.ts';
+import type { RunningListener } from '../listeners/registry.ts';
 import { isTokenId } from '../tokens/ids.ts';
 import type { DnsQueryInfo, HitFacts, Token } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';

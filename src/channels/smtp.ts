@@ -7,7 +7,7 @@ import { tokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { HitRecorder } from '../hits/record-hit.ts';
 import type { Logger } from '../logger.ts';
-import type { RunningListener } from '../server.ts';
+import type { RunningListener } from '../listeners/registry.ts';
 import { isTokenId } from '../tokens/ids.ts';
 import type { HitFacts, SmtpMailInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, KINDS } from '../tokens/registry.ts';

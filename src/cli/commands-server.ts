@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { sqlitePath } from '../env.ts';
 import { isPostgresUrl, redactUrl } from '../db/url.ts';
-import { ROLES, roleSwitches } from '../roles.ts';
+import { roleNames, roleSwitches } from '../roles.ts';
 import { err, out, str, UsageError, type Command } from './command.ts';
 
-const roleList = Object.keys(ROLES).join(',');
+const roleList = roleNames().join(',');
 
 /** Start a server process with the environment's configuration, optionally limited to some roles. */
 async function serveWith(only: string | undefined): Promise<number> {
@@ -27,7 +27,7 @@ export const serverCommands: Record<string, Command> = {
   serve: {
     summary: 'run the server (listeners and alert worker), or only some roles of it',
     usage: `honeytrail serve [--only ROLE,...]   roles: ${roleList} (default: every role the environment enables)\n\n` +
-      '  e.g. --only public,dns on edge nodes, --only admin for the security team, --only worker for alert delivery.\n' +
+      '  e.g. --only public,dns (or --only edge: every attacker-facing listener) on edge nodes, --only admin for the security team, --only worker for alert delivery.\n' +
       '  Configuration comes from the environment and .env, as for npm start; --only sets the *_ENABLED switches.',
     options: { only: { type: 'string' } },
     run: ({ values }) => serveWith(str(values.only)),

@@ -63,7 +63,7 @@ export const tokens = sqliteTable(
 /** `expected`: an expected-activity rule covers it (stored and shown with the rule, not paged). */
 export const CLASSIFICATIONS = ['alert', 'ignored', 'scanner', 'echo', 'probe', 'noise', 'expected'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
-export const CHANNELS = ['http', 'dns', 'smtp'] as const;
+export const CHANNELS = ['http', 'dns', 'smtp', 'ssh'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const hits = sqliteTable(

@@ -258,7 +258,7 @@ type Address = { host: string; port: number };
 
 /** A listener of this process, by name, reachable on loopback when it listens on every address. */
 function local(deps: AppDeps, name: string): Address | null {
-  const l = deps.listening?.().find((x) => x.name === name);
+  const l = deps.listeners?.().find((x) => x.name === name);
   if (!l) return null;
   const host = l.address.host === '0.0.0.0' ? '127.0.0.1' : l.address.host === '::' ? '::1' : l.address.host;
   return { host, port: l.address.port };

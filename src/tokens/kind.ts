@@ -155,6 +155,32 @@ export interface SmtpMailInfo {
   size: number;
 }
 
+/** Algorithm lists of the client's SSH KEXINIT (client-to-server directions), each clipped. */
+export interface SshKexOffer {
+  kex: string[];
+  hostKey: string[];
+  cipher: string[];
+  mac: string[];
+  compression: string[];
+}
+
+/** One SSH authentication attempt as the SSH channel hands it to a kind (every field already bounded). */
+export interface SshAuthInfo {
+  method: 'publickey' | 'password';
+  /** The user name the client asked to log in as. */
+  username: string;
+  /** The offered public key: its signature algorithm and `SHA256:…` fingerprint (as `ssh-keygen -l` prints it). */
+  key?: { algo: string; fingerprint: string };
+  /** The password tried (never stored unless it is the planted one). */
+  password?: string;
+  /** The client's identification string, e.g. `SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6`. */
+  clientVersion: string;
+  /** HASSH: md5 of the client's `kex;ciphers;macs;compression` offer, null when the offer was not seen. */
+  hassh: string | null;
+  kex: SshKexOffer | null;
+  sourceIp: string;
+}
+
 export interface TokenKind<P = Record<string, unknown>> {
   /** Stable id used in the API and the database. */
   readonly id: string;
@@ -216,6 +242,12 @@ export interface TokenKind<P = Record<string, unknown>> {
     /** Find a lookup key for a recipient at MAIL_DOMAIN whose local part is not a token id (e.g. a realistic mailbox name). */
     lookupKey?(rcpt: SmtpRecipientInfo): string | null;
     describe?(mail: SmtpMailInfo, token: Token<P>): HitFacts;
+  };
+  /** SSH behaviour, for kinds whose secret is used to log in to the SSH listener. */
+  ssh?: {
+    /** The lookup key an attempt would match (a key fingerprint, a user name), or null. */
+    lookupKey(auth: SshAuthInfo): string | null;
+    describe?(auth: SshAuthInfo, token: Token<P>): HitFacts;
   };
 }
 

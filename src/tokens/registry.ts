@@ -6,9 +6,11 @@ import { apiKey } from './api-key.ts';
 import { awsKeys } from './aws-keys.ts';
 import { credentials } from './credentials.ts';
 import { email } from './email.ts';
+import { gitCredentials } from './git-credentials.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { mcpServer } from './mcp-server.ts';
 import { redirect } from './redirect.ts';
+import { sshKey } from './ssh-key.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
 import { sensitiveCommand } from './sensitive-command.ts';
@@ -34,6 +36,8 @@ export const KINDS: readonly TokenKind[] = [
   apiKey,
   kubeconfig,
   mcpServer,
+  sshKey,
+  gitCredentials,
   email,
 ];
 
@@ -50,6 +54,11 @@ export function kindIds(): string[] {
 /** Kinds that can recognise a request carrying no token id (credential kinds). */
 export function httpLookupKinds(): TokenKind[] {
   return KINDS.filter((k) => k.http?.lookupKey !== undefined);
+}
+
+/** Kinds whose secrets log in over SSH (the SSH listener asks each for a lookup key). */
+export function sshLookupKinds(): TokenKind[] {
+  return KINDS.filter((k) => k.ssh !== undefined);
 }
 
 /** The kind's params as JSON Schema, for API clients and the admin form. */

@@ -37,7 +37,10 @@ describe('API auth', () => {
   it('/healthz is open and reports the database', async () => {
     const res = await request(app).get('/healthz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', database: 'ok', recording: 'ok' });
+    // …and what this process serves, from the listener registry.
+    const listeners = s.app.listeners.map((l) => ({ name: l.name, host: '127.0.0.1', port: l.address.port }));
+    expect(res.body).toEqual({ status: 'ok', database: 'ok', recording: 'ok', listeners });
+    expect(listeners.map((l) => l.name)).toEqual(expect.arrayContaining(['public', 'admin', 'dns', 'smtp']));
   });
 });
 

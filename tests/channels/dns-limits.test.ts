@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDnsListener } from '../../src/channels/dns.ts';
 import { createDropLog, createRateLimiter } from '../../src/channels/dns-guard.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { RunningListener } from '../../src/server.ts';
+import type { RunningListener } from '../../src/listeners/registry.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
 import { ask, queryPacket, tcpExchange, udpExchange } from './dns-client.ts';
 

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeDatabase, openDatabase } from '../../src/db/client.ts';
+import { LISTENERS } from '../../src/listeners/registry.ts';
 import { ask } from '../channels/dns-client.ts';
 import { makeToken, tempDir, testConfig, TEST_API_KEY } from '../helpers.ts';
 import { children, portIn, serve, stopped } from './serve-process.ts';
@@ -91,6 +92,8 @@ describe('honeytrail serve --only', () => {
   it('an unknown role is a usage error (exit 2) that lists the roles', () => {
     const res = spawnSync(process.execPath, [BIN, 'serve', '--only', 'public,bogus'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
     expect(res.status).toBe(2);
-    expect(res.stderr).toContain('unknown role "bogus" (roles: public, dns, smtp, admin, worker)');
+    // The roles are the registry's listeners (the original four first), the worker and the edge group.
+    expect(res.stderr).toContain(`unknown role "bogus" (roles: ${[...LISTENERS.map((l) => l.name), 'worker', 'edge'].join(', ')})`);
+    expect(res.stderr).toContain('(roles: public, dns, smtp, admin, ');
   });
 });

@@ -37,6 +37,8 @@ async function startServer(dir: string, publicPort: number, adminPort: number, e
       PUBLIC_HOST: '127.0.0.1',
       PUBLIC_PORT: String(publicPort),
       ADMIN_PORT: String(adminPort),
+      SSH_HOST: '127.0.0.1',
+      SSH_PORT: '0',
       HONEYTRAIL_API_KEY: TEST_API_KEY,
       LOG_LEVEL: 'warn',
       ...env,
