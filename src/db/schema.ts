@@ -47,7 +47,8 @@ export const tokens = sqliteTable(
 /** `expected`: an expected-activity rule covers it (stored and shown with the rule, not paged). */
 export const CLASSIFICATIONS = ['alert', 'ignored', 'scanner', 'echo', 'probe', 'noise', 'expected'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
-export const CHANNELS = ['http', 'dns', 'smtp'] as const;
+/** How a hit arrived: the public web listener, DNS, SMTP, or a honey database wire protocol (PostgreSQL, MySQL). */
+export const CHANNELS = ['http', 'dns', 'smtp', 'pgwire', 'mysql'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const hits = sqliteTable(

@@ -7,6 +7,7 @@ import { awsKeys } from './aws-keys.ts';
 import { credentials } from './credentials.ts';
 import { email } from './email.ts';
 import { kubeconfig } from './kubeconfig.ts';
+import { postgresCredentials } from './postgres-credentials.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
@@ -30,6 +31,7 @@ export const KINDS: readonly TokenKind[] = [
   awsKeys,
   apiKey,
   kubeconfig,
+  postgresCredentials,
   email,
 ];
 
