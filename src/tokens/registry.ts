@@ -8,6 +8,7 @@ import { credentials } from './credentials.ts';
 import { email } from './email.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { postgresCredentials } from './postgres-credentials.ts';
+import { mysqlCredentials } from './mysql-credentials.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
@@ -32,6 +33,7 @@ export const KINDS: readonly TokenKind[] = [
   apiKey,
   kubeconfig,
   postgresCredentials,
+  mysqlCredentials,
   email,
 ];
 
