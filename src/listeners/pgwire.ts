@@ -215,7 +215,8 @@ async function exchange(ctx: PgContext, conn: WireConnection, startup: Startup, 
   if (startup.minor > 0 || startup.protocolOptions.length > 0) {
     const names = Buffer.concat(startup.protocolOptions.map((n) => Buffer.from(`${n}\0`)));
     const body = Buffer.alloc(8 + names.length);
-    body.writeUInt32BE(0, 0);
+    // The newest protocol the server speaks (3.0, as a full version code), then the options it does not know.
+    body.writeUInt32BE(3 << 16, 0);
     body.writeUInt32BE(startup.protocolOptions.length, 4);
     names.copy(body, 8);
     out.push(message('v', body));
