@@ -23,7 +23,7 @@ export const CAP = {
 
 /** Capabilities MariaDB 10.11 without TLS announces (lower and upper halves as captured), and its extended MariaDB capabilities. */
 const SERVER_CAPS_LOW = 0xf7fe;
-const SERVER_CAPS_HIGH = 0x15ff;
+const SERVER_CAPS_HIGH = 0x81ff;
 const MARIADB_EXT_CAPS = 0x1d;
 /** utf8mb4_general_ci, the server default collation in the greeting. */
 const SERVER_CHARSET = 45;
@@ -134,7 +134,8 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse | nul
     else if (caps & CAP.SECURE_CONNECTION) authResponse = c.bytes(c.bytes(1)[0] ?? 0);
     else authResponse = c.nulString();
     const database = caps & CAP.CONNECT_WITH_DB && c.left > 0 ? text(c.nulString(), 64) || null : null;
-    const plugin = caps & CAP.PLUGIN_AUTH && c.left > 0 ? text(c.nulString(), 64) : null;
+    // A client that says PLUGIN_AUTH but names none gets switched, as by MariaDB (its plugin is "").
+    const plugin = caps & CAP.PLUGIN_AUTH ? (c.left > 0 ? text(c.nulString(), 64) : '') : null;
     const attributes: Record<string, string> = {};
     if (caps & CAP.CONNECT_ATTRS && c.left > 0) {
       const attrs = new Cursor(c.bytes(c.lenenc()));
