@@ -70,12 +70,30 @@ const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(tex
  */
 export function proofMatches(password: string, salt: Buffer, iterations: number, authMessage: string, proof: Buffer): boolean {
   if (proof.length !== 32) return false;
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const storedKey = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+  const storedKey = storedKeyFor(password, salt, iterations);
   const signature = hmac(storedKey, authMessage);
   const clientKey = Buffer.alloc(32);
   for (let i = 0; i < 32; i++) clientKey[i] = (proof[i] ?? 0) ^ (signature[i] ?? 0);
   return timingSafeEqual(createHash('sha256').update(clientKey).digest(), storedKey);
+}
+
+/**
+ * StoredKey = H(HMAC(PBKDF2(password, salt, i), "Client Key")), remembered: salts are stable per
+ * user, so a client repeating sign-ins with the planted role costs HMACs, not 4096 PBKDF2 rounds
+ * each on the event loop. Bounded: cleared when full.
+ */
+const storedKeys = new Map<string, Buffer>();
+const MAX_STORED_KEYS = 1024;
+
+function storedKeyFor(password: string, salt: Buffer, iterations: number): Buffer {
+  const key = createHash('sha256').update(`${salt.toString('base64')}\0${iterations}\0${password}`).digest('base64');
+  const known = storedKeys.get(key);
+  if (known) return known;
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const stored = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+  if (storedKeys.size >= MAX_STORED_KEYS) storedKeys.clear();
+  storedKeys.set(key, stored);
+  return stored;
 }
 
 /** The AuthMessage both sides sign. */
