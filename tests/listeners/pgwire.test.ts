@@ -78,6 +78,14 @@ describe('pgwire listener: answers before authentication, side by side with Post
     expect(negotiate(ours.data).equals(negotiate(real.data))).toBe(true);
   });
 
+  it('a GSSENCRequest gets N as from a server without GSSAPI encryption, and the startup carries on', async () => {
+    // Debian's own build answers 'G' (it has GSSAPI); clients send this only with a Kerberos ticket at hand.
+    const GSSENC = Buffer.from([0, 0, 0, 8, 4, 210, 22, 48]);
+    const { data } = await exchange(pg.address.port, [GSSENC, SSL, startupPacket(196608, ['user', 'x'])], { gapMs: 100, timeoutMs: 800 });
+    expect(data.subarray(0, 2).toString('latin1')).toBe('NN');
+    expect(data.subarray(2, 3).toString('latin1')).toBe('R');
+  });
+
   it('sends nothing but the SCRAM request after a startup (no ParameterStatus, no BackendKeyData before authentication)', async () => {
     const { data } = await exchange(pg.address.port, [startupPacket(196608, ['user', 'anyone', 'application_name', 'x'])], { timeoutMs: 600 });
     expect(data.toString('latin1')).toBe('R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0');
