@@ -7,11 +7,13 @@ import { awsKeys } from './aws-keys.ts';
 import { credentials } from './credentials.ts';
 import { email } from './email.ts';
 import { kubeconfig } from './kubeconfig.ts';
+import { mcpServer } from './mcp-server.ts';
 import { postgresCredentials } from './postgres-credentials.ts';
 import { mysqlCredentials } from './mysql-credentials.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
+import { sensitiveCommand } from './sensitive-command.ts';
 import { pdfToken } from './pdf.ts';
 import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
@@ -26,12 +28,14 @@ export const KINDS: readonly TokenKind[] = [
   qr,
   dnsToken,
   windowsFolder,
+  sensitiveCommand,
   pdfToken,
   mysqlDump,
   credentials,
   awsKeys,
   apiKey,
   kubeconfig,
+  mcpServer,
   postgresCredentials,
   mysqlCredentials,
   email,
