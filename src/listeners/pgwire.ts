@@ -119,10 +119,12 @@ async function readStartup(conn: WireConnection): Promise<Startup | null> {
     const code = body.readUInt32BE(0);
     if (code === CANCEL_REQUEST) return null;
     if ((code === SSL_REQUEST && !sslDone) || (code === GSSENC_REQUEST && !gssDone)) {
+      // Bytes that came with the request, before our answer, are what PostgreSQL refuses after an SSLRequest.
+      const early = reader.buffered > 0;
       await send(socket, Buffer.from('N'));
       if (code === SSL_REQUEST) {
         sslDone = true;
-        if (reader.buffered > 0) {
+        if (early) {
           await send(socket, fatal('08P01', 'received unencrypted data after SSL request', ['postmaster.c', 2134, 'ProcessStartupPacket'], 'This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.'));
           return null;
         }

@@ -146,7 +146,7 @@ describe('mysql listener: hostile clients', () => {
   });
 
   it('caps connections per source; the flood ends and the listener (and the public listener) still answer', async () => {
-    const f = await flood(my.address.port, 40);
+    const f = await flood(my.address.port, 40, LIMITS.maxPerSource);
     expect(f.open()).toBeLessThanOrEqual(LIMITS.maxPerSource);
     expect(f.open()).toBeGreaterThan(0);
     const res = await fetch(`${s.publicUrl}/`);
