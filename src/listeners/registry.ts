@@ -5,6 +5,8 @@ import { dnsListener } from './dns.ts';
 import { adminListener, publicListener } from './http.ts';
 import { smtpListener } from './smtp.ts';
 import { sshListener } from './ssh.ts';
+import { mysqlListener } from './mysql.ts';
+import { pgwireListener } from './pgwire.ts';
 
 /** A running listener: its bound address and how to stop it (stop accepting, drain, release the port). */
 export interface RunningListener {
@@ -46,6 +48,8 @@ export const LISTENERS: readonly ListenerEntry[] = [
   dnsListener,
   smtpListener,
   adminListener,
+  pgwireListener,
+  mysqlListener,
   sshListener,
 ];
 

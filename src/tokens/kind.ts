@@ -181,6 +181,31 @@ export interface SshAuthInfo {
   sourceIp: string;
 }
 
+/** The honey database services a planted credential can be used against (each has a wire-protocol listener). */
+export type LoginService = 'postgres' | 'mysql';
+
+/**
+ * One sign-in attempt on a honey service listener, as the listener hands it to a kind (every
+ * string already bounded). The listener speaks the protocol; the kind knows the planted secret
+ * and asks `proves` whether the client's challenge response was made from it.
+ */
+export interface ServiceLoginInfo {
+  service: LoginService;
+  /** The user name the client signed in as, as sent (case kept). */
+  user: string;
+  /** Database or schema asked for, if any. */
+  database: string | null;
+  /** What the client said about itself: application_name and client_encoding (PostgreSQL), connect attributes (MySQL). */
+  attributes: Record<string, string>;
+  sourceIp: string;
+  /** The authentication method the exchange used (`SCRAM-SHA-256`, `mysql_native_password`). */
+  method: string;
+  /** Whether the client answered the authentication challenge at all (a client without a password gives up before). */
+  answered: boolean;
+  /** True when the client's answer to the challenge was made from `password` (a SCRAM client proof, a native-password scramble). */
+  proves(password: string): boolean;
+}
+
 export interface TokenKind<P = Record<string, unknown>> {
   /** Stable id used in the API and the database. */
   readonly id: string;
@@ -236,6 +261,12 @@ export interface TokenKind<P = Record<string, unknown>> {
   /** DNS behaviour, for kinds triggered by name lookups. */
   dns?: {
     describe?(query: DnsQueryInfo, token: Token<P>): HitFacts;
+  };
+  /** Honey service behaviour, for kinds whose credentials are used against a wire-protocol listener (PostgreSQL, MySQL). */
+  login?: {
+    /** The lookup key a sign-in attempt names (from the service and user name), or null when it cannot be this kind's. */
+    lookupKey(login: Pick<ServiceLoginInfo, 'service' | 'user'>): string | null;
+    describe(login: ServiceLoginInfo, token: Token<P>): HitFacts;
   };
   /** SMTP behaviour, for kinds triggered by mail delivery. */
   smtp?: {

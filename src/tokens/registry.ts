@@ -9,6 +9,8 @@ import { email } from './email.ts';
 import { gitCredentials } from './git-credentials.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { mcpServer } from './mcp-server.ts';
+import { postgresCredentials } from './postgres-credentials.ts';
+import { mysqlCredentials } from './mysql-credentials.ts';
 import { redirect } from './redirect.ts';
 import { sshKey } from './ssh-key.ts';
 import { dnsToken } from './dns.ts';
@@ -38,6 +40,8 @@ export const KINDS: readonly TokenKind[] = [
   mcpServer,
   sshKey,
   gitCredentials,
+  postgresCredentials,
+  mysqlCredentials,
   email,
 ];
 
