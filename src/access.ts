@@ -170,6 +170,12 @@ export const POLICY = {
   'POST /api/v1/intel/import': 'intel:write',
   'GET /api/v1/intel': 'intel:read',
   'DELETE /api/v1/intel': 'intel:write',
+  'GET /api/v1/intel/feeds': 'intel:read',
+  'POST /api/v1/intel/feeds': 'intel:write',
+  'GET /api/v1/intel/feeds/:id': 'intel:read',
+  'PATCH /api/v1/intel/feeds/:id': 'intel:write',
+  'DELETE /api/v1/intel/feeds/:id': 'intel:write',
+  'POST /api/v1/intel/feeds/:id/pull': 'intel:write',
   // Expected activity silences paging: reading is for anyone who reads alerts, changing it is an admin's.
   'GET /api/v1/expected-activity': 'alerts:read',
   'POST /api/v1/expected-activity': 'settings',

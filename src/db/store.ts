@@ -49,6 +49,8 @@ const sqliteTables = {
   assets: lite.assets,
   intelIndicators: lite.intelIndicators,
   expectedRules: lite.expectedRules,
+  intelFeeds: lite.intelFeeds,
+  intelFeedItems: lite.intelFeedItems,
   settings: lite.settings,
   tokenTerms: lite.tokenTerms,
 };
@@ -69,6 +71,8 @@ const pgTables = {
   assets: pgs.assets,
   intelIndicators: pgs.intelIndicators,
   expectedRules: pgs.expectedRules,
+  intelFeeds: pgs.intelFeeds,
+  intelFeedItems: pgs.intelFeedItems,
   settings: pgs.settings,
   tokenTerms: pgs.tokenTerms,
 } satisfies Record<keyof Tables, unknown>;
