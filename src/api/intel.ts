@@ -46,12 +46,14 @@ export function intelRoutes(deps: AppDeps): Router {
     await audit(deps.db, { actor: actorOf(res.locals).id, action: 'intel.delete', details: { label, removed } });
     res.json({ label, removed });
   });
+  // These routes are mounted before the API's own body parser (the import takes 10 MB); feeds take small JSON.
+  const small = express.json({ limit: '64kb' });
   const feedId = z.object({ id: z.coerce.number().int().positive('is not a feed id') });
   const pullCtx = { db: deps.db, config: deps.config, by: `api-${process.pid}` };
   r.get('/intel/feeds', async (_req, res) => {
     res.json({ items: (await listFeeds(deps.db)).map(feedJson) });
   });
-  r.post('/intel/feeds', async (req, res) => {
+  r.post('/intel/feeds', small, async (req, res) => {
     const input = parse(createFeedInput, req.body ?? {});
     const feed = await createFeed(deps.db, input, actorOf(res.locals));
     res.status(201).location(`/api/v1/intel/feeds/${feed.id}`).json(feedJson(feed));
@@ -62,7 +64,7 @@ export function intelRoutes(deps: AppDeps): Router {
     if (!feed) throw notFound('feed');
     res.json(feedJson(feed));
   });
-  r.patch('/intel/feeds/:id', async (req, res) => {
+  r.patch('/intel/feeds/:id', small, async (req, res) => {
     const { id } = parse(feedId, req.params);
     res.json(feedJson(await changeFeed(deps.db, id, parse(updateFeedInput, req.body ?? {}), actorOf(res.locals))));
   });
@@ -71,7 +73,7 @@ export function intelRoutes(deps: AppDeps): Router {
     await removeFeed(deps.db, id, actorOf(res.locals));
     res.status(204).end();
   });
-  r.post('/intel/feeds/:id/pull', async (req, res) => {
+  r.post('/intel/feeds/:id/pull', small, async (req, res) => {
     const { id } = parse(feedId, req.params);
     if (!(await getFeed(deps.db, id))) throw notFound('feed');
     const feed = await pullFeed(pullCtx, id);
