@@ -139,6 +139,11 @@ export const POLICY = {
   'POST /expected-activity/:id': 'settings',
   'GET /expected-activity/:id/delete': 'settings',
   'POST /expected-activity/:id/delete': 'settings',
+  'GET /intel/feeds': 'intel:read',
+  'POST /intel/feeds': 'intel:write',
+  'POST /intel/feeds/:id/pull': 'intel:write',
+  'GET /intel/feeds/:id/delete': 'intel:write',
+  'POST /intel/feeds/:id/delete': 'intel:write',
   'GET /export/hits': 'tokens:read',
   'GET /export/incidents': 'incidents:read',
   // JSON API v1
