@@ -8,6 +8,7 @@ import { listAudit } from '../../src/db/queries/audit.ts';
 import { allIndicators } from '../../src/db/queries/intel.ts';
 import { silentLog, auth, startTestServer, type TestServer } from '../helpers.ts';
 import { startFeedScheduler } from '../../src/intel/feeds.ts';
+import { makeAdmin, signIn } from '../admin/helpers.ts';
 
 /**
  * Subscribed feeds against a TAXII 2.1 server run here (following the specification's examples:
@@ -212,5 +213,39 @@ describe('MISP feeds and the scheduler', () => {
     expect(r).toMatchObject({ indicators: 3, lastRemoved: 1, lastAdded: 0 });
     expect(fetched).toEqual(['/feed/manifest.json']);
     expect(await values()).toEqual(['domain:drop.bad.example', 'ip:198.51.100.20', 'ip:203.0.113.50']);
+  });
+});
+
+describe('the feeds page', () => {
+  it('adds a feed without echoing its secret, pulls it now and shows counts and errors, deletes after confirmation', async () => {
+    const taxii = taxiiServer([ind(1, "[ipv4-addr:value = '198.51.100.8']")], { pageSize: 10, useNext: true, token: 'ui-secret-token' });
+    const { url, server } = await listen(taxii.app);
+    servers.push(server);
+    s = await startTestServer({ INTEL_FEED_ALLOW_PRIVATE: '127.0.0.1', INTEL_FEEDS_CHECK_SECONDS: '0' });
+    const app = createAdminApp(s.app.deps);
+    await makeAdmin(s.app.deps.db);
+    const { agent, csrf } = await signIn(app);
+    const base = { name: 'UI feed', kind: 'taxii', url: `${url}/taxii2/`, collection: 'High Value Indicator Collection', label: 'UIFeed', intervalMinutes: '30', authType: 'bearer', _csrf: csrf };
+    const bad = await agent.post('/intel/feeds').type('form').send({ ...base, authSecret: '' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('Password or token: needs the token');
+    const added = await agent.post('/intel/feeds').type('form').send({ ...base, authSecret: 'ui-secret-token' });
+    expect([added.status, added.headers.location]).toEqual([303, '/intel/feeds?msg=saved']);
+    const id = (await request(app).get('/api/v1/intel/feeds').set(auth)).body.items[0].id as number;
+    const pulled = await agent.post(`/intel/feeds/${id}/pull`).type('form').send({ _csrf: csrf });
+    expect(pulled.headers.location).toBe('/intel/feeds?msg=feed_pulled');
+    const page = await agent.get('/intel/feeds?msg=feed_pulled');
+    expect(page.text).not.toContain('ui-secret-token');
+    const row = new RegExp(`<tr class="feed" id="feed-${id}">[\\s\\S]*?</tr>`).exec(page.text)?.[0] ?? '';
+    expect(row).toContain('UI feed');
+    expect(row).toMatch(/<td class="num">1<\/td>/);
+    expect(row).toContain('<span class="muted">none</span>');
+    server.close();
+    await agent.post(`/intel/feeds/${id}/pull`).type('form').send({ _csrf: csrf });
+    const failed = new RegExp(`<tr class="feed" id="feed-${id}">[\\s\\S]*?</tr>`).exec((await agent.get('/intel/feeds')).text)?.[0] ?? '';
+    expect(failed).toContain('<span class="pill pill-alert">failed</span>');
+    expect((await agent.get(`/intel/feeds/${id}/delete`)).text).toContain('Delete the feed &quot;UI feed&quot;?');
+    expect((await agent.post(`/intel/feeds/${id}/delete`).type('form').send({ _csrf: csrf })).headers.location).toBe('/intel/feeds?msg=deleted');
+    expect((await request(app).get('/api/v1/intel/feeds').set(auth)).body.items).toEqual([]);
   });
 });
