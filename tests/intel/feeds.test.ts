@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
 import { listAudit } from '../../src/db/queries/audit.ts';
 import { allIndicators } from '../../src/db/queries/intel.ts';
-import { silentLog, auth, startTestServer, type TestServer } from '../helpers.ts';
+import { listHits } from '../../src/db/queries/hits.ts';
+import { getFrom, waitFor } from '../alerts/support.ts';
+import { silentLog, auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import { startFeedScheduler } from '../../src/intel/feeds.ts';
 import { makeAdmin, signIn } from '../admin/helpers.ts';
 
@@ -188,7 +190,7 @@ describe('MISP feeds and the scheduler', () => {
     });
     const { url, server } = await listen(app);
     servers.push(server);
-    s = await startTestServer({ INTEL_FEED_ALLOW_PRIVATE: '127.0.0.1', INTEL_FEEDS_CHECK_SECONDS: '0' });
+    s = await startTestServer({ INTEL_FEED_ALLOW_PRIVATE: '127.0.0.1', INTEL_FEEDS_CHECK_SECONDS: '0', TRUST_PROXY: 'loopback' });
     const db = s.app.deps.db;
     const api = request(createAdminApp(s.app.deps));
     const id = (await api.post('/api/v1/intel/feeds').set(auth).send({ name: 'CIRCL OSINT', kind: 'misp', url: `${url}/feed/`, label: 'CIRCL' })).body.id as number;
@@ -205,6 +207,12 @@ describe('MISP feeds and the scheduler', () => {
     await Promise.all([a.stop(), b.stop()]);
     const values = async () => (await allIndicators(db)).filter((i) => i.source === `feed:${id}`).map((i) => `${i.type}:${i.value}`).sort();
     expect(await values()).toEqual(['domain:drop.bad.example', 'email:ceo@phish.example', 'ip:198.51.100.20', 'ip:203.0.113.50']);
+    // A hit from a source the feed lists carries its label (the intel context of the alert).
+    const { url: bug } = await makeToken(db, s.config, { kind: 'web-bug', name: 'feed check' });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await getFrom(bug ?? '', '127.0.0.1', { 'X-Forwarded-For': '198.51.100.20' })).toBe(200);
+    const hit = await waitFor(async () => (await listHits(db, { limit: 5 }))[0], 5000, 'the hit');
+    expect(hit.intel).toEqual(['CIRCL']);
 
     // An unchanged event is not fetched again; a removed one takes its indicators with it.
     delete events['5c0a3b4e-2222-4a5b-8c9d-0123456789ab'];
