@@ -149,6 +149,10 @@ const schema = z.object({
   WEBHOOK_URLS: list.pipe(z.array(z.string().regex(/^https?:\/\//, 'must list http(s) URLs'))).default([]),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   WEBHOOK_ALLOW_PRIVATE: list.default([]),
+  /** Addresses, CIDRs or host names of non-public threat-intel feed servers that may be pulled (the webhook SSRF guard applies to feeds too). */
+  INTEL_FEED_ALLOW_PRIVATE: list.default([]),
+  /** How often the back-office process looks for feeds due for a pull, in seconds; 0: never (pull through the API only). */
+  INTEL_FEEDS_CHECK_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
 
   SYSLOG_URL: z
     .string()

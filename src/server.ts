@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createAlertActions } from './alerts/actions.ts';
 import { createAlertPipeline } from './alerts/pipeline.ts';
 import { createAlertWorker, type AlertWorker } from './alerts/worker.ts';
+import { startFeedScheduler } from './intel/feeds.ts';
 import { sqlitePath, type Config } from './config.ts';
 import { startCheckpointer } from './db/checkpointer.ts';
 import { openConfiguredDatabase } from './db/open.ts';
@@ -90,6 +91,8 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
     ? startSyslogForwarder(db, log, { url: config.SYSLOG_URL, facility: facilityNumber(config.SYSLOG_FACILITY), pollMs: config.SYSLOG_POLL_MS })
     : undefined;
   worker?.start();
+  // Threat-intel feeds are pulled by the back-office process: the one that runs the alert worker.
+  const feeds = worker ? startFeedScheduler({ db, config, log }) : null;
   const overflow = startOverflowReporter(db, log, budget);
 
   let closing: Promise<void> | undefined;
@@ -111,6 +114,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
         await recorder.close();
         await overflow.close();
         await worker?.stop();
+        await feeds?.stop();
         await forwarder?.tick(Number.POSITIVE_INFINITY); // settles every incident change: nothing here writes any more
         await forwarder?.close();
         await store.close();

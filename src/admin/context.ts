@@ -42,6 +42,7 @@ export const FLASH: Readonly<Record<string, string>> = {
   none_selected: 'Select at least one token first.',
   test_done: 'Test finished: the result is below.',
   key_revoked: 'API key revoked.',
+  feed_pulled: 'Feed pulled: its counts and any error are below.',
   expired: 'Your session ended. Sign in again.',
 };
 

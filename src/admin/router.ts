@@ -7,6 +7,7 @@ import { canFlags, sessionAccess } from './session-access.ts';
 import { keyPages } from './key-pages.ts';
 import { assetPages } from './asset-pages.ts';
 import { expectedPages } from './expected-pages.ts';
+import { feedPages } from './feed-pages.ts';
 import { auditPage } from './audit-page.ts';
 import { authRoutes } from './auth-routes.ts';
 import { FLASH, type UiContext } from './context.ts';
@@ -56,7 +57,7 @@ export function adminUi(deps: AppDeps, options: AdminUiOptions = {}): Router {
   });
   r.use(authRoutes(ui, createLoginThrottle(options.throttle)));
   r.use(requireCsrf);
-  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), expectedPages(ui), accountPages(ui), adminPages(ui), keyPages(ui), settingsPages(ui), auditPage(ui), exportPages(ui));
+  r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), expectedPages(ui), feedPages(ui), accountPages(ui), adminPages(ui), keyPages(ui), settingsPages(ui), auditPage(ui), exportPages(ui));
   r.use(requireLogin, () => {
     throw new AppError('not_found', 'There is no page at this address.');
   });

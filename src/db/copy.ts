@@ -24,6 +24,8 @@ const TABLES = [
   ['intel_indicators', sqliteSchema.intelIndicators, pgSchema.intelIndicators],
   ['expected_rules', sqliteSchema.expectedRules, pgSchema.expectedRules],
   ['drill_runs', sqliteSchema.drillRuns, pgSchema.drillRuns],
+  ['intel_feeds', sqliteSchema.intelFeeds, pgSchema.intelFeeds],
+  ['intel_feed_items', sqliteSchema.intelFeedItems, pgSchema.intelFeedItems],
   ['settings', sqliteSchema.settings, pgSchema.settings],
   ['token_terms', sqliteSchema.tokenTerms, pgSchema.tokenTerms],
 ] as const satisfies readonly (readonly [string, SQLiteTable, PgTable])[];

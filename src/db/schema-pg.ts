@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertKind, AlertStatus, Channel, DrillStatus, Classification, EntityKind, ExpectedEvidence, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, Classification, DrillStatus, EntityKind, ExpectedEvidence, FeedAuth, FeedKind, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -320,6 +320,52 @@ export const intelIndicators = pgTable(
     purpose: text('purpose').$type<IntelPurpose>().notNull().default('threat'),
   },
   (t) => [uniqueIndex('intel_uq').on(t.type, t.value, t.label)],
+);
+
+export const intelFeeds = pgTable(
+  'intel_feeds',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    name: text('name').notNull(),
+    kind: text('kind').$type<FeedKind>().notNull(),
+    url: text('url').notNull(),
+    collection: text('collection'),
+    label: text('label').notNull(),
+    intervalMinutes: integer('interval_minutes').notNull().default(60),
+    enabled: boolean('enabled').notNull().default(true),
+    authType: text('auth_type').$type<FeedAuth>().notNull().default('none'),
+    authUser: text('auth_user'),
+    authSecret: text('auth_secret'),
+    cursor: jsonb('cursor').$type<Record<string, string>>().notNull().default({}),
+    nextPullAt: timestamp('next_pull_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: timestamp('claimed_until', { precision: 3, withTimezone: true, mode: 'date' }),
+    lastPullAt: timestamp('last_pull_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    lastSuccessAt: timestamp('last_success_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    lastError: text('last_error'),
+    indicatorCount: integer('indicator_count').notNull().default(0),
+    lastAdded: integer('last_added').notNull().default(0),
+    lastRemoved: integer('last_removed').notNull().default(0),
+    createdBy: text('created_by'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { precision: 3, withTimezone: true, mode: 'date' }),
+  },
+  (t) => [uniqueIndex('intel_feeds_name_uq').on(t.name), index('intel_feeds_due_idx').on(t.nextPullAt)],
+);
+
+export const intelFeedItems = pgTable(
+  'intel_feed_items',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    feedId: integer('feed_id')
+      .notNull()
+      .references(() => intelFeeds.id, { onDelete: 'cascade' }),
+    ref: text('ref').notNull(),
+    type: text('type').$type<IntelType>().notNull(),
+    value: text('value').notNull(),
+    validUntil: timestamp('valid_until', { precision: 3, withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('intel_feed_items_ref_idx').on(t.feedId, t.ref)],
 );
 
 /** Small key/value store for instance state (first-run setup, schema-independent flags). */

@@ -410,6 +410,68 @@ export const intelIndicators = sqliteTable(
   (t) => [uniqueIndex('intel_uq').on(t.type, t.value, t.label)],
 );
 
+export const FEED_KINDS = ['taxii', 'misp'] as const;
+export type FeedKind = (typeof FEED_KINDS)[number];
+export const FEED_AUTHS = ['none', 'basic', 'bearer'] as const;
+export type FeedAuth = (typeof FEED_AUTHS)[number];
+
+/**
+ * Subscribed threat-intel feeds (TAXII 2.1 collections, MISP feeds): pulled on their interval by
+ * the back-office process; their indicators are `intel_indicators` with source `feed:<id>`.
+ * `authSecret` (password or bearer token) is write-only: never returned by the API or the UI.
+ */
+export const intelFeeds = sqliteTable(
+  'intel_feeds',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    kind: text('kind').$type<FeedKind>().notNull(),
+    /** TAXII: the discovery URL (…/taxii2/) or an API root; MISP: the feed's base URL (where manifest.json is). */
+    url: text('url').notNull(),
+    /** TAXII: the collection's id or title. */
+    collection: text('collection'),
+    label: text('label').notNull(),
+    intervalMinutes: integer('interval_minutes').notNull().default(60),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    authType: text('auth_type').$type<FeedAuth>().notNull().default('none'),
+    authUser: text('auth_user'),
+    authSecret: text('auth_secret'),
+    /** TAXII: the `added_after` cursor (X-TAXII-Date-Added-Last of the last page); MISP: event uuid -> timestamp seen. */
+    cursor: text('cursor', { mode: 'json' }).$type<Record<string, string>>().notNull().default({}),
+    nextPullAt: integer('next_pull_at', { mode: 'timestamp_ms' }).notNull(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: integer('claimed_until', { mode: 'timestamp_ms' }),
+    lastPullAt: integer('last_pull_at', { mode: 'timestamp_ms' }),
+    lastSuccessAt: integer('last_success_at', { mode: 'timestamp_ms' }),
+    lastError: text('last_error'),
+    /** Indicators the feed holds now, and what the last pull added and removed. */
+    indicatorCount: integer('indicator_count').notNull().default(0),
+    lastAdded: integer('last_added').notNull().default(0),
+    lastRemoved: integer('last_removed').notNull().default(0),
+    createdBy: text('created_by'),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [uniqueIndex('intel_feeds_name_uq').on(t.name), index('intel_feeds_due_idx').on(t.nextPullAt)],
+);
+
+/** What each feed currently says, per object (a STIX object id, a MISP event uuid): the source of truth for its indicators. */
+export const intelFeedItems = sqliteTable(
+  'intel_feed_items',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    feedId: integer('feed_id')
+      .notNull()
+      .references(() => intelFeeds.id, { onDelete: 'cascade' }),
+    ref: text('ref').notNull(),
+    type: text('type').$type<IntelType>().notNull(),
+    value: text('value').notNull(),
+    /** When the feed said the indicator stops being valid (STIX valid_until); null: while the feed lists it. */
+    validUntil: integer('valid_until', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('intel_feed_items_ref_idx').on(t.feedId, t.ref)],
+);
+
 /** Small key/value store for instance state (first-run setup, schema-independent flags). */
 export const settings = sqliteTable('settings', {
   key: text('key').primaryKey(),
@@ -428,5 +490,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type IntelRow = typeof intelIndicators.$inferSelect;
 export type ExpectedRuleRow = typeof expectedRules.$inferSelect;
 export type DrillRunRow = typeof drillRuns.$inferSelect;
+export type IntelFeedRow = typeof intelFeeds.$inferSelect;
+export type NewIntelFeedRow = typeof intelFeeds.$inferInsert;
 export type EntityRow = typeof incidentEntities.$inferSelect;
 export type TokenTermRow = typeof tokenTerms.$inferSelect;

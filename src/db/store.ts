@@ -50,6 +50,8 @@ const sqliteTables = {
   intelIndicators: lite.intelIndicators,
   expectedRules: lite.expectedRules,
   drillRuns: lite.drillRuns,
+  intelFeeds: lite.intelFeeds,
+  intelFeedItems: lite.intelFeedItems,
   settings: lite.settings,
   tokenTerms: lite.tokenTerms,
 };
@@ -71,6 +73,8 @@ const pgTables = {
   intelIndicators: pgs.intelIndicators,
   expectedRules: pgs.expectedRules,
   drillRuns: pgs.drillRuns,
+  intelFeeds: pgs.intelFeeds,
+  intelFeedItems: pgs.intelFeedItems,
   settings: pgs.settings,
   tokenTerms: pgs.tokenTerms,
 } satisfies Record<keyof Tables, unknown>;

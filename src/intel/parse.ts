@@ -81,6 +81,17 @@ function fromStix(bundle: unknown, label: string, source: string | null): NewInd
   return out;
 }
 
+/** The IPs, CIDRs, domains and emails a STIX pattern names (URLs by their host). */
+export function stixPatternValues(pattern: string): { type: IntelType; value: string }[] {
+  const out: { type: IntelType; value: string }[] = [];
+  for (const m of pattern.matchAll(STIX_TERM)) {
+    const value = (m[2] ?? '').replace(/\\'/g, "'");
+    const t = m[1] === 'url' ? indicatorType(safeHost(value)) : indicatorType(value);
+    if (t) out.push(t);
+  }
+  return out;
+}
+
 function safeHost(url: string): string {
   try {
     return new URL(url).hostname;

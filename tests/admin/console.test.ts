@@ -311,6 +311,7 @@ describe('every page: phones, axe, contrast', () => {
     '/incidents', `/incidents/${ids.incident}`, '/incidents/abc', '/assets', `/assets/${ids.asset}`, `/assets/${ids.asset}/delete`,
     '/expected-activity', `/expected-activity/${ids.rule}`, `/expected-activity/${ids.rule}/delete`, '/admins', `/admins/${ids.user}`, `/admins/${ids.user}/delete`,
     '/api-keys', `/api-keys/${ids.key}/revoke`, '/settings', '/audit', '/account', '/account/mfa/disable', '/no-such-page',
+    '/intel/feeds', `/tokens/${ids.token}/rotate`,
   ];
 
   it('is exactly as wide as a 390 px phone and has no axe violations, signed in and signed out', async () => {

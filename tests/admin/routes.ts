@@ -38,6 +38,7 @@ export function concrete(key: string, ids: RouteIds): { method: string; path: st
     .replace(/\/incidents\/:id/, `/incidents/${ids.incident}`)
     .replace(/\/assets\/:id/, `/assets/${ids.asset}`)
     .replace(/\/expected-activity\/:id/, `/expected-activity/${ids.rule}`)
+    .replace(/\/intel\/feeds\/:id/, '/intel/feeds/1')
     .replace(/\/admins\/:id/, `/admins/${ids.user}`)
     .replace(/\/api-keys\/:id/, `/api-keys/${ids.key}`)
     .replace(/:ref/, 'x'.repeat(32));
