@@ -27,6 +27,8 @@ export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   T1135: 'Network Share Discovery',
   T1190: 'Exploit Public-Facing Application',
   T1213: 'Data from Information Repositories',
+  T1485: 'Data Destruction',
+  T1486: 'Data Encrypted for Impact',
   T1530: 'Data from Cloud Storage',
   T1534: 'Internal Spearphishing',
   T1552: 'Unsecured Credentials',

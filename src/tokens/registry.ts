@@ -8,6 +8,7 @@ import { credentials } from './credentials.ts';
 import { email } from './email.ts';
 import { kubeconfig } from './kubeconfig.ts';
 import { mcpServer } from './mcp-server.ts';
+import { webdavShare } from './webdav-share.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
@@ -32,6 +33,7 @@ export const KINDS: readonly TokenKind[] = [
   apiKey,
   kubeconfig,
   mcpServer,
+  webdavShare,
   email,
 ];
 
