@@ -65,13 +65,11 @@ describe('webdav-share kind: the planted artifacts', () => {
 });
 
 describe('webdav-share kind: litmus', () => {
-  it('passes litmus basic, copymove, props and locks', async () => {
+  it('passes litmus basic, copymove, props, locks and http', async () => {
     const p = await planted({ burstWrites: 10_000 });
-    const r = await run('litmus', ['-k', p.url, p.user, p.password], { TESTS: 'basic copymove props locks' }, 120_000);
-    writeFileSync(join(tmp.dir, 'litmus.txt'), r.out);
-    console.log(r.out);
+    const r = await run('litmus', ['-k', p.url, p.user, p.password], { TESTS: 'basic copymove props locks http' }, 120_000);
     const summaries = [...r.out.matchAll(/<- summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed/g)].map((m) => ({ suite: m[1], run: Number(m[2]), passed: Number(m[3]), failed: Number(m[4]) }));
-    expect(summaries.map((x) => x.suite)).toEqual(['basic', 'copymove', 'props', 'locks']);
+    expect(summaries.map((x) => x.suite)).toEqual(['basic', 'copymove', 'props', 'locks', 'http']);
     for (const x of summaries) expect(x.failed, `${x.suite}: ${r.out}`).toBe(0);
   }, 120_000);
 });
