@@ -19,6 +19,8 @@ export interface Share {
   session: Session;
   /** Body of a generated file (office documents are rendered decoys). */
   content(node: TreeNode): Buffer;
+  /** Its length, without generating filler bytes just to count them. */
+  size(node: TreeNode): number;
 }
 
 interface Res {
@@ -78,11 +80,23 @@ export function list(sh: Share, res: Res): Res[] {
   return [...out.values()];
 }
 
+/** The generated file behind a resource (itself, or what a COPY/MOVE took), if any. */
+function generatedOf(sh: Share, res: Res): TreeNode | null {
+  const ref = res.overlay?.ref;
+  const gen = ref !== undefined ? find(sh.seed, sh.theme, ref) : (res.gen ?? null);
+  return gen && !gen.dir ? gen : null;
+}
+
 function body(sh: Share, res: Res): Buffer {
   if (res.overlay?.data) return res.overlay.data;
-  const ref = res.overlay?.ref;
-  const gen = ref !== undefined ? find(sh.seed, sh.theme, ref) : res.gen;
-  return gen && !gen.dir ? sh.content(gen) : Buffer.alloc(0);
+  const gen = generatedOf(sh, res);
+  return gen ? sh.content(gen) : Buffer.alloc(0);
+}
+
+function sizeOf(sh: Share, res: Res): number {
+  if (res.overlay?.data) return res.overlay.data.length;
+  const gen = generatedOf(sh, res);
+  return gen ? sh.size(gen) : 0;
 }
 
 const TYPES: Record<string, string> = {
@@ -127,9 +141,11 @@ const statusLine = (code: number) => `<D:status>HTTP/1.1 ${code} ${STATUS_TEXT[c
 
 // ---- locks and the If header ----
 
-function covering(sh: Share, path: string): Lock[] {
+/** Locks on `path` or on a folder above it with depth infinity (`locks`: the session's live locks, when already listed). */
+function covering(sh: Share, path: string, locks: readonly Lock[] = liveLocks(sh.session)): Lock[] {
+  if (locks.length === 0) return [];
   const key = keyOf(path);
-  return liveLocks(sh.session).filter((l) => {
+  return locks.filter((l) => {
     const lk = keyOf(l.path);
     return lk === key || (l.depth === 'infinity' && (lk === '' || key.startsWith(`${lk}/`)));
   });
@@ -242,11 +258,11 @@ function activeLock(sh: Share, l: Lock): string {
   return (
     `<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:${l.scope}/></D:lockscope><D:depth>${l.depth}</D:depth>` +
     `${l.owner}<D:timeout>Second-${l.timeout}</D:timeout><D:locktoken><D:href>${xmlText(l.token)}</D:href></D:locktoken>` +
-    `<D:lockroot><D:href>${xmlText(href(sh, { path: l.path, dir: stat(sh, l.path)?.dir ?? false }))}</D:href></D:lockroot></D:activelock>`
+    `<D:lockroot><D:href>${xmlText(href(sh, { path: l.path, dir: sh.session.nodes.get(keyOf(l.path))?.dir ?? stat(sh, l.path)?.dir ?? false }))}</D:href></D:lockroot></D:activelock>`
   );
 }
 
-function liveProps(sh: Share, res: Res): Map<string, string> {
+function liveProps(sh: Share, res: Res, locks: readonly Lock[]): Map<string, string> {
   const p = new Map<string, string>();
   p.set('resourcetype', res.dir ? '<D:collection/>' : '');
   p.set('displayname', xmlText(res.name));
@@ -254,11 +270,11 @@ function liveProps(sh: Share, res: Res): Map<string, string> {
   p.set('getlastmodified', res.modified.toUTCString());
   p.set('getetag', xmlText(res.etag));
   if (!res.dir) {
-    p.set('getcontentlength', String(res.overlay?.data ? res.overlay.data.length : body(sh, res).length));
+    p.set('getcontentlength', String(sizeOf(sh, res)));
     p.set('getcontenttype', typeOf(res.name));
   }
   p.set('supportedlock', SUPPORTED_LOCK);
-  p.set('lockdiscovery', covering(sh, res.path).map((l) => activeLock(sh, l)).join(''));
+  p.set('lockdiscovery', covering(sh, res.path, locks).map((l) => activeLock(sh, l)).join(''));
   return p;
 }
 
@@ -271,8 +287,8 @@ function propstat(ok: string[], missing: string[]): string {
   );
 }
 
-function propfindOne(sh: Share, res: Res, mode: 'all' | 'names' | XmlElement[]): string {
-  const live = liveProps(sh, res);
+function propfindOne(sh: Share, res: Res, mode: 'all' | 'names' | XmlElement[], locks: readonly Lock[]): string {
+  const live = liveProps(sh, res, locks);
   const dead = sh.session.props.get(keyOf(res.path)) ?? new Map<string, DeadProp>();
   const ok: string[] = [];
   const missing: string[] = [];
@@ -302,7 +318,8 @@ function propfind(sh: Share, req: HttpRequestInfo, res: Res): HttpReply {
     else if (kids(doc, 'prop').length) mode = kids(doc, 'prop').flatMap((p) => p.children);
   }
   const all = depth === '1' && res.dir ? [res, ...list(sh, res)] : [res];
-  return xmlReply(207, `<D:multistatus xmlns:D="DAV:">${all.map((r) => propfindOne(sh, r, mode)).join('')}</D:multistatus>`);
+  const locks = liveLocks(sh.session);
+  return xmlReply(207, `<D:multistatus xmlns:D="DAV:">${all.map((r) => propfindOne(sh, r, mode, locks)).join('')}</D:multistatus>`);
 }
 
 function proppatch(sh: Share, req: HttpRequestInfo, res: Res): HttpReply {

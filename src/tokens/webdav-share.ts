@@ -107,6 +107,7 @@ function shareOf(t: Token<DavParams>, req: HttpRequestInfo, origin: string): Sha
     base: baseOf(t),
     session: sessionOf(t.id, req.sourceIp),
     content: (node) => officeDocument(t, origin, node) ?? fillerContent(t.id, node),
+    size: (node) => officeDocument(t, origin, node)?.length ?? node.size,
   };
 }
 
@@ -189,7 +190,7 @@ function explain(hit: StoredHit, t: Decoy<DavParams>): HitMeaning {
 function respond(req: HttpRequestInfo, t: Token<DavParams>, origin: string): HttpReply {
   const p = stored(t);
   const path = sharePath(baseOf(t), req.path);
-  if (path === null) return site.notFound();
+  if (path === null) return authOf(req, p) === 'planted' ? ancestor(req, baseOf(t)) : site.notFound();
   if (path.startsWith(BEACON.slice(0, -1))) return imageReply(req);
   // A fragment is never part of a request target; acting on the path without it would be unsafe.
   if (req.url.includes('#')) return site.badRequest();
@@ -198,6 +199,24 @@ function respond(req: HttpRequestInfo, t: Token<DavParams>, origin: string): Htt
     return { status: 401, headers: { 'content-type': 'text/html', 'www-authenticate': `Basic realm="${shareName(p.theme)}"` }, body };
   }
   return handleDav(shareOf(t, req, origin), req, path);
+}
+
+/**
+ * The folders above the share (`/`, `/webdav/`): the Windows WebDAV client asks each of them
+ * (OPTIONS, PROPFIND) with the share's credentials before it maps the share, so they answer as
+ * plain collections leading to it. Anything else outside the share is nginx's 404.
+ */
+function ancestor(req: HttpRequestInfo, base: string): HttpReply {
+  const dir = req.path.endsWith('/') ? req.path : `${req.path}/`;
+  if (!`${base}/`.startsWith(dir)) return site.notFound();
+  if (req.method === 'OPTIONS') return { status: 200, headers: { dav: '1, 2', allow: 'OPTIONS, GET, HEAD, PROPFIND', 'ms-author-via': 'DAV' }, body: '' };
+  if (req.method !== 'PROPFIND') return site.notFound();
+  const next = `${base}/`.slice(0, `${base}/`.indexOf('/', dir.length) + 1);
+  const entry = (href: string) =>
+    `<D:response><D:href>${href}</D:href><D:propstat><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>`;
+  const depth = String(req.headers.depth ?? '');
+  const body = `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${entry(dir)}${depth === '1' ? entry(next) : ''}</D:multistatus>`;
+  return { status: 207, headers: { 'content-type': 'application/xml; charset=utf-8' }, body };
 }
 
 // ---- artifacts ----

@@ -155,10 +155,13 @@ export function find(seed: string, theme: ShareTheme, path: string): TreeNode | 
 /** Deterministic filler bytes of a generated file: text for text files, a format's magic then noise otherwise. */
 export function fillerContent(seed: string, node: TreeNode): Buffer {
   const out = Buffer.alloc(node.size);
-  let block = hash(`${seed}\u0000content\u0000${node.path}`);
-  for (let i = 0; i < out.length; i += block.length) {
-    block.copy(out, i);
-    block = hash(block.toString('hex'));
+  // mulberry32 seeded from the path: linear and cheap (a hash per block cost ~15 ms for 500 KB).
+  let a = hash(`${seed}\u0000content\u0000${node.path}`).readUInt32BE(0);
+  for (let i = 0; i + 4 <= out.length; i += 4) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out.writeUInt32LE((t ^ (t >>> 14)) >>> 0, i);
   }
   if (/\.(txt|csv|log|ps1|xml|tfvars)$/i.test(node.name)) {
     const line = `${node.name.replace(/\.[^.]+$/, '')};${node.modified.toISOString()};`;
