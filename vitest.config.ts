@@ -11,7 +11,7 @@ const DIALECT_SUITES = [
   'tests/hits/{intrusions,paging,correlate,record-hit,flood,hit-log,storage-budget,expected}.test.ts',
   'tests/alerts/**/*.test.ts',
   'tests/api/**/*.test.ts',
-  'tests/admin/pages.test.ts',
+  'tests/admin/{pages,freshness}.test.ts',
   'tests/exports/**/*.test.ts',
   'tests/siem/**/*.test.ts',
   'tests/intel/**/*.test.ts',

@@ -52,6 +52,31 @@ async function load(url: string): Promise<autocannon.Result> {
   return autocannon({ url, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
 }
 
+/**
+ * The costly case: every request from a different source (X-Forwarded-For through the bench
+ * server's TRUST_PROXY) with its own query string, as a scan or a campaign would arrive. Nothing
+ * folds: each request is a row, and each source opens an intrusion of its own.
+ */
+async function loadManySources(url: string): Promise<autocannon.Result> {
+  let n = 0;
+  const base = new URL(url);
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    pipelining: 1,
+    requests: [
+      {
+        setupRequest: (req) => {
+          n += 1;
+          const ip = `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+          return { ...req, path: `${base.pathname}${base.search ? `${base.search}&` : '?'}r=${n}`, headers: { ...req.headers, 'x-forwarded-for': ip } };
+        },
+      },
+    ],
+  });
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
@@ -67,10 +92,19 @@ async function benchHttp(dir: string, rows: Record<string, unknown>[]): Promise<
   await stop(bare.child);
 
   const ht = await start('bench/servers/honeytrail.ts', [dir]);
-  process.stderr.write('  honeytrail public listener …\n');
+  process.stderr.write('  honeytrail public listener, one source …\n');
+  await ask(ht.child, 'mark');
   const trig = await load(`http://127.0.0.1:${ht.ready.port}${ht.ready.path ?? '/'}`);
-  const stored = await ask<{ hits: number; rss: number }>(ht.child, 'count');
+  const stored = await ask<{ hits: number; rss: number; cpu: number }>(ht.child, 'count');
   await stop(ht.child);
+
+  // The costly case, on a fresh database: every request its own source (and intrusion).
+  const many = await start('bench/servers/honeytrail.ts', [join(dir, 'many')]);
+  process.stderr.write('  honeytrail public listener, a new source per request …\n');
+  await ask(many.child, 'mark');
+  const spread = await loadManySources(`http://127.0.0.1:${many.ready.port}${many.ready.path ?? '/'}`);
+  const spreadStored = await ask<{ hits: number; rss: number; cpu: number; incidents: number }>(many.child, 'count');
+  await stop(many.child);
 
   // The same listener on PostgreSQL (pg section), same load, same run.
   let onPg: { result: autocannon.Result; stored: { hits: number; rss: number } } | undefined;
@@ -102,7 +136,21 @@ async function benchHttp(dir: string, rows: Record<string, unknown>[]): Promise<
       answered,
       storedHits: stored.hits,
       rssMB: Math.round(stored.rss / 1e6),
+      serverCpu: stored.cpu,
       ratio: Number(ratio.toFixed(2)),
+    },
+    {
+      target: 'honeytrail http trigger, a new source per request',
+      reqPerSec: spread.requests.average,
+      p50ms: spread.latency.p50,
+      p99ms: spread.latency.p99,
+      errors: spread.errors + spread.non2xx,
+      answered: spread['2xx'],
+      storedHits: spreadStored.hits,
+      incidents: spreadStored.incidents,
+      rssMB: Math.round(spreadStored.rss / 1e6),
+      serverCpu: spreadStored.cpu,
+      ratio: Number((spread.requests.average / baseline.requests.average).toFixed(2)),
     },
   );
   if (onPg) {
@@ -122,6 +170,9 @@ async function benchHttp(dir: string, rows: Record<string, unknown>[]): Promise<
   }
   console.log(`ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); p99 ${trig.latency.p99} ms (target < 20 ms)`);
   console.log(`every answered request stored: ${stored.hits >= answered ? 'yes' : 'NO'} (${stored.hits} hits for ${answered} 2xx answers)`);
+  console.log(
+    `a new source per request: ratio ${(spread.requests.average / baseline.requests.average).toFixed(2)} (target >= 0.5), p99 ${spread.latency.p99} ms; ${spreadStored.hits} hits for ${spread['2xx']} answers in ${spreadStored.incidents} incidents`,
+  );
 }
 
 async function main(): Promise<void> {

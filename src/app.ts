@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { guard } from './admin/guard.ts';
 import { adminUi } from './admin/router.ts';
 import { assetRoutes } from './api/assets.ts';
+import { drillRoutes } from './api/drills.ts';
 import { expectedRoutes } from './api/expected.ts';
 import { incidentRoutes } from './api/incidents.ts';
 import { requireApiKey, requireMetricsAuth } from './api/auth.ts';
@@ -60,6 +61,7 @@ export function createAdminApp(deps: AppDeps): Express {
     apiRoutes(deps),
     assetRoutes(deps),
     expectedRoutes(deps),
+    drillRoutes(deps),
     exportRoutes(deps),
     incidentRoutes(deps),
   );

@@ -66,6 +66,7 @@ const schema = z.object({
   PUBLIC_RATE_LIMIT: z.coerce.number().int().min(0).default(50),
   URL_PATH_WORDS: list.optional(),
   URL_FILE_NAMES: list.optional(),
+  DECOY_ORGANISATION: z.string().trim().min(2, 'must name a company').max(100).regex(/^[^\u0000-\u001f<>]+$/, 'must be plain text on one line').optional(),
 
   ADMIN_ENABLED: bool.default(true),
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),

@@ -15,4 +15,6 @@ export interface AppDeps {
   budget?: StorageBudget;
   /** Test sends for the settings page, provided by the alert pipeline when it is installed. */
   alerts?: AlertActions;
+  /** The listeners this process runs and their bound addresses (purple-team drills send to them); absent before they start. */
+  listening?: () => readonly { name: string; address: { host: string; port: number } }[];
 }

@@ -70,6 +70,7 @@ export async function startHoneytrail(opts: StartOptions): Promise<Honeytrail> {
   });
   if (indexed) log.info({ tokens: indexed }, 'indexed search terms of existing tokens');
   const listeners: RunningListener[] = [];
+  deps.listening = () => listeners;
   let expectedFile: { close(): void } | undefined;
   try {
     // The processes serving the console own the rules file (one writer per deployment role).

@@ -34,6 +34,9 @@ const config = loadConfig({
   FLOOD_ACTION_ROWS: flood ? '20' : '100000',
   HIT_SOURCE_ROWS: '1000000',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+  // The load generator on loopback stands for a reverse proxy: X-Forwarded-For names the source,
+  // so the many-sources case gives every request an address of its own (one intrusion each).
+  TRUST_PROXY: '127.0.0.1',
 });
 const app = await startHoneytrail({ config, log: createLogger(config.LOG_LEVEL) });
 const make = (name: string) => createToken(app.deps.db, { config }, { kind: 'web-bug', name, params: { response: 'gif' } }, { id: 'bench' });
@@ -50,11 +53,30 @@ process.send?.({
   ...(flood ? { adminPort: app.port('admin'), key: apiKey, otherPath: pathOf(other.artifact.url) } : {}),
 });
 const count = async (query: string, ...args: string[]): Promise<number> => Number((await rawQuery<{ n: number | null }>(app.deps.db, query, ...args))[0]?.n ?? 0);
+let cpuMark = process.cpuUsage();
+let wallMark = Date.now();
+/** CPU this process used since the last mark, as a share of one core. */
+const cpuShare = () => {
+  const used = process.cpuUsage(cpuMark);
+  return Number(((used.user + used.system) / 1000 / Math.max(1, Date.now() - wallMark)).toFixed(2));
+};
 process.on('message', async (msg) => {
+  if (msg === 'mark') {
+    cpuMark = process.cpuUsage();
+    wallMark = Date.now();
+    process.send?.({ ok: true });
+  }
   if (msg === 'count') {
+    const cpu = cpuShare();
     // Everything answered is committed; on PostgreSQL wait for the correlation behind it too.
     await (app.deps.recorder as { idle?: () => Promise<void> }).idle?.();
-    process.send?.({ hits: await count('select sum(repeat_count) as n from hits'), rows: await count('select count(*) as n from hits'), rss: process.memoryUsage().rss });
+    process.send?.({
+      hits: await count('select sum(repeat_count) as n from hits'),
+      rows: await count('select count(*) as n from hits'),
+      incidents: await count('select count(*) as n from incidents'),
+      rss: process.memoryUsage().rss,
+      cpu,
+    });
   }
   if (msg === 'flood-count') {
     process.send?.({

@@ -3,6 +3,8 @@ import { Router } from 'express';
 import { failedAlerts, firstRunFacts, listIncidents, neverTriggered, openIncidentsBySeverity, recentHits } from '../db/queries/admin-views.ts';
 import { SEVERITIES } from '../db/schema.ts';
 import { recentOverflow } from '../hits/overflow-report.ts';
+import { freshness } from '../tokens/freshness.ts';
+import type { TokenRow } from '../db/schema.ts';
 import type { UiContext } from './context.ts';
 import { alertView, assetLabeler, hitView, incidentView, kindLabel } from './presenters.ts';
 
@@ -19,6 +21,7 @@ export function dashboardPage(ui: UiContext): Router {
     const names = await assetLabeler(db);
     const overflow = await recentOverflow(db);
     const facts = await firstRunFacts(db);
+    const fresh = await freshness(db);
     const steps = [
       { done: facts.alertTested, text: 'Send a test alert, so you know alerts reach you', href: '/settings', link: 'Settings' },
       { done: facts.tokens > 0, text: 'Plant your first decoy', href: '/tokens/new', link: 'New token' },
@@ -38,7 +41,20 @@ export function dashboardPage(ui: UiContext): Router {
       overflow: overflow.unstored + overflow.rateLimited > 0 ? overflow : null,
       checklist: steps.every((s) => s.done) ? null : { steps, left: steps.filter((s) => !s.done).length },
       anyTokens: facts.tokens > 0,
+      freshness:
+        fresh.due.length + fresh.missing.length + fresh.unseen.length > 0
+          ? {
+              due: fresh.due.slice(0, 10).map((d) => ({ ...tokenView(d.token), why: d.why === 'expired' ? 'expired' : 'rotation due', since: d.since })),
+              missing: fresh.missing.slice(0, 10).map((t) => ({ ...tokenView(t), missingAt: t.missingAt })),
+              unseen: fresh.unseen.slice(0, 10).map((u) => ({ ...tokenView(u.token), everyDays: u.everyDays, lastSeenAt: u.lastSeenAt })),
+              total: fresh.due.length + fresh.missing.length + fresh.unseen.length,
+            }
+          : null,
     });
   });
   return r;
+}
+
+function tokenView(t: TokenRow) {
+  return { id: t.id, name: t.name, location: t.location, plantedHost: t.plantedHost, plantedFile: t.plantedFile, kindLabel: kindLabel(t.kind) };
 }

@@ -8,6 +8,10 @@ import type { DeliveryResult } from './alert-actions.ts';
 import { uiActor, type UiContext } from './context.ts';
 import { audit } from '../db/queries/audit.ts';
 import { redactUrl } from '../db/url.ts';
+import { notFound } from '../errors.ts';
+import { getDrillRun, recentDrillRuns } from '../db/queries/drills.ts';
+import { listScenarios, runScenario } from '../drills/run.ts';
+import { findScenario } from '../drills/scenarios.ts';
 
 const emailInput = z.object({ to: z.string().trim().toLowerCase().email('must be an email address').max(254) });
 const webhookInput = z.object({ url: z.string().trim().url('must be a URL').max(2048).refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL') });
@@ -18,7 +22,8 @@ export function settingsPages(ui: UiContext): Router {
   const { db, config } = ui.deps;
   const r = guardedRouter();
 
-  const renderSettings = (res: Response, extra: Record<string, unknown> = {}, status = 200) => {
+  const renderSettings = async (res: Response, extra: Record<string, unknown> = {}, status = 200) => {
+    const drillRuns = (await recentDrillRuns(db, 10)).map((d) => ({ id: d.id, scenario: d.scenario, status: d.status, startedAt: d.startedAt.toISOString() }));
     ui.views.render(
       res,
       'settings',
@@ -34,6 +39,8 @@ export function settingsPages(ui: UiContext): Router {
         adminUrl: config.ADMIN_URL,
         publicUrl: config.PUBLIC_URL,
         dnsZone: config.DNS_ZONE,
+        scenarios: listScenarios(),
+        drillRuns,
         fields: {},
         ...extra,
       },
@@ -45,7 +52,7 @@ export function settingsPages(ui: UiContext): Router {
     // The outcome of a test sent by the POST before the redirect, shown once (post/redirect/get: a reload sends nothing).
     const ref = typeof req.query.result === 'string' ? req.query.result : '';
     const result = ref ? await takeOnce<Record<string, unknown>>(db, sessionOf(res)?.session.id ?? '', ref) : undefined;
-    renderSettings(res, result ? { result } : ref ? { resultGone: true } : {});
+    await renderSettings(res, result ? { result } : ref ? { resultGone: true } : {});
   });
 
   const showResult = async (res: Response, result: Record<string, unknown>) => {
@@ -69,7 +76,7 @@ export function settingsPages(ui: UiContext): Router {
 
   r.post('/settings/test-email', async (req, res) => {
     const parsed = formParse(emailInput, req.body ?? {}, 'email');
-    if (!parsed.ok) return renderSettings(res, { fields: parsed.fields, summary: errorSummary(parsed.fields, { 'email.to': { label: 'Send a test alert to', id: 'to' } }) }, 400);
+    if (!parsed.ok) return await renderSettings(res, { fields: parsed.fields, summary: errorSummary(parsed.fields, { 'email.to': { label: 'Send a test alert to', id: 'to' } }) }, 400);
     const actor = uiActor(req, res);
     const alerts = ui.deps.alerts;
     await runTest(res, 'test-email', alerts ? () => alerts.sendTestEmail(parsed.data.to) : undefined, parsed.data.to, actor.id, actor.ip ?? null);
@@ -77,7 +84,7 @@ export function settingsPages(ui: UiContext): Router {
 
   r.post('/settings/test-webhook', async (req, res) => {
     const parsed = formParse(webhookInput, req.body ?? {}, 'webhook');
-    if (!parsed.ok) return renderSettings(res, { fields: parsed.fields, summary: errorSummary(parsed.fields, { 'webhook.url': { label: 'Webhook URL', id: 'url' } }) }, 400);
+    if (!parsed.ok) return await renderSettings(res, { fields: parsed.fields, summary: errorSummary(parsed.fields, { 'webhook.url': { label: 'Webhook URL', id: 'url' } }) }, 400);
     const actor = uiActor(req, res);
     const alerts = ui.deps.alerts;
     await runTest(res, 'test-webhook', alerts ? () => alerts.testWebhook(parsed.data.url) : undefined, parsed.data.url, actor.id, actor.ip ?? null);
@@ -87,6 +94,32 @@ export function settingsPages(ui: UiContext): Router {
     const actor = uiActor(req, res);
     const drill = ui.deps.alerts?.drill?.bind(ui.deps.alerts);
     await runTest(res, 'drill', drill, 'all recipients', actor.id, actor.ip ?? null);
+  });
+
+  // A purple-team scenario runs to its end (seconds), then the browser is sent to its report (post/redirect/get).
+  r.post('/settings/scenario', async (req, res) => {
+    const name = typeof req.body?.scenario === 'string' ? req.body.scenario : '';
+    if (!findScenario(name)) {
+      const fields = { scenario: 'Choose one of the scenarios listed' };
+      return await renderSettings(res, { fields, summary: errorSummary(fields, { scenario: { label: 'Scenario', id: 'scenario' } }) }, 400);
+    }
+    const actor = uiActor(req, res);
+    const { row } = await runScenario(ui.deps, { scenario: name, actor });
+    res.redirect(303, `/settings/drills/${row.id}`);
+  });
+
+  r.get('/settings/drills/:id', async (req, res) => {
+    const id = String(req.params.id);
+    const run = /^[0-9a-z]{1,32}$/.test(id) ? await getDrillRun(db, id) : undefined;
+    if (!run) throw notFound('drill run');
+    const report = run.report as Record<string, unknown>;
+    ui.views.render(res, 'drill-run', {
+      title: `Drill ${run.id}`,
+      nav: 'settings',
+      run: { ...run, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt?.toISOString() ?? 'still running' },
+      report: { ...report, scenario: report.scenario ?? { title: run.scenario, summary: '' }, gaps: report.gaps ?? [] },
+      passed: run.status === 'passed',
+    });
   });
 
   return r;

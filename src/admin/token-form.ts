@@ -54,6 +54,9 @@ export const COMMON_FIELDS = [
   { key: 'alertEmails', label: 'Alert recipients', hint: 'Email addresses, one per line (in addition to the deployment\'s alert recipients).', control: 'list', required: false, placeholder: 'soc@corp.example' },
   { key: 'webhooks', label: 'Webhooks', hint: 'https URLs, one per line.', control: 'list', required: false, placeholder: 'https://hooks.example.com/…' },
   { key: 'ignoreCidrs', label: 'Ignore sources', hint: 'Addresses or CIDRs whose hits are stored but not alerted, one per line.', control: 'list', required: false, placeholder: '10.0.5.10/32' },
+  { key: 'expiresAt', label: 'Expires', hint: 'Date (YYYY-MM-DD or ISO 8601 time) after which the decoy is due for rotation; it still fires after it.', control: 'text', required: false, placeholder: '2027-06-30' },
+  { key: 'rotateEveryDays', label: 'Rotate every (days)', hint: 'Rotation policy: the decoy shows as due for rotation this many days after it (or its last rotation) was made.', control: 'number', required: false, placeholder: '180' },
+  { key: 'expectSeenEveryDays', label: 'Expect a scheduled check every (days)', hint: 'A scan or backup covered by an expected-activity rule should touch this decoy at least this often; the dashboard shows it when none did.', control: 'number', required: false, placeholder: '7' },
 ] as const satisfies readonly { key: string; label: string; hint: string; control: Control; required: boolean; placeholder: string }[];
 
 type Body = Record<string, unknown>;
@@ -195,7 +198,7 @@ export function commonFields(values: Body, errors: Record<string, string>): Form
       hint: f.hint,
       control: f.control,
       required: f.required,
-      value: Array.isArray(v) ? v.join('\n') : str(v),
+      value: Array.isArray(v) ? v.join('\n') : v instanceof Date ? v.toISOString() : typeof v === 'number' ? String(v) : str(v),
       placeholder: f.placeholder,
       error: errors[f.key],
     };

@@ -2,7 +2,9 @@ import { guardedRouter } from './guard.ts';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { tokenHits } from '../db/queries/admin-views.ts';
-import { listTokens } from '../db/queries/tokens.ts';
+import { getToken as getTokenAnyState, listTokens } from '../db/queries/tokens.ts';
+import { rotationDueAt } from '../tokens/freshness.ts';
+import { replacementFor, rotateToken } from '../tokens/rotation.ts';
 import type { TokenRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { isTokenId } from '../tokens/ids.ts';
@@ -43,6 +45,20 @@ const bulkInput = z.object({
 
 function tokenRowView(t: TokenRow) {
   return { ...t, kindLabel: kindLabel(t.kind) };
+}
+
+/** Rotation and file-check state of a token, for its page. */
+function freshnessView(t: TokenRow) {
+  const due = t.rotatedTo ? null : rotationDueAt(t);
+  return {
+    generation: t.generation,
+    rotatedFrom: t.rotatedFrom,
+    rotatedTo: t.rotatedTo,
+    rotatedAt: t.rotatedAt,
+    due: due ? { at: due.at, past: due.at.getTime() <= Date.now(), why: due.why === 'expired' ? 'expires' : 'rotation due' } : null,
+    missingAt: t.missingAt,
+    verifiedAt: t.verifiedAt,
+  };
 }
 
 function kindOptions(selected: string | undefined) {
@@ -145,7 +161,15 @@ export function tokenPages(ui: UiContext): Router {
 
   r.get('/tokens/:id/created', async (req, res) => {
     const token = await loadToken(req);
-    ui.views.render(res, 'token-created', { title: 'Token created', nav: 'tokens', token: tokenRowView(token), artifact: artifactView(token.id, describeArtifact(ctx, token)) });
+    const previous = token.rotatedFrom ? await getTokenAnyState(db, token.rotatedFrom) : undefined;
+    ui.views.render(res, 'token-created', {
+      title: previous ? 'Token rotated' : 'Token created',
+      nav: 'tokens',
+      token: tokenRowView(token),
+      artifact: artifactView(token.id, describeArtifact(ctx, token)),
+      previous: previous ?? null,
+      replace: previous ? replacementFor(ctx, previous, token) : null,
+    });
   });
 
   const renderDetail = async (req: Request, res: Response, token: TokenRow, errors: Record<string, string> = {}, body?: Record<string, unknown>, status = 200) => {
@@ -162,6 +186,7 @@ export function tokenPages(ui: UiContext): Router {
         title: token.name,
         nav: 'tokens',
         token: tokenRowView(token),
+        fresh: freshnessView(token),
         techniques: findKind(token.kind)?.techniques ?? [],
         params: Object.entries(token.params).filter(([k]) => !k.startsWith('_')).map(([k, v]) => ({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v) })),
         artifact: artifactView(token.id, describeArtifact(ctx, token)),
@@ -190,6 +215,10 @@ export function tokenPages(ui: UiContext): Router {
       alertEmails: splitList(body.alertEmails),
       webhooks: splitList(body.webhooks),
       ignoreCidrs: splitList(body.ignoreCidrs),
+      // A blank box clears the expiry or policy.
+      expiresAt: fields.expiresAt ?? null,
+      rotateEveryDays: fields.rotateEveryDays ?? null,
+      expectSeenEveryDays: fields.expectSeenEveryDays ?? null,
     };
     const parsed = updateTokenInput.safeParse(patch);
     if (!parsed.success) {
@@ -216,6 +245,27 @@ export function tokenPages(ui: UiContext): Router {
     const token = await loadToken(req);
     await removeToken(db, token.id, uiActor(req, res));
     res.redirect(303, '/tokens?msg=deleted');
+  });
+
+  r.get('/tokens/:id/rotate', async (req, res) => {
+    const token = await loadToken(req);
+    if (token.rotatedTo) return res.redirect(303, `/tokens/${token.rotatedTo}`);
+    const file = replacementFor(ctx, token, null);
+    ui.views.render(res, 'confirm', {
+      title: `Rotate ${token.name}`,
+      nav: 'tokens',
+      heading: `Rotate ${token.name}?`,
+      text: `A new artifact with new secrets and a new URL is made for the same place${file.file ? ` (${file.file}${token.location ? ` in ${token.location}` : ''})` : ''}, and you replace the planted one with it. This one keeps firing, and its hits are marked as coming from an old artifact.`,
+      action: `/tokens/${token.id}/rotate`,
+      button: 'Rotate',
+      cancel: `/tokens/${token.id}`,
+    });
+  });
+
+  r.post('/tokens/:id/rotate', async (req, res) => {
+    const token = await loadToken(req);
+    const { token: fresh } = await rotateToken(db, ctx, token.id, uiActor(req, res));
+    res.redirect(303, `/tokens/${fresh.id}/created`);
   });
 
   r.get('/tokens/:id/download', async (req, res) => {

@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { drillOfKey } from '../drills/tag.ts';
 import { firstHitsOf, getIncident, incidentEntities, incidentHitsBetween, incidentTrailSample, type TrailEntry } from '../db/queries/incidents.ts';
 import type { AlertKind, AlertRow, Classification, EntityRow, IncidentReason, IncidentRow, Severity } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
@@ -50,6 +51,8 @@ export interface AlertView {
     /** Intrusions merged into this one. */
     merged: number[];
     url: string;
+    /** The purple-team drill run this incident belongs to (its hits came from a drill's own decoys), else null. */
+    drill: string | null;
   };
   actor: {
     label: string;
@@ -204,7 +207,10 @@ export function composeView(a: {
   conclusion = oneLine(conclusion, 200);
   const threadTag = a.kind === 'test' ? '[Honeytrail drill]' : `[Honeytrail #${incident.id}]`;
   const newEvents = a.newEvents ?? a.freshTotal;
-  const prefix = a.kind === 'test' ? '[TEST] Drill: ' : `${threadTag} [${incident.severity.toUpperCase()}] ${a.kind === 'digest' ? `Update (+${newEvents}): ` : ''}`;
+  // A purple-team drill's incident says so first: whoever reads it at 3 am knows it was planned.
+  const drill = drillOfKey(incident.actorKey);
+  const prefix =
+    a.kind === 'test' ? '[TEST] Drill: ' : `${drill ? `[DRILL ${drill}] ` : ''}${threadTag} [${incident.severity.toUpperCase()}] ${a.kind === 'digest' ? `Update (+${newEvents}): ` : ''}`;
 
   const where = [lead.token.location, lead.token.plantedHost ? `on ${lead.token.plantedHost}` : null].filter(Boolean).join(' ');
   const machines = Math.max(incident.machineCount ?? 0, path.machines.length);
@@ -234,6 +240,7 @@ export function composeView(a: {
       hostCount: incident.hostCount,
       machineCount: machines,
       lateral: incident.lateral,
+      drill,
       reasons: hops,
       evidence: evidenceOf(reasons),
       merged: a.merged ?? [],
@@ -334,6 +341,7 @@ async function buildGroupView(
       evidence: evidenceOf(incident.reasons ?? []),
       merged: [],
       url: `${config.ADMIN_URL}/incidents/${incident.id}`,
+      drill: drillOfKey(incident.actorKey),
     },
     actor: {
       label: oneLine(`${count} sources`),
@@ -401,7 +409,7 @@ const GROUP_ORDER = { evidence: 0, context: 1, intel: 2 } as const;
 
 /** Why this severity: evidence, then context, then intel, each in the order it came. */
 function evidenceOf(reasons: readonly IncidentReason[]): AlertView['incident']['evidence'] {
-  const groupOf = (code: string): keyof typeof GROUP_ORDER => (code === 'intel' ? 'intel' : (CONTEXT_CODES as readonly string[]).includes(code) || code === 'unusual' ? 'context' : 'evidence');
+  const groupOf = (code: string): keyof typeof GROUP_ORDER => (code === 'intel' ? 'intel' : (CONTEXT_CODES as readonly string[]).includes(code) || code === 'unusual' || code === 'stale' ? 'context' : 'evidence');
   return reasons
     .map((r, i) => ({ group: groupOf(r.code), code: r.code, text: oneLine(r.text, 400), at: new Date(r.at).toISOString(), i }))
     .sort((a, b) => GROUP_ORDER[a.group] - GROUP_ORDER[b.group] || a.i - b.i)

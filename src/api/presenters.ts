@@ -1,4 +1,5 @@
 import type { HitRow, TokenRow } from '../db/schema.ts';
+import { rotationDueAt } from '../tokens/freshness.ts';
 import type { ArtifactInfo } from '../tokens/kind.ts';
 
 /** JSON shapes of the API (v1). Adding fields is fine; renaming breaks users' automation. */
@@ -24,6 +25,17 @@ export function tokenJson(t: TokenRow, artifact?: ArtifactInfo) {
     createdBy: t.createdBy,
     hitCount: t.hitCount,
     lastHitAt: iso(t.lastHitAt),
+    rotateEveryDays: t.rotateEveryDays,
+    expectSeenEveryDays: t.expectSeenEveryDays,
+    plantedFile: t.plantedFile,
+    generation: t.generation,
+    rotatedFrom: t.rotatedFrom,
+    rotatedTo: t.rotatedTo,
+    rotatedAt: iso(t.rotatedAt),
+    /** When this generation is due for rotation (its expiry or its rotation policy); null when neither is set or it was rotated. */
+    rotationDueAt: t.rotatedTo ? null : iso(rotationDueAt(t)?.at),
+    verifiedAt: iso(t.verifiedAt),
+    missingAt: iso(t.missingAt),
     ...(artifact ? { artifact } : {}),
   };
 }

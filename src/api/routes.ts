@@ -16,6 +16,8 @@ import {
   requireToken,
   updateTokenInput,
 } from '../tokens/service.ts';
+import { freshness } from '../tokens/freshness.ts';
+import { recordVerification, rotateToken } from '../tokens/rotation.ts';
 import { actorOf } from './auth.ts';
 import { hitJson, tokenJson } from './presenters.ts';
 import { parse } from './validate.ts';
@@ -50,6 +52,7 @@ function toDate(v: string): Date {
 }
 
 const idParam = z.object({ id: z.string().refine(isTokenId, 'is not a token id') });
+const verificationInput = z.object({ present: z.boolean({ message: 'must be true or false' }) }).strict();
 const artifactQuery = z.object({ format: z.string().max(16).optional() });
 
 /** JSON API v1 routes (mounted at /api/v1 behind API-key auth). Each one: validate, call, present. */
@@ -113,6 +116,27 @@ export function apiRoutes(deps: AppDeps): Router {
       .set('Cache-Control', 'no-store')
       .set('X-Content-Type-Options', 'nosniff')
       .send(file.body);
+  });
+
+  r.post('/tokens/:id/rotate', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const { token, previous, artifact, replace } = await rotateToken(db, ctx, id, actorOf(res.locals));
+    res.status(201).location(`/api/v1/tokens/${token.id}`).json({ token: tokenJson(token), previous: tokenJson(previous), artifact, replace });
+  });
+
+  r.post('/tokens/:id/verification', async (req, res) => {
+    const { id } = parse(idParam, req.params);
+    const { present } = parse(verificationInput, req.body ?? {});
+    res.json(tokenJson(await recordVerification(db, id, present, actorOf(res.locals))));
+  });
+
+  r.get('/freshness', async (_req, res) => {
+    const f = await freshness(db);
+    res.json({
+      due: f.due.map((d) => ({ token: tokenJson(d.token), why: d.why, since: d.since.toISOString() })),
+      missing: f.missing.map((t) => tokenJson(t)),
+      unseen: f.unseen.map((u) => ({ token: tokenJson(u.token), everyDays: u.everyDays, lastSeenAt: u.lastSeenAt?.toISOString() ?? null })),
+    });
   });
 
   r.get('/tokens/:id/hits', async (req, res) => {

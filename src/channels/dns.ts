@@ -177,8 +177,9 @@ function headerReply(query: Buffer, rcode: number): Buffer {
   return out;
 }
 
+/** An enabled decoy fires; one past its expiry still does (it is due for rotation, not dead: see tokens/freshness.ts). */
 function isLive(token: TokenRow): boolean {
-  return token.enabled && (token.expiresAt === null || token.expiresAt.getTime() > Date.now());
+  return token.enabled;
 }
 
 /**

@@ -182,8 +182,9 @@ function respond(kind: TokenKind, info: HttpRequestInfo, token: Token): HttpRepl
   return kind.http?.respond?.(info, token) ?? staticAnswer(info.path, info.headers.accept);
 }
 
+/** An enabled decoy fires; one past its expiry still does (it is due for rotation, not dead: see tokens/freshness.ts). */
 function isLive(token: TokenRow): boolean {
-  return token.enabled && (token.expiresAt === null || token.expiresAt.getTime() > Date.now());
+  return token.enabled;
 }
 
 function headerValue(v: string | string[] | undefined): string | null {

@@ -203,8 +203,9 @@ async function receive(stream: SMTPServerDataStream, session: SMTPServerSession,
   return { oversize };
 }
 
+/** An enabled decoy fires; one past its expiry still does (it is due for rotation, not dead: see tokens/freshness.ts). */
 function isLive(token: TokenRow): boolean {
-  return token.enabled && (token.expiresAt === null || token.expiresAt.getTime() > Date.now());
+  return token.enabled;
 }
 
 function clip(s: string, max: number): string {

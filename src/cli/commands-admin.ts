@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { printable } from '../text.ts';
 import { ApiError } from './api-client.ts';
 import { connect, err, out, str, UsageError, withLocalDb, type Command } from './command.ts';
+import type { DrillReport } from '../drills/run.ts';
 
 /** Exports and drills (through the API), and local admin commands (on the database). */
 export const adminCommands: Record<string, Command> = {
@@ -32,11 +33,27 @@ export const adminCommands: Record<string, Command> = {
   },
 
   drill: {
-    summary: 'send a test alert through every configured channel and report each result',
-    usage: 'honeytrail drill [--email ADDRESS ...] [--webhook URL ...]',
-    options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true } },
+    summary: 'send a test alert through every channel, or replay a purple-team scenario (--scenario) and report what fired and alerted',
+    usage:
+      'honeytrail drill [--email ADDRESS ...] [--webhook URL ...]\n       honeytrail drill --scenario NAME [--wait SECONDS]   (plants the scenario\'s own decoys, replays it against the listeners, reports decoys fired, alerts sent and latencies)\n       honeytrail drill --list',
+    options: { email: { type: 'string', multiple: true }, webhook: { type: 'string', multiple: true }, scenario: { type: 'string' }, wait: { type: 'string' }, list: { type: 'boolean' } },
     async run({ values }) {
       const api = await connect(values);
+      if (values.list) {
+        const { scenarios } = await api.get<{ scenarios: { name: string; title: string; techniques: string[]; summary: string }[] }>('/drills');
+        if (values.json) out(JSON.stringify(scenarios));
+        else for (const sc of scenarios) out(`${sc.name}\t${sc.title} (${sc.techniques.join(', ')})\n    ${sc.summary}`);
+        return 0;
+      }
+      const scenario = str(values.scenario);
+      if (scenario !== undefined) {
+        const wait = str(values.wait);
+        if (wait !== undefined && !/^\d{1,3}$/.test(wait)) throw new UsageError('--wait takes whole seconds (0-120)');
+        const run = await api.post<{ id: string; status: string; report: DrillReport }>('/drills', { scenario, ...(wait !== undefined ? { alertWaitSeconds: Number(wait) } : {}) });
+        if (values.json) out(JSON.stringify(run));
+        else out(drillReportText(run.id, run.report));
+        return run.status === 'passed' ? 0 : 1;
+      }
       type Drill = { ok: boolean; results: { channel: string; target: string; ok: boolean; status?: string; error?: string }[] };
       let result: Drill;
       try {
@@ -156,3 +173,20 @@ export const adminCommands: Record<string, Command> = {
     },
   },
 };
+
+/** A drill report for a terminal: one line per decoy and per alert, then what was missed. */
+export function drillReportText(id: string, r: DrillReport): string {
+  const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
+  const lines = [`drill ${id} (${r.scenario.name}): ${r.status.toUpperCase()}`, '', 'decoys:'];
+  for (const s of r.steps) {
+    lines.push(`  ${s.outcome.padEnd(7)} ${s.technique.padEnd(9)} ${s.decoy.name} (${s.decoy.kind}) recorded ${ms(s.recordedMs)}, correlated ${ms(s.correlatedMs)}${s.incidentId ? `, incident #${s.incidentId}` : ''}${s.note ? `  ${s.note}` : ''}`);
+  }
+  lines.push('', 'alerts:');
+  if (!r.alertsConfigured) lines.push('  none: no alert channel is configured on the server (ALERT_TO, WEBHOOK_URLS)');
+  else if (r.alerts.length === 0) lines.push('  none was made');
+  for (const a of r.alerts) lines.push(`  ${a.status.padEnd(7)} ${a.channel.padEnd(7)} ${a.target} (${a.kind}) ${a.sentAfterMs === null ? 'not sent yet' : `sent ${ms(a.sentAfterMs)} after the first step`}${a.error ? `  ${a.error}` : ''}`);
+  lines.push('', 'incidents:');
+  for (const i of r.incidents) lines.push(`  #${i.id} ${i.severity}${i.lateral ? ', lateral movement' : ''}: ${i.summary ?? ''} [${i.techniques.join(', ')}] (closed: the drill's)`);
+  if (r.gaps.length) lines.push('', 'gaps:', ...r.gaps.map((g) => `  ${g}`));
+  return lines.join('\n');
+}

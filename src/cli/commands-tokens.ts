@@ -4,6 +4,7 @@ import { jsonLineSafe, printable } from '../text.ts';
 import { connect, err, out, str, UsageError, type Command } from './command.ts';
 import { parseParams, parsePlan, runPlan } from './plan.ts';
 import { plantOne, type TokenJson } from './plant.ts';
+import { rotateOne, verifyPlanted } from './rotate.ts';
 
 /**
  * One tab-separated output line. Values come from hits and tokens (user agents, decoded user
@@ -17,7 +18,8 @@ export const tokenCommands: Record<string, Command> = {
   plant: {
     summary: 'create a token and write its artifact into a folder (or bulk: --from plan.csv)',
     usage: [
-      'honeytrail plant --kind KIND --name NAME --dir FOLDER [--host HOST] [--location LOC] [--filename F] [--param k=v ...] [--dry-run] [--force]',
+      'honeytrail plant --kind KIND --name NAME --dir FOLDER [--host HOST] [--location LOC] [--filename F] [--param k=v ...]',
+      '                 [--expires ISO_DATE] [--rotate-every DAYS] [--expect-seen-every DAYS] [--dry-run] [--force]',
       'honeytrail plant --from plan.csv [--dry-run] [--force] [--concurrency N]',
       '',
       'Plan CSV columns: kind,folder,name and optionally host,location,filename,params,alert_emails.',
@@ -36,6 +38,9 @@ export const tokenCommands: Record<string, Command> = {
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
       concurrency: { type: 'string' },
+      expires: { type: 'string' },
+      'rotate-every': { type: 'string' },
+      'expect-seen-every': { type: 'string' },
     },
     async run({ values }) {
       const api = await connect(values);
@@ -60,7 +65,18 @@ export const tokenCommands: Record<string, Command> = {
       const params = Object.assign({}, ...((values.param as string[] | undefined) ?? []).map((p) => parseParams(p)));
       const outcome = await plantOne(
         api,
-        { kind, name, folder: dir, plantedHost: str(values.host), location: str(values.location), filename: str(values.filename), params: Object.keys(params).length ? params : undefined },
+        {
+          kind,
+          name,
+          folder: dir,
+          plantedHost: str(values.host),
+          location: str(values.location),
+          filename: str(values.filename),
+          params: Object.keys(params).length ? params : undefined,
+          expiresAt: str(values.expires),
+          rotateEveryDays: days(values['rotate-every'], '--rotate-every'),
+          expectSeenEveryDays: days(values['expect-seen-every'], '--expect-seen-every'),
+        },
         opts,
       );
       if (values.json) out(JSON.stringify(outcome));
@@ -125,6 +141,56 @@ export const tokenCommands: Record<string, Command> = {
     },
   },
 
+  rotate: {
+    summary: 'make a new artifact for a token\'s placement; --write DIR overwrites the planted file there',
+    usage: [
+      'honeytrail rotate TOKEN_ID [--write DIR] [--json]',
+      '',
+      'The old artifact keeps firing (its hits are marked stale). With --write, the new artifact',
+      'replaces the planted file in DIR (the file name recorded at planting); without it, the',
+      'command says which file to replace where.',
+    ].join('\n'),
+    options: { write: { type: 'string' } },
+    async run({ values, positionals }) {
+      const id = positionals[0];
+      if (!id) throw new UsageError('rotate needs a token id');
+      const api = await connect(values);
+      const { rotation, file } = await rotateOne(api, id, str(values.write));
+      const { token, previous, replace } = rotation;
+      if (values.json) out(JSON.stringify({ token: token.id, previous: previous.id, generation: token.generation, replace, written: file }));
+      else {
+        out(`rotated ${previous.id} -> ${token.id} (generation ${token.generation ?? '?'})`);
+        if (file) out(`  wrote ${file}`);
+        else out(`  ${replace.text}${replace.download ? `\n  download the new file: GET ${replace.download} (or run again with --write DIR)` : ''}`);
+      }
+      return 0;
+    },
+  },
+
+  verify: {
+    summary: 'check that planted files under a folder are still there, and tell the server',
+    usage: [
+      'honeytrail verify --root DIR [--json]',
+      '',
+      'Checks every current token whose location is under DIR and whose planted file name is recorded',
+      '(tokens planted with `plant`); missing files show on the dashboard. Exit 1 when any is missing.',
+    ].join('\n'),
+    options: { root: { type: 'string' } },
+    async run({ values }) {
+      const root = str(values.root);
+      if (!root) throw new UsageError('verify needs --root DIR');
+      const api = await connect(values);
+      const checks = await verifyPlanted(api, root);
+      for (const c of checks) {
+        if (values.json) out(jsonLineSafe(JSON.stringify({ token: c.token.id, file: c.file, present: c.present })));
+        else out(row([c.present ? 'present' : 'MISSING', c.token.id, c.file]));
+      }
+      const missing = checks.filter((c) => !c.present).length;
+      err(`${checks.length} planted files checked, ${missing} missing`);
+      return missing > 0 ? 1 : 0;
+    },
+  },
+
   retire: {
     summary: 'disable a token (and optionally delete it and its planted file)',
     usage: 'honeytrail retire TOKEN_ID [--delete] [--remove-file PATH]',
@@ -148,3 +214,12 @@ export const tokenCommands: Record<string, Command> = {
   },
 
 };
+
+/** A whole number of days from a flag, or undefined when absent. */
+function days(v: unknown, flag: string): number | undefined {
+  const t = str(v);
+  if (t === undefined) return undefined;
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of days (1 or more)`);
+  return n;
+}

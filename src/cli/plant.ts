@@ -16,6 +16,10 @@ export interface PlantSpec {
   filename?: string;
   params?: Record<string, unknown>;
   alertEmails?: string[];
+  /** Freshness: expiry (ISO 8601), rotation policy and expected scheduled-check interval, in days. */
+  expiresAt?: string;
+  rotateEveryDays?: number;
+  expectSeenEveryDays?: number;
 }
 
 export interface TokenJson {
@@ -28,6 +32,9 @@ export interface TokenJson {
   hitCount: number;
   lastHitAt: string | null;
   createdAt: string;
+  plantedFile?: string | null;
+  generation?: number;
+  rotatedTo?: string | null;
 }
 
 export interface Artifact {
@@ -54,7 +61,7 @@ export function safeFilename(name: string): string {
 }
 
 /** The file a URL-only token is planted as: a Windows Internet Shortcut, which Explorer opens in a browser. */
-function urlShortcut(url: string): Buffer {
+export function urlShortcut(url: string): Buffer {
   return Buffer.from(`[InternetShortcut]\r\nURL=${url}\r\n`, 'utf8');
 }
 
@@ -92,6 +99,9 @@ export async function plantOne(api: ApiClient, spec: PlantSpec, opts: { dryRun?:
     ...(spec.plantedHost ? { plantedHost: spec.plantedHost } : {}),
     ...(spec.params ? { params: spec.params } : {}),
     ...(spec.alertEmails?.length ? { alertEmails: spec.alertEmails } : {}),
+    ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
+    ...(spec.rotateEveryDays ? { rotateEveryDays: spec.rotateEveryDays } : {}),
+    ...(spec.expectSeenEveryDays ? { expectSeenEveryDays: spec.expectSeenEveryDays } : {}),
   });
   const { token, artifact } = created;
   const file = plannedFile(spec, artifact);
@@ -103,6 +113,8 @@ export async function plantOne(api: ApiClient, spec: PlantSpec, opts: { dryRun?:
   const body = artifact.download ? await api.download(artifact.download.replace(/^\/api\/v1/, '')) : urlShortcut(artifact.url ?? '');
   await mkdir(spec.folder, { recursive: true });
   await writeFile(file, body, { flag: opts.force ? 'w' : 'wx' });
+  // The file name is recorded so that rotation can overwrite it and `verify` can check it.
+  await api.patch(`/tokens/${token.id}`, { plantedFile: basename(file) });
   return { status: 'planted', tokenId: token.id, file, value: artifact.url ?? artifact.hostname ?? artifact.email };
 }
 

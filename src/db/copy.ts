@@ -23,6 +23,7 @@ const TABLES = [
   ['assets', sqliteSchema.assets, pgSchema.assets],
   ['intel_indicators', sqliteSchema.intelIndicators, pgSchema.intelIndicators],
   ['expected_rules', sqliteSchema.expectedRules, pgSchema.expectedRules],
+  ['drill_runs', sqliteSchema.drillRuns, pgSchema.drillRuns],
   ['settings', sqliteSchema.settings, pgSchema.settings],
   ['token_terms', sqliteSchema.tokenTerms, pgSchema.tokenTerms],
 ] as const satisfies readonly (readonly [string, SQLiteTable, PgTable])[];

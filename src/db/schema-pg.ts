@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { AlertKind, AlertStatus, Channel, Classification, EntityKind, ExpectedEvidence, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
+import type { AlertKind, AlertStatus, Channel, DrillStatus, Classification, EntityKind, ExpectedEvidence, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
 
 /**
  * The same data model as schema.ts for PostgreSQL (`npm run db:generate` writes its
@@ -39,6 +39,15 @@ export const tokens = pgTable(
     deletedAt: timestamp('deleted_at', { precision: 3, withTimezone: true, mode: 'date' }),
     lastHitAt: timestamp('last_hit_at', { precision: 3, withTimezone: true, mode: 'date' }),
     hitCount: bigint('hit_count', { mode: 'number' }).notNull().default(0),
+    rotateEveryDays: integer('rotate_every_days'),
+    expectSeenEveryDays: integer('expect_seen_every_days'),
+    plantedFile: text('planted_file'),
+    generation: integer('generation').notNull().default(1),
+    rotatedFrom: text('rotated_from'),
+    rotatedTo: text('rotated_to'),
+    rotatedAt: timestamp('rotated_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    verifiedAt: timestamp('verified_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    missingAt: timestamp('missing_at', { precision: 3, withTimezone: true, mode: 'date' }),
   },
   (t) => [
     uniqueIndex('tokens_lookup_key_uq').on(t.lookupKey),
@@ -283,6 +292,21 @@ export const expectedRules = pgTable(
   (t) => [uniqueIndex('expected_rules_name_uq').on(t.name)],
 );
 
+/** Purple-team drill runs (see schema.ts). */
+export const drillRuns = pgTable(
+  'drill_runs',
+  {
+    id: text('id').primaryKey(),
+    scenario: text('scenario').notNull(),
+    status: text('status').$type<DrillStatus>().notNull().default('running'),
+    startedAt: timestamp('started_at', { precision: 3, withTimezone: true, mode: 'date' }).notNull(),
+    finishedAt: timestamp('finished_at', { precision: 3, withTimezone: true, mode: 'date' }),
+    createdBy: text('created_by'),
+    report: jsonb('report').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('drill_runs_started_idx').on(t.startedAt)],
+);
+
 /** Imported threat-intel indicators: a hit from a matching source carries the label. */
 export const intelIndicators = pgTable(
   'intel_indicators',
@@ -315,3 +339,4 @@ export type PgAssetRow = typeof assets.$inferSelect;
 export type PgApiKeyRow = typeof apiKeys.$inferSelect;
 export type PgIntelRow = typeof intelIndicators.$inferSelect;
 export type PgExpectedRuleRow = typeof expectedRules.$inferSelect;
+export type PgDrillRunRow = typeof drillRuns.$inferSelect;

@@ -34,6 +34,22 @@ export const tokens = sqliteTable(
     deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
     lastHitAt: integer('last_hit_at', { mode: 'timestamp_ms' }),
     hitCount: integer('hit_count').notNull().default(0),
+    /** Rotation policy: a new artifact is due this many days after this generation was made (null: no policy). */
+    rotateEveryDays: integer('rotate_every_days'),
+    /** A scheduled check (an expected-activity rule) should touch this decoy at least this often; null: not watched. */
+    expectSeenEveryDays: integer('expect_seen_every_days'),
+    /** The file name the artifact was planted under in `location` (the CLI records it), for re-planting and verification. */
+    plantedFile: text('planted_file'),
+    /** 1 for a token as created; each rotation makes a new token one generation higher. */
+    generation: integer('generation').notNull().default(1),
+    /** The token this one replaced (the previous generation). */
+    rotatedFrom: text('rotated_from'),
+    /** Set when this generation was rotated: the token that replaced it. Its artifacts still fire, as stale. */
+    rotatedTo: text('rotated_to'),
+    rotatedAt: integer('rotated_at', { mode: 'timestamp_ms' }),
+    /** Last check of the planted file (`honeytrail verify`), and when it was found missing (null: present or never checked). */
+    verifiedAt: integer('verified_at', { mode: 'timestamp_ms' }),
+    missingAt: integer('missing_at', { mode: 'timestamp_ms' }),
   },
   (t) => [
     uniqueIndex('tokens_lookup_key_uq').on(t.lookupKey),
@@ -354,6 +370,24 @@ export const expectedRules = sqliteTable(
   (t) => [uniqueIndex('expected_rules_name_uq').on(t.name)],
 );
 
+/** A purple-team drill run (src/drills/run.ts): the scenario, when, and its report (decoys fired, alerts sent, latencies). */
+export const drillRuns = sqliteTable(
+  'drill_runs',
+  {
+    id: text('id').primaryKey(),
+    scenario: text('scenario').notNull(),
+    /** `running`, then `passed` (every decoy fired and was correlated) or `failed`. */
+    status: text('status').$type<DrillStatus>().notNull().default('running'),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    createdBy: text('created_by'),
+    report: text('report', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('drill_runs_started_idx').on(t.startedAt)],
+);
+export const DRILL_STATUSES = ['running', 'passed', 'failed'] as const;
+export type DrillStatus = (typeof DRILL_STATUSES)[number];
+
 export const INTEL_TYPES = ['ip', 'cidr', 'domain', 'email'] as const;
 export type IntelType = (typeof INTEL_TYPES)[number];
 /** `threat`: a hit from it carries the label and raises severity; `scanner`: a service that fetches links (its hits are `scanner`). */
@@ -392,5 +426,6 @@ export type AssetRow = typeof assets.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type IntelRow = typeof intelIndicators.$inferSelect;
 export type ExpectedRuleRow = typeof expectedRules.$inferSelect;
+export type DrillRunRow = typeof drillRuns.$inferSelect;
 export type EntityRow = typeof incidentEntities.$inferSelect;
 export type TokenTermRow = typeof tokenTerms.$inferSelect;

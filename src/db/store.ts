@@ -49,6 +49,7 @@ const sqliteTables = {
   assets: lite.assets,
   intelIndicators: lite.intelIndicators,
   expectedRules: lite.expectedRules,
+  drillRuns: lite.drillRuns,
   settings: lite.settings,
   tokenTerms: lite.tokenTerms,
 };
@@ -69,6 +70,7 @@ const pgTables = {
   assets: pgs.assets,
   intelIndicators: pgs.intelIndicators,
   expectedRules: pgs.expectedRules,
+  drillRuns: pgs.drillRuns,
   settings: pgs.settings,
   tokenTerms: pgs.tokenTerms,
 } satisfies Record<keyof Tables, unknown>;

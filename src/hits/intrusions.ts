@@ -9,6 +9,7 @@ import { HOP_TECHNIQUES } from './attack.ts';
 import { entitiesOf, LINK_KINDS, type EntityDraft } from './entities.ts';
 import { ipOwnerNow, ownerText } from './ip-owner.ts';
 import { explainHit } from './meaning.ts';
+import { drillActor, drillEntities, drillRunOf } from '../drills/tag.ts';
 import { createPager, type AlertTail, type PagerWrites } from './paging.ts';
 import { parseSegmentHours, parseWorkingHours, type WorkingHours } from './working-hours.ts';
 
@@ -126,7 +127,7 @@ export interface IntrusionConfig
 const EVIDENCE_RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3, hop: 4, impact: 4 };
 const SEVERITY_OF_RANK: Severity[] = ['low', 'medium', 'high', 'high', 'critical'];
 /** Reasons kept per code ("why this severity" stays short; the trail has every hit). */
-const REASONS_PER_CODE: Record<string, number> = { impact: 5, touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3, unusual: 5 };
+const REASONS_PER_CODE: Record<string, number> = { impact: 5, touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3, unusual: 5, stale: 3 };
 /** Context that raises severity a step each (at most two): threat intel, then this deployment's own context. */
 export const CONTEXT_CODES = ['intel', 'external', 'off-hours', 'first-seen', 'sensitive'] as const;
 const DAY = 24 * 3600 * 1000;
@@ -286,10 +287,11 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
 
   function place({ hit, token }: Recorded): void {
     const meaning = explainHit(hit, token);
-    const actor = actorOf(hit, assets, meaning.user);
+    const run = drillRunOf(token);
+    const actor = drillActor(actorOf(hit, assets, meaning.user), run);
     const isCounted = counted.includes(hit.classification);
     const at = hit.at.getTime();
-    const ents = entitiesOf(hit, token, actor, meaning, isCounted, assets);
+    const ents = drillEntities(entitiesOf(hit, token, actor, meaning, isCounted, assets), run);
     const cands = candidates(ents.links, at - window);
     let inc: IntrusionState;
     const severityBefore = new Map<number, Severity>();
@@ -364,6 +366,11 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
     addReason(inc, { code: meaning.evidence, text, at, hitId: hit.id, key: `${meaning.evidence}:${token.id}` });
     const escaped = hit.details?.unusualForRule as { id: number; name: string; why: string } | undefined;
     if (escaped) addReason(inc, { code: 'unusual', text: `who and when match expected-activity rule "${escaped.name}" (#${escaped.id}), but ${escaped.why}`, at, hitId: hit.id, key: `unusual:${escaped.id}:${token.id}` });
+    const stale = hit.details?.stale as { rotatedAt?: string; current?: string | null } | undefined;
+    if (stale?.rotatedAt) {
+      const current = stale.current ? `; the current artifact is token ${stale.current}` : '';
+      addReason(inc, { code: 'stale', text: `old artifact (rotated on ${stale.rotatedAt.slice(0, 10)}) of decoy "${token.name}"${where}: a copy taken before the rotation${current}`, at, hitId: hit.id, key: `stale:${token.id}` });
+    }
     if (hit.intel?.length) addReason(inc, { code: 'intel', text: `source ${hit.sourceIp ?? ''} matches threat intel: ${hit.intel.join(', ')}`, at, hitId: hit.id, key: `intel:${hit.intel.join(',')}` });
     const add = meaning.techniques.filter((t) => !inc.techniques.includes(t));
     if (add.length) inc.techniques = [...inc.techniques, ...add].sort();
@@ -562,9 +569,10 @@ export function batchKeys(batch: readonly Recorded[], assets: AssetLookup, confi
       continue;
     }
     const meaning = explainHit(hit, token);
-    const actor = actorOf(hit, assets, meaning.user);
+    const run = drillRunOf(token);
+    const actor = drillActor(actorOf(hit, assets, meaning.user), run);
     const isCounted = counted.includes(hit.classification);
-    for (const e of entitiesOf(hit, token, actor, meaning, isCounted, assets).all) (e.link ? links : others).add(e.key);
+    for (const e of drillEntities(entitiesOf(hit, token, actor, meaning, isCounted, assets), run).all) (e.link ? links : others).add(e.key);
     if (isCounted) {
       if (actor.machine) machines.add(actor.machine.key);
       seenSince = Math.min(seenSince, hit.at.getTime() - (config.NOVELTY_DAYS ?? 30) * DAY);

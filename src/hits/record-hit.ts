@@ -308,9 +308,24 @@ export function toRow(e: HitEvent): NewHitRow {
     actorDomain: clip(facts.actor?.domain),
     credential: clip(facts.credential),
     headers: boundJson(e.headers ?? null) as Record<string, string> | null,
-    details: boundJson(facts.details ?? null),
+    details: boundJson(withStale(facts.details ?? null, e.token)),
     classification: facts.classification ?? classify(e.token, e.sourceIp ?? null),
   };
+}
+
+/**
+ * A hit on a rotated token came from an old artifact (a copy taken before the rotation): its
+ * details say when it was rotated and which token replaced it; the intrusion names it as a
+ * reason ("old artifact (rotated on …)").
+ */
+export function staleFacts(token: Pick<Token, 'rotatedAt' | 'rotatedTo' | 'generation'>): Record<string, unknown> | null {
+  if (!token.rotatedAt) return null;
+  return { rotatedAt: token.rotatedAt.toISOString(), current: token.rotatedTo, generation: token.generation };
+}
+
+function withStale(details: Record<string, unknown> | null, token: Token): Record<string, unknown> | null {
+  const stale = staleFacts(token);
+  return stale ? { ...details, stale } : details;
 }
 
 function clip(v: string | null | undefined): string | null {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { apiKeyCandidates, BASE62, choose, maskedPassword, randomString, requestId, secretTerm, sha256 } from './secrets.ts';
+import { apiKeyCandidates, backdate, BASE62, choose, maskedPassword, randomString, requestId, secretTerm, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
@@ -122,7 +122,7 @@ export const apiKey = defineKind<ApiKeyParams>({
       return { filename: 'config.json', contentType: 'application/json', body: Buffer.from(body) };
     }
     const envPrefix = t.params.service.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
-    const created = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
+    const created = backdate(14, 120).toISOString().slice(0, 10);
     const body = renderTemplate('tokens/api-key/env.hbs', { service: t.params.service, environment: t.params.environment, envPrefix, url, key, created }, 'text');
     return { filename: '.env', contentType: 'text/plain; charset=utf-8', body: Buffer.from(body) };
   },

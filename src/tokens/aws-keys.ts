@@ -1,9 +1,9 @@
-import { randomInt } from 'node:crypto';
 import { zipSync } from 'fflate';
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { AWS_KEY_ALPHABET, AWS_SECRET_ALPHABET, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
+import { awsAccountId, awsKeyIdFor, organisationName } from './organisation.ts';
+import { AWS_SECRET_ALPHABET, backdate, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
@@ -185,7 +185,8 @@ export const awsKeys = defineKind<AwsParams>({
   generated: ['accessKeyId', 'secretAccessKey'],
   searchTerms: (t) => [t.params.accessKeyId ?? ''],
   create(ctx, id, p) {
-    const accessKeyId = p.accessKeyId ?? `AKIA${randomString(AWS_KEY_ALPHABET, 16)}`;
+    // Every key of a deployment decodes to the organisation's one AWS account.
+    const accessKeyId = p.accessKeyId ?? awsKeyIdFor(awsAccountId(organisationName(ctx.config)));
     const secretAccessKey = p.secretAccessKey ?? randomString(AWS_SECRET_ALPHABET, 40);
     const urlPath = `/${choose(ctx.config.URL_PATH_WORDS)}/${id}`;
     return {
@@ -204,7 +205,7 @@ export const awsKeys = defineKind<AwsParams>({
   },
   render(ctx, t) {
     const files = awsFiles(ctx, t);
-    const mtime = new Date(Date.now() - randomInt(7, 300) * 86_400_000);
+    const mtime = backdate(7, 300);
     const zip = zipSync(
       { '.aws/credentials': [Buffer.from(files.credentials), { mtime }], '.aws/config': [Buffer.from(files.config), { mtime }] },
       { level: 6 },

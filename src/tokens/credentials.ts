@@ -1,8 +1,9 @@
+import { isIP } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { basicAuth, choose, clipText, formBody, maskedPassword, randomString, sha256 } from './secrets.ts';
+import { backdate, basicAuth, choose, clipText, formBody, humanPassword, maskedPassword, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
@@ -61,7 +62,6 @@ type CredentialsParams = z.infer<typeof params>;
 const FIRST = ['j', 'm', 'a', 's', 'k', 't', 'r', 'd', 'c', 'l', 'n', 'p', 'h', 'e'];
 const LAST = ['hartmann', 'meyer', 'novak', 'okafor', 'lindqvist', 'brennan', 'castillo', 'schulz', 'tanaka', 'moreau', 'kowalski', 'fischer', 'duarte', 'walsh', 'ivanova', 'becker', 'larsen', 'rossi'];
 const SERVICE = ['svc_backup', 'svc_deploy', 'svc_reports', 'svc_sqlagent', 'svc_scan', 'adm_helpdesk', 'svc_veeam', 'svc_jenkins', 'svc_ftp'];
-const WORDS = ['Harbor', 'Falcon', 'Granite', 'Maple', 'Summit', 'Copper', 'Orchid', 'Lantern', 'Willow', 'Atlas', 'Cobalt', 'Meadow'];
 
 function generateUsername(): string {
   if (randomInt(3) === 0) return `${choose(SERVICE)}${randomInt(10, 99)}`;
@@ -72,7 +72,7 @@ function generateUsername(): string {
 }
 
 function generatePassword(): string {
-  return `${choose(WORDS)}${choose(['!', '#', '$', '%', '*', '-'])}${choose(WORDS).toLowerCase()}${randomInt(10, 99)}${randomString('ABCDEFGHJKLMNPQRSTUVWXYZ', 2)}`;
+  return humanPassword();
 }
 
 /** The lookup key of a planted pair: the pair can be recognised anywhere, and the key column never holds the password. */
@@ -223,11 +223,11 @@ export const credentials = defineKind<CredentialsParams>({
     const url = portalUrl(ctx, t);
     const { username, password } = planted(t);
     const look = LOOKS[t.params.look as Look];
-    const rotated = new Date(Date.now() - randomInt(20, 200) * 86_400_000).toISOString().slice(0, 10);
+    const rotated = backdate(20, 200).toISOString().slice(0, 10);
     const data = {
       url, username, password, rotated, system: `${t.params.brand} ${look.system}`, owner: choose(['IT Ops', 'Infra team', 'Service desk', 'Platform team']),
       csvName: csv(`${t.params.brand} ${look.system}`), csvUrl: csv(url), csvUser: csv(username), csvPassword: csv(password), csvNote: csv(`rotated ${rotated}`),
-      rdpHost: `ts${randomInt(1, 9)}.${new URL(url).hostname}`, gatewayHost: new URL(url).host,
+      rdpHost: rdpHost(new URL(url).hostname), gatewayHost: new URL(url).host,
     };
     const file = FILES[t.params.format];
     return { filename: file.filename, contentType: file.contentType, body: Buffer.from(renderTemplate(`tokens/credentials/${file.template}`, data, 'text')) };
@@ -243,6 +243,16 @@ export const credentials = defineKind<CredentialsParams>({
   },
 });
 
+
+/**
+ * The session host an .rdp file names: a terminal server beside the portal's host, or the
+ * address itself when PUBLIC_URL is an IP address (no one names a host `ts1.10.0.0.5`).
+ */
+function rdpHost(portalHost: string): string {
+  const bare = portalHost.replace(/^\[|\]$/g, '');
+  if (isIP(bare) !== 0) return bare;
+  return `${choose(['ts', 'rds', 'rdsh', 'term'])}${randomInt(1, 9)}.${portalHost}`;
+}
 
 /** CSV field: quoted when needed, and a leading formula character neutralised. */
 function csv(value: string): string {

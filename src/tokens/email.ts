@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { detail } from './hit-words.ts';
 import { defineKind, type HitFacts, type HitMeaning, type SmtpMailInfo, type StoredHit, type Token } from './kind.ts';
-import { choose } from './secrets.ts';
+import { backdate, choose } from './secrets.ts';
+import { organisationName } from './organisation.ts';
 import { renderTemplate } from './templates.ts';
 
 /**
@@ -31,7 +32,7 @@ const params = z.object({
   firstName: z.string().trim().regex(/^[\p{L}' -]{1,40}$/u, 'must be a name').optional().describe('Person shown in the contact card'),
   lastName: z.string().trim().regex(/^[\p{L}' -]{1,40}$/u, 'must be a name').optional(),
   department: z.enum(DEPARTMENTS as [string, ...string[]]).optional().describe('Department in the address and contact card'),
-  organisation: z.string().trim().regex(/^[^\r\n;<>]{1,60}$/, 'must be one line').default('Finance & Administration').describe('Organisation in the contact card'),
+  organisation: z.string().trim().regex(/^[^\r\n;<>]{1,60}$/, 'must be one line').optional().describe('Organisation in the contact card (default: DECOY_ORGANISATION, the deployment’s one company)'),
 });
 type EmailParams = z.infer<typeof params>;
 
@@ -124,8 +125,8 @@ export const email = defineKind<EmailParams>({
     const body = renderTemplate(
       'tokens/email/contact.vcf.hbs',
       {
-        first: t.params.firstName, last: t.params.lastName, org: t.params.organisation, department: department.toUpperCase().length <= 3 ? department.toUpperCase() : department.charAt(0).toUpperCase() + department.slice(1),
-        title: TITLES[department] ?? 'Analyst', address: address(ctx, t), rev: new Date(Date.now() - randomInt(30, 400) * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+        first: t.params.firstName, last: t.params.lastName, org: t.params.organisation ?? organisationName(ctx.config), department: department.toUpperCase().length <= 3 ? department.toUpperCase() : department.charAt(0).toUpperCase() + department.slice(1),
+        title: TITLES[department] ?? 'Analyst', address: address(ctx, t), rev: backdate(30, 400).toISOString().replace(/\.\d+Z$/, 'Z'),
       },
       'text',
     );

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineKind, type Token } from './kind.ts';
 import { THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
-  companyName,
   docLine,
   docText,
   fileNameParam,
@@ -14,6 +13,7 @@ import {
   seeded,
   zipPackage,
 } from './office.ts';
+import { organisationName } from './organisation.ts';
 import { describeOpen, documentImagePath, explainOpen, imageName, imageReply } from './office-image.ts';
 import { pick, publicUrl } from './urls.ts';
 
@@ -35,7 +35,7 @@ const params = z.object({
     .describe('Own table instead of the theme’s: the first row is the header'),
   filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
   author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
-  company: docLine(100).optional().describe('Company in the document properties and content'),
+  company: docLine(100).optional().describe('Company in the document properties and content (default: DECOY_ORGANISATION, the deployment’s one company)'),
   generated: generatedMeta.optional().describe('Filled in at creation: editor, times, content seed'),
 });
 
@@ -52,10 +52,10 @@ function content(p: ExcelParams, company: string, meta: { seed: number; created:
   return { ...theme, sheet: p.sheet ?? theme.sheet, table };
 }
 
-function completeParams(p: ExcelParams): Stored {
+function completeParams(p: ExcelParams, organisation: string): Stored {
   const generated = p.generated ?? newMeta();
   const theme = p.theme ?? pick(THEME_IDS);
-  const company = p.company || companyName();
+  const company = p.company || organisation;
   return {
     ...p,
     theme,
@@ -138,16 +138,31 @@ function buildXlsx(url: string, token: Token<Stored>): Buffer {
       sheetRelId: 'rId1',
       col: c.table.columns.length + 1 + Math.floor(rand() * 3),
       shapeId: 2 + Math.floor(rand() * 3),
-      emu: 9525,
+      ...logoSize(rand),
+      descr: rand() < 0.5 ? `${p.company} logo` : p.company,
       name: imageName(token.urlPath ?? '', token.id, rand),
     },
   });
-  return zipPackage(parts, new Date(meta.modified));
+  return zipPackage(parts, EXCEL_ORDER);
+}
+
+/** The part order Excel saves a workbook in. */
+const EXCEL_ORDER = [
+  '[Content_Types].xml', '_rels/.rels', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', 'xl/worksheets/sheet1.xml', 'xl/worksheets/sheet2.xml',
+  'xl/theme/theme1.xml', 'xl/styles.xml', 'xl/sharedStrings.xml', 'xl/drawings/drawing1.xml', 'xl/worksheets/_rels/sheet1.xml.rels',
+  'xl/drawings/_rels/drawing1.xml.rels', 'docProps/core.xml', 'docProps/app.xml',
+];
+
+/** A company logo's size beside the table: 1-2 inches wide, three to four times as wide as high. */
+function logoSize(rand: () => number): { cx: number; cy: number } {
+  const cx = 914_400 + Math.floor(rand() * 914_400);
+  return { cx, cy: Math.round(cx / (2.4 + rand() * 1.8)) };
 }
 
 /**
- * An Excel workbook for a file share: plausible sheets (accounts, salaries, budget …) and a
- * drawing part whose 1x1 picture links to the token URL, fetched when the workbook is opened.
+ * An Excel workbook for a file share: plausible sheets (accounts, salaries, budget …) and the
+ * company logo beside the table, a picture linked from the intranet (an external image of the
+ * sheet's drawing, where Excel keeps a linked picture), fetched when the workbook is opened.
  */
 export const excel = defineKind<ExcelParams>({
   id: 'excel',
@@ -159,7 +174,7 @@ export const excel = defineKind<ExcelParams>({
   internalParams: ['generated'],
   example: { theme: 'network-passwords', company: 'Northwind Logistics', filename: 'Infrastructure accounts.xlsx' },
   create(ctx, id, p) {
-    return { params: completeParams(p), urlPath: documentImagePath(ctx.config, id) };
+    return { params: completeParams(p, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config, id) };
   },
   artifact(ctx, token) {
     return {
@@ -170,7 +185,7 @@ export const excel = defineKind<ExcelParams>({
     };
   },
   render(ctx, token) {
-    const stored = { ...token, params: completeParams(token.params) };
+    const stored = { ...token, params: completeParams(token.params, organisationName(ctx.config)) };
     return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildXlsx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
   },
   explain: (hit, token) => explainOpen(hit, token, 'workbook'),

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
-import { bearerToken, choose, clipText, maskedPassword, randomString, secretTerm, sha256 } from './secrets.ts';
+import { backdate, bearerToken, choose, clipText, maskedPassword, randomString, secretTerm, sha256 } from './secrets.ts';
 import { trimEndChars } from '../text.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
@@ -30,17 +30,29 @@ type KubeParams = z.infer<typeof params>;
 const CLUSTERS = ['prod-eu-1', 'prod-us-east', 'platform-prod', 'k8s-prod-01', 'shared-services', 'data-prod'];
 const ACCOUNTS = ['ci-deployer', 'argocd-manager', 'gitlab-runner', 'backup-operator', 'monitoring-admin', 'cluster-admin-sa'];
 
-/** A service-account token shaped like the real ones (RS256 JWT); it is never verified by anyone. */
-function serviceAccountJwt(cluster: string, namespace: string, account: string): string {
+/** Lifetimes admins ask `kubectl create token --duration` for (hours): a quarter, half a year, a year, two. */
+const DURATIONS_H = [2160, 4380, 8760, 8760, 17520];
+
+/**
+ * A service-account token shaped like the ones an RKE2/kubeadm cluster issues for `kubectl create
+ * token --duration` (RS256 JWT; the default issuer and audience `https://kubernetes.default.svc.cluster.local`
+ * those distributions and the Rancher-managed clusters the server path imitates use). Issued at a
+ * random moment weeks to months ago, valid for one of the lifetimes admins ask for and still valid
+ * today. It is never verified by anyone.
+ */
+function serviceAccountJwt(_cluster: string, namespace: string, account: string): string {
   const header = { alg: 'RS256', kid: randomBytes(32).toString('base64url').slice(0, 43) };
-  const now = Math.floor(Date.now() / 1000) - 86_400 * 30;
+  const hours = choose(DURATIONS_H);
+  // Issued long enough ago to look lived-in, recently enough that a month of validity remains.
+  const maxDays = Math.max(10, Math.min(300, Math.floor(hours / 24) - 30));
+  const iat = Math.floor(backdate(7, maxDays).getTime() / 1000);
   const payload = {
     aud: [`https://kubernetes.default.svc.cluster.local`],
-    exp: now + 86_400 * 365 * 5,
-    iat: now,
-    iss: `https://oidc.${cluster}.internal`,
+    exp: iat + hours * 3600,
+    iat,
+    iss: 'https://kubernetes.default.svc.cluster.local',
     'kubernetes.io': { namespace, serviceaccount: { name: account, uid: randomUUID() } },
-    nbf: now,
+    nbf: iat,
     sub: `system:serviceaccount:${namespace}:${account}`,
   };
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -4,6 +4,7 @@ import { gzipSync } from 'fflate';
 import { z } from 'zod';
 import { collectionTechniques } from './hit-words.ts';
 import { defineKind } from './kind.ts';
+import { organisationDomain, organisationName } from './organisation.ts';
 import { pick } from './urls.ts';
 
 interface Table {
@@ -24,9 +25,22 @@ interface Themes {
 }
 
 const T = JSON.parse(readFileSync(new URL('../../templates/tokens/mysql-dump/themes.json', import.meta.url), 'utf8')) as Themes;
-const SERVER_VERSIONS = ['10.11.6-MariaDB-0+deb12u1', '10.6.18-MariaDB-0ubuntu0.22.04.1', '10.11.8-MariaDB-log', '10.5.23-MariaDB-0+deb11u1'];
-const CLIENTS = ['10.19  Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)', '10.19  Distrib 10.6.18-MariaDB, for debian-linux-gnu (x86_64)', '10.19  Distrib 10.5.23-MariaDB, for Linux (x86_64)'];
+/**
+ * What `mariadb-dump` on a Debian/Ubuntu database host writes in its header: the client's
+ * Distrib and the server's version string, from the same package (backups run on the host).
+ * Every one is 10.11.8 or later, so the dump starts with the sandbox-mode line those clients write.
+ */
+const BUILDS: readonly { client: string; server: string }[] = [
+  { client: '10.11.11-MariaDB', server: '10.11.11-MariaDB-0+deb12u1' },
+  { client: '10.11.13-MariaDB', server: '10.11.13-MariaDB-0+deb12u1' },
+  { client: '10.11.13-MariaDB', server: '10.11.13-MariaDB-0ubuntu0.24.04.1' },
+  { client: '10.11.14-MariaDB', server: '10.11.14-MariaDB-0+deb12u2' },
+  { client: '10.11.19-MariaDB', server: '10.11.19-MariaDB-0+deb12u1' },
+];
+/** Names a multi-source replica gives its connections, and names of the primary it replicates from. */
 const CONNECTIONS = ['dr_site', 'reporting', 'analytics', 'backup_src', 'primary', 'bi_sync', 'legacy_master'];
+const PRIMARIES = ['db01', 'db-primary', 'mariadb01', 'sql-main', 'mysql-master', 'dbm1', 'db-prod-1'];
+const BINLOGS = ['mysql-bin', 'mariadb-bin', 'binlog'];
 
 const params = z.object({
   database: z
@@ -35,17 +49,30 @@ const params = z.object({
     .optional()
     .describe('Database name shown in the dump header (default: matches the generated tables)'),
   gzip: z.boolean().default(false).describe('Deliver the dump gzipped (.sql.gz)'),
+  dump: z
+    .object({
+      /** When the nightly backup job ran (its date names the file; the footer says when it completed). */
+      at: z.iso.datetime(),
+      build: z.number().int().min(0),
+      connection: z.string().regex(/^[a-z0-9_]{1,40}$/),
+      primary: z.string().regex(/^[a-z0-9-]{1,40}$/),
+      logFile: z.string().regex(/^[a-z-]+\.\d{6}$/),
+      logPos: z.number().int().min(4),
+      gtid: z.string().regex(/^\d+-\d+-\d+$/),
+      seconds: z.number().int().min(1).max(600),
+    })
+    .optional()
+    .describe('Filled in at creation: when the dump was taken and the replication position it records'),
 });
 
 type DumpParams = z.infer<typeof params>;
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-const hex = (s: string) => `0x${Buffer.from(s).toString('hex')}`;
 const two = (n: number) => String(n).padStart(2, '0');
 const sqlTime = (d: Date) => `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
-const past = (maxDays: number) => new Date(Date.now() - randomInt(1, maxDays * 86_400) * 1000);
+const past = (base: Date, maxDays: number) => new Date(base.getTime() - randomInt(1, maxDays * 86_400) * 1000);
 
-function value(gen: string, row: number, counts: Map<string, number>, person: { first: string; last: string }): string {
+function value(gen: string, row: number, counts: Map<string, number>, person: { first: string; last: string }, at: Date, orgDomain: string): string {
   const [name = '', a = '', b = ''] = gen.split(':');
   switch (name) {
     case 'serial': return String(row + 1);
@@ -53,17 +80,21 @@ function value(gen: string, row: number, counts: Map<string, number>, person: { 
     case 'lastName': return q(person.last);
     case 'fullName': return q(`${person.first} ${person.last}`);
     case 'email': return q(`${person.first}.${person.last}${randomInt(2) ? randomInt(10, 99) : ''}@${pick(T.mailDomains)}`.toLowerCase());
-    case 'workEmail': return q(`${person.first[0]}${person.last}@${pick(['corp.local', 'intra.lan', 'hq.internal'])}`.toLowerCase());
+    case 'workEmail': return q(`${person.first[0]}${person.last}@${orgDomain}`.toLowerCase());
     case 'username': return q(`${person.first[0]}${person.last}${randomInt(3) === 0 ? randomInt(2, 9) : ''}`.toLowerCase());
     case 'company': return q(pick(T.companies));
     case 'product': return q(pick(T.products));
     case 'city': return q(pick(T.cities));
     case 'phone': return q(`+1-${randomInt(200, 999)}-${randomInt(200, 999)}-${randomInt(1000, 9999)}`);
-    case 'datetime': return q(sqlTime(past(900)));
-    case 'date': return q(sqlTime(past(1500)).slice(0, 10));
+    case 'datetime': return q(sqlTime(past(at, 900)));
+    case 'date': return q(sqlTime(past(at, 1500)).slice(0, 10));
     case 'money': return `${randomInt(Number(a), Number(b))}.${two(randomInt(100))}`;
     case 'int': return String(randomInt(Number(a), Number(b) + 1));
-    case 'pick': return q(pick(gen.slice(5).split(',')));
+    case 'pick': {
+      // A number column's value is written bare, as mariadb-dump writes numbers.
+      const v = pick(gen.slice(5).split(','));
+      return /^-?\d+(\.\d+)?$/.test(v) ? v : q(v);
+    }
     case 'ref': return String(randomInt(1, (counts.get(a) ?? 1) + 1));
     case 'sku': return q(`${pick(['HW', 'AC', 'NT', 'PR'])}-${randomInt(1000, 9999)}`);
     case 'bcrypt': return q(`$2y$10$${randomBytes(40).toString('base64').replace(/[+=]/g, '.').slice(0, 53)}`);
@@ -72,7 +103,7 @@ function value(gen: string, row: number, counts: Map<string, number>, person: { 
   }
 }
 
-function tableSql(t: Table, counts: Map<string, number>): string {
+function tableSql(t: Table, counts: Map<string, number>, at: Date, orgDomain: string): string {
   const n = randomInt(t.rows[0], t.rows[1] + 1);
   counts.set(t.name, n);
   // A real dump never repeats a UNIQUE key (MariaDB's bulk load into an empty table rejects the
@@ -84,7 +115,7 @@ function tableSql(t: Table, counts: Map<string, number>): string {
   const rows = Array.from({ length: n }, (_, i) => {
     for (let attempt = 1; ; attempt++) {
       const person = { first: pick(T.firstNames), last: pick(T.lastNames) };
-      const values = t.columns.map(([, , gen]) => value(gen, i, counts, person));
+      const values = t.columns.map(([, , gen]) => value(gen, i, counts, person, at, orgDomain));
       const keys = unique.map((u) => u.at.map((c) => values[c]).join('\u0000').toLowerCase());
       if (keys.some((k, u) => unique[u]?.seen.has(k))) {
         if (attempt < 100) continue;
@@ -101,7 +132,7 @@ function tableSql(t: Table, counts: Map<string, number>): string {
 
 DROP TABLE IF EXISTS \`${t.name}\`;
 /*!40101 SET @saved_cs_client     = @@character_set_client */;
-/*!40101 SET character_set_client = utf8 */;
+/*!40101 SET character_set_client = utf8mb4 */;
 CREATE TABLE \`${t.name}\` (
 ${cols}
 ) ENGINE=InnoDB AUTO_INCREMENT=${n + 1} DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
@@ -113,44 +144,73 @@ ${cols}
 
 LOCK TABLES \`${t.name}\` WRITE;
 /*!40000 ALTER TABLE \`${t.name}\` DISABLE KEYS */;
-INSERT INTO \`${t.name}\` VALUES ${rows.join(',')};
+INSERT INTO \`${t.name}\` VALUES
+${rows.join(',\n')};
 /*!40000 ALTER TABLE \`${t.name}\` ENABLE KEYS */;
 UNLOCK TABLES;
 `;
 }
 
+type DumpFacts = NonNullable<DumpParams['dump']>;
+
+/** The facts of one backup run, drawn once so every download is the same dump of the same night. */
+function newDumpFacts(created: Date): DumpFacts {
+  // A nightly job: 0-2 days before the token was made, at a random time between 00:00 and 05:59.
+  const day = new Date(created.getTime() - randomInt(0, 3) * 86_400_000);
+  day.setUTCHours(randomInt(0, 6), randomInt(60), randomInt(60), 0);
+  const at = day.getTime() > created.getTime() ? new Date(day.getTime() - 86_400_000) : day;
+  const serverId = randomInt(1, 4);
+  return {
+    at: `${at.toISOString().slice(0, 19)}Z`,
+    build: randomInt(BUILDS.length),
+    connection: `${pick(CONNECTIONS)}${randomInt(2) ? randomInt(1, 4) : ''}`,
+    primary: pick(PRIMARIES),
+    logFile: `${pick(BINLOGS)}.${String(randomInt(1, 900)).padStart(6, '0')}`,
+    logPos: randomInt(4, 90_000_000),
+    gtid: `0-${serverId}-${randomInt(10_000, 90_000_000)}`,
+    seconds: randomInt(2, 90),
+  };
+}
+
 /**
- * The trap, in the shape `mysqldump --dump-slave --apply-slave-statements` leaves at the end of
- * a dump: point the restoring server at a replication source and start it. The source host is
- * built on the server from @@hostname, so the lookup it makes (`<hostname>.<id>.<zone>`) names
- * the database host. A named connection/channel leaves any existing replication untouched.
- * Statement text is hex so the dump reads like binary position data, not a URL.
+ * The trap is what `mariadb-dump --dump-slave=1 --apply-slave-statements --include-master-host-port`
+ * writes when the dumped server is a replica: stop replication, point a named connection at the
+ * primary it replicates from, and (at the bottom) start replication again. Restoring it makes the
+ * server resolve the primary's host name, which lies under the token's host. Wording, the stray
+ * parentheses and the spacing are mariadb-dump's own (tests/tokens/mysql-dump-diff.test.ts).
  */
-export function replicationTrap(host: string): string {
-  const conn = `${pick(CONNECTIONS)}${randomInt(2) ? randomInt(1, 4) : ''}`;
-  const user = pick(['repl', 'replication', 'repl_user', 'slave_user']);
-  const pass = randomBytes(12).toString('base64url');
-  const file = `${pick(['mysql-bin', 'mariadb-bin', 'binlog'])}.${String(randomInt(1, 900)).padStart(6, '0')}`;
-  const pos = randomInt(4, 90_000_000);
-  const retry = pick([30, 45, 60]);
-  const maria = [`CHANGE MASTER '${conn}' TO MASTER_HOST='`, `.${host}', MASTER_PORT=3306, MASTER_USER='${user}', MASTER_PASSWORD='${pass}', MASTER_CONNECT_RETRY=${retry}, MASTER_LOG_FILE='${file}', MASTER_LOG_POS=${pos}`];
-  const mysql = [`CHANGE REPLICATION SOURCE TO SOURCE_HOST='`, `.${host}', SOURCE_PORT=3306, SOURCE_USER='${user}', SOURCE_PASSWORD='${pass}', SOURCE_CONNECT_RETRY=${retry}, SOURCE_LOG_FILE='${file}', SOURCE_LOG_POS=${pos} FOR CHANNEL '${conn}'`];
-  const v = pick(['@OLD_RPL_SOURCE', '@saved_rpl', '@rpl_stmt', '@OLD_MASTER_INFO']);
-  const m = pick(['@is_mdb', '@srv_flavor', '@OLD_RPL_MODE']);
-  const s = pick(['rpl_apply', 'stmt_rpl', 'apply_pos']);
+export function replicationHead(f: Pick<DumpFacts, 'connection' | 'primary' | 'logFile' | 'logPos'>, host: string): string {
   return `--
--- Position to start replication or point-in-time recovery from
+-- stop slave statement to make a recovery dump)
 --
 
-SET ${m} = VERSION() LIKE '%MariaDB%';
-SET ${v} = CONCAT(IF(${m}, ${hex(maria[0] ?? '')}, ${hex(mysql[0] ?? '')}), @@hostname, IF(${m}, ${hex(maria[1] ?? '')}, ${hex(mysql[1] ?? '')}));
-PREPARE ${s} FROM ${v};
-EXECUTE ${s};
-DEALLOCATE PREPARE ${s};
-SET ${v} = IF(${m}, ${hex(`START SLAVE '${conn}'`)}, ${hex(`START REPLICA FOR CHANNEL '${conn}'`)});
-PREPARE ${s} FROM ${v};
-EXECUTE ${s};
-DEALLOCATE PREPARE ${s};
+STOP ALL SLAVES;
+
+--
+-- The following is the SQL position of the replication taken from SHOW SLAVE STATUS at the time of backup.
+-- Use this position when creating a clone of, or replacement server, from where the backup was taken.
+-- This new server will connects to the same master server(s).
+--
+
+-- A corresponding to the below dump-slave CHANGE-MASTER settings to the slave gtid state is printed later in the file.
+CHANGE MASTER '${f.connection}' TO MASTER_HOST='${f.primary}.${host}', MASTER_PORT=3306, MASTER_LOG_FILE='${f.logFile}', MASTER_LOG_POS=${f.logPos};
+
+
+`;
+}
+
+/** The bottom half of the `--dump-slave --apply-slave-statements` output. */
+export function replicationTail(f: Pick<DumpFacts, 'gtid'>): string {
+  return `
+-- The deferred gtid setting for slave corresponding to the dump-slave CHANGE-MASTER follows
+-- GTID position to start replication:
+-- SET GLOBAL gtid_slave_pos='${f.gtid}';
+
+--
+-- start slave statement to make a recovery dump)
+--
+
+START ALL SLAVES;
 `;
 }
 
@@ -158,20 +218,21 @@ DEALLOCATE PREPARE ${s};
 export const mysqlDump = defineKind<DumpParams>({
   id: 'mysql-dump',
   label: 'MySQL/MariaDB dump',
-  description: 'A plausible .sql database dump with realistic tables. Restoring it makes the MySQL/MariaDB server resolve a token host that carries its own host name.',
+  description: 'A plausible mariadb-dump .sql file of a replica, with realistic tables. Restoring it into MariaDB makes the server start replication from the primary the dump names, whose host name is a token host.',
   channels: ['dns'],
   techniques: ['T1005', 'T1213', 'T1039'],
   params,
   example: { database: 'crm_prod', gzip: false },
+  internalParams: ['dump'],
   create(_ctx, _id, p) {
-    return { params: { ...p, database: p.database ?? pick(pick(T.themes).databases) } };
+    return { params: { ...p, database: p.database ?? pick(pick(T.themes).databases), dump: p.dump ?? newDumpFacts(new Date()) } };
   },
   artifact(ctx, token) {
     return {
       hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
-      filename: fileName(token.params, token.createdAt),
+      filename: fileName(token.params, dumpDate(token.params, token.createdAt)),
       contentType: token.params.gzip ? 'application/gzip' : 'application/sql',
-      hint: 'Leave the dump where backups live (a share, a bucket, a backup folder). Restoring it makes the database server look up a name that reveals its host name.',
+      hint: 'Leave the dump where backups live (a share, a bucket, a backup folder). Restoring it into MariaDB makes the database server look up the replication primary the dump names.',
     };
   },
   render(ctx, token) {
@@ -180,12 +241,16 @@ export const mysqlDump = defineKind<DumpParams>({
     // The tables match the database name when it is one of ours, else any theme.
     const theme = T.themes.find((t) => t.databases.includes(db)) ?? pick(T.themes);
     const counts = new Map<string, number>();
-    const done = past(30);
-    const body = `-- MariaDB dump ${pick(CLIENTS)}
+    const f = p.dump ?? newDumpFacts(token.createdAt);
+    const build = BUILDS[f.build % BUILDS.length] ?? { client: '10.11.19-MariaDB', server: '10.11.19-MariaDB-0+deb12u1' };
+    const started = new Date(f.at);
+    const done = new Date(started.getTime() + f.seconds * 1000);
+    const body = `/*M!999999\\- enable the sandbox mode */ 
+-- MariaDB dump 10.19  Distrib ${build.client}, for debian-linux-gnu (x86_64)
 --
--- Host: ${pick(['localhost', '127.0.0.1', 'db01', 'mysql-primary'])}    Database: ${db}
+-- Host: ${pick(['localhost', 'localhost', '127.0.0.1'])}    Database: ${db}
 -- ------------------------------------------------------
--- Server version\t${pick(SERVER_VERSIONS)}
+-- Server version\t${build.server}
 
 /*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;
@@ -198,9 +263,12 @@ export const mysqlDump = defineKind<DumpParams>({
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 
-${theme.tables.map((t) => tableSql(t, counts)).join('\n')}
-${replicationTrap(`${token.id}.${ctx.config.DNS_ZONE}`)}
-/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
+${replicationHead(f, `${token.id}.${ctx.config.DNS_ZONE}`)}${theme.tables
+      .map((t) => ({ name: t.name, sql: tableSql(t, counts, started, organisationDomain(organisationName(ctx.config))) }))
+      // Generated in dependency order (rows refer to earlier tables), written in SHOW TABLES order as mariadb-dump does.
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((t) => t.sql)
+      .join('\n')}${replicationTail(f)}/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
 
 /*!40101 SET SQL_MODE=@OLD_SQL_MODE */;
 /*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;
@@ -213,24 +281,33 @@ ${replicationTrap(`${token.id}.${ctx.config.DNS_ZONE}`)}
 -- Dump completed on ${sqlTime(done)}
 `;
     const sql = Buffer.from(body);
-    const file = fileName(p, token.createdAt);
+    const file = fileName(p, started);
     if (!p.gzip) return { filename: file, contentType: 'application/sql', body: sql };
     const gz = gzipSync(sql, { level: 9, mtime: done, filename: file.replace(/\.gz$/, '') });
     return { filename: file, contentType: 'application/gzip', body: Buffer.from(gz) };
   },
   explain(hit, token) {
+    // Hits of dumps made before the replication trap named the restoring host (its @@hostname).
     const host = hit.actorHost ? ` on database host ${hit.actorHost} (name reported by the lookup)` : '';
-    return { action: `the dump was restored into MySQL/MariaDB${host}`, evidence: 'touch', techniques: collectionTechniques(token) };
+    const how = host ? '' : ' and its server started replication from the primary the dump names';
+    return { action: `the dump was restored into MySQL/MariaDB${host}${how}`, evidence: 'touch', techniques: collectionTechniques(token) };
   },
   dns: {
-    describe(query) {
-      const host = query.rawDataLabels.join('.');
-      if (!host) return { classification: 'noise', details: { reason: 'lookup without the database host name' } };
-      return { actor: { host }, details: { restoredOn: host } };
+    describe(query, token) {
+      const name = query.rawDataLabels.join('.');
+      if (!name) return { classification: 'noise', details: { reason: 'lookup without the replication primary name' } };
+      // Dumps made before the named primary carried the restoring server's @@hostname here.
+      if (!token.params.dump) return { actor: { host: name }, details: { restoredOn: name } };
+      return { details: { replicationFrom: name, primaryNamedInDump: name.toLowerCase() === token.params.dump.primary } };
     },
   },
 });
 
-function fileName(p: DumpParams, created: Date): string {
-  return `${p.database ?? 'backup'}-${created.toISOString().slice(0, 10)}${p.gzip ? '.sql.gz' : '.sql'}`;
+/** The day the backup ran: it names the file, as a nightly job's `$(date +%F)` would. */
+function dumpDate(p: DumpParams, created: Date): Date {
+  return p.dump ? new Date(p.dump.at) : created;
+}
+
+function fileName(p: DumpParams, at: Date): string {
+  return `${p.database ?? 'backup'}-${at.toISOString().slice(0, 10)}${p.gzip ? '.sql.gz' : '.sql'}`;
 }

@@ -14,9 +14,12 @@ import { newTokenPath } from './urls.ts';
 const IMAGE_NAMES = ['image1.png', 'logo.png', 'header.png', 'banner.jpg', 'seal.gif', 'watermark.png', 'footer.gif', 'letterhead.jpg'] as const;
 const RASTER = /\.(png|gif|jpe?g)$/i;
 
-/** A varied token URL path for the image a document links to; always ends in a raster image name. */
+/** Names that say "tracking pixel" or "layout filler", not "the logo a document links to". */
+const NOT_A_LOGO = /^(pixel|spacer|blank|track|clear|transparent|1x1|dot|divider|bg)\b/i;
+
+/** A varied token URL path for the image a document links to; always ends in a raster image name that could be a logo. */
 export function documentImagePath(config: Pick<Config, 'URL_PATH_WORDS' | 'URL_FILE_NAMES'>, id: string): string {
-  const names = config.URL_FILE_NAMES.filter((n) => RASTER.test(n));
+  const names = config.URL_FILE_NAMES.filter((n) => RASTER.test(n) && !NOT_A_LOGO.test(n));
   return newTokenPath({ URL_PATH_WORDS: config.URL_PATH_WORDS, URL_FILE_NAMES: names.length > 0 ? names : IMAGE_NAMES }, id, 'image');
 }
 

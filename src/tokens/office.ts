@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { strToU8, zipSync } from 'fflate';
 import Handlebars from 'handlebars';
 import { z } from 'zod';
-import { pick } from './urls.ts';
 
 /**
  * What the document kinds (`word`, `excel`) share: OOXML packages rendered from a template
@@ -67,16 +66,10 @@ export type GeneratedMeta = z.infer<typeof generatedMeta>;
 
 const FIRST = ['Anna', 'Mark', 'Sofia', 'James', 'Laura', 'Daniel', 'Emma', 'Peter', 'Julia', 'Thomas', 'Sarah', 'Michael', 'Nina', 'David', 'Claire', 'Lukas', 'Maria', 'Robert', 'Elena', 'Chris', 'Hannah', 'Oliver', 'Grace', 'Martin'] as const;
 const LAST = ['Keller', 'Morgan', 'Fischer', 'Patel', 'Novak', 'Bennett', 'Schmidt', 'Rossi', 'Dubois', 'Walsh', 'Jensen', 'Hughes', 'Meyer', 'Costa', 'Lindqvist', 'Brennan', 'Weber', 'Turner', 'Nowak', 'Fraser', 'Becker', 'Collins'] as const;
-const COMPANIES = ['Northwind Logistics', 'Halden & Partners', 'Brightwater Holdings', 'Meridian Systems', 'Alder Street Capital', 'Corvel Manufacturing', 'Eastgate Health', 'Sable Ridge Energy', 'Larkspur Retail Group', 'Quayside Insurance'] as const;
 
 /** A plausible person's name. */
 export function personName(rand: () => number = cryptoRandom): string {
   return `${choose(FIRST, rand)} ${choose(LAST, rand)}`;
-}
-
-/** A plausible company name for documents whose defender did not name one. */
-export function companyName(): string {
-  return pick(COMPANIES);
 }
 
 /** Fresh metadata: created 2-14 months ago, edited over the following days, never in the future. */
@@ -161,7 +154,17 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** Zip package parts (deflate) with entry times set to the document's modification time. */
-export function zipPackage(parts: Record<string, Uint8Array>, modified: Date): Buffer {
-  return Buffer.from(zipSync(parts, { level: 6, mtime: modified }));
+/**
+ * Zip package parts (deflate) the way Office saves them: in the application's own part order
+ * (`order` lists it; parts it does not name follow in template order), every entry dated
+ * 1980-01-01 00:00, the DOS epoch Office writes instead of the save time.
+ */
+export function zipPackage(parts: Record<string, Uint8Array>, order: readonly string[] = []): Buffer {
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const names = Object.keys(parts).sort((a, b) => rank(a) - rank(b));
+  const sorted = Object.fromEntries(names.map((n) => [n, parts[n] ?? new Uint8Array(0)]));
+  return Buffer.from(zipSync(sorted, { level: 6, mtime: OFFICE_ZIP_TIME }));
 }
+
+/** The entry time Office writes into every part of a package (local 1980-01-01 00:00, DOS time zero). */
+export const OFFICE_ZIP_TIME = new Date(1980, 0, 1, 0, 0, 0);

@@ -12,6 +12,7 @@ import { webdavShare } from './webdav-share.ts';
 import { redirect } from './redirect.ts';
 import { dnsToken } from './dns.ts';
 import { windowsFolder } from './windows-folder.ts';
+import { sensitiveCommand } from './sensitive-command.ts';
 import { pdfToken } from './pdf.ts';
 import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
@@ -26,6 +27,7 @@ export const KINDS: readonly TokenKind[] = [
   qr,
   dnsToken,
   windowsFolder,
+  sensitiveCommand,
   pdfToken,
   mysqlDump,
   credentials,

@@ -115,3 +115,44 @@ export function clipText(s: string | null | undefined, max = 256): string | null
   if (s === null || s === undefined) return null;
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
+
+const PASS_WORDS = [
+  'Harbor', 'Falcon', 'Granite', 'Maple', 'Summit', 'Copper', 'Orchid', 'Lantern', 'Willow', 'Atlas', 'Cobalt', 'Meadow', 'Winter', 'Autumn',
+  'Spring', 'Summer', 'Rocket', 'Tiger', 'Hazel', 'Juniper', 'Pepper', 'Marble', 'Canyon', 'Ember', 'Raven', 'Sierra', 'Bravo', 'Delta',
+] as const;
+const PASS_SYMBOLS = ['!', '#', '$', '%', '*', '?', '&', '.', '_'] as const;
+const LEET: Record<string, string> = { a: '4', e: '3', i: '1', o: '0', s: '5' };
+
+/**
+ * A password in one of the shapes people and their tools really use (season and year, two
+ * words and digits, a passphrase, leetspeak, a password manager's random string …), so no single
+ * pattern matches every planted one. Never starts with a formula character; 8 characters or more.
+ */
+export function humanPassword(): string {
+  const w = () => choose(PASS_WORDS);
+  const sym = () => choose(PASS_SYMBOLS);
+  const year = () => String(new Date().getUTCFullYear() - randomInt(0, 4));
+  const shapes = [
+    () => `${w()}${sym()}${w().toLowerCase()}${randomInt(10, 99)}${randomString('ABCDEFGHJKLMNPQRSTUVWXYZ', 2)}`,
+    () => `${w()}${year()}${sym()}`,
+    () => `${w().toLowerCase()}-${w().toLowerCase()}-${randomInt(10, 9999)}`,
+    () => `${w()}${w()}${randomInt(1, 999)}`,
+    () => randomString(`${BASE62}!#%*?`, 12 + randomInt(9)).replace(/^[=+\-@]/, 'x'),
+    () => `${w().replace(/[aeios]/g, (c) => LEET[c] ?? c)}${sym()}${randomInt(100, 9999)}`,
+    () => [w(), w(), w()].map((x) => x.toLowerCase()).join(choose(['.', ' ', '_', '-'])).replace(/ /g, '') + (randomInt(2) ? String(randomInt(1, 99)) : ''),
+    () => `${randomString('ABCDEFGHJKLMNPQRSTUVWXYZ', 1)}${randomString('abcdefghijkmnopqrstuvwxyz', 5)}${randomInt(1000, 99999)}${sym()}`,
+  ];
+  const p = choose(shapes)();
+  return p.length >= 8 ? p : `${p}${randomInt(1000, 9999)}`;
+}
+
+/**
+ * A moment `minDays`-`maxDays` days before `now` at a random time of day: backdated times that
+ * neither keep the generation's time of day nor a fixed offset from it.
+ */
+export function backdate(minDays: number, maxDays: number, now = Date.now()): Date {
+  const day = new Date(now - randomInt(minDays, maxDays + 1) * 86_400_000);
+  day.setUTCHours(0, 0, 0, 0);
+  const at = new Date(day.getTime() + randomInt(86_400) * 1000);
+  return at.getTime() < now ? at : new Date(now - randomInt(60, 3600) * 1000);
+}

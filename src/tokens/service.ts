@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { DRILL_TAG_PREFIX } from '../drills/tag.ts';
 import { audit, type AuditEntry } from '../db/queries/audit.ts';
 import { addTokenTerms, tokensWithoutTerms } from '../db/queries/token-terms.ts';
 import { applyTokenAction, deleteToken, getToken, insertToken, liveTokenIds, updateToken, type TokenAction } from '../db/queries/tokens.ts';
-import type { TokenRow } from '../db/schema.ts';
+import type { NewTokenRow, TokenRow } from '../db/schema.ts';
 import { isUniqueViolation, type AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
 import { HOST_NAME_MESSAGE, HOST_NAME_PATTERN, isCidr } from '../net.ts';
@@ -25,16 +26,28 @@ const webhook = z
   .max(2048)
   .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL');
 
+const days = z.coerce.number({ message: 'must be a number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(3650, 'must be at most 3650 days');
+/** A bare file name (no folders): the file the artifact was planted as in `location`. */
+const plantedFile = text(255)
+  .min(1)
+  .refine((v) => !/[\\/\x00]/.test(v) && v !== '.' && v !== '..', 'must be a file name without folders');
+
 /** Fields every token has, whatever its kind. */
 export const tokenFields = {
   name: text(200).min(1, 'is required'),
   location: text(1024).optional(),
   plantedHost: text(255).regex(HOST_NAME_PATTERN, HOST_NAME_MESSAGE).optional(),
-  tags: z.array(text(64).min(1)).max(20, 'at most 20 tags').optional(),
+  tags: z
+    .array(text(64).min(1).refine((t) => !t.startsWith(DRILL_TAG_PREFIX), `tags starting with "${DRILL_TAG_PREFIX}" are reserved for purple-team drills`))
+    .max(20, 'at most 20 tags')
+    .optional(),
   alertEmails: z.array(email).max(20, 'at most 20 recipients').optional(),
   webhooks: z.array(webhook).max(10, 'at most 10 webhooks').optional(),
   ignoreCidrs: z.array(cidr).max(100, 'at most 100 entries').optional(),
   expiresAt: z.coerce.date({ message: 'must be an ISO 8601 date' }).optional(),
+  rotateEveryDays: days.optional(),
+  expectSeenEveryDays: days.optional(),
+  plantedFile: plantedFile.optional(),
 };
 
 export const createTokenInput = z
@@ -59,6 +72,9 @@ export const updateTokenInput = z
     ignoreCidrs: tokenFields.ignoreCidrs,
     enabled: z.boolean({ message: 'must be true or false' }).optional(),
     expiresAt: z.coerce.date({ message: 'must be an ISO 8601 date' }).nullable().optional(),
+    rotateEveryDays: days.nullable().optional(),
+    expectSeenEveryDays: days.nullable().optional(),
+    plantedFile: plantedFile.nullable().optional(),
   })
   .strict();
 export type UpdateTokenInput = z.infer<typeof updateTokenInput>;
@@ -69,7 +85,7 @@ export interface Actor {
   ip?: string | null;
 }
 
-function kindOf(token: Pick<TokenRow, 'kind'>): TokenKind {
+export function kindOf(token: Pick<TokenRow, 'kind'>): TokenKind {
   const kind = findKind(token.kind);
   if (!kind) throw new AppError('internal', `token kind ${token.kind} is not installed`);
   return kind;
@@ -97,6 +113,33 @@ export async function createToken(
 ): Promise<{ token: TokenRow; artifact: ArtifactInfo }> {
   const kind = kindOf(input);
   const params = parseParams(kind, input.params);
+  const row = await insertMade(db, ctx, kind, params, {
+    kind: kind.id,
+    name: input.name,
+    location: input.location || null,
+    plantedHost: input.plantedHost || null,
+    tags: input.tags ?? [],
+    alertEmails: input.alertEmails ?? [],
+    webhooks: input.webhooks ?? [],
+    ignoreCidrs: input.ignoreCidrs ?? [],
+    expiresAt: input.expiresAt ?? null,
+    rotateEveryDays: input.rotateEveryDays ?? null,
+    expectSeenEveryDays: input.expectSeenEveryDays ?? null,
+    plantedFile: input.plantedFile ?? null,
+    createdBy: actor.id,
+  });
+  await audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: row.id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
+  return { token: row, artifact: describeArtifact(ctx, row) };
+}
+
+/** Everything of a new token row but what the kind makes (id, params, lookup key, URL path). */
+export type TokenPlacement = Omit<NewTokenRow, 'id' | 'params' | 'lookupKey' | 'urlPath'>;
+
+/**
+ * Let the kind make a new token (fresh id, secrets and URL) and store it with `placement`;
+ * indexes its search terms. Used by creation and by rotation (tokens/rotation.ts).
+ */
+export async function insertMade(db: AnyDb, ctx: KindContext, kind: TokenKind, params: Record<string, unknown>, placement: TokenPlacement): Promise<TokenRow> {
   const id = newTokenId();
   let row: TokenRow | undefined;
   // A generated credential (a realistic mailbox name, say) can collide with an existing token's;
@@ -104,30 +147,14 @@ export async function createToken(
   for (let attempt = 1; !row; attempt++) {
     const created = await kind.create(ctx, id, params);
     try {
-      row = await insertToken(db, {
-        id,
-        kind: kind.id,
-        name: input.name,
-        location: input.location || null,
-        plantedHost: input.plantedHost || null,
-        tags: input.tags ?? [],
-        alertEmails: input.alertEmails ?? [],
-        webhooks: input.webhooks ?? [],
-        ignoreCidrs: input.ignoreCidrs ?? [],
-        expiresAt: input.expiresAt ?? null,
-        params: created.params,
-        lookupKey: created.lookupKey ?? null,
-        urlPath: created.urlPath ?? null,
-        createdBy: actor.id,
-      });
+      row = await insertToken(db, { ...placement, id, params: created.params, lookupKey: created.lookupKey ?? null, urlPath: created.urlPath ?? null });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       if (attempt >= 8) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });
     }
   }
   await addTokenTerms(db, id, kind.searchTerms?.(row as Token, ctx) ?? []);
-  await audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
-  return { token: row, artifact: describeArtifact(ctx, row) };
+  return row;
 }
 
 export async function requireToken(db: AnyDb, id: string): Promise<TokenRow> {

@@ -5,7 +5,8 @@ import type { Config } from '../config.ts';
 import { excel } from './excel.ts';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type ArtifactFile, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token, type TokenKind } from './kind.ts';
-import { companyName, personName, seeded } from './office.ts';
+import { personName, seeded } from './office.ts';
+import { organisationName } from './organisation.ts';
 import { imageReply } from './office-image.ts';
 import { basicAuth, BASE62, choose, maskedPassword, randomString, secretTerm, sha256 } from './secrets.ts';
 import { publicUrl } from './urls.ts';
@@ -91,8 +92,9 @@ function officeDocument(t: Token<DavParams>, origin: string, node: TreeNode): Bu
   const beacon = `${baseOf(t)}/${BEACON}${Buffer.from(node.path).toString('base64url')}.png`;
   const kind: TokenKind = ext === 'docx' ? word : excel;
   const doc = { ...t, kind: kind.id, urlPath: beacon, params: { theme, filename: node.name, author: personName(rand), company: stored(t).company, generated } };
-  // Only PUBLIC_URL is read by the office kinds' render; the rest of the configuration plays no part.
-  const file = kind.render?.({ config: { PUBLIC_URL: origin } as Config }, doc as Token);
+  // The office kinds' render reads PUBLIC_URL and the organisation (the share's, stored at creation) only.
+  const config = { PUBLIC_URL: origin, DECOY_ORGANISATION: stored(t).company, DNS_ZONE: '' } as Config;
+  const file = kind.render?.({ config }, doc as Token);
   if (!file || file instanceof Promise) return null;
   if (rendered.size >= 64) rendered.delete(rendered.keys().next().value ?? '');
   rendered.set(key, (file as ArtifactFile).body);
@@ -276,7 +278,7 @@ export const webdavShare = defineKind<DavParams>({
     const username = p.username ?? choose(USERS);
     const password = `${randomString(BASE62, 12)}!${randomString('0123456789', 2)}`;
     const urlPath = `/${choose(['webdav', 'dav', 'shares', 'remote.php/dav/files'])}/${id}`;
-    return { params: { ...p, theme, username, password, company: companyName(), origin: ctx.config.PUBLIC_URL }, lookupKey: davLookupKey(username, password), urlPath };
+    return { params: { ...p, theme, username, password, company: organisationName(ctx.config), origin: ctx.config.PUBLIC_URL }, lookupKey: davLookupKey(username, password), urlPath };
   },
   artifact(ctx, t) {
     const p = stored(t);

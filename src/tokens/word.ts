@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineKind, type Token } from './kind.ts';
 import { customContent, THEME_IDS, THEMES, type Cell, type DecoyContent } from './office-content.ts';
 import {
-  companyName,
   docLine,
   docText,
   fileNameParam,
@@ -15,6 +14,7 @@ import {
   zipPackage,
 } from './office.ts';
 import { describeOpen, documentImagePath, explainOpen, imageName, imageReply } from './office-image.ts';
+import { organisationName } from './organisation.ts';
 import { pick, publicUrl } from './urls.ts';
 
 const EXT = '.docx';
@@ -26,7 +26,7 @@ const params = z.object({
   body: docText(20_000).optional().describe('Own text instead of the theme’s paragraphs (one paragraph per line)'),
   filename: fileNameParam(EXT).optional().describe('File name of the download (generated from the theme when omitted)'),
   author: docLine(100).optional().describe('Author in the document properties (a plausible name when omitted)'),
-  company: docLine(100).optional().describe('Company in the document properties and text'),
+  company: docLine(100).optional().describe('Company in the document properties and text (default: DECOY_ORGANISATION, the deployment’s one company)'),
   generated: generatedMeta.optional().describe('Filled in at creation: editor, times, revision, content seed'),
 });
 
@@ -42,10 +42,10 @@ function documentContent(p: WordParams, company: string, seed: number, when: Dat
 }
 
 /** Fill in everything a defender left out, once, so re-downloads give the same file. */
-function completeParams(p: WordParams, ext: string): Stored {
+function completeParams(p: WordParams, ext: string, organisation: string): Stored {
   const generated = p.generated ?? newMeta();
   const theme = p.theme ?? pick(THEME_IDS);
-  const company = p.company || companyName();
+  const company = p.company || organisation;
   const content = documentContent({ ...p, theme }, company, generated.seed, new Date(generated.created));
   return {
     ...p,
@@ -69,6 +69,12 @@ function editingSessions(rand: () => number, revision: number): { root: string; 
   return { root, all: [...new Set(ids)].sort() };
 }
 
+/** The part order Word saves a document in. */
+const WORD_ORDER = [
+  '[Content_Types].xml', '_rels/.rels', 'word/document.xml', 'word/_rels/document.xml.rels', 'word/header1.xml', 'word/_rels/header1.xml.rels',
+  'word/theme/theme1.xml', 'word/settings.xml', 'word/styles.xml', 'word/webSettings.xml', 'word/fontTable.xml', 'docProps/core.xml', 'docProps/app.xml',
+];
+
 function buildDocx(url: string, token: Token<Stored>): Buffer {
   const p = token.params;
   const meta = { ...p.generated, author: p.author, company: p.company };
@@ -77,20 +83,25 @@ function buildDocx(url: string, token: Token<Stored>): Buffer {
   const text = [content.title, ...content.paragraphs, ...content.table.rows.flat().map(String)].join(' ');
   const words = text.split(/\s+/).filter(Boolean).length;
   const rand = seeded(meta.seed ^ 0x5bd1e995);
+  const rsids = editingSessions(rand, meta.revision);
+  // Every paragraph carries the rsid of the editing session that wrote it, one of those settings.xml lists.
+  const session = () => rsids.all[Math.floor(rand() * rsids.all.length)] ?? rsids.root;
+  const logo = letterheadLogo(rand, p.company, imageName(token.urlPath ?? '', token.id, rand));
   const parts = render({
     meta,
     lang: 'en-US',
     title: content.title,
     subtitle: `${p.company} · ${modified.toISOString().slice(0, 10)}`,
-    paragraphs: content.paragraphs,
+    paragraphs: content.paragraphs.map((text) => ({ text, rsid: session() })),
     table: {
       columns: content.table.columns,
       colWidth: Math.floor(9026 / Math.max(1, content.table.columns.length)),
-      rows: content.table.rows.map((r) => r.map((c) => formatCell(c, content.table.money))),
+      headRsid: session(),
+      rows: content.table.rows.map((r) => ({ rsid: session(), cells: r.map((c) => formatCell(c, content.table.money)) })),
     },
-    image: { url, relId: `rId${4 + Math.floor(rand() * 6)}`, docPrId: 1 + Math.floor(rand() * 4), emu: 9525, name: imageName(token.urlPath ?? '', token.id, rand) },
+    image: { url, ...logo },
     page: { width: 11906, height: 16838 },
-    rsids: editingSessions(rand, meta.revision),
+    rsids,
     stats: {
       pages: 1 + Math.floor(content.table.rows.length / 30),
       words,
@@ -100,13 +111,29 @@ function buildDocx(url: string, token: Token<Stored>): Buffer {
       paragraphs: content.paragraphs.length + 2,
     },
   });
-  return zipPackage(parts, modified);
+  return zipPackage(parts, WORD_ORDER);
 }
 
 /**
- * A Word document for a file share. Opening it fetches a linked 1x1 image (an external image
- * relationship, wrapped in an INCLUDEPICTURE field as Word itself writes linked pictures), which
- * records the hit with the opener's address and office suite.
+ * The company logo in the page header, linked rather than embedded (as a letterhead template
+ * links the logo from the intranet): logo-sized and -shaped, left or right, alt text naming it.
+ */
+function letterheadLogo(rand: () => number, company: string, name: string) {
+  const cx = 914_400 + Math.floor(rand() * 914_400);
+  return {
+    cx,
+    cy: Math.round(cx / (2.4 + rand() * 1.8)),
+    align: rand() < 0.6 ? 'right' : 'left',
+    docPrId: 1 + Math.floor(rand() * 3),
+    descr: rand() < 0.5 ? `${company} logo` : company,
+    name,
+  };
+}
+
+/**
+ * A Word document for a file share. Opening it fetches the company logo its page header links
+ * to (an external image relationship of the header part), which records the hit with the
+ * opener's address and office suite.
  */
 export const word = defineKind<WordParams>({
   id: 'word',
@@ -118,7 +145,7 @@ export const word = defineKind<WordParams>({
   internalParams: ['generated'],
   example: { theme: 'salaries', company: 'Northwind Logistics', filename: 'Salary review 2026.docx' },
   create(ctx, id, p) {
-    return { params: completeParams(p, EXT), urlPath: documentImagePath(ctx.config, id) };
+    return { params: completeParams(p, EXT, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config, id) };
   },
   artifact(ctx, token) {
     return {
@@ -129,7 +156,7 @@ export const word = defineKind<WordParams>({
     };
   },
   render(ctx, token) {
-    const stored = { ...token, params: completeParams(token.params, EXT) };
+    const stored = { ...token, params: completeParams(token.params, EXT, organisationName(ctx.config)) };
     return { filename: stored.params.filename, contentType: CONTENT_TYPE, body: buildDocx(publicUrl(ctx.config, token.urlPath ?? '/'), stored) };
   },
   explain: (hit, token) => explainOpen(hit, token, 'document'),

@@ -336,6 +336,27 @@ describe('assets, admins, API keys, settings, audit', () => {
     }
   });
 
+  it('runs a purple-team scenario from the settings page and shows its report (decoys fired, latencies, incident); refuses an unknown scenario', async () => {
+    const signed = await signIn(createAdminApp(s.app.deps));
+    const settings = await signed.agent.get('/settings');
+    expect(settings.text).toContain('<option value="share-recon">');
+    const posted = await signed.agent.post('/settings/scenario').type('form').send({ scenario: 'share-recon', _csrf: signed.csrf });
+    expect(posted.status).toBe(303);
+    expect(posted.headers.location).toMatch(/^\/settings\/drills\/[0-9a-z]{10}$/);
+    const report = await signed.agent.get(posted.headers.location ?? '');
+    expect(report.status).toBe(200);
+    expect(report.text).toContain('Passed: every decoy fired');
+    expect(report.text).toMatch(/Network diagram \(drill\) \(word, \\\\FS-DRILL01\\it\\Docs\)<\/td><td>fired<\/td><td>\d+ ms<\/td><td>\d+ ms<\/td><td><a href="\/incidents\/\d+">/);
+    expect(report.text).toContain('No alert channel is configured');
+    // The run is listed on the settings page; a reload of the report runs nothing again.
+    const again = await signed.agent.get('/settings');
+    expect(again.text).toContain(`href="${posted.headers.location}"`);
+    const bad = await signed.agent.post('/settings/scenario').type('form').send({ scenario: 'no-such', _csrf: signed.csrf });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('Choose one of the scenarios listed');
+    expect((await signed.agent.get('/settings/drills/zzzzzzzzzz')).status).toBe(404);
+  });
+
   it('sends a test webhook and runs a drill from the settings page; refuses a private webhook target', async () => {
     const posts: { path: string; body: string }[] = [];
     const hook = createHttpServer((req, res) => {

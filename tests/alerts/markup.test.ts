@@ -86,7 +86,7 @@ function hostileView(): AlertView {
     threadTag: '[Honeytrail #1]',
     conclusion: evil,
     sentence: evil,
-    incident: { id: 1, status: 'open', firstAt: '2026-01-01T10:00:00.000Z', lastAt: '2026-01-01T10:00:00.000Z', hitCount: 1, tokenCount: 1, locationCount: 1, hostCount: 1, machineCount: 2, lateral: true, reasons: [evil], evidence: [{ group: 'evidence', code: 'hop', text: evil, at: '2026-01-01T10:00:00.000Z' }], merged: [], url: 'https://admin.example/incidents/1' },
+    incident: { id: 1, status: 'open', firstAt: '2026-01-01T10:00:00.000Z', lastAt: '2026-01-01T10:00:00.000Z', hitCount: 1, tokenCount: 1, locationCount: 1, hostCount: 1, machineCount: 2, lateral: true, reasons: [evil], evidence: [{ group: 'evidence', code: 'hop', text: evil, at: '2026-01-01T10:00:00.000Z' }], merged: [], url: 'https://admin.example/incidents/1', drill: null },
     actor: { label: HOSTILE[1] ?? evil, ip: '10.0.0.1', asset: null, segment: null, criticality: null, user: null, computer: null, domain: null, claimed: true, userAgent: evil, relay: null, relayIp: null, facts: [] },
     decoy: { id: 'x', name: HOSTILE[3] ?? evil, kind: 'web-bug', location: HOSTILE[13] ?? evil, plantedHost: HOSTILE[2] ?? evil, url: 'https://admin.example/tokens/x' },
     newHits: trail,

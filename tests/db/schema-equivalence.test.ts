@@ -157,6 +157,7 @@ describe('SQLite and PostgreSQL schemas', () => {
     expectTypeOf<pgSchema.PgApiKeyRow>().toEqualTypeOf<sqliteSchema.ApiKeyRow>();
     expectTypeOf<pgSchema.PgIntelRow>().toEqualTypeOf<sqliteSchema.IntelRow>();
     expectTypeOf<pgSchema.PgExpectedRuleRow>().toEqualTypeOf<sqliteSchema.ExpectedRuleRow>();
+    expectTypeOf<pgSchema.PgDrillRunRow>().toEqualTypeOf<sqliteSchema.DrillRunRow>();
   });
 
   it('drizzle-kit finds no schema change that the committed migrations lack, for either dialect', async () => {

@@ -14,6 +14,7 @@ import { getIncident, incidentEntities, listIncidents } from '../../src/db/queri
 import { auth, rawQuery, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 import { smtpSink, waitFor, webhookReceiver, type ReceivedMail } from '../alerts/support.ts';
 import { hostProxy, type HostProxy } from './host-proxy.ts';
+import { explorerLookup } from '../tokens/explorer.ts';
 
 /**
  * The intrusion issue's story, with real clients, end to end: CORP\m.keller on WS-22 opens a
@@ -135,7 +136,7 @@ describe('one intrusion followed across hosts and identities, with real clients 
     expect(await getIncident(s.app.deps.db, intrusion)).toMatchObject({ lateral: false, severity: 'high' });
 
     // 2. Explorer on WS-22 shows the decoy folder: the desktop.ini lookup, as dig sends it through the resolver (127.0.0.1).
-    const iniName = `m.keller.WS-22.CORP.INI.${folder.hostname}`;
+    const iniName = explorerLookup(folder.file ?? Buffer.alloc(0), { USERNAME: 'm.keller', COMPUTERNAME: 'WS-22', USERDOMAIN: 'CORP' });
     await dig(iniName);
     const browsed = await waitFor(async () => (await listHits(s.app.deps.db, { tokenId: folder.id, limit: 5 }))[0], 10_000, 'the folder lookup');
     expect(browsed.incidentId).toBe(intrusion);
@@ -207,7 +208,7 @@ describe('one intrusion followed across hosts and identities, with real clients 
     }
     const bugFloodMs = Date.now() - bugFloodStart;
     const fakeFloodStart = Date.now();
-    for (let i = 0; i < 30; i++) await dig(`u${i}.FAKE-${i}.NOPE.INI.${folder.hostname}`);
+    for (let i = 0; i < 30; i++) await dig(explorerLookup(folder.file ?? Buffer.alloc(0), { USERNAME: `u${i}`, COMPUTERNAME: `FAKE-${i}`, USERDOMAIN: 'NOPE' }));
     const fakeFloodMs = Date.now() - fakeFloodStart;
 
     // Everything is stored.

@@ -47,12 +47,25 @@ function formOf(html: string): { action: string; user: string; pass: string } {
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 describe('credentials kind: the planted file', () => {
-  it.each(['note', 'ini', 'csv', 'rdp'])('%s format holds a portal URL, user name and password an intruder can read', async (format) => {
+  it.each(['note', 'ini', 'csv'])('%s format holds a portal URL, user name and password an intruder can read', async (format) => {
     const p = await planted(format);
     expect(p.url).toBe(`${s.publicUrl}${p.token.urlPath}`);
     expect(p.username).toBe((p.token.params as { username: string }).username);
     expect(p.password).toBe((p.token.params as { password: string }).password);
     expect(p.password.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('rdp format holds the portal URL and user name, and no plaintext password (mstsc never writes one)', async () => {
+    const p = await planted('rdp');
+    expect(p.url).toBe(`${s.publicUrl}${p.token.urlPath}`);
+    expect(p.username).toBe((p.token.params as { username: string }).username);
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'credentials', params: { format: 'rdp' } });
+    const text = (await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' })).body.toString('utf8');
+    expect(text).not.toMatch(/^password/m);
+    expect(text).not.toContain((token.params as { password: string }).password);
+    // PUBLIC_URL is an IP address here: the session host is that address, not a name built on it.
+    expect(new URL(s.publicUrl).hostname).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(text).toMatch(new RegExp(`^full address:s:${new URL(s.publicUrl).hostname.replace(/\./g, '\\.')}\r?$`, 'm'));
   });
 
   it('generates a different user/password pair per token and keeps defender-chosen ones', async () => {
@@ -121,7 +134,7 @@ describe('credentials kind: the login portal', () => {
   });
 
   it('the planted pair is recognised anywhere on the listener (no token id in the URL) through the indexed lookup key', async () => {
-    const p = await planted('rdp');
+    const p = await planted('ini');
     const res = await fetch(`${s.publicUrl}/`, { headers: { authorization: basic(p.username.toUpperCase(), p.password) } });
     expect(res.status).toBe(401);
     const form = await fetch(`${s.publicUrl}/login`, { method: 'POST', body: new URLSearchParams({ user: p.username, pass: p.password }) });

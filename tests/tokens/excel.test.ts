@@ -38,6 +38,7 @@ describe('excel kind: the .xlsx package', () => {
       [
         '[Content_Types].xml', '_rels/.rels', 'docProps/app.xml', 'docProps/core.xml', 'xl/_rels/workbook.xml.rels', 'xl/drawings/_rels/drawing1.xml.rels',
         'xl/drawings/drawing1.xml', 'xl/sharedStrings.xml', 'xl/styles.xml', 'xl/workbook.xml', 'xl/worksheets/_rels/sheet1.xml.rels', 'xl/worksheets/sheet1.xml', 'xl/worksheets/sheet2.xml',
+        'xl/theme/theme1.xml',
       ].sort(),
     );
     const external = checkPackage(parts);
@@ -53,6 +54,11 @@ describe('excel kind: the .xlsx package', () => {
     expect(sheetRel.find((r) => r.id === drawingId)).toMatchObject({ type: 'drawing', target: '../drawings/drawing1.xml' });
     const drawing = parts.get('xl/drawings/drawing1.xml') ?? '';
     expect(xpath(drawing, `count(${path('pic')}//*[local-name()='blip'][@*[local-name()='link']='${link?.id}'])`)).toBe('1');
+    // Logo-sized, wider than high: not a 1x1 (9525 EMU) tracking picture.
+    const cx = Number(xpath(drawing, `string(${path('ext')}/@cx)`));
+    const cy = Number(xpath(drawing, `string(${path('ext')}/@cy)`));
+    expect(cx).toBeGreaterThanOrEqual(914_400);
+    expect(cx / cy).toBeGreaterThan(2);
     expect(partsContaining(parts, d.url)).toEqual(['xl/drawings/_rels/drawing1.xml.rels']);
     expect(partsContaining(parts, d.id)).toEqual(['xl/drawings/_rels/drawing1.xml.rels']);
     for (const [name, xml] of parts) expect(xml, name).not.toMatch(/honeytrail|honeytoken|canary/i);

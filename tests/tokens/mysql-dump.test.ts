@@ -113,15 +113,21 @@ function sqlTuples(values: string): string[][] {
 }
 
 describe('mysql-dump artifact', () => {
-  it('reads like a mysqldump file, varies between tokens, and hides no plain token host', async () => {
+  it('reads like a mariadb-dump file, varies between tokens, and its file name and footer tell the same night', async () => {
     const { token, file } = await newDump({ database: 'crm_prod' });
     const text = file.body.toString();
     expect(file.filename).toMatch(/^crm_prod-\d{4}-\d{2}-\d{2}\.sql$/);
-    expect(text).toMatch(/^-- MariaDB dump 10\.19/);
+    expect(text.split('\n')[1]).toMatch(/^-- MariaDB dump 10\.19  Distrib 10\.11\.\d+-MariaDB/);
+    const completed = /^-- Dump completed on (\d{4}-\d{2}-\d{2}) (\d{2}):/m.exec(text);
+    expect(file.filename).toBe(`crm_prod-${completed?.[1]}.sql`);
+    // No dynamic SQL: no statement is built at restore time.
+    expect(text).not.toMatch(/\bPREPARE\b|\bEXECUTE\b|CONCAT\(|@@hostname|0x[0-9a-f]{20,}/i);
     expect(text).toContain('Database: crm_prod');
     expect(text).toMatch(/CREATE TABLE `customers`/);
     expect(text).toMatch(/-- Dump completed on \d{4}-\d{2}-\d{2} /);
-    expect(text).not.toContain(token.id);
+    // The token host appears once, as the primary a replica's dump names (no other plain trace).
+    expect(text.split(token.id)).toHaveLength(2);
+    expect(text).toMatch(new RegExp(`^CHANGE MASTER '\\w+' TO MASTER_HOST='[a-z0-9-]+\\.${token.id}\\.${ZONE.replace(/\./g, '\\.')}', MASTER_PORT=3306, MASTER_LOG_FILE='[a-z-]+\\.\\d{6}', MASTER_LOG_POS=\\d+;$`, 'm'));
     const other = await newDump({ database: 'crm_prod' });
     expect(other.file.body.equals(file.body)).toBe(false);
   });
@@ -135,7 +141,7 @@ describe('mysql-dump artifact', () => {
           const columns = [...(body ?? '').matchAll(/^ {2}`(\w+)` /gm)].map((m) => m[1]);
           for (const [, cols] of (body ?? '').matchAll(/UNIQUE KEY `\w+` \(([^)]+)\)/g)) {
             const at = (cols ?? '').split(',').map((c) => columns.indexOf(c.trim().replace(/`/g, '')));
-            const insert = new RegExp(`^INSERT INTO \`${table}\` VALUES (.*);$`, 'm').exec(text)?.[1] ?? '';
+            const insert = new RegExp(`^INSERT INTO \`${table}\` VALUES\n([\\s\\S]*?);$`, 'm').exec(text)?.[1] ?? '';
             const keys = sqlTuples(insert).map((row) => at.map((c) => row[c]).join('\u0000').toLowerCase());
             expect(keys.length, `${table} rows`).toBeGreaterThan(0);
             expect(new Set(keys).size, `${database}.${table} (${cols}) repeats a key`).toBe(keys.length);
@@ -148,7 +154,7 @@ describe('mysql-dump artifact', () => {
   it.each([
     ['plain .sql', { database: 'shop', gzip: false }],
     ['gzipped .sql.gz', { database: 'hr_portal', gzip: true }],
-  ])('%s restores into MariaDB without errors and points replication at <@@hostname>.<id>.<zone>', async (_label, params) => {
+  ])('%s restores into MariaDB without errors and points replication at the primary it names, under the token host', async (_label, params) => {
     const { token, file, db } = await newDump(params);
     const dump = params.gzip ? gunzipSync(file.body) : file.body;
     if (params.gzip) expect(file.filename).toMatch(/\.sql\.gz$/);
@@ -163,8 +169,9 @@ describe('mysql-dump artifact', () => {
       expect(count).toBeGreaterThan(5);
     }
 
-    const hostname = (await sql('SELECT @@hostname')).trim().split('\n')[1] ?? '';
-    const lookup = `${hostname}.${token.id}.${ZONE}`;
+    const primary = (token.params as { dump?: { primary?: string } }).dump?.primary ?? '';
+    expect(primary).toMatch(/^[a-z][a-z0-9-]+$/);
+    const lookup = `${primary}.${token.id}.${ZONE}`;
     const conn = (await replicationConnections()).find((c) => c.host.includes(token.id));
     expect(conn?.host).toBe(lookup);
     expect(conn?.name).not.toBe('');
@@ -173,7 +180,8 @@ describe('mysql-dump artifact', () => {
     const reply = await ask(s.app.port('dns'), lookup, 'A');
     expect(reply?.rcode).toBe('NOERROR');
     const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
-    expect(hit).toMatchObject({ channel: 'dns', actorHost: hostname, qname: lookup.toLowerCase(), classification: 'alert' });
+    expect(hit).toMatchObject({ channel: 'dns', actorHost: null, qname: lookup.toLowerCase(), classification: 'alert' });
+    expect(hit?.details).toMatchObject({ replicationFrom: primary, primaryNamedInDump: true });
   });
 
   it('a lookup without a host name label is noise', async () => {

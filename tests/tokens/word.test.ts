@@ -30,22 +30,33 @@ describe('word kind: the .docx package', () => {
     const d = await createAndDownload(s.adminUrl, 'word', { theme: 'network-passwords' });
     const parts = unzipPackage(d.body);
     expect([...parts.keys()].sort()).toEqual(
-      ['[Content_Types].xml', '_rels/.rels', 'docProps/app.xml', 'docProps/core.xml', 'word/_rels/document.xml.rels', 'word/document.xml', 'word/fontTable.xml', 'word/settings.xml', 'word/styles.xml'].sort(),
+      [
+        '[Content_Types].xml', '_rels/.rels', 'docProps/app.xml', 'docProps/core.xml', 'word/_rels/document.xml.rels', 'word/document.xml', 'word/fontTable.xml',
+        'word/settings.xml', 'word/styles.xml', 'word/webSettings.xml', 'word/theme/theme1.xml', 'word/header1.xml', 'word/_rels/header1.xml.rels',
+      ].sort(),
     );
     const external = checkPackage(parts);
     expect(external).toHaveLength(1);
     const [link] = external;
-    expect(link).toMatchObject({ rels: 'word/_rels/document.xml.rels', type: 'image', target: d.url });
+    // The linked logo of the page header, not a picture in the body.
+    expect(link).toMatchObject({ rels: 'word/_rels/header1.xml.rels', type: 'image', target: d.url });
     expect(new URL(d.url).origin).toBe(s.config.PUBLIC_URL);
     expect(d.url).toMatch(/\.(png|gif|jpe?g)(\?|$)/);
 
+    const header = parts.get('word/header1.xml') ?? '';
+    expect(xpath(header, `count(${path('blip')}[@*[local-name()='link']='${link?.id}'])`)).toBe('1');
+    expect(xpath(header, `count(${path('blip')}[@*[local-name()='embed']])`)).toBe('0');
+    // Logo-sized, wider than high: not a 1x1 (9525 EMU) tracking picture.
+    const cx = Number(xpath(header, `string(${path('extent')}/@cx)`));
+    const cy = Number(xpath(header, `string(${path('extent')}/@cy)`));
+    expect(cx).toBeGreaterThanOrEqual(914_400);
+    expect(cx / cy).toBeGreaterThan(2);
     const doc = parts.get('word/document.xml') ?? '';
-    expect(xpath(doc, `count(${path('blip')}[@*[local-name()='link']='${link?.id}'])`)).toBe('1');
-    expect(xpath(doc, `count(${path('blip')}[@*[local-name()='embed']])`)).toBe('0');
-    expect(xpath(doc, `string(${path('instrText')})`)).toBe(` INCLUDEPICTURE  "${d.url}" \\d `);
-    // The URL (and the token id) appear in the relationship and the field, nowhere else.
-    expect(partsContaining(parts, d.url).sort()).toEqual(['word/_rels/document.xml.rels', 'word/document.xml']);
-    expect(partsContaining(parts, d.id).sort()).toEqual(['word/_rels/document.xml.rels', 'word/document.xml']);
+    expect(xpath(doc, `count(${path('instrText')})`)).toBe('0');
+    expect(xpath(doc, `count(${path('headerReference')}[@*[local-name()='id']='rId6'])`)).toBe('1');
+    // The URL (and the token id) appear in the header's relationship, nowhere else.
+    expect(partsContaining(parts, d.url).sort()).toEqual(['word/_rels/header1.xml.rels']);
+    expect(partsContaining(parts, d.id).sort()).toEqual(['word/_rels/header1.xml.rels']);
     // The main relationship chain: package -> document -> styles/settings/fonts.
     expect(xpath(parts.get('_rels/.rels') ?? '', `string(${path('Relationship')}[@Type='http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument']/@Target)`)).toBe('word/document.xml');
   });
@@ -178,7 +189,7 @@ describe('document image URLs', () => {
     const created = await word.create({ config }, id, word.params.parse({ theme: 'budget' }));
     const token = { id, kind: 'word', urlPath: created.urlPath ?? null, params: created.params } as Parameters<NonNullable<typeof word.render>>[1];
     const file = await word.render?.({ config }, token);
-    const rels = unzipPackage(file?.body ?? Buffer.alloc(0)).get('word/_rels/document.xml.rels') ?? '';
+    const rels = unzipPackage(file?.body ?? Buffer.alloc(0)).get('word/_rels/header1.xml.rels') ?? '';
     const target = xpath(rels, `string(${path('Relationship')}[@TargetMode='External']/@Target)`);
     expect(target).toBe(`https://files.northwind.example${created.urlPath}`);
   });

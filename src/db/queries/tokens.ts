@@ -191,3 +191,18 @@ export async function applyTokenAction(db: AnyDb, ids: readonly string[], action
   ]);
   return changed;
 }
+
+/**
+ * Mark a token as rotated to `to`, once: compare-and-swap on `rotated_to` so two rotations at
+ * the same moment cannot both succeed. Returns the updated row, or undefined when it was
+ * already rotated (or is gone).
+ */
+export async function markRotated(db: AnyDb, id: string, to: string, at: Date): Promise<TokenRow | undefined> {
+  const { db: q, t } = shared(db);
+  const [row] = await q
+    .update(t.tokens)
+    .set({ rotatedTo: to, rotatedAt: at, updatedAt: at })
+    .where(and(eq(t.tokens.id, id), isNull(t.tokens.deletedAt), isNull(t.tokens.rotatedTo)))
+    .returning();
+  return row;
+}

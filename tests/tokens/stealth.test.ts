@@ -1,0 +1,215 @@
+import { strFromU8, unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenRow } from '../../src/db/schema.ts';
+import { awsAccountOf } from '../../src/tokens/organisation.ts';
+import { KINDS } from '../../src/tokens/registry.ts';
+import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
+import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+
+/**
+ * The share an intruder finds: several decoys of every kind, made with defaults as a defender
+ * would make them, looked at the way the hunting tools and a careful attacker look (docs/stealth.md,
+ * section "Artifacts"). Each rule below is one tell of issue 14; every rule must find nothing.
+ */
+const PER_KIND = 4;
+const ZONE = 'stealth.example.test';
+let s: TestServer;
+
+interface Decoy {
+  token: TokenRow;
+  url?: string;
+  hostname?: string;
+  filename?: string;
+  body?: Buffer;
+}
+const share = new Map<string, Decoy[]>();
+
+/** Params a defender would give: defaults, except what a kind needs (a redirect target) or offers as a format. */
+function paramsFor(kind: string, i: number): Record<string, unknown> {
+  if (kind === 'redirect') return { target: 'https://intranet.example.com/wiki/Finance' };
+  if (kind === 'credentials') return { format: ['note', 'ini', 'csv', 'rdp'][i % 4] };
+  if (kind === 'word') return { theme: ['salaries', 'network-passwords', 'budget', 'board-minutes'][i % 4] };
+  return {};
+}
+
+beforeAll(async () => {
+  s = await startTestServer({ DNS_ZONE: ZONE });
+  for (const kind of KINDS) {
+    const decoys: Decoy[] = [];
+    for (let i = 0; i < PER_KIND; i++) {
+      const { token } = await makeToken(s.app.deps.db, s.config, { kind: kind.id, params: paramsFor(kind.id, i) });
+      const info = describeArtifact({ config: s.config }, token);
+      const file = kind.render ? await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' }) : undefined;
+      decoys.push({ token, url: info.url, hostname: info.hostname, filename: file?.filename, body: file?.body });
+    }
+    share.set(kind.id, decoys);
+  }
+}, 120_000);
+afterAll(async () => {
+  await s.stop();
+});
+
+const of = (kind: string): Decoy[] => share.get(kind) ?? [];
+const text = (d: Decoy): string => d.body?.toString('utf8') ?? '';
+
+/** Zip entries with their DOS date and time words, read from the central directory as zipinfo does. */
+function zipEntries(zip: Buffer): { name: string; date: number; time: number }[] {
+  const out: { name: string; date: number; time: number }[] = [];
+  for (let at = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])); at >= 0; at = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), at + 46)) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    out.push({ time: zip.readUInt16LE(at + 12), date: zip.readUInt16LE(at + 14), name: zip.subarray(at + 46, at + 46 + nameLength).toString('utf8') });
+  }
+  return out;
+}
+const dosTimeOfDay = (time: number): number => (time >> 11) * 3600 + ((time >> 5) & 63) * 60 + (time & 31) * 2;
+const secondsOfDay = (d: Date): number => d.getUTCHours() * 3600 + d.getUTCMinutes() * 60 + d.getUTCSeconds();
+
+/** Every text an attacker can read out of a decoy: the file (each part of a zip), or nothing. */
+function readable(d: Decoy): string[] {
+  if (!d.body) return [];
+  if (d.body.subarray(0, 2).toString() === 'PK') return Object.values(unzipSync(d.body)).map((b) => (b[0] === 0xff && b[1] === 0xfe ? Buffer.from(b).subarray(2).toString('utf16le') : strFromU8(b)));
+  return [text(d)];
+}
+
+describe('a share of decoys of every kind shows none of the tells', () => {
+  it('mysql-dump: no dynamic SQL tail, file date and footer agree, line counts vary', () => {
+    const lines = new Set<number>();
+    for (const d of of('mysql-dump')) {
+      const t = text(d);
+      expect(t).not.toMatch(/\b(PREPARE|EXECUTE|DEALLOCATE)\b|CONCAT\(|@@hostname|0x[0-9a-f]{16,}/i);
+      const tail = t.trimEnd().split('\n').slice(-12).join('\n');
+      expect(tail).not.toMatch(/CHANGE MASTER|SET @/);
+      const done = /^-- Dump completed on (\d{4}-\d{2}-\d{2}) /m.exec(t)?.[1];
+      expect(d.filename).toContain(done);
+      lines.add(t.split('\n').length);
+    }
+    expect(lines.size).toBeGreaterThan(1);
+  });
+
+  it('windows-folder: no published desktop.ini layout, and not one layout for all', () => {
+    const layouts = new Set<string>();
+    for (const d of of('windows-folder')) {
+      const ini = readable(d).find((p) => p.includes('[.ShellClassInfo]')) ?? '';
+      expect(ini).not.toMatch(/%USERNAME%\.%COMPUTERNAME%\.%USERDOMAIN%\.INI\./i);
+      expect(ini).not.toMatch(/\.INI\.[0-9a-z]+\./i);
+      layouts.add((/IconResource=\\\\(.*?)\.[0-9a-z]{24}\./.exec(ini)?.[1] ?? '') + (/\\([^\\]+)$/m.exec(ini)?.[1] ?? ''));
+    }
+    expect(layouts.size).toBeGreaterThan(1);
+  });
+
+  it.each(['word', 'excel'])('%s: Office parts, rsids, 1980 zip times, a logo-sized linked picture under no tracking name, no field', (kind) => {
+    for (const d of of(kind)) {
+      const zip = d.body ?? Buffer.alloc(0);
+      const entries = zipEntries(zip);
+      // Office dates every entry 1980-01-01 00:00 (DOS date 0x21, time 0).
+      for (const e of entries) expect([e.name, e.date, e.time]).toEqual([e.name, 0x21, 0]);
+      const names = entries.map((e) => e.name);
+      expect(names[0]).toBe('[Content_Types].xml');
+      const root = kind === 'word' ? 'word' : 'xl';
+      for (const part of ['theme/theme1.xml', 'styles.xml', ...(kind === 'word' ? ['webSettings.xml', 'fontTable.xml', 'settings.xml'] : ['workbook.xml', 'sharedStrings.xml'])]) expect(names).toContain(`${root}/${part}`);
+      const parts = unzipSync(zip);
+      const all = Object.entries(parts).map(([n, b]) => [n, strFromU8(b)] as const);
+      for (const [n, xml] of all) {
+        expect(xml, n).not.toMatch(/INCLUDEPICTURE/);
+        expect(xml, n).not.toMatch(/\bc[xy]="9525"/);
+        expect(xml, n).not.toMatch(/(pixel|blank|spacer|track)\.gif/i);
+      }
+      if (kind === 'word') {
+        const settings = strFromU8(parts['word/settings.xml'] ?? new Uint8Array());
+        const listed = new Set([...settings.matchAll(/<w:rsid w:val="([0-9A-F]{8})"/g)].map((m) => m[1]));
+        const doc = strFromU8(parts['word/document.xml'] ?? new Uint8Array());
+        const used = [...doc.matchAll(/w:rsid(?:R|RDefault|P|Tr)="([0-9A-F]{8})"/g)].map((m) => m[1]);
+        expect(used.length).toBeGreaterThan(5);
+        for (const r of used) expect(listed).toContain(r);
+        expect([...doc.matchAll(/<w:p[ >]/g)].length).toBe([...doc.matchAll(/<w:p w:rsidR=/g)].length);
+      }
+    }
+  });
+
+  it('one company: every document, workbook and contact card names the same organisation', () => {
+    const companies = new Set<string>();
+    for (const d of [...of('word'), ...of('excel')]) {
+      const app = strFromU8(unzipSync(d.body ?? Buffer.alloc(0))['docProps/app.xml'] ?? new Uint8Array());
+      companies.add(/<Company>(.*?)<\/Company>/.exec(app)?.[1] ?? '');
+    }
+    for (const d of of('email')) companies.add((/^ORG:([^;\r\n]*)/m.exec(text(d))?.[1] ?? '').replace(/&/g, '&amp;'));
+    expect(companies.size, [...companies].join(' | ')).toBe(1);
+    expect([...companies][0]).toMatch(/\w/);
+  });
+
+  it('aws-keys: every key decodes to the one plausible 12-digit account, fifth character as AWS issues', () => {
+    const accounts = new Set<string>();
+    for (const d of of('aws-keys')) {
+      const id = (d.token.params as { accessKeyId: string }).accessKeyId;
+      expect(id).toMatch(/^AKIA[Q-Z2-7][A-Z2-7]{15}$/);
+      accounts.add(awsAccountOf(id));
+    }
+    expect(accounts.size).toBe(1);
+    expect([...accounts][0]).toMatch(/^[1-9]\d{11}$/);
+  });
+
+  it('clocks: backdated times take random times of day and random offsets', () => {
+    const now = new Date();
+    const times = { zip: new Set<number>(), rev: new Set<number>(), iat: new Set<number>(), expOffset: new Set<number>() };
+    for (const d of of('aws-keys')) for (const e of zipEntries(d.body ?? Buffer.alloc(0))) times.zip.add(dosTimeOfDay(e.time));
+    for (const d of of('email')) {
+      const rev = /^REV:(\S+)/m.exec(text(d))?.[1] ?? '';
+      times.rev.add(secondsOfDay(new Date(rev)));
+    }
+    for (const d of of('kubeconfig')) {
+      const jwt = (d.token.params as { token: string }).token;
+      const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as { iat: number; exp: number; iss: string };
+      expect(claims.iss).toBe('https://kubernetes.default.svc.cluster.local');
+      times.iat.add(Math.round((now.getTime() / 1000 - claims.iat) / 60));
+      times.expOffset.add(claims.exp - claims.iat);
+      expect(claims.exp * 1000).toBeGreaterThan(now.getTime());
+    }
+    for (const [what, set] of Object.entries(times)) expect(set.size, what).toBeGreaterThan(1);
+    // Not the generation's time of day (a 10-minute window around now).
+    const nowOfDay = secondsOfDay(now);
+    for (const t of [...times.rev]) expect(Math.min(Math.abs(t - nowOfDay), 86_400 - Math.abs(t - nowOfDay)), 'REV at the time of generation').toBeGreaterThan(0);
+    expect([...times.rev].every((t) => Math.abs(t - nowOfDay) < 300)).toBe(false);
+  });
+
+  it('credentials: no plaintext RDP password, no host built on an IP, passwords in more than one shape', () => {
+    const shapes = new Set<string>();
+    for (const d of of('credentials')) {
+      if (d.filename?.endsWith('.rdp')) {
+        expect(text(d)).not.toMatch(/^password/m);
+        expect(text(d)).not.toMatch(/^full address:s:[a-z]+\d*\.\d+\.\d+\.\d+\.\d+/m);
+      }
+    }
+    for (let i = 0; i < 12; i++) shapes.add('');
+    const passwords = of('credentials').map((d) => (d.token.params as { password: string }).password);
+    for (const p of passwords) shapes.add(p.replace(/[A-Z]+/g, 'A').replace(/[a-z]+/g, 'a').replace(/\d+/g, '9').replace(/[^Aa9]+/g, '#'));
+    shapes.delete('');
+    expect(shapes.size, [...shapes].join(' ')).toBeGreaterThan(1);
+  });
+
+  /**
+   * One fixed shape (the 24-character [0-9a-z] token id) must not be found in what the artifacts
+   * themselves write. The URLs and host names the addressing hands the artifacts (PUBLIC_URL paths,
+   * labels under DNS_ZONE) are removed first: their shape belongs to the token addressing (the
+   * listener half of issue 14), not to the artifacts; see docs/stealth.md.
+   */
+  it('no 24-character [0-9a-z] label anywhere the artifacts write, besides the addresses handed to them', () => {
+    const shape = /^[0-9a-z]{24}$/;
+    // URLs, host names and the labels and path segments they are made of, as a hunting rule reads them.
+    const addresses = /(?:[a-z][a-z0-9+.-]*:\/\/|\\\\)[^\s"'<>()\\]+|(?:[A-Za-z0-9%_-]+\.)+[A-Za-z0-9-]{2,}/g;
+    let looked = 0;
+    for (const [kind, decoys] of share) {
+      for (const d of decoys) {
+        for (const part of readable(d)) {
+          let rest = part;
+          for (const a of [d.url, d.url ? new URL(d.url).pathname : undefined, d.hostname].filter((x): x is string => !!x)) rest = rest.split(a).join(' ');
+          for (const [address] of rest.matchAll(addresses)) {
+            looked++;
+            const labels = address.split(/[./?=&:#%-]+/);
+            expect(labels.find((l) => shape.test(l)), `${kind} ${d.filename ?? ''}: ${address}`).toBeUndefined();
+          }
+        }
+      }
+    }
+    expect(looked).toBeGreaterThan(50);
+  });
+});
