@@ -195,7 +195,9 @@ export function composeView(a: {
   const decoys = `${incident.tokenCount} decoy${incident.tokenCount === 1 ? '' : 's'}`;
   const who = oneLine(actor.label, 120);
   let conclusion: string;
-  if (incident.lateral) conclusion = `Lateral movement: ${path.text || who}${hops[0] ? ` (${hops[0]})` : ''}`;
+  const impact = reasons.find((r) => r.code === 'impact');
+  if (impact) conclusion = `Ransomware canary: mass file changes on "${human.token.name}" by ${who}`;
+  else if (incident.lateral) conclusion = `Lateral movement: ${path.text || who}${hops[0] ? ` (${hops[0]})` : ''}`;
   else if (credentials.length) conclusion = `Planted credential used: ${humanMeaning.evidence === 'credential-used' ? humanMeaning.action : `"${human.token.name}"`} (${who})`;
   else if (reasons.some((r) => r.code === 'credential-found')) conclusion = `Planted credential found: "${human.token.name}" by ${who}`;
   else if (incident.severity === 'low') conclusion = `Automated visit: "${lead.token.name}" fetched by ${who}`;
@@ -376,7 +378,7 @@ async function buildGroupView(
   };
 }
 
-const RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3 };
+const RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3, impact: 4 };
 
 /** The hit with the strongest evidence, the latest among equals. */
 function strongest(entries: readonly TrailEntry[]): TrailEntry | undefined {

@@ -37,6 +37,8 @@ export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   T1190: 'Exploit Public-Facing Application',
   T1213: 'Data from Information Repositories',
   T1482: 'Domain Trust Discovery',
+  T1485: 'Data Destruction',
+  T1486: 'Data Encrypted for Impact',
   T1490: 'Inhibit System Recovery',
   T1530: 'Data from Cloud Storage',
   T1534: 'Internal Spearphishing',

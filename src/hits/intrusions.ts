@@ -124,10 +124,10 @@ export interface IntrusionConfig
   extends Pick<Config, 'TRAIL_WINDOW' | 'ALERT_ON_CLASSIFICATIONS' | 'ALERT_TO' | 'WEBHOOK_URLS' | 'ALERT_DIGEST_SECONDS' | 'ALERT_GROUP_AFTER' | 'ALERT_GROUP_WINDOW' | 'ALERT_FIRST_PER_MINUTE'>,
     Partial<Pick<Config, 'WORKING_HOURS' | 'WORKING_HOURS_SEGMENTS' | 'NOVELTY_DAYS'>> {}
 
-const EVIDENCE_RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3, hop: 4 };
+const EVIDENCE_RANK: Record<string, number> = { touch: 1, 'credential-found': 2, 'credential-used': 3, hop: 4, impact: 4 };
 const SEVERITY_OF_RANK: Severity[] = ['low', 'medium', 'high', 'high', 'critical'];
 /** Reasons kept per code ("why this severity" stays short; the trail has every hit). */
-const REASONS_PER_CODE: Record<string, number> = { touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3, unusual: 5, stale: 3 };
+const REASONS_PER_CODE: Record<string, number> = { impact: 5, touch: 3, 'credential-found': 3, 'credential-used': 10, hop: 20, merge: 10, intel: 5, external: 3, 'off-hours': 3, 'first-seen': 3, sensitive: 3, unusual: 5, stale: 3 };
 /** Context that raises severity a step each (at most two): threat intel, then this deployment's own context. */
 export const CONTEXT_CODES = ['intel', 'external', 'off-hours', 'first-seen', 'sensitive'] as const;
 const DAY = 24 * 3600 * 1000;
@@ -358,7 +358,9 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
     const text =
       meaning.evidence === 'touch'
         ? `decoy "${token.name}"${where} touched: ${meaning.action}`
-        : meaning.evidence === 'credential-found'
+        : meaning.evidence === 'impact'
+          ? `destructive burst on decoy "${token.name}"${where}: ${meaning.action}`
+          : meaning.evidence === 'credential-found'
           ? `planted credential "${token.name}"${where} found: ${meaning.action}`
           : `planted credential ${hit.credential ? `${hit.credential} ` : ''}("${token.name}"${where}) used: ${meaning.action}`;
     addReason(inc, { code: meaning.evidence, text, at, hitId: hit.id, key: `${meaning.evidence}:${token.id}` });

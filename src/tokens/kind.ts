@@ -60,9 +60,10 @@ export interface HitFacts {
  * How much one hit proves (DESIGN section 5): a decoy was touched; a planted credential was
  * found (its portal, endpoint or cluster was reached, without or with the wrong secret); or the
  * planted credential was used. A hop between machines ranks above all three and is decided by
- * the intrusion logic, not by a kind.
+ * the intrusion logic, not by a kind; so does `impact`, a destructive burst a kind saw (a mass
+ * overwrite or rename on a decoy share: the ransomware canary), which is critical at once.
  */
-export type Evidence = 'touch' | 'credential-found' | 'credential-used';
+export type Evidence = 'touch' | 'credential-found' | 'credential-used' | 'impact';
 
 /** What a kind reads of its token to explain a hit (trail rows carry no more). */
 export type Decoy<P = Record<string, unknown>> = Pick<Token<P>, 'id' | 'kind' | 'name' | 'location' | 'plantedHost' | 'params'>;

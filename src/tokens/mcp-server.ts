@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { callTool, findTool, MCP_TOOLS } from './mcp-tools.ts';
-import { BASE62, bearerToken, choose, maskedPassword, randomString, secretTerm } from './secrets.ts';
+import { BASE62, bearerToken, choose, maskedPassword, randomString, secretTerm, sha256 } from './secrets.ts';
 import { publicUrl } from './urls.ts';
 
 /**
@@ -27,6 +27,14 @@ const params = z.object({
 });
 type McpParams = z.infer<typeof params>;
 
+/** What a planted token looks like (and what the listener recognises as one wherever it is sent). */
+const TOKEN_SHAPE = /^(?:mcp|agt|sk-mcp)_[A-Za-z0-9]{40}$/;
+
+/** The lookup key of a planted MCP token (a digest; the key column never holds the token). */
+export function mcpLookupKey(token: string): string {
+  return `mcp:${sha256(token)}`;
+}
+
 const NAMES = ['internal-tools', 'platform-ops', 'infra-gateway', 'corp-devtools', 'sre-toolbox', 'release-bot'];
 const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
 /** Most JSON-RPC messages handled in one POST; a larger batch is refused as a whole. */
@@ -40,6 +48,18 @@ interface Message {
   params?: Record<string, unknown>;
 }
 type Parsed = { ok: true; messages: Message[]; batch: boolean } | { ok: false; error: 'parse' | 'invalid' | 'batch-too-large' | 'media-type' };
+
+/**
+ * The client each session said it was at `initialize` (by the Mcp-Session-Id we gave it), so a
+ * tool call names the agent that made it. Bounded; the oldest session is forgotten first.
+ */
+const sessions = new Map<string, { name: string | null; version: string | null }>();
+const MAX_SESSIONS = 10_000;
+
+function sessionClient(req: HttpRequestInfo): { name: string | null; version: string | null } | undefined {
+  const id = req.headers['mcp-session-id'];
+  return typeof id === 'string' ? sessions.get(id) : undefined;
+}
 
 // describe and respond see the same request object: parse its body once.
 const parsedBodies = new WeakMap<HttpRequestInfo, Parsed>();
@@ -131,6 +151,7 @@ function describe(req: HttpRequestInfo, t: Token<McpParams>): HitFacts {
       details.client = { name: clip(info?.name), version: clip(info?.version, 40) };
       details.protocolVersion = clip(init.protocolVersion, 20);
     }
+    else if (sessionClient(req)) details.client = sessionClient(req);
     const calls = parsed.messages.filter((m) => m.method === 'tools/call').slice(0, 4);
     if (calls.length) details.calls = calls.map((c) => ({ tool: clip(c.params?.name, 64), arguments: preview(c.params?.arguments ?? {}) }));
   }
@@ -213,7 +234,14 @@ function respond(req: HttpRequestInfo, t: Token<McpParams>): HttpReply {
   if (requests.length === 0) return { status: 202, body: '' };
   const answers = requests.map((m) => answer(m, t));
   const headers: Record<string, string> = { ...JSON_HEADERS };
-  if (requests.some((m) => m.method === 'initialize')) headers['mcp-session-id'] = randomUUID();
+  const init = requests.find((m) => m.method === 'initialize');
+  if (init) {
+    const session = randomUUID();
+    const info = init.params?.clientInfo as Record<string, unknown> | undefined;
+    if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value ?? '');
+    sessions.set(session, { name: clip(info?.name), version: clip(info?.version, 40) });
+    headers['mcp-session-id'] = session;
+  }
   return { status: 200, headers, body: JSON.stringify(parsed.batch ? answers : answers[0]) };
 }
 
@@ -262,7 +290,7 @@ export const mcpServer = defineKind<McpParams>({
   create(_ctx, id, p) {
     const serverName = p.serverName ?? choose(NAMES);
     const token = `${choose(['mcp', 'agt', 'sk-mcp'])}_${randomString(BASE62, 40)}`;
-    return { params: { ...p, serverName, token }, urlPath: `/${choose(['agents', 'ai', 'tools', 'copilot', 'llm'])}/${id}/mcp` };
+    return { params: { ...p, serverName, token }, lookupKey: mcpLookupKey(token), urlPath: `/${choose(['agents', 'ai', 'tools', 'copilot', 'llm'])}/${id}/mcp` };
   },
   artifact(ctx, t) {
     const { filename } = configFile(t.params.client, t.params.serverName ?? 'internal-tools', endpoint(ctx, t), t.params.token ?? '');
@@ -279,5 +307,12 @@ export const mcpServer = defineKind<McpParams>({
     return { filename, contentType: 'application/json', body: Buffer.from(`${JSON.stringify(json, null, 2)}\n`) };
   },
   explain,
-  http: { describe, respond },
+  http: {
+    lookupKey(req) {
+      const bearer = bearerToken(req);
+      return bearer && TOKEN_SHAPE.test(bearer) ? mcpLookupKey(bearer) : null;
+    },
+    describe,
+    respond,
+  },
 });

@@ -11,6 +11,7 @@ import { kubeconfig } from './kubeconfig.ts';
 import { mcpServer } from './mcp-server.ts';
 import { postgresCredentials } from './postgres-credentials.ts';
 import { mysqlCredentials } from './mysql-credentials.ts';
+import { webdavShare } from './webdav-share.ts';
 import { redirect } from './redirect.ts';
 import { sshKey } from './ssh-key.ts';
 import { dnsToken } from './dns.ts';
@@ -42,6 +43,7 @@ export const KINDS: readonly TokenKind[] = [
   gitCredentials,
   postgresCredentials,
   mysqlCredentials,
+  webdavShare,
   email,
 ];
 

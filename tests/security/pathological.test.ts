@@ -95,6 +95,7 @@ function credentialHeaders(t: TokenRow): Record<string, string> {
   const p = t.params as Record<string, unknown>;
   if (t.kind === 'kubeconfig' && typeof p.token === 'string') return { authorization: `Bearer ${p.token}` };
   if (t.kind === 'api-key' && typeof p.key === 'string') return { authorization: `Bearer ${p.key}` };
+  if (t.kind === 'webdav-share' && typeof p.username === 'string' && typeof p.password === 'string') return { authorization: `Basic ${Buffer.from(`${p.username}:${p.password}`).toString('base64')}` };
   if (t.kind === 'aws-keys' && typeof p.accessKeyId === 'string') {
     return { authorization: `AWS4-HMAC-SHA256 Credential=${p.accessKeyId}/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00` };
   }

@@ -3,7 +3,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
+import type { Token } from '../../src/tokens/kind.ts';
 import { MAX_BATCH } from '../../src/tokens/mcp-server.ts';
+import { findKind } from '../../src/tokens/registry.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 
@@ -76,6 +78,8 @@ describe('mcp-server kind: the official SDK client with the planted .mcp.json', 
     expect(calls).toHaveLength(2);
     expect(calls[0]?.credential).toMatch(/^platform-ops token /);
     expect(calls[0]?.details).toMatchObject({ calls: [{ tool: 'db_query', arguments: '{"database":"billing","sql":"select * from invoices limit 5"}' }] });
+    // The session id given at initialize ties each call to the client that connected.
+    expect(calls[0]?.details).toMatchObject({ client: { name: 'claude-code', version: '2.0.14' } });
     expect(hits.some((h) => h.details?.rpc === 'tools/list')).toBe(true);
     // The planted token is never stored in clear.
     const bearer = entry.headers.Authorization?.slice(7) ?? '';
@@ -121,6 +125,26 @@ describe('mcp-server kind: the official SDK client with the planted .mcp.json', 
       ['other', 'probe'],
     ]);
     expect(hits.every((h) => h.credential === null)).toBe(true);
+  });
+});
+
+describe('mcp-server kind: what a hit says', () => {
+  it('the token is recognised wherever it is sent (indexed lookup key), and hits read as sentences', async () => {
+    const { token, json } = await planted({ serverName: 'sre-toolbox' });
+    const entry = entryOf(json);
+    const elsewhere = new URL('/mcp', entry.url).toString();
+    const client = await connect({ ...entry, url: elsewhere }, 'claude-code', '2.0.14');
+    await client.callTool({ name: 'secrets_read', arguments: { path: 'prod/db/billing-rw' } });
+    await client.close();
+    const hits = await hitsOf(token.id);
+    const kind = findKind('mcp-server');
+    const said = hits.map((h) => kind?.explain?.(h, token as Token));
+    expect(said.find((m) => m?.evidence === 'credential-used')).toEqual({
+      action: 'the MCP client claude-code 2.0.14 called secrets_read({"path":"prod/db/billing-rw"}) on MCP server "sre-toolbox"',
+      evidence: 'credential-used',
+      techniques: ['T1552.001', 'T1078', 'T1555.006', 'T1552'],
+    });
+    expect(said[0]?.action).toBe('the MCP client claude-code 2.0.14 connected to MCP server "sre-toolbox" with the planted token');
   });
 });
 
