@@ -1,6 +1,6 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PDFDocument, PDFName, PDFString, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
+import { PDFDocument, PDFHexString, PDFName, PDFString, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { collectionTechniques, describeClient } from './hit-words.ts';
@@ -155,7 +155,8 @@ export const pdfToken = defineKind<PdfParams>({
       pdf.context.obj({
         Type: 'Annot',
         Subtype: 'Link',
-        Rect: [56, 56, 56 + fonts.regular.widthOfTextAtSize(footer, 9), 70],
+        // Coordinates as producers write them (two decimals), not a float's full expansion.
+        Rect: [56, 56, Math.round((56 + fonts.regular.widthOfTextAtSize(footer, 9)) * 100) / 100, 70],
         Border: [0, 0, 0],
         A: { Type: 'Action', S: 'URI', URI: PDFString.of(online) },
       }),
@@ -163,7 +164,11 @@ export const pdfToken = defineKind<PdfParams>({
     page.node.set(PDFName.of('Annots'), pdf.context.obj([link]));
     const open = pdf.context.obj({ Type: 'Action', S: 'URI', URI: PDFString.of(tokenHostUrl(ctx.config, token.id, token.urlPath ?? '/')) });
     pdf.catalog.set(PDFName.of('OpenAction'), pdf.context.register(open));
-    const bytes = await pdf.save({ useObjectStreams: false });
+    // A file identifier, as every office suite writes one, and the objects (the open action and
+    // the link among them) packed into compressed object streams, so `strings` reads no URL.
+    const id = PDFHexString.of(randomBytes(16).toString('hex').toUpperCase());
+    pdf.context.trailerInfo.ID = pdf.context.obj([id, id]);
+    const bytes = await pdf.save({ useObjectStreams: true });
     return { filename: fileName(title), contentType: 'application/pdf', body: Buffer.from(bytes) };
   },
 });

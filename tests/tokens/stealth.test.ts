@@ -1,10 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRow } from '../../src/db/schema.ts';
 import { awsAccountOf } from '../../src/tokens/organisation.ts';
 import { KINDS } from '../../src/tokens/registry.ts';
 import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
-import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 
 /**
  * The share an intruder finds: several decoys of every kind, made with defaults as a defender
@@ -14,6 +17,7 @@ import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 const PER_KIND = 4;
 const ZONE = 'stealth.example.test';
 let s: TestServer;
+const tmp = tempDir('honeytrail-stealth-');
 
 interface Decoy {
   token: TokenRow;
@@ -47,6 +51,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await s.stop();
+  tmp.cleanup();
 });
 
 const of = (kind: string): Decoy[] => share.get(kind) ?? [];
@@ -123,6 +128,20 @@ describe('a share of decoys of every kind shows none of the tells', () => {
         for (const r of used) expect(listed).toContain(r);
         expect([...doc.matchAll(/<w:p[ >]/g)].length).toBe([...doc.matchAll(/<w:p w:rsidR=/g)].length);
       }
+    }
+  });
+
+  it('pdf: strings reads no token URL or host, the trailer has an /ID, and qpdf finds no damage', () => {
+    for (const d of of('pdf')) {
+      const raw = d.body?.toString('latin1') ?? '';
+      for (const a of [d.url, d.hostname].filter((x): x is string => !!x)) expect(raw).not.toContain(a);
+      expect(raw).not.toMatch(/219\.35899999999998|\d\.\d{10,}/);
+      const file = join(tmp.dir, `${d.token.id}.pdf`);
+      writeFileSync(file, d.body ?? Buffer.alloc(0));
+      const check = spawnSync('qpdf', ['--check', file], { encoding: 'utf8' });
+      expect(check.stdout).toContain('No syntax or stream encoding errors found');
+      const trailer = spawnSync('qpdf', ['--show-object=trailer', file], { encoding: 'utf8' });
+      expect(trailer.stdout).toMatch(/\/ID \[ <[0-9a-f]{32}> <[0-9a-f]{32}> \]/);
     }
   });
 
