@@ -44,7 +44,7 @@ async function planted(params: Record<string, unknown> = {}): Promise<Planted> {
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}, timeout = 60_000): Promise<{ code: number; out: string; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { env: { PATH: process.env.PATH, HOME: tmp.dir, ...env }, encoding: 'utf8', timeout, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd: tmp.dir, env: { PATH: process.env.PATH, HOME: tmp.dir, ...env }, encoding: 'utf8', timeout, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}`, stdout });
     });
   });
