@@ -40,9 +40,10 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * The public listener's request handler: plain node:http, because it is the hot path and
- * must look like a stock nginx. It finds a token id anywhere in the path or query (or asks
- * credential kinds for a lookup key), records the hit, and answers only after the commit.
- * Unknown and disabled tokens get the same answer as a live web bug; no admin route exists.
+ * must look like a stock nginx. It finds a token by its stored URL path (exactly, with a query
+ * pair, or as the base of the request's path), by a credential kind's lookup key, or (tokens
+ * made before stored paths) by an id in the URL; records the hit, and answers only after the
+ * commit. Unknown, disabled and retired tokens answer like any missing file; no admin route exists.
  */
 export function createPublicHandler(deps: PublicDeps): Handler {
   const { config, log, recorder } = deps;
@@ -77,19 +78,28 @@ export function createPublicHandler(deps: PublicDeps): Handler {
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
-  const findToken = async (info: HttpRequestInfo): Promise<{ token?: TokenRow; candidate: boolean }> => {
-    const ids = idCandidates(info.url);
-    for (const id of ids) {
-      const token = await lookups.byId(id);
-      if (token) return { token, candidate: true };
+  const findToken = async (info: HttpRequestInfo): Promise<TokenRow | undefined> => {
+    const { exact, parents } = pathCandidates(info.path, info.url);
+    for (const path of exact) {
+      const token = await lookups.byUrlPath(path);
+      if (token) return token;
+    }
+    for (const path of parents) {
+      const token = await lookups.byUrlPath(path);
+      if (token && isBasePath(path)) return token;
     }
     for (const kind of lookupKinds) {
       const key = kind.http?.lookupKey?.(info);
       if (!key) continue;
       const token = await lookups.byLookupKey(key);
-      if (token && token.kind === kind.id) return { token, candidate: true };
+      if (token && token.kind === kind.id) return token;
     }
-    return { candidate: ids.length > 0 };
+    // Tokens made before stored paths carried no id (their URLs hold the id as a segment or query value).
+    for (const id of idCandidates(info.url)) {
+      const token = await lookups.byId(id);
+      if (token) return token;
+    }
+    return undefined;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -115,13 +125,11 @@ export function createPublicHandler(deps: PublicDeps): Handler {
       sourceIp,
     };
 
-    const { token, candidate } = await findToken(info);
+    const token = await findToken(info);
     const kind = token ? findKind(token.kind) : undefined;
     if (!token || !kind || !isLive(token)) {
-      if (candidate) {
-        log.info({ event: 'unknown-token', path: clipLog(parsed.pathname), sourceIp, tokenId: token?.id }, 'request for unknown or inactive token');
-        return send(req, res, staticAnswer(parsed.pathname, req.headers.accept));
-      }
+      // Unknown, disabled and retired tokens answer exactly like any other missing file.
+      if (token) log.info({ event: 'unknown-token', path: clipLog(parsed.pathname), sourceIp, tokenId: token.id }, 'request for an inactive token');
       if ((info.method === 'GET' || info.method === 'HEAD') && parsed.pathname === '/') return send(req, res, site.index());
       return send(req, res, site.notFound());
     }
@@ -176,6 +184,34 @@ export function createPublicServer(deps: PublicDeps): Server {
     }
   });
   return server;
+}
+
+/** Most query pairs tried per request (each is one cached, indexed probe). */
+const MAX_QUERY_PAIRS = 6;
+/** Deepest base path a token is given (see addresses.ts and the credential kinds' routes). */
+const MAX_BASE_DEPTH = 5;
+
+/**
+ * Stored paths a request can name: exactly its path, its path with one of its query pairs
+ * (`/remote/login?realm=x`), or a parent of its path (an API base, a cluster URL) for requests
+ * made under a base URL.
+ */
+export function pathCandidates(path: string, url: string): { exact: string[]; parents: string[] } {
+  const exact = [path];
+  const q = url.indexOf('?');
+  if (q !== -1) {
+    for (const pair of url.slice(q + 1).split('&').slice(0, MAX_QUERY_PAIRS)) if (pair.includes('=')) exact.push(`${path}?${pair}`);
+  }
+  // Base paths are at most MAX_BASE_DEPTH segments deep, so a deep request costs no more probes.
+  const segments = path.split('/').filter(Boolean);
+  const parents: string[] = [];
+  for (let k = Math.min(segments.length - (path.endsWith('/') ? 0 : 1), MAX_BASE_DEPTH); k >= 1; k--) parents.push(`/${segments.slice(0, k).join('/')}`);
+  return { exact, parents };
+}
+
+/** A stored path that is a base URL (its last segment names no file), so requests under it are the token's. */
+function isBasePath(path: string): boolean {
+  return !(path.slice(path.lastIndexOf('/') + 1)).includes('.');
 }
 
 function respond(kind: TokenKind, info: HttpRequestInfo, token: Token): HttpReply {

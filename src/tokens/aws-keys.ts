@@ -5,6 +5,7 @@ import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { AWS_KEY_ALPHABET, AWS_SECRET_ALPHABET, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
+import { fillRoute } from './addresses.ts';
 import { publicUrl } from './urls.ts';
 
 /**
@@ -187,7 +188,7 @@ export const awsKeys = defineKind<AwsParams>({
   create(ctx, id, p) {
     const accessKeyId = p.accessKeyId ?? `AKIA${randomString(AWS_KEY_ALPHABET, 16)}`;
     const secretAccessKey = p.secretAccessKey ?? randomString(AWS_SECRET_ALPHABET, 40);
-    const urlPath = `/${choose(ctx.config.URL_PATH_WORDS)}/${id}`;
+    const urlPath = fillRoute(choose([`/${choose(ctx.config.URL_PATH_WORDS)}/{hex}`, '/aws/{word}-{b36}', '/proxy/sts/{num}', '/{b62}']));
     return {
       params: { ...p, profile: p.profile ?? choose(PROFILES), region: p.region ?? choose(REGIONS), accessKeyId, secretAccessKey },
       lookupKey: accessKeyId,

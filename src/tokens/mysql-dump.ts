@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { collectionTechniques } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { pick } from './urls.ts';
+import { tokenHostName } from './addresses.ts';
 
 interface Table {
   name: string;
@@ -168,7 +169,7 @@ export const mysqlDump = defineKind<DumpParams>({
   },
   artifact(ctx, token) {
     return {
-      hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
+      hostname: `${tokenHostName(ctx.config.DNS_ZONE, token)}`,
       filename: fileName(token.params, token.createdAt),
       contentType: token.params.gzip ? 'application/gzip' : 'application/sql',
       hint: 'Leave the dump where backups live (a share, a bucket, a backup folder). Restoring it makes the database server look up a name that reveals its host name.',
@@ -199,7 +200,7 @@ export const mysqlDump = defineKind<DumpParams>({
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 
 ${theme.tables.map((t) => tableSql(t, counts)).join('\n')}
-${replicationTrap(`${token.id}.${ctx.config.DNS_ZONE}`)}
+${replicationTrap(`${tokenHostName(ctx.config.DNS_ZONE, token)}`)}
 /*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
 
 /*!40101 SET SQL_MODE=@OLD_SQL_MODE */;

@@ -6,6 +6,7 @@ import type { TokenRow } from '../db/schema.ts';
 import { isUniqueViolation, type AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
 import { HOST_NAME_MESSAGE, HOST_NAME_PATTERN, isCidr } from '../net.ts';
+import { newHostLabel } from './addresses.ts';
 import { newTokenId } from './ids.ts';
 import type { ArtifactFile, ArtifactInfo, KindContext, Token, TokenKind } from './kind.ts';
 import { findKind, kindIds } from './registry.ts';
@@ -118,6 +119,7 @@ export async function createToken(
         params: created.params,
         lookupKey: created.lookupKey ?? null,
         urlPath: created.urlPath ?? null,
+        hostLabel: kind.channels.includes('dns') ? newHostLabel() : null,
         createdBy: actor.id,
       });
     } catch (err) {

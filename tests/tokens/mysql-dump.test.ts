@@ -164,8 +164,8 @@ describe('mysql-dump artifact', () => {
     }
 
     const hostname = (await sql('SELECT @@hostname')).trim().split('\n')[1] ?? '';
-    const lookup = `${hostname}.${token.id}.${ZONE}`;
-    const conn = (await replicationConnections()).find((c) => c.host.includes(token.id));
+    const lookup = `${hostname}.${token.hostLabel}.${ZONE}`;
+    const conn = (await replicationConnections()).find((c) => c.host.includes(token.hostLabel ?? '-'));
     expect(conn?.host).toBe(lookup);
     expect(conn?.name).not.toBe('');
 
@@ -178,8 +178,8 @@ describe('mysql-dump artifact', () => {
 
   it('a lookup without a host name label is noise', async () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'mysql-dump' });
-    expect(describeArtifact({ config: s.config }, token).hostname).toBe(`${token.id}.${ZONE}`);
-    await ask(s.app.port('dns'), `${token.id}.${ZONE}`, 'A');
+    expect(describeArtifact({ config: s.config }, token).hostname).toBe(`${token.hostLabel}.${ZONE}`);
+    await ask(s.app.port('dns'), `${token.hostLabel}.${ZONE}`, 'A');
     const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hit?.classification).toBe('noise');
   });

@@ -41,7 +41,7 @@ describe('windows-folder artifact', () => {
     expect(text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
     const lines = text.split('\r\n');
     expect(lines[0]).toBe('[.ShellClassInfo]');
-    expect(lines[1]).toBe(`IconResource=\\\\%USERNAME%.%COMPUTERNAME%.%USERDOMAIN%.INI.${token.id}.${ZONE}\\resource.dll`);
+    expect(lines[1]).toBe(`IconResource=\\\\%USERNAME%.%COMPUTERNAME%.%USERDOMAIN%.INI.${token.hostLabel}.${ZONE}\\resource.dll`);
   });
 
   it('marks the folder read-only and desktop.ini hidden + system (MS-DOS attributes in the zip)', async () => {
@@ -63,7 +63,7 @@ describe('windows-folder artifact', () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'windows-folder', params: {} });
     const info = describeArtifact({ config: s.config }, token);
     expect(info.filename).toMatch(/^[\w &-]+\.zip$/);
-    expect(info.hostname).toBe(`${token.id}.${ZONE}`);
+    expect(info.hostname).toBe(`${token.hostLabel}.${ZONE}`);
   });
 });
 
@@ -80,7 +80,7 @@ describe('desktop.ini lookups decode user, computer and domain', () => {
 
   it.each(table)('%s', async (_label, prefix, expected) => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'windows-folder' });
-    const name = `${prefix ? `${prefix}.` : ''}${token.id}.${ZONE}`;
+    const name = `${prefix ? `${prefix}.` : ''}${token.hostLabel}.${ZONE}`;
     const reply = await ask(s.app.port('dns'), name, 'A');
     expect(reply?.rcode).toBe('NOERROR');
     const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
