@@ -150,14 +150,19 @@ describe('public listener: fail quiet', () => {
     }
   });
 
-  it('bounds the URL, headers and body', async () => {
-    expect((await fetch(`${s.publicUrl}/${'a'.repeat(5000)}`)).status).toBe(414);
+  it('bounds the URL, headers and body as nginx does (414, 400 for a long header line, 413 past 1m), answering within bounds', async () => {
+    expect((await fetch(`${s.publicUrl}/${'a'.repeat(10_000)}`)).status).toBe(414);
+    expect((await fetch(`${s.publicUrl}/${'a'.repeat(5000)}`)).status).toBe(404);
     const big = await fetch(`${s.publicUrl}/upload`, { method: 'POST', body: 'x'.repeat(70 * 1024) });
-    expect(big.status).toBe(413);
+    expect(big.status).toBe(404);
     const port = s.app.port('public');
+    const tooBig = await rawRequest(port, `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n`);
+    expect(tooBig).toMatch(/^HTTP\/1\.1 413 Request Entity Too Large\r\n/);
     const hugeHeaders = await rawRequest(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
-    expect(hugeHeaders).toMatch(/^HTTP\/1\.1 431 /);
-    expect(hugeHeaders).toContain('Server: nginx');
+    expect(hugeHeaders).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: nginx\r\nDate: /);
+    expect(hugeHeaders).toContain('Request Header Or Cookie Too Large');
+    const overflow = await rawRequest(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(40_000)}\r\n\r\n`);
+    expect(overflow).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: nginx\r\nDate: /);
   });
 
   it('answers garbage with a bland 400 and keeps serving', async () => {
