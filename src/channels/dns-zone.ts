@@ -22,8 +22,10 @@ export interface ZoneSettings {
   serial: number;
   /** TTL of A/AAAA/NS answers; short, so a later touch reaches us again instead of a cache. */
   ttl: number;
-  /** SOA minimum: how long resolvers cache NODATA answers. */
+  /** SOA minimum: how long resolvers cache NODATA and NXDOMAIN answers. */
   negativeTtl: number;
+  /** Lower-case names below the apex that always exist: in-zone name servers and the public listener's host. */
+  fixedNames: ReadonlySet<string>;
 }
 
 /** Largest UDP answer we send, whatever the client's EDNS buffer (the DNS flag day 2020 value). */
@@ -53,16 +55,19 @@ export function zoneSettings(config: Config, now = new Date()): ZoneSettings {
   const ipv6 = config.DNS_ANSWER_IPV6 ?? pick(isIPv6, '::');
   const [local = 'hostmaster', domain = zone] = (config.DNS_HOSTMASTER ?? `hostmaster@${zone}`).toLowerCase().split('@');
   const day = now.toISOString().slice(0, 10).replace(/-/g, '');
+  const nameServers = config.DNS_NS ?? [`ns1.${zone}`];
+  const fixedNames = new Set([...nameServers, urlHost].map((n) => n.toLowerCase()).filter((n) => n.endsWith(`.${zone}`)));
   return {
     zone,
     ipv4,
     ipv4Fallback: derived === null,
     ipv6,
-    nameServers: config.DNS_NS ?? [`ns1.${zone}`],
+    nameServers,
     hostmaster: `${local.replace(/\./g, '\\.')}.${domain}`,
     serial: Number(`${day}01`),
     ttl: 60,
     negativeTtl: 60,
+    fixedNames,
   };
 }
 
@@ -93,12 +98,14 @@ export interface ZoneAnswer {
 }
 
 /**
- * Answer one well-formed query. In-zone names all exist (every name resolves to the answer
- * addresses), the apex also carries SOA and NS, other types get NOERROR with no data and the
- * SOA in the authority section. Outside the zone, other classes and zone transfers: REFUSED.
- * Answer names echo the question's spelling, so resolvers checking 0x20 case accept them.
+ * Answer one well-formed query. An in-zone name that `exists` (the apex, a name server, a live
+ * token's name: the caller decides) resolves to the answer addresses, the apex also carries SOA
+ * and NS, other types get NOERROR with no data and the SOA in the authority section; any other
+ * in-zone name is NXDOMAIN with the SOA, as a real zone answers. Outside the zone, other classes
+ * and zone transfers: REFUSED. Answer names echo the question's spelling, so resolvers checking
+ * 0x20 case accept them.
  */
-export function answerQuery(query: DecodedPacket, z: ZoneSettings): ZoneAnswer {
+export function answerQuery(query: DecodedPacket, z: ZoneSettings, exists = true): ZoneAnswer {
   const question = query.questions?.[0];
   const reply = baseReply(query);
   if (!question) return { packet: withRcode(reply, RCODE.FORMERR), inZone: false };
@@ -111,6 +118,7 @@ export function answerQuery(query: DecodedPacket, z: ZoneSettings): ZoneAnswer {
   }
   reply.flags = (reply.flags ?? 0) | FLAG_AA;
   const apex = labels.length === 0;
+  if (!apex && !exists) return { packet: { ...withRcode(reply, RCODE.NXDOMAIN), authorities: [soa(z)] }, inZone: true };
   const answers = recordsFor(question, apex, z);
   if (answers.length === 0) {
     reply.authorities = [soa(z)];

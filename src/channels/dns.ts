@@ -1,11 +1,11 @@
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import type { AppDeps } from '../deps.ts';
-import { tokenLookups } from '../db/queries/tokens.ts';
+import { tokenLookups, type TokenLookups } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import { normalizeIp } from '../net.ts';
 import type { RunningListener } from '../listeners/registry.ts';
 import { isTokenId } from '../tokens/ids.ts';
-import type { DnsQueryInfo, HitFacts, Token } from '../tokens/kind.ts';
+import type { DnsQueryInfo, HitFacts, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
 import { createDropLog, createRateLimiter, type DropLog } from './dns-guard.ts';
 import { bindDns } from './dns-sockets.ts';
@@ -49,10 +49,11 @@ const OPCODE_MASK = 0x7800;
 const BAD_NAME = /[\u0000-\u001f\u007f\ufffd]/;
 
 /**
- * The DNS channel: an authoritative server for DNS_ZONE. Every query under the zone whose
- * labels carry a known token id is a hit (any type); the id is the right-most id-shaped label
- * and labels to its left are data for the kind to decode. The answer is the same whether the
- * token exists, is disabled or not (fail quiet), and is sent only after the hit is committed.
+ * The DNS channel: an authoritative server for DNS_ZONE. Every query for a name under a live
+ * token's host label is a hit (any type); labels left of it are data for the kind to decode.
+ * Like a real zone, only the apex, its name servers, the public host and live token names
+ * exist: anything else (unknown, disabled or retired tokens alike) is NXDOMAIN. The answer is
+ * sent only after the hit is committed.
  * Bad packets are answered FORMERR or dropped, never crash the listener, and are logged bounded.
  */
 export function createDnsHandler(deps: AppDeps, drops: DropLog = createDropLog(deps.log)): DnsHandler {
@@ -64,20 +65,20 @@ export function createDnsHandler(deps: AppDeps, drops: DropLog = createDropLog(d
   }
   const lookups = tokenLookups(deps.db);
 
-  const record = async (input: DnsInput, query: DecodedPacket, labels: string[]): Promise<void> => {
-    const at = tokenLabelIndex(labels);
-    if (at < 0) return;
-    const id = (labels[at] ?? '').toLowerCase();
-    const row = await lookups.byId(id);
-    const kind = row ? findKind(row.kind) : undefined;
-    if (!row || !kind || !kind.channels.includes('dns') || !isLive(row)) {
-      // A lookup of a disabled or retired token is worth an info line; random id-shaped labels
-      // (scanners, typos, floods of guesses) only at debug, so they cannot flood the log.
-      const entry = { event: 'unknown-token', channel: 'dns', tokenId: id, known: row !== undefined, resolver: input.sourceIp };
-      if (row) log.info(entry, 'dns query for an inactive token');
-      else log.debug(entry, 'dns query for an unknown token id');
-      return;
+  /** The live DNS token a name below the zone names, if any (logged when it names an inactive one). */
+  const findToken = async (labels: string[], input: DnsInput): Promise<{ row: TokenRow; kind: TokenKind; at: number } | undefined> => {
+    const found = await tokenForLabels(lookups, labels);
+    if (!found) return undefined;
+    const kind = findKind(found.row.kind);
+    if (!kind || !kind.channels.includes('dns') || !isLive(found.row)) {
+      log.info({ event: 'unknown-token', channel: 'dns', tokenId: found.row.id, resolver: input.sourceIp }, 'dns query for an inactive token');
+      return undefined;
     }
+    return { row: found.row, kind, at: found.at };
+  };
+
+  const record = async (input: DnsInput, query: DecodedPacket, labels: string[], found: { row: TokenRow; kind: TokenKind; at: number }): Promise<void> => {
+    const { row, kind, at } = found;
     const sourceIp = normalizeIp(input.sourceIp);
     const question = query.questions?.[0];
     const qname = (question?.name ?? '').toLowerCase();
@@ -141,20 +142,42 @@ export function createDnsHandler(deps: AppDeps, drops: DropLog = createDropLog(d
       return headerReply(msg, RCODE.FORMERR);
     }
 
-    const { packet, inZone } = answerQuery(query, zone);
-    if (inZone) {
-      const labels = labelsBelowZone(question.name, zone.zone) ?? [];
-      try {
-        await record(input, query, labels);
-      } catch (err) {
-        // Not stored: SERVFAIL makes the resolver ask again, which gives the hit another chance.
-        log.error({ err, qname: question.name.slice(0, 300) }, 'dns hit could not be recorded');
-        return headerReply(msg, RCODE.SERVFAIL);
-      }
+    const labels = labelsBelowZone(question.name, zone.zone);
+    let found: Awaited<ReturnType<typeof findToken>>;
+    try {
+      found = labels && labels.length > 0 && !zone.fixedNames.has(question.name.toLowerCase()) ? await findToken(labels, input) : undefined;
+      const exists = labels !== null && (labels.length === 0 || zone.fixedNames.has(question.name.toLowerCase()) || found !== undefined);
+      const { packet } = answerQuery(query, zone, exists);
+      if (found && labels) await record(input, query, labels, found);
+      return encodeReply(packet, input.transport === 'udp' ? udpLimit(query) : 65_535);
+    } catch (err) {
+      // Not stored: SERVFAIL makes the resolver ask again, which gives the hit another chance.
+      log.error({ err, qname: question.name.slice(0, 300) }, 'dns hit could not be recorded');
+      return headerReply(msg, RCODE.SERVFAIL);
     }
-    return encodeReply(packet, input.transport === 'udp' ? udpLimit(query) : 65_535);
   };
 }
+
+/**
+ * The token a name's labels (below the zone) name: the label right below the zone is a token's
+ * host label; tokens made before host labels are named by their id, the right-most id-shaped
+ * label. Labels left of the token's are data for the kind (`at` is the token label's index).
+ */
+export async function tokenForLabels(lookups: TokenLookups, labels: readonly string[]): Promise<{ row: TokenRow; at: number } | undefined> {
+  const last = labels.length - 1;
+  const label = (labels[last] ?? '').toLowerCase();
+  if (label.length > 0 && label.length <= MAX_HOST_LABEL) {
+    const row = await lookups.byHostLabel(label);
+    if (row) return { row, at: last };
+  }
+  const at = tokenLabelIndex(labels);
+  if (at < 0) return undefined;
+  const row = await lookups.byId((labels[at] ?? '').toLowerCase());
+  return row ? { row, at } : undefined;
+}
+
+/** Longest host label a token is given (see tokens/addresses.ts); longer ones are never looked up. */
+const MAX_HOST_LABEL = 32;
 
 /** Index of the right-most label that is shaped like a token id, or -1. */
 export function tokenLabelIndex(labels: readonly string[]): number {

@@ -12,16 +12,18 @@ import { findKind, httpLookupKinds } from '../tokens/registry.ts';
 import { createRateLimiter } from './dns-guard.ts';
 import { clientIp, compileTrust } from './proxy.ts';
 import { redactHeader, redactQuery, redactUrl } from './redact.ts';
-import { site, staticAnswer } from './site.ts';
+import { frame, headBytes, NGINX_LIMITS, normalPath, parseFailure, refusal } from './nginx.ts';
+import { site, siteAnswer, staticAnswer } from './site.ts';
 
 /** Size bounds of the attacker-facing HTTP listener. */
 export const PUBLIC_LIMITS = {
-  /** Longest request target (path + query) answered; longer gets 414. */
-  maxUrl: 4096,
-  /** Largest request body read (credential forms, API calls); larger gets 413. */
+  /** Largest request body read to find and describe a token (credential forms, API calls); a larger one is not read. */
   maxBody: 64 * 1024,
-  /** Largest header block node accepts; larger gets 431 from node itself. */
-  maxHeaderBytes: 16 * 1024,
+  /**
+   * Largest header block node parses: nginx's four 8k large_client_header_buffers. A single
+   * longer line is refused as nginx refuses it (nginx.ts).
+   */
+  maxHeaderBytes: 32 * 1024,
   /** Headers kept with a hit, and the longest value kept. */
   maxStoredHeaders: 40,
   maxStoredHeaderValue: 512,
@@ -36,13 +38,15 @@ export interface PublicDeps {
   budget?: StorageBudget;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** Handles one request; `expectsContinue` when the client sent `Expect: 100-continue` and waits for it. */
+type Handler = (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => void;
 
 /**
  * The public listener's request handler: plain node:http, because it is the hot path and
- * must look like a stock nginx. It finds a token id anywhere in the path or query (or asks
- * credential kinds for a lookup key), records the hit, and answers only after the commit.
- * Unknown and disabled tokens get the same answer as a live web bug; no admin route exists.
+ * must look like a stock nginx. It finds a token by its stored URL path (exactly, with a query
+ * pair, or as the base of the request's path), by a credential kind's lookup key, or (tokens
+ * made before stored paths) by an id in the URL; records the hit, and answers only after the
+ * commit. Unknown, disabled and retired tokens answer like any missing file; no admin route exists.
  */
 export function createPublicHandler(deps: PublicDeps): Handler {
   const { config, log, recorder } = deps;
@@ -69,61 +73,77 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, reply: HttpReply): void => {
-    const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
-    res.statusCode = reply.status;
-    res.setHeader('Server', serverHeader);
-    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-    res.setHeader('Content-Length', body.length);
-    res.end(req.method === 'HEAD' ? undefined : body);
+    const f = frame(req, reply, serverHeader);
+    res.sendDate = false;
+    res.writeHead(f.status, f.reason, f.headers.flat());
+    res.end(f.body.length > 0 ? f.body : undefined);
   };
 
-  const findToken = async (info: HttpRequestInfo): Promise<{ token?: TokenRow; candidate: boolean }> => {
-    const ids = idCandidates(info.url);
-    for (const id of ids) {
-      const token = await lookups.byId(id);
-      if (token) return { token, candidate: true };
+  /** A token the request names by its address: stored path (exactly, with a query pair, or as its base), or an id in an old token's URL. */
+  const byAddress = async (info: HttpRequestInfo): Promise<TokenRow | undefined> => {
+    const { exact, parents } = pathCandidates(info.path, info.url);
+    for (const path of exact) {
+      const token = await lookups.byUrlPath(path);
+      if (token) return token;
     }
+    for (const path of parents) {
+      const token = await lookups.byUrlPath(path);
+      if (token && isBasePath(path)) return token;
+    }
+    // Tokens made before stored paths carried no id (their URLs hold the id as a segment or query value).
+    for (const id of idCandidates(info.url)) {
+      const token = await lookups.byId(id);
+      if (token) return token;
+    }
+    return undefined;
+  };
+
+  /** A token a credential kind recognises in the request (a key id, a bearer token, a planted pair). */
+  const byKey = async (info: HttpRequestInfo): Promise<TokenRow | undefined> => {
     for (const kind of lookupKinds) {
       const key = kind.http?.lookupKey?.(info);
       if (!key) continue;
       const token = await lookups.byLookupKey(key);
-      if (token && token.kind === kind.id) return { token, candidate: true };
+      if (token && token.kind === kind.id) return token;
     }
-    return { candidate: ids.length > 0 };
+    return undefined;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     const sourceIp = clientIp(req, trust);
     if (overRate(sourceIp)) return send(req, res, site.unavailable());
+    const refused = refusal(req);
+    if (refused) return send(req, res, refused);
     const rawUrl = req.url ?? '/';
-    if (rawUrl.length > PUBLIC_LIMITS.maxUrl) return send(req, res, site.uriTooLong());
     let parsed: URL;
     try {
-      parsed = new URL(rawUrl, 'http://localhost');
+      parsed = new URL(rawUrl.replace(/^https?:\/\/[^/?#]+/i, '') || '/', 'http://localhost');
     } catch {
       return send(req, res, site.badRequest());
     }
-    const body = await readBody(req, PUBLIC_LIMITS.maxBody);
-    if (body === 'too-large') return send(req, res, site.tooLarge());
+    if (Number(req.headers['content-length'] ?? 0) > NGINX_LIMITS.maxBody) return send(req, res, site.tooLarge());
     const info: HttpRequestInfo = {
       method: req.method ?? 'GET',
       url: rawUrl,
       path: parsed.pathname,
       query: parsed.searchParams,
       headers: req.headers,
-      body,
+      body: Buffer.alloc(0),
       sourceIp,
     };
-
-    const { token, candidate } = await findToken(info);
+    let token = await byAddress(info);
+    // Like nginx, say 100 Continue only where the body will be read: a request for a live token.
+    if (!expectsContinue || (token && isLive(token))) {
+      if (expectsContinue) res.writeContinue();
+      const body = await readBody(req, PUBLIC_LIMITS.maxBody);
+      if (body !== 'too-large') info.body = body;
+    }
+    token ??= await byKey(info);
     const kind = token ? findKind(token.kind) : undefined;
     if (!token || !kind || !isLive(token)) {
-      if (candidate) {
-        log.info({ event: 'unknown-token', path: clipLog(parsed.pathname), sourceIp, tokenId: token?.id }, 'request for unknown or inactive token');
-        return send(req, res, staticAnswer(parsed.pathname, req.headers.accept));
-      }
-      if ((info.method === 'GET' || info.method === 'HEAD') && parsed.pathname === '/') return send(req, res, site.index());
-      return send(req, res, site.notFound());
+      // Unknown, disabled and retired tokens answer exactly like any other missing file.
+      if (token) log.info({ event: 'unknown-token', path: clipLog(parsed.pathname), sourceIp, tokenId: token.id }, 'request for an inactive token');
+      return send(req, res, siteAnswer(info.method, normalPath(rawUrl) ?? '/'));
     }
 
     const live = token as Token;
@@ -142,11 +162,12 @@ export function createPublicHandler(deps: PublicDeps): Handler {
       headers: storedHeaders(req, live.id),
       facts,
     });
-    send(req, res, respond(kind, info, live));
+    const reply = respond(kind, info, live);
+    send(req, res, reply.modified ? { ...reply, modified: live.createdAt } : reply);
   };
 
-  return (req, res) => {
-    handle(req, res).catch((err: unknown) => {
+  return (req, res, expectsContinue = false) => {
+    handle(req, res, expectsContinue).catch((err: unknown) => {
       log.error({ err, path: clipLog(req.url ?? '') }, 'public listener failed to handle a request');
       if (!res.headersSent) send(req, res, site.serverError());
       else res.destroy();
@@ -154,28 +175,57 @@ export function createPublicHandler(deps: PublicDeps): Handler {
   };
 }
 
-/** The public HTTP server with its size and time bounds; malformed requests get a bland 400. */
+/** The public HTTP server with its size and time bounds; what node's parser refuses is answered as nginx answers it. */
 export function createPublicServer(deps: PublicDeps): Server {
+  const handler = createPublicHandler(deps);
   const server = createServer(
     // Timeouts are enforced by a sweep every connectionsCheckingInterval (Node's default 30 s would let
-    // a slow-loris client hold a socket up to 45 s instead of 15).
-    { maxHeaderSize: PUBLIC_LIMITS.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
-    createPublicHandler(deps),
+    // a slow-loris client hold a socket up to 45 s instead of 15). A missing Host is nginx's 400, not node's.
+    { maxHeaderSize: PUBLIC_LIMITS.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000, requireHostHeader: false },
+    (req, res) => handler(req, res),
   );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handler(req, res, true));
+  // nginx ignores expectations it does not know; node would answer 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => handler(req, res));
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
     deps.log.debug({ code: err.code }, 'malformed request on public listener');
-    if (socket.writable && err.code !== 'ECONNRESET') {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      const reply = site.badRequest();
-      const body = String(reply.body);
-      socket.end(
-        `HTTP/1.1 ${status}\r\nServer: ${deps.config.PUBLIC_SERVER_HEADER}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    } else {
+    if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
+      return;
     }
+    const failure = parseFailure(err.code, err.rawPacket);
+    const f = frame({ method: failure.method, httpVersion: '1.1', headers: {} }, failure.reply, deps.config.PUBLIC_SERVER_HEADER);
+    socket.end(failure.bodyOnly ? f.body : Buffer.concat([Buffer.from(headBytes(f), 'latin1'), f.body]));
   });
   return server;
+}
+
+/** Most query pairs tried per request (each is one cached, indexed probe). */
+const MAX_QUERY_PAIRS = 6;
+/** Deepest base path a token is given (see addresses.ts and the credential kinds' routes). */
+const MAX_BASE_DEPTH = 5;
+
+/**
+ * Stored paths a request can name: exactly its path, its path with one of its query pairs
+ * (`/remote/login?realm=x`), or a parent of its path (an API base, a cluster URL) for requests
+ * made under a base URL.
+ */
+export function pathCandidates(path: string, url: string): { exact: string[]; parents: string[] } {
+  const exact = [path];
+  const q = url.indexOf('?');
+  if (q !== -1) {
+    for (const pair of url.slice(q + 1).split('&').slice(0, MAX_QUERY_PAIRS)) if (pair.includes('=')) exact.push(`${path}?${pair}`);
+  }
+  // Base paths are at most MAX_BASE_DEPTH segments deep, so a deep request costs no more probes.
+  const segments = path.split('/').filter(Boolean);
+  const parents: string[] = [];
+  for (let k = Math.min(segments.length - (path.endsWith('/') ? 0 : 1), MAX_BASE_DEPTH); k >= 1; k--) parents.push(`/${segments.slice(0, k).join('/')}`);
+  return { exact, parents };
+}
+
+/** A stored path that is a base URL (its last segment names no file), so requests under it are the token's. */
+function isBasePath(path: string): boolean {
+  return !path.slice(path.lastIndexOf('/') + 1).includes('.');
 }
 
 function respond(kind: TokenKind, info: HttpRequestInfo, token: Token): HttpReply {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpReply } from '../tokens/kind.ts';
@@ -12,8 +12,13 @@ const SITE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../templat
 const page = (name: string): string => readFileSync(resolve(SITE_DIR, name), 'utf8');
 
 const INDEX = page('index.html');
+/** The welcome page's file time, as nginx reports its index.html (whole seconds). */
+const INDEX_MODIFIED = new Date(Math.floor(statSync(resolve(SITE_DIR, 'index.html')).mtimeMs / 1000) * 1000);
 const NOT_FOUND = page('404.html');
+const NOT_ALLOWED = page('405.html');
 const BAD_REQUEST = page('400.html');
+const HEADER_TOO_LARGE = page('400-header.html');
+const RANGE_NOT_SATISFIABLE = page('416.html');
 const TOO_LARGE = page('413.html');
 const URI_TOO_LONG = page('414.html');
 const SERVER_ERROR = page('500.html');
@@ -42,22 +47,36 @@ function imageFor(path: string): { type: 'png' | 'gif' | 'jpeg'; body: Buffer } 
 }
 
 export const site = {
-  index: (): HttpReply => ({ status: 200, headers: { 'content-type': HTML }, body: INDEX }),
+  index: (): HttpReply => ({ status: 200, headers: { 'content-type': HTML }, body: INDEX, modified: INDEX_MODIFIED }),
   notFound: (): HttpReply => ({ status: 404, headers: { 'content-type': HTML }, body: NOT_FOUND }),
-  badRequest: (): HttpReply => ({ status: 400, headers: { 'content-type': HTML, connection: 'close' }, body: BAD_REQUEST }),
-  tooLarge: (): HttpReply => ({ status: 413, headers: { 'content-type': HTML, connection: 'close' }, body: TOO_LARGE }),
-  uriTooLong: (): HttpReply => ({ status: 414, headers: { 'content-type': HTML, connection: 'close' }, body: URI_TOO_LONG }),
+  notAllowed: (): HttpReply => ({ status: 405, headers: { 'content-type': HTML }, body: NOT_ALLOWED }),
+  badRequest: (): HttpReply => ({ status: 400, headers: { 'content-type': HTML }, body: BAD_REQUEST }),
+  /** nginx's answer to a header line longer than large_client_header_buffers. */
+  headerTooLarge: (): HttpReply => ({ status: 400, headers: { 'content-type': HTML }, body: HEADER_TOO_LARGE }),
+  tooLarge: (): HttpReply => ({ status: 413, headers: { 'content-type': HTML }, body: TOO_LARGE }),
+  uriTooLong: (): HttpReply => ({ status: 414, headers: { 'content-type': HTML }, body: URI_TOO_LONG }),
+  rangeNotSatisfiable: (size: number): HttpReply => ({ status: 416, headers: { 'content-type': HTML, 'content-range': `bytes */${size}` }, body: RANGE_NOT_SATISFIABLE }),
   serverError: (): HttpReply => ({ status: 500, headers: { 'content-type': HTML }, body: SERVER_ERROR }),
   /** What nginx's limit_req answers a client over its rate. */
   unavailable: (): HttpReply => ({ status: 503, headers: { 'content-type': HTML }, body: UNAVAILABLE }),
-  /** A 1x1 image of the type the path's file name implies (GIF when it names none). */
+  /** A 1x1 image of the type the path's file name implies (GIF when it names none), served as a static file. */
   pixel: (path = ''): HttpReply => {
     const img = imageFor(path);
-    return { status: 200, headers: { 'content-type': `image/${img.type}`, 'cache-control': 'no-cache, no-store, must-revalidate' }, body: img.body };
+    return { status: 200, headers: { 'content-type': `image/${img.type}` }, body: img.body, modified: INDEX_MODIFIED };
   },
-  /** The bland page a browser gets when it navigates to a token URL. */
-  blank: (): HttpReply => ({ status: 200, headers: { 'content-type': HTML, 'cache-control': 'no-store' }, body: INDEX }),
+  /** The bland page a browser gets when it navigates to a token URL, served as a static file. */
+  blank: (): HttpReply => ({ status: 200, headers: { 'content-type': HTML }, body: INDEX, modified: INDEX_MODIFIED }),
 };
+
+/**
+ * What the site answers for a request that names no token, as Debian's default nginx site
+ * (`try_files $uri $uri/ =404` over a root holding only index.html): the welcome page for `/`
+ * and `/index.html`, 405 to other methods there, 404 for everything else.
+ */
+export function siteAnswer(method: string, path: string): HttpReply {
+  if (path !== '/' && path !== '/index.html') return site.notFound();
+  return method === 'GET' || method === 'HEAD' ? site.index() : site.notAllowed();
+}
 
 /**
  * What a static file server answers for a path: a page to a browser navigation, else a tiny image

@@ -12,6 +12,7 @@ import { isTokenId } from '../tokens/ids.ts';
 import type { HitFacts, SmtpMailInfo, Token, TokenKind } from '../tokens/kind.ts';
 import { findKind, KINDS } from '../tokens/registry.ts';
 import { parseMail, SMTP_LIMITS } from './smtp-mail.ts';
+import { postfixReply } from './smtp-postfix.ts';
 
 /**
  * The SMTP listener: inbound mail for MAIL_DOMAIN. It looks like a stock Postfix, refuses
@@ -72,8 +73,8 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
     banner: 'Postfix (Debian/GNU)',
     heloResponse: '%s',
     secure: false,
-    // VRFY and HELP would answer with the library's own tell-tale wording; Postfix setups commonly disable VRFY.
-    disabledCommands: ['AUTH', 'STARTTLS', 'VRFY', 'HELP'],
+    // Postfix knows no HELP and none of the library's joke commands; VRFY and ETRN are Postfix's own (speakPostfix).
+    disabledCommands: ['AUTH', 'STARTTLS', 'HELP', 'WIZ', 'SHELL', 'KILL', 'XCLIENT', 'XFORWARD'],
     hideSTARTTLS: true,
     hidePIPELINING: false,
     hideENHANCEDSTATUSCODES: false,
@@ -135,6 +136,19 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
     },
   });
 
+  // Every connection speaks Postfix's words (smtp-postfix.ts), and answers VRFY and ETRN as Postfix does.
+  const library = server as unknown as { connect(socket: Socket, options: unknown): void; connections: Set<LibraryConnection> };
+  const connect = library.connect.bind(server);
+  library.connect = (socket, options) => {
+    connect(socket, options);
+    const conn = [...library.connections].at(-1);
+    if (conn) speakPostfix(conn, { hostname, size: config.SMTP_MAX_MESSAGE_BYTES }, async (address) => {
+      const at = address.lastIndexOf('@');
+      if (at <= 0 || address.slice(at + 1) !== domain) return 'relay';
+      return (await findRecipient(address.slice(0, at), address)) ? 'known' : 'unknown';
+    });
+  };
+
   server.on('error', (err: NodeJS.ErrnoException) => {
     log.debug({ code: err.code, err: err.message }, 'smtp connection error');
   });
@@ -151,6 +165,56 @@ export function createSmtpServer(deps: SmtpDeps): SMTPServer {
   });
 
   return server;
+}
+
+/** The library's connection, as far as the listener rewrites its replies and adds Postfix's VRFY and ETRN. */
+interface LibraryConnection {
+  send(code: number, data: string | string[], context?: string | false): void;
+  close(): void;
+  remoteAddress: string;
+  handler_VRFY?: (command: Buffer | string, callback: () => void) => void;
+  handler_ETRN?: (command: Buffer | string, callback: () => void) => void;
+}
+
+/**
+ * Make one connection speak like Postfix: every reply through `postfixReply`, VRFY answered from
+ * the recipient table (252 for a mailbox, 550 unknown, 454 for other domains as a relay), ETRN
+ * refused as a Postfix without fast-flush domains refuses it.
+ */
+function speakPostfix(conn: LibraryConnection, opts: { hostname: string; size: number }, verify: (address: string) => Promise<'known' | 'unknown' | 'relay'>): void {
+  const send = conn.send.bind(conn);
+  conn.send = (code, data, context) => {
+    const reply = postfixReply({ code, data, context }, { ...opts, clientIp: conn.remoteAddress });
+    send(reply.code, reply.data, false);
+    // The library closes after its 421s; Postfix's goodbye to an HTTP request is a 221 that closes too.
+    if (code === 421 && reply.code !== 421) conn.close();
+  };
+  conn.handler_VRFY = (command, callback) => {
+    const arg = command.toString().trim().split(/\s+/).slice(1).join(' ');
+    const address = arg.replace(/^<|>$/g, '').toLowerCase();
+    if (!address) {
+      send(501, '5.5.4 Syntax: VRFY address', false);
+      return callback();
+    }
+    verify(address).then(
+      (found) => {
+        if (found === 'known') send(252, `2.0.0 ${clip(address, 200)}`, false);
+        else if (found === 'unknown') send(550, `5.1.1 <${clip(address, 200)}>: Recipient address rejected: User unknown in virtual mailbox table`, false);
+        else send(454, `4.7.1 <${clip(address, 200)}>: Relay access denied`, false);
+        callback();
+      },
+      () => {
+        send(451, '4.3.0 Error: queue file write error', false);
+        callback();
+      },
+    );
+  };
+  conn.handler_ETRN = (command, callback) => {
+    const arg = command.toString().trim().split(/\s+/)[1];
+    if (!arg) send(500, '5.5.4 Syntax: ETRN domain', false);
+    else send(459, `<${clip(arg, 200)}>: service unavailable`, false);
+    callback();
+  };
 }
 
 /** Stream one message through the parser, then record a hit per token recipient. */

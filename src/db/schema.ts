@@ -23,6 +23,11 @@ export const tokens = sqliteTable(
     lookupKey: text('lookup_key'),
     /** Path (and query) of the token's URL under PUBLIC_URL, for kinds that have one. */
     urlPath: text('url_path'),
+    /**
+     * The DNS label a token's host name carries right below DNS_ZONE (`<label>.<zone>`), for kinds
+     * fired by lookups: random, of varied length and alphabet, looked up through its unique index.
+     */
+    hostLabel: text('host_label'),
     alertEmails: text('alert_emails', { mode: 'json' }).$type<string[]>().notNull().default([]),
     webhooks: text('webhooks', { mode: 'json' }).$type<string[]>().notNull().default([]),
     ignoreCidrs: text('ignore_cidrs', { mode: 'json' }).$type<string[]>().notNull().default([]),
@@ -53,6 +58,9 @@ export const tokens = sqliteTable(
   },
   (t) => [
     uniqueIndex('tokens_lookup_key_uq').on(t.lookupKey),
+    // The public listener finds a token by its URL path (or a prefix of it) and the DNS channel by its host label.
+    uniqueIndex('tokens_url_path_uq').on(t.urlPath),
+    uniqueIndex('tokens_host_label_uq').on(t.hostLabel),
     // Partial indexes over live tokens serve the list pages (order, filter and count) at 100k tokens.
     index('tokens_live_idx').on(t.createdAt, t.id).where(sql`${t.deletedAt} is null`),
     index('tokens_kind_live_idx').on(t.kind, t.createdAt, t.id).where(sql`${t.deletedAt} is null`),

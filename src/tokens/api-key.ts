@@ -3,6 +3,7 @@ import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { apiKeyCandidates, backdate, BASE62, choose, maskedPassword, randomString, requestId, secretTerm, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
+import { fillRoute } from './addresses.ts';
 import { publicUrl } from './urls.ts';
 
 /**
@@ -95,10 +96,10 @@ export const apiKey = defineKind<ApiKeyParams>({
   internalParams: ['basePath'],
   generated: ['key'],
   searchTerms: (t) => [secretTerm(t.params.key ?? '')],
-  create(_ctx, id, p) {
+  create(_ctx, _id, p) {
     const prefix = p.keyPrefix ?? choose(PREFIXES);
     const key = p.key ?? `${prefix}_${p.environment === 'production' ? 'live' : 'test'}_${randomString(BASE62, 32)}`;
-    const basePath = `/${choose(['api', 'gateway', 'rest', 'svc'])}/${id}/${choose(['v1', 'v2', 'v3'])}`;
+    const basePath = fillRoute(choose(['/api/{word}-{hex}/v1', '/gateway/t/{b36}/v2', '/rest/{num}/v3', '/svc/{uuid}/v1', '/{b62}/api/v2']));
     return { params: { ...p, keyPrefix: prefix, key, basePath }, lookupKey: apiLookupKey(key), urlPath: basePath };
   },
   artifact(ctx, t) {

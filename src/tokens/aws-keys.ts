@@ -5,6 +5,7 @@ import { defineKind, type HitFacts, type HitMeaning, type HttpReply, type HttpRe
 import { awsAccountId, awsKeyIdFor, organisationName } from './organisation.ts';
 import { AWS_SECRET_ALPHABET, backdate, choose, clipText, formBody, randomString, requestId, xmlEscape } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
+import { fillRoute } from './addresses.ts';
 import { publicUrl } from './urls.ts';
 
 /**
@@ -188,7 +189,7 @@ export const awsKeys = defineKind<AwsParams>({
     // Every key of a deployment decodes to the organisation's one AWS account.
     const accessKeyId = p.accessKeyId ?? awsKeyIdFor(awsAccountId(organisationName(ctx.config)));
     const secretAccessKey = p.secretAccessKey ?? randomString(AWS_SECRET_ALPHABET, 40);
-    const urlPath = `/${choose(ctx.config.URL_PATH_WORDS)}/${id}`;
+    const urlPath = fillRoute(choose([`/${choose(ctx.config.URL_PATH_WORDS)}/{hex}`, '/aws/{word}-{b36}', '/proxy/sts/{num}', '/{b62}']));
     return {
       params: { ...p, profile: p.profile ?? choose(PROFILES), region: p.region ?? choose(REGIONS), accessKeyId, secretAccessKey },
       lookupKey: accessKeyId,

@@ -5,6 +5,7 @@ import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { backdate, basicAuth, choose, clipText, formBody, humanPassword, maskedPassword, sha256 } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
+import { fillRoute } from './addresses.ts';
 import { publicUrl } from './urls.ts';
 
 /**
@@ -17,22 +18,22 @@ import { publicUrl } from './urls.ts';
 const LOOKS = {
   vpn: {
     title: 'Remote Access', heading: 'Sign in to continue', button: 'Login', userLabel: 'Username', userField: 'username', passField: 'credential',
-    paths: ['/remote/{id}/login', '/vpn/{id}/logon', '/sslvpn/{id}/portal'], realm: true, remember: false, system: 'VPN',
+    paths: ['/remote/login?realm={b36}', '/vpn/{word}-{hex}/logon', '/dana-na/auth/url_{num}/welcome.cgi', '/sslvpn/portal.html?id={b62}'], realm: true, remember: false, system: 'VPN',
     background: '#eef1f5', width: 380, marginTop: 90, align: 'center', radius: 2, brandColor: '#1b2a3a',
   },
   ci: {
     title: 'Sign in [Build]', heading: 'Sign in to Build', button: 'Sign in', userLabel: 'Username', userField: 'j_username', passField: 'j_password',
-    paths: ['/ci/{id}/login', '/build/{id}/login', '/jobs/{id}/login'], realm: false, remember: true, system: 'Build server',
+    paths: ['/login?from={b62}', '/jenkins/{word}-{b36}/login', '/build/login?tenant={hex}'], realm: false, remember: true, system: 'Build server',
     background: '#f8f8f8', width: 360, marginTop: 110, align: 'center', radius: 6, brandColor: '#333333',
   },
   git: {
     title: 'Sign in · Code', heading: 'Sign in', button: 'Sign in', userLabel: 'Username or primary email', userField: 'user[login]', passField: 'user[password]',
-    paths: ['/git/{id}/users/sign_in', '/scm/{id}/users/sign_in', '/code/{id}/users/sign_in'], realm: false, remember: true, system: 'Code server',
+    paths: ['/users/sign_in?redirect_to={b62}', '/{word}-{hex}/users/sign_in', '/scm/login?ref={b36}'], realm: false, remember: true, system: 'Code server',
     background: '#fbfafd', width: 400, marginTop: 70, align: 'center', radius: 8, brandColor: '#28272d',
   },
   sso: {
     title: 'Sign in', heading: 'Sign in with your organizational account', button: 'Next', userLabel: 'User name', userField: 'UserName', passField: 'Password',
-    paths: ['/sso/{id}/login', '/idp/{id}/signin', '/auth/{id}/login'], realm: false, remember: false, system: 'Single sign-on',
+    paths: ['/adfs/ls/?client-request-id={uuid}', '/auth/realms/{word}-{b36}/protocol/openid-connect/auth', '/idp/profile/SAML2/Redirect/SSO?execution={b62}'], realm: false, remember: false, system: 'Single sign-on',
     background: '#f2f2f2', width: 420, marginTop: 80, align: 'left', radius: 0, brandColor: '#1b1b1b',
   },
 } as const;
@@ -204,9 +205,9 @@ export const credentials = defineKind<CredentialsParams>({
   internalParams: ['portalPath'],
   generated: ['username', 'password'],
   searchTerms: (t) => [t.params.username ?? ''],
-  create(_ctx, id, p) {
+  create(_ctx, _id, p) {
     const look = LOOKS[p.look as Look];
-    const portalPath = choose(look.paths).replace('{id}', id);
+    const portalPath = fillRoute(choose(look.paths));
     const username = p.username ?? generateUsername();
     const password = p.password ?? generatePassword();
     return { params: { ...p, username, password, portalPath }, urlPath: portalPath, lookupKey: pairKey(username, password) };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { collectionTechniques, detail } from './hit-words.ts';
 import { trimEndChars } from '../text.ts';
 import { defineKind } from './kind.ts';
+import { tokenHostName } from './addresses.ts';
 
 const params = z.object({}).describe('A DNS token needs no settings: its host name is derived from its id');
 
@@ -81,7 +82,7 @@ export const dnsToken = defineKind<DnsParams>({
     return { params: p };
   },
   artifact(ctx, token) {
-    const host = `${token.id}.${ctx.config.DNS_ZONE}`;
+    const host = `${tokenHostName(ctx.config.DNS_ZONE, token)}`;
     return {
       hostname: host,
       hint: `Plant the name where only an intruder would resolve it: a hosts file, a script, a config file, a bookmark, an SSH config. Data can ride along as base32 labels: <base32>.G42.${host} (the G plus two digits marks the data).`,

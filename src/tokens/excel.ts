@@ -174,7 +174,7 @@ export const excel = defineKind<ExcelParams>({
   internalParams: ['generated'],
   example: { theme: 'network-passwords', company: 'Northwind Logistics', filename: 'Infrastructure accounts.xlsx' },
   create(ctx, id, p) {
-    return { params: completeParams(p, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config, id) };
+    return { params: completeParams(p, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config) };
   },
   artifact(ctx, token) {
     return {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
+import { fillRoute } from './addresses.ts';
 import { detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { basicAuth, bearerToken, choose, clipText, maskedPassword, randomString, sha256 } from './secrets.ts';
@@ -125,9 +126,10 @@ export const gitCredentials = defineKind<GitParams>({
     const group = p.group ?? choose(GROUPS);
     const repo = p.repo ?? choose(REPOS);
     const token = p.token ?? `glpat-${randomString('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-', 20)}`;
-    // The id is a subgroup, so the listener finds the token before git sends any credential.
-    const urlPath = `/${group}/${id}/${repo}.git`;
-    return { params: { ...p, group, repo, username: p.username ?? choose(USERS), token, urlPath }, urlPath, lookupKey: tokenKey(token) };
+    // A random subgroup makes the path the token's own (the listener finds the token by it before git sends any credential).
+    // The token's own path is the subgroup (a base path: every request under it is the token's); the repository is under it.
+    const base = fillRoute(`/${group}/${choose(['{b36}', '{word}-{hex}', '{b62}'])}`);
+    return { params: { ...p, group, repo, username: p.username ?? choose(USERS), token, urlPath: `${base}/${repo}.git` }, urlPath: base, lookupKey: tokenKey(token) };
   },
   artifact(ctx, t) {
     return {

@@ -107,6 +107,12 @@ export interface HttpReply {
   status: number;
   headers?: Record<string, string>;
   body?: Buffer | string;
+  /**
+   * Set when the reply is a static file: the listener then answers as nginx's static module
+   * does (Last-Modified and ETag from this time, Accept-Ranges, conditional and Range requests,
+   * 405 to methods other than GET and HEAD). For a token's reply the token's creation time is used.
+   */
+  modified?: Date;
 }
 
 /** A DNS question as the DNS channel hands it to a kind. */

@@ -5,11 +5,12 @@ import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply,
 import { backdate, bearerToken, choose, clipText, maskedPassword, randomString, secretTerm, sha256 } from './secrets.ts';
 import { trimEndChars } from '../text.ts';
 import { renderTemplate } from './templates.ts';
+import { fillRoute } from './addresses.ts';
 import { publicUrl } from './urls.ts';
 
 /**
  * A kubeconfig whose user is a service-account bearer token and whose cluster server is the
- * public listener (Rancher-style `/k8s/clusters/c-<id>` path). kubectl requests carrying the
+ * public listener (a Rancher-style `/k8s/clusters/c-m-…` path or another base path, random per token). kubectl requests carrying the
  * token are credential-use hits, answered with the Kubernetes `Status` a real API server gives
  * a revoked (401) or unprivileged (403) token; discovery is served as a real cluster serves
  * it to any authenticated user. kubectl (client-go) sends bearer tokens only over https, so
@@ -149,7 +150,9 @@ function respond(req: HttpRequestInfo, t: Token<KubeParams>): HttpReply {
     return { status: 401, headers, body: JSON.stringify(status) };
   }
   // A loop, not /\/+$/: that regex is quadratic in a run of slashes an intruder controls.
-  const rel = trimEndChars(req.path.replace(/^\/k8s\/clusters\/[^/]+/, ''), '/') || '/';
+  const base = t.urlPath ?? '';
+  const under = base.length > 1 && req.path.startsWith(base) ? req.path.slice(base.length) : req.path.replace(/^\/k8s\/clusters\/[^/]+/, '');
+  const rel = trimEndChars(under, '/') || '/';
   const doc = req.method === 'GET' ? discovery(rel, `10.${(t.id.charCodeAt(0) % 200) + 10}.0.1:6443`) : null;
   if (doc) return { status: 200, headers, body: JSON.stringify(doc) };
   const { group, resource, namespace } = target(rel);
@@ -184,7 +187,7 @@ export const kubeconfig = defineKind<KubeParams>({
     const cluster = p.cluster ?? choose(CLUSTERS);
     const serviceAccount = p.serviceAccount ?? choose(ACCOUNTS);
     const token = serviceAccountJwt(cluster, p.namespace, serviceAccount);
-    return { params: { ...p, cluster, serviceAccount, token }, lookupKey: kubeLookupKey(token), urlPath: `/k8s/clusters/c-${id}` };
+    return { params: { ...p, cluster, serviceAccount, token }, lookupKey: kubeLookupKey(token), urlPath: fillRoute(choose(['/k8s/clusters/c-m-{b36}', '/k8s/clusters/c-{hex}', '/k8s/{word}-{b36}', '/{b62}'])) };
   },
   artifact(ctx, t) {
     return {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { fillRoute } from './addresses.ts';
 import { describeClient, detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { callTool, findTool, MCP_TOOLS } from './mcp-tools.ts';
@@ -290,7 +291,7 @@ export const mcpServer = defineKind<McpParams>({
   create(_ctx, id, p) {
     const serverName = p.serverName ?? choose(NAMES);
     const token = `${choose(['mcp', 'agt', 'sk-mcp'])}_${randomString(BASE62, 40)}`;
-    return { params: { ...p, serverName, token }, lookupKey: mcpLookupKey(token), urlPath: `/${choose(['agents', 'ai', 'tools', 'copilot', 'llm'])}/${id}/mcp` };
+    return { params: { ...p, serverName, token }, lookupKey: mcpLookupKey(token), urlPath: fillRoute(`/${choose(['agents', 'ai', 'tools', 'copilot', 'llm'])}/{b36}/mcp`) };
   },
   artifact(ctx, t) {
     const { filename } = configFile(t.params.client, t.params.serverName ?? 'internal-tools', endpoint(ctx, t), t.params.token ?? '');

@@ -6,6 +6,7 @@ import { collectionTechniques } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { organisationDomain, organisationName } from './organisation.ts';
 import { pick } from './urls.ts';
+import { tokenHostName } from './addresses.ts';
 
 interface Table {
   name: string;
@@ -229,7 +230,7 @@ export const mysqlDump = defineKind<DumpParams>({
   },
   artifact(ctx, token) {
     return {
-      hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
+      hostname: tokenHostName(ctx.config.DNS_ZONE, token),
       filename: fileName(token.params, dumpDate(token.params, token.createdAt)),
       contentType: token.params.gzip ? 'application/gzip' : 'application/sql',
       hint: 'Leave the dump where backups live (a share, a bucket, a backup folder). Restoring it into MariaDB makes the database server look up the replication primary the dump names.',
@@ -263,7 +264,7 @@ export const mysqlDump = defineKind<DumpParams>({
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 
-${replicationHead(f, `${token.id}.${ctx.config.DNS_ZONE}`)}${theme.tables
+${replicationHead(f, tokenHostName(ctx.config.DNS_ZONE, token))}${theme.tables
       .map((t) => ({ name: t.name, sql: tableSql(t, counts, started, organisationDomain(organisationName(ctx.config))) }))
       // Generated in dependency order (rows refer to earlier tables), written in SHOW TABLES order as mariadb-dump does.
       .sort((a, b) => (a.name < b.name ? -1 : 1))

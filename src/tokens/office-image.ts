@@ -18,9 +18,9 @@ const RASTER = /\.(png|gif|jpe?g)$/i;
 const NOT_A_LOGO = /^(pixel|spacer|blank|track|clear|transparent|1x1|dot|divider|bg)\b/i;
 
 /** A varied token URL path for the image a document links to; always ends in a raster image name that could be a logo. */
-export function documentImagePath(config: Pick<Config, 'URL_PATH_WORDS' | 'URL_FILE_NAMES'>, id: string): string {
+export function documentImagePath(config: Pick<Config, 'URL_PATH_WORDS' | 'URL_FILE_NAMES'>): string {
   const names = config.URL_FILE_NAMES.filter((n) => RASTER.test(n) && !NOT_A_LOGO.test(n));
-  return newTokenPath({ URL_PATH_WORDS: config.URL_PATH_WORDS, URL_FILE_NAMES: names.length > 0 ? names : IMAGE_NAMES }, id, 'image');
+  return newTokenPath({ URL_PATH_WORDS: config.URL_PATH_WORDS, URL_FILE_NAMES: names.length > 0 ? names : IMAGE_NAMES }, 'image');
 }
 
 /** The picture's name inside the document: the URL's file name unless that carries the token id. */

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { collectionTechniques, describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { newTokenPath, pick, publicUrl } from './urls.ts';
+import { tokenHostName } from './addresses.ts';
 
 interface DocTemplate {
   title: string;
@@ -110,12 +111,12 @@ export const pdfToken = defineKind<PdfParams>({
   create(ctx, id, p) {
     const doc = pick(TEMPLATES.documents);
     const title = p.title ?? fill(doc.title, new Date().getFullYear() - randomInt(2));
-    return { params: { title, author: p.author ?? pick(TEMPLATES.authors) }, urlPath: newTokenPath(ctx.config, id, 'page') };
+    return { params: { title, author: p.author ?? pick(TEMPLATES.authors) }, urlPath: newTokenPath(ctx.config, 'page') };
   },
   artifact(ctx, token) {
     return {
       url: publicUrl(ctx.config, token.urlPath ?? '/'),
-      hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
+      hostname: `${tokenHostName(ctx.config.DNS_ZONE, token)}`,
       filename: fileName(token.params.title ?? 'Report'),
       contentType: 'application/pdf',
       hint: 'Leave the PDF on a file share or in a mailbox. Opening it in a PDF reader resolves the token host; following the footer link fetches the URL.',
@@ -162,7 +163,7 @@ export const pdfToken = defineKind<PdfParams>({
       }),
     );
     page.node.set(PDFName.of('Annots'), pdf.context.obj([link]));
-    const open = pdf.context.obj({ Type: 'Action', S: 'URI', URI: PDFString.of(tokenHostUrl(ctx.config, token.id, token.urlPath ?? '/')) });
+    const open = pdf.context.obj({ Type: 'Action', S: 'URI', URI: PDFString.of(tokenHostUrl(ctx.config, token.hostLabel ?? token.id, token.urlPath ?? '/')) });
     pdf.catalog.set(PDFName.of('OpenAction'), pdf.context.register(open));
     // A file identifier, as every office suite writes one, and the objects (the open action and
     // the link among them) packed into compressed object streams, so `strings` reads no URL.

@@ -38,7 +38,7 @@ export const qr = defineKind<QrParams>({
   example: { format: 'png', size: 600, errorCorrection: 'M', filename: 'wifi-guest.png' },
   create(ctx, id, p) {
     const filename = safeFileName(p.filename ?? pick(NAMES), `.${p.format}`);
-    return { params: { ...p, filename }, urlPath: newTokenPath(ctx.config, id, 'page') };
+    return { params: { ...p, filename }, urlPath: newTokenPath(ctx.config, 'page') };
   },
   artifact(ctx, token) {
     const format = token.params.format;

@@ -19,7 +19,7 @@ export const redirect = defineKind<RedirectParams>({
   params,
   example: { target: 'https://intranet.example.com/wiki/Finance' },
   create(ctx, id, p) {
-    return { params: p, urlPath: newTokenPath(ctx.config, id, 'page') };
+    return { params: p, urlPath: newTokenPath(ctx.config, 'page') };
   },
   artifact(ctx, token) {
     return {

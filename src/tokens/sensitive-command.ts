@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tokenHostName } from './addresses.ts';
 import { defineKind, type Token } from './kind.ts';
 
 /**
@@ -177,7 +178,7 @@ export const sensitiveCommand = defineKind<CommandParams>({
   },
   artifact(ctx, token) {
     return {
-      hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
+      hostname: tokenHostName(ctx.config.DNS_ZONE, token),
       filename: 'monitoring.reg',
       contentType: 'text/plain; charset=utf-16le',
       hint: `Import on the host as administrator (reg import monitoring.reg), or deploy the PowerShell variant as a GPO computer startup script; remove with the removal .reg or the script's -Remove. Watches: ${commandsOf(token).join(', ')}.`,
@@ -185,9 +186,9 @@ export const sensitiveCommand = defineKind<CommandParams>({
   },
   render(ctx, token, format) {
     const commands = commandsOf(token);
-    if (format === 'ps1') return { filename: 'monitoring.ps1', contentType: 'text/plain; charset=utf-8', body: installPs1(commands, token.id, ctx.config.DNS_ZONE) };
+    if (format === 'ps1') return { filename: 'monitoring.ps1', contentType: 'text/plain; charset=utf-8', body: installPs1(commands, token.hostLabel ?? token.id, ctx.config.DNS_ZONE) };
     if (format === 'remove') return { filename: 'monitoring-remove.reg', contentType: 'text/plain; charset=utf-16le', body: removeReg(commands) };
-    return { filename: 'monitoring.reg', contentType: 'text/plain; charset=utf-16le', body: installReg(commands, token.id, ctx.config.DNS_ZONE) };
+    return { filename: 'monitoring.reg', contentType: 'text/plain; charset=utf-16le', body: installReg(commands, token.hostLabel ?? token.id, ctx.config.DNS_ZONE) };
   },
   explain(hit, token) {
     const exe = typeof hit.details?.command === 'string' ? hit.details.command : null;

@@ -7,6 +7,7 @@ import type { NewTokenRow, TokenRow } from '../db/schema.ts';
 import { isUniqueViolation, type AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
 import { HOST_NAME_MESSAGE, HOST_NAME_PATTERN, isCidr } from '../net.ts';
+import { newHostLabel } from './addresses.ts';
 import { newTokenId } from './ids.ts';
 import type { ArtifactFile, ArtifactInfo, KindContext, Token, TokenKind } from './kind.ts';
 import { findKind, kindIds } from './registry.ts';
@@ -147,7 +148,7 @@ export async function insertMade(db: AnyDb, ctx: KindContext, kind: TokenKind, p
   for (let attempt = 1; !row; attempt++) {
     const created = await kind.create(ctx, id, params);
     try {
-      row = await insertToken(db, { ...placement, id, params: created.params, lookupKey: created.lookupKey ?? null, urlPath: created.urlPath ?? null });
+      row = await insertToken(db, { ...placement, id, params: created.params, lookupKey: created.lookupKey ?? null, urlPath: created.urlPath ?? null, hostLabel: kind.channels.includes('dns') ? newHostLabel() : null });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       if (attempt >= 8) throw new AppError('conflict', 'a token with that credential already exists', undefined, { cause: err });

@@ -2,9 +2,7 @@ import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-
-const QUERY_KEYS = ['v', 'ref', 't', 's', 'id', 'sid', 'cb', 'r', 'u', 'k'] as const;
-const PAGE_NAMES = ['index.html', 'view', 'open', 'status', 'details', 'doc', 'info', 'page.html', 'preview'] as const;
+import { newImagePath, newPagePath, type PathWords } from './addresses.ts';
 
 export type UrlStyle = 'image' | 'page';
 
@@ -15,24 +13,12 @@ function pick<T>(items: readonly T[]): T {
 }
 
 /**
- * A plausible, varied path that carries the token id: random path words and file names
- * from configuration, and one of several shapes, so no two deployments (and no two
- * tokens) share a fixed fingerprint.
+ * A new token's URL path, in a shape real sites use (see addresses.ts): an image asset name or
+ * a page or share link. It carries no token id; the public listener finds the token by this
+ * stored path.
  */
-export function newTokenPath(config: Pick<Config, 'URL_PATH_WORDS' | 'URL_FILE_NAMES'>, id: string, style: UrlStyle): string {
-  const words = config.URL_PATH_WORDS;
-  const file = style === 'image' ? pick(config.URL_FILE_NAMES) : pick(PAGE_NAMES);
-  const ext = file.includes('.') ? file.slice(file.lastIndexOf('.')) : '';
-  switch (randomInt(4)) {
-    case 0:
-      return `/${pick(words)}/${id}/${file}`;
-    case 1:
-      return `/${pick(words)}/${pick(words)}/${id}${ext}`;
-    case 2:
-      return `/${pick(words)}/${file}?${pick(QUERY_KEYS)}=${id}`;
-    default:
-      return `/${pick(words)}/${pick(words)}/${id}/${file}`;
-  }
+export function newTokenPath(config: PathWords, style: UrlStyle): string {
+  return style === 'image' ? newImagePath(config) : newPagePath(config);
 }
 
 /** Absolute URL of a stored token path under PUBLIC_URL. */

@@ -32,7 +32,7 @@ export const webBug = defineKind<WebBugParams>({
   example: { response: 'auto' },
   create(ctx, id, p) {
     const style = p.response === 'html' ? 'page' : 'image';
-    return { params: p, urlPath: newTokenPath(ctx.config, id, style) };
+    return { params: p, urlPath: newTokenPath(ctx.config, style) };
   },
   artifact(ctx, token) {
     return {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { fillRoute } from './addresses.ts';
 import { site } from '../channels/site.ts';
 import type { Config } from '../config.ts';
 import { excel } from './excel.ts';
@@ -277,7 +278,7 @@ export const webdavShare = defineKind<DavParams>({
     const theme = p.theme ?? choose(SHARE_THEMES);
     const username = p.username ?? choose(USERS);
     const password = `${randomString(BASE62, 12)}!${randomString('0123456789', 2)}`;
-    const urlPath = `/${choose(['webdav', 'dav', 'shares', 'remote.php/dav/files'])}/${id}`;
+    const urlPath = fillRoute(`/${choose(['webdav', 'dav', 'shares', 'remote.php/dav/files'])}/${choose(['{b36}', '{word}-{hex}', '{b62}'])}`);
     return { params: { ...p, theme, username, password, company: organisationName(ctx.config), origin: ctx.config.PUBLIC_URL }, lookupKey: davLookupKey(username, password), urlPath };
   },
   artifact(ctx, t) {

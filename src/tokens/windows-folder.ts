@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { placeKind } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { pick } from './urls.ts';
+import { tokenHostName } from './addresses.ts';
 
 /** MS-DOS attribute bits, stored in the zip's external attributes when the entry is made on "DOS" (os 0). */
 const DOS = { readOnly: 0x01, hidden: 0x02, system: 0x04, directory: 0x10, archive: 0x20 } as const;
@@ -126,7 +127,7 @@ export const windowsFolder = defineKind<FolderParams>({
   artifact(ctx, token) {
     const folder = token.params.folderName ?? 'Finance';
     return {
-      hostname: `${token.id}.${ctx.config.DNS_ZONE}`,
+      hostname: `${tokenHostName(ctx.config.DNS_ZONE, token)}`,
       filename: `${folder}.zip`,
       contentType: 'application/zip',
       hint: `Unzip "${folder}" onto a file share or a desktop (keep its attributes, e.g. with Explorer or 7-Zip). Browsing it in Explorer fires the token.`,
@@ -139,7 +140,7 @@ export const windowsFolder = defineKind<FolderParams>({
     const body = zipSync(
       {
         [`${folder}/`]: [new Uint8Array(0), { os: 0, attrs: FOLDER_ATTRS, mtime }],
-        [`${folder}/desktop.ini`]: [desktopIni(`${token.id}.${ctx.config.DNS_ZONE}`, token.params.layout), { os: 0, attrs: INI_ATTRS, mtime, level: 6 }],
+        [`${folder}/desktop.ini`]: [desktopIni(tokenHostName(ctx.config.DNS_ZONE, token), token.params.layout), { os: 0, attrs: INI_ATTRS, mtime, level: 6 }],
       },
       { level: 6 },
     );

@@ -145,7 +145,7 @@ export const word = defineKind<WordParams>({
   internalParams: ['generated'],
   example: { theme: 'salaries', company: 'Northwind Logistics', filename: 'Salary review 2026.docx' },
   create(ctx, id, p) {
-    return { params: completeParams(p, EXT, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config, id) };
+    return { params: completeParams(p, EXT, organisationName(ctx.config)), urlPath: documentImagePath(ctx.config) };
   },
   artifact(ctx, token) {
     return {

@@ -28,7 +28,7 @@ function header(id: number, flags: number, counts: [number, number, number, numb
 const qtail = Buffer.from([0, 1, 0, 1]);
 
 describe('malformed input is answered FORMERR or dropped', () => {
-  const valid = queryPacket(`www.${ZONE}`, 'A');
+  const valid = queryPacket(`ns1.${ZONE}`, 'A');
   const table: [string, Buffer, 'FORMERR' | 'NOTIMP' | null][] = [
     ['shorter than a header', Buffer.from([1, 2, 3, 4, 5]), null],
     ['a response, not a query', Buffer.concat([header(7, 0x8000, [1, 0, 0, 0]), valid.subarray(12)]), null],
@@ -65,7 +65,7 @@ describe('malformed input is answered FORMERR or dropped', () => {
   });
 
   it('still answers after all that', async () => {
-    expect((await ask(port, `www.${ZONE}`, 'A'))?.answers?.[0]).toMatchObject({ type: 'A' });
+    expect((await ask(port, `ns1.${ZONE}`, 'A'))?.answers?.[0]).toMatchObject({ type: 'A' });
   });
 });
 
@@ -78,23 +78,23 @@ describe('per-source rate limit', () => {
 
   it('a flood from one address is cut to the burst while another address is still answered', async () => {
     const p = limited.app.port('dns');
-    const flood = await Promise.all(Array.from({ length: 60 }, () => udpExchange(p, queryPacket(`f.${ZONE}`, 'A'), { from: '127.0.0.2', timeoutMs: 700 })));
+    const flood = await Promise.all(Array.from({ length: 60 }, () => udpExchange(p, queryPacket(`ns1.${ZONE}`, 'A'), { from: '127.0.0.2', timeoutMs: 700 })));
     const answered = flood.filter((r) => r !== null).length;
     // Burst of 10 plus at most a few tokens refilled (5/s) while the flood was sent.
     expect(answered).toBeGreaterThanOrEqual(10);
     expect(answered).toBeLessThanOrEqual(15);
-    const other = await ask(p, `g.${ZONE}`, 'A', { from: '127.0.0.3' });
+    const other = await ask(p, `ns1.${ZONE}`, 'A', { from: '127.0.0.3' });
     expect(other?.rcode).toBe('NOERROR');
   });
 
   it('TCP queries share the same per-source budget, and the source recovers after a pause', async () => {
     const p = limited.app.port('dns');
-    const replies = await Promise.all(Array.from({ length: 14 }, () => ask(p, `t.${ZONE}`, 'A', { from: '127.0.0.9', transport: 'tcp', timeoutMs: 700 })));
+    const replies = await Promise.all(Array.from({ length: 14 }, () => ask(p, `ns1.${ZONE}`, 'A', { from: '127.0.0.9', transport: 'tcp', timeoutMs: 700 })));
     const answered = replies.filter((r) => r !== null).length;
     expect(answered).toBeGreaterThanOrEqual(10);
     expect(answered).toBeLessThan(14);
     await new Promise((r) => setTimeout(r, 1000));
-    expect((await ask(p, `t.${ZONE}`, 'A', { from: '127.0.0.9' }))?.rcode).toBe('NOERROR');
+    expect((await ask(p, `ns1.${ZONE}`, 'A', { from: '127.0.0.9' }))?.rcode).toBe('NOERROR');
   });
 });
 

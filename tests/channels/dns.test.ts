@@ -4,7 +4,8 @@ import { createDnsHandler } from '../../src/channels/dns.ts';
 import { zoneSettings } from '../../src/channels/dns-zone.ts';
 import { loadConfig, type ConfigError } from '../../src/config.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
-import { updateToken } from '../../src/db/queries/tokens.ts';
+import { deleteToken, updateToken } from '../../src/db/queries/tokens.ts';
+import type { TokenRow } from '../../src/db/schema.ts';
 import { createLogger } from '../../src/logger.ts';
 import { dataHostname } from '../../src/tokens/dns.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
@@ -17,10 +18,13 @@ const IPV6 = '2001:db8::44';
 let s: TestServer;
 let port: number;
 let resolver: dnsPromises.Resolver;
+/** The host label of a live DNS token: a name that exists in the zone (any other name below the apex does not). */
+let LABEL: string;
 
 beforeAll(async () => {
   s = await startTestServer({ DNS_ZONE: ZONE, DNS_ANSWER_IPV4: IPV4, DNS_ANSWER_IPV6: IPV6, DNS_RATE_LIMIT: '0' });
   port = s.app.port('dns');
+  LABEL = (await makeToken(s.app.deps.db, s.config, { kind: 'dns' })).token.hostLabel ?? '';
   resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 1 });
   resolver.setServers([`127.0.0.1:${port}`]);
 });
@@ -30,10 +34,11 @@ const hitsOf = (tokenId: string) => listHits(s.app.deps.db, { tokenId, limit: 10
 
 describe('authoritative answers over UDP (node resolver)', () => {
   it.each([
-    ['A in the zone', () => resolver.resolve4(`www.${ZONE}`), [IPV4]],
-    ['A with mixed case', () => resolver.resolve4('WwW.T.ExAmple.TEST'), [IPV4]],
+    ['A of a token name', () => resolver.resolve4(`${LABEL}.${ZONE}`), [IPV4]],
+    ['A with mixed case', () => resolver.resolve4(`${LABEL.toUpperCase()}.T.ExAmple.TEST`), [IPV4]],
     ['A at the apex', () => resolver.resolve4(ZONE), [IPV4]],
-    ['AAAA', () => resolver.resolve6(`files.${ZONE}`), [IPV6]],
+    ['A of the name server', () => resolver.resolve4(`ns1.${ZONE}`), [IPV4]],
+    ['AAAA', () => resolver.resolve6(`data.${LABEL}.${ZONE}`), [IPV6]],
     ['NS at the apex', () => resolver.resolveNs(ZONE), [`ns1.${ZONE}`]],
   ] as const)('%s', async (_label, query, expected) => {
     expect(await query()).toEqual(expected);
@@ -46,13 +51,18 @@ describe('authoritative answers over UDP (node resolver)', () => {
   });
 
   it.each([
-    ['TXT', () => resolver.resolveTxt(`x.${ZONE}`)],
-    ['MX', () => resolver.resolveMx(`x.${ZONE}`)],
-    ['CNAME', () => resolver.resolveCname(`x.${ZONE}`)],
-    ['SOA below the apex', () => resolver.resolveSoa(`x.${ZONE}`)],
-    ['NS below the apex', () => resolver.resolveNs(`x.${ZONE}`)],
+    ['TXT', () => resolver.resolveTxt(`x.${LABEL}.${ZONE}`)],
+    ['MX', () => resolver.resolveMx(`${LABEL}.${ZONE}`)],
+    ['CNAME', () => resolver.resolveCname(`${LABEL}.${ZONE}`)],
+    ['SOA below the apex', () => resolver.resolveSoa(`${LABEL}.${ZONE}`)],
+    ['NS below the apex', () => resolver.resolveNs(`${LABEL}.${ZONE}`)],
   ] as const)('%s: no data (NOERROR, empty)', async (_label, query) => {
     await expect(query()).rejects.toMatchObject({ code: 'ENODATA' });
+  });
+
+  it.each([['www'], ['mail'], ['x.ns1'], ['zzzzzzzzzzzzzzzzzzzzzzzz'], ['vpn-3f9c1b2a'], ['a.b.c']])('a name no token owns does not exist (NXDOMAIN): %s', async (name) => {
+    await expect(resolver.resolve4(`${name}.${ZONE}`)).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(resolver.resolveTxt(`${name}.${ZONE}`)).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
 
   it.each([['example.com'], ['t.example.test.evil.com'], ['xt.example.test'], ['test']])('REFUSED outside the zone: %s', async (name) => {
@@ -61,29 +71,31 @@ describe('authoritative answers over UDP (node resolver)', () => {
 });
 
 describe('answers over UDP and TCP (dig), every type', () => {
-  const cases: [string, string, string, string[][]][] = [
-    [`a.${ZONE}`, 'A', 'NOERROR', [[`a.${ZONE}.`, '60', 'IN', 'A', IPV4]]],
-    [`A.T.Example.Test`, 'A', 'NOERROR', [['A.T.Example.Test.', '60', 'IN', 'A', IPV4]]],
-    [`a.${ZONE}`, 'AAAA', 'NOERROR', [[`a.${ZONE}.`, '60', 'IN', 'AAAA', IPV6]]],
-    [`a.${ZONE}`, 'TXT', 'NOERROR', []],
-    [`a.${ZONE}`, 'MX', 'NOERROR', []],
-    [`a.${ZONE}`, 'CNAME', 'NOERROR', []],
-    [`a.${ZONE}`, 'SRV', 'NOERROR', []],
-    [`a.${ZONE}`, 'PTR', 'NOERROR', []],
-    [`a.${ZONE}`, 'CAA', 'NOERROR', []],
-    [`a.${ZONE}`, 'TYPE65', 'NOERROR', []],
-    [`a.${ZONE}`, 'ANY', 'NOERROR', [[`a.${ZONE}.`, '60', 'IN', 'A', IPV4], [`a.${ZONE}.`, '60', 'IN', 'AAAA', IPV6]]],
-    [ZONE, 'NS', 'NOERROR', [[`${ZONE}.`, '3600', 'IN', 'NS', `ns1.${ZONE}.`]]],
-    ['example.org', 'A', 'REFUSED', []],
-    ['example.org', 'NS', 'REFUSED', []],
-  ];
+  const cases = (): [string, string, string, string[][]][] => {
+    const host = `${LABEL}.${ZONE}`;
+    const mixed = `${LABEL.toUpperCase()}.T.Example.Test`;
+    return [
+      [host, 'A', 'NOERROR', [[`${host}.`, '60', 'IN', 'A', IPV4]]],
+      [mixed, 'A', 'NOERROR', [[`${mixed}.`, '60', 'IN', 'A', IPV4]]],
+      [host, 'AAAA', 'NOERROR', [[`${host}.`, '60', 'IN', 'AAAA', IPV6]]],
+      ...['TXT', 'MX', 'CNAME', 'SRV', 'PTR', 'CAA', 'TYPE65'].map((type): [string, string, string, string[][]] => [host, type, 'NOERROR', []]),
+      [host, 'ANY', 'NOERROR', [[`${host}.`, '60', 'IN', 'A', IPV4], [`${host}.`, '60', 'IN', 'AAAA', IPV6]]],
+      [ZONE, 'NS', 'NOERROR', [[`${ZONE}.`, '3600', 'IN', 'NS', `ns1.${ZONE}.`]]],
+      [`a.${ZONE}`, 'A', 'NXDOMAIN', []],
+      [`a.${ZONE}`, 'TXT', 'NXDOMAIN', []],
+      ['example.org', 'A', 'REFUSED', []],
+      ['example.org', 'NS', 'REFUSED', []],
+    ];
+  };
   for (const transport of ['+notcp', '+tcp']) {
-    it.each(cases)(`${transport} %s %s -> %s`, async (name, type, status, answers) => {
-      const out = await dig(port, name, type, transport);
-      expect(digStatus(out)).toBe(status);
-      expect(digSection(out, 'ANSWER')).toEqual(answers);
-      if (status === 'NOERROR') expect(out).toMatch(/flags: qr aa/);
-      if (status === 'NOERROR' && answers.length === 0) expect(digSection(out, 'AUTHORITY')[0]?.[3]).toBe('SOA');
+    it(`${transport}: every type of a token name, NXDOMAIN for other names, REFUSED outside the zone`, async () => {
+      for (const [name, type, status, answers] of cases()) {
+        const out = await dig(port, name, type, transport);
+        expect(digStatus(out), `${name} ${type}`).toBe(status);
+        expect(digSection(out, 'ANSWER'), `${name} ${type}`).toEqual(answers);
+        if (status !== 'REFUSED') expect(out).toMatch(/flags: qr aa/);
+        if (status !== 'REFUSED' && answers.length === 0) expect(digSection(out, 'AUTHORITY')[0]?.[3]).toBe('SOA');
+      }
     });
   }
 
@@ -93,7 +105,7 @@ describe('answers over UDP and TCP (dig), every type', () => {
   });
 
   it('echoes the question exactly as asked (0x20 case randomisation)', async () => {
-    const name = `wWw.ExAmPlE-FiLe.${ZONE.toUpperCase()}`;
+    const name = `wWw.ExAmPlE-FiLe.${LABEL.toUpperCase()}.${ZONE.toUpperCase()}`;
     for (const transport of ['udp', 'tcp'] as const) {
       const reply = await ask(port, name, 'A', { transport });
       expect(reply?.questions?.[0]?.name).toBe(name);
@@ -140,20 +152,42 @@ describe('hits', () => {
     expect(hit?.details).toMatchObject({ labels: [decoy, 'mail'] });
   });
 
-  it('unknown ids, disabled tokens and non-DNS kinds get the same answer and no hit', async () => {
+  it('unknown names and labels, disabled and retired tokens and non-DNS kinds all get NXDOMAIN and no hit', async () => {
     const live = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     const disabled = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     await updateToken(s.app.deps.db, disabled.token.id, { enabled: false });
+    const retired = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+    await deleteToken(s.app.deps.db, retired.token.id);
     const webBug = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
-    const answers = [];
-    for (const id of [live.token.id, 'zzzzzzzzzzzzzzzzzzzzzzzz', disabled.token.id, webBug.token.id]) {
-      const reply = await ask(port, `${id}.${ZONE}`, 'A');
-      answers.push({ rcode: reply?.rcode, flags: reply?.flags, answers: reply?.answers?.map((a) => ({ ...a, name: '' })) });
+    const label = (t: TokenRow) => t.hostLabel ?? '';
+    const missing = [];
+    for (const name of ['zzzzzzzzzzzzzzzzzzzzzzzz', 'vpn-eu3-k2j9x1', label(disabled.token), disabled.token.id, label(retired.token), retired.token.id, webBug.token.id]) {
+      const reply = await ask(port, `${name}.${ZONE}`, 'A');
+      missing.push({ rcode: reply?.rcode, flags: reply?.flags, answers: reply?.answers, authorities: reply?.authorities?.map((a) => a.type) });
     }
-    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
-    expect(await hitsOf(live.token.id)).toHaveLength(1);
+    expect(new Set(missing.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(missing[0]).toMatchObject({ rcode: 'NXDOMAIN', answers: [], authorities: ['SOA'] });
+    for (const name of [label(live.token), live.token.id]) expect((await ask(port, `${name}.${ZONE}`, 'A'))?.rcode).toBe('NOERROR');
+    expect(await hitsOf(live.token.id)).toHaveLength(2);
     expect(await hitsOf(disabled.token.id)).toHaveLength(0);
+    expect(await hitsOf(retired.token.id)).toHaveLength(0);
     expect(await hitsOf(webBug.token.id)).toHaveLength(0);
+  });
+
+  it('host labels vary in length and alphabet, carry no id, and all fire', async () => {
+    const labels: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
+      const label = token.hostLabel ?? '';
+      expect(label).not.toContain(token.id);
+      expect(label).toMatch(/^[a-z0-9][a-z0-9-]{4,30}[a-z0-9]$/);
+      expect((await ask(port, `${label}.${ZONE}`, 'A'))?.rcode).toBe('NOERROR');
+      expect(await hitsOf(token.id)).toHaveLength(1);
+      labels.push(label);
+    }
+    expect(new Set(labels.map((l) => l.length)).size).toBeGreaterThan(2);
+    expect(labels.some((l) => l.includes('-'))).toBe(true);
+    expect(labels.some((l) => /^[0-9a-f]+$/.test(l) || /[g-z]/.test(l))).toBe(true);
   });
 
   it('out-of-zone names that contain a token id are refused and not recorded', async () => {

@@ -2,7 +2,8 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
-import { updateToken } from '../../src/db/queries/tokens.ts';
+import { deleteToken, updateToken } from '../../src/db/queries/tokens.ts';
+import { newTokenPath } from '../../src/tokens/urls.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 
 let s: TestServer;
@@ -42,11 +43,18 @@ describe('public listener: recording', () => {
     expect(hits[0]?.path).toBe(new URL(url!).pathname);
   });
 
-  it('finds the id in the query string as well as in the path', async () => {
-    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+  it('finds a token by its stored path, with a query pair, or under its base path; old tokens by an id in the URL', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    expect(url).not.toContain(token.id);
+    await fetch(`${url!}${url!.includes('?') ? '&' : '?'}utm_source=mail`);
+    // Tokens made before stored paths carried no id keep firing by the id in their URL.
     await fetch(`${s.publicUrl}/static/img/logo.png?utm=1&v=${token.id}`);
     await fetch(`${s.publicUrl}/assets/${token.id}.png`);
-    expect(await hitsOf(token.id)).toHaveLength(2);
+    expect(await hitsOf(token.id)).toHaveLength(3);
+    const portal = await makeToken(s.app.deps.db, s.config, { kind: 'api-key' });
+    const base = new URL(portal.url!).pathname;
+    expect((await fetch(`${s.publicUrl}${base}/users/me?page=2`)).status).not.toBe(404);
+    expect(await hitsOf(portal.token.id)).toHaveLength(1);
   });
 
   it('answers a browser navigation with an HTML page, an <img> fetch with a GIF', async () => {
@@ -83,37 +91,47 @@ describe('public listener: recording', () => {
 });
 
 describe('public listener: fail quiet', () => {
-  it('answers unknown, disabled and expired tokens exactly like a live one; a disabled one records nothing, an expired one still fires', async () => {
-    const { token: live, url: liveUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+  it('answers unknown, disabled and deleted tokens exactly like any missing file and records nothing; an expired one still answers and fires', async () => {
+    const { url: liveUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', params: { response: 'gif' } });
     const { token: off, url: offUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
-    const { token: old, url: oldUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
+    const { token: old, url: oldUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug', params: { response: 'gif' } });
+    const { token: gone, url: goneUrl } = await makeToken(s.app.deps.db, s.config, { kind: 'word' });
     await updateToken(s.app.deps.db, off.id, { enabled: false });
     await updateToken(s.app.deps.db, old.id, { expiresAt: new Date(Date.now() - 1000) });
+    await deleteToken(s.app.deps.db, gone.id);
     const answer = async (u: string) => {
       const r = await fetch(u);
-      return { status: r.status, type: r.headers.get('content-type'), server: r.headers.get('server'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
+      return { status: r.status, headers: [...r.headers.keys()].filter((k) => k !== 'date'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
     };
-    // Each URL is compared with the same URL carrying an id that does not exist.
-    for (const [token, u] of [[live, liveUrl!], [off, offUrl!], [old, oldUrl!]] as const) {
-      const unknown = await answer(u.replace(token.id, 'a'.repeat(24)));
-      expect(await answer(u)).toEqual(unknown);
+    const missing = await answer(`${s.publicUrl}${newTokenPath(s.config, 'image')}`);
+    expect(missing.status).toBe(404);
+    for (const u of [offUrl!, goneUrl!, `${s.publicUrl}/static/${'a'.repeat(24)}.gif`, `${s.publicUrl}/k8s/clusters/c-${'b'.repeat(24)}/version`]) {
+      expect(await answer(u), u).toEqual(missing);
     }
+    const live = await answer(liveUrl!);
+    expect(live.status).toBe(200);
+    // Past its expiry a decoy is due for rotation, not dead: it answers as a live one and an intruder who found it is still caught.
+    const expired = await answer(oldUrl!);
+    expect(expired.status).toBe(200);
+    expect(expired.headers).toEqual(live.headers);
     expect(await hitsOf(off.id)).toHaveLength(0);
-    // Past its expiry a decoy is due for rotation, not dead: an intruder who found it is still caught.
     expect(await hitsOf(old.id)).toHaveLength(1);
+    expect(await hitsOf(gone.id)).toHaveLength(0);
   });
 
-  it('answers a document image URL like any static image, for live and unknown tokens alike', async () => {
+  it('answers a document image URL like a static image, and the same path with one character changed like a missing file', async () => {
     const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'word' });
-    const unknown = url!.replace(token.id, 'b'.repeat(24));
+    const path = new URL(url!).pathname;
+    const dot = path.lastIndexOf('.');
+    const changed = `${s.publicUrl}${path.slice(0, dot - 1)}${path[dot - 1] === 'q' ? 'r' : 'q'}${path.slice(dot)}`;
     const [a, b] = await Promise.all(
-      [url!, unknown].map(async (u) => {
+      [url!, changed].map(async (u) => {
         const r = await fetch(u);
         return { status: r.status, type: r.headers.get('content-type'), body: Buffer.from(await r.arrayBuffer()).toString('hex') };
       }),
     );
-    expect(a?.type).toMatch(/^image\/(png|gif|jpeg)$/);
-    expect(b).toEqual(a);
+    expect(a).toMatchObject({ status: 200, type: expect.stringMatching(/^image\/(png|gif|jpeg)$/) });
+    expect(b).toMatchObject({ status: 404, type: 'text/html' });
     expect(await hitsOf(token.id)).toHaveLength(1);
   });
 
@@ -136,14 +154,19 @@ describe('public listener: fail quiet', () => {
     }
   });
 
-  it('bounds the URL, headers and body', async () => {
-    expect((await fetch(`${s.publicUrl}/${'a'.repeat(5000)}`)).status).toBe(414);
+  it('bounds the URL, headers and body as nginx does (414, 400 for a long header line, 413 past 1m), answering within bounds', async () => {
+    expect((await fetch(`${s.publicUrl}/${'a'.repeat(10_000)}`)).status).toBe(414);
+    expect((await fetch(`${s.publicUrl}/${'a'.repeat(5000)}`)).status).toBe(404);
     const big = await fetch(`${s.publicUrl}/upload`, { method: 'POST', body: 'x'.repeat(70 * 1024) });
-    expect(big.status).toBe(413);
+    expect(big.status).toBe(404);
     const port = s.app.port('public');
+    const tooBig = await rawRequest(port, `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n`);
+    expect(tooBig).toMatch(/^HTTP\/1\.1 413 Request Entity Too Large\r\n/);
     const hugeHeaders = await rawRequest(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
-    expect(hugeHeaders).toMatch(/^HTTP\/1\.1 431 /);
-    expect(hugeHeaders).toContain('Server: nginx');
+    expect(hugeHeaders).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: nginx\r\nDate: /);
+    expect(hugeHeaders).toContain('Request Header Or Cookie Too Large');
+    const overflow = await rawRequest(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(40_000)}\r\n\r\n`);
+    expect(overflow).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: nginx\r\nDate: /);
   });
 
   it('answers garbage with a bland 400 and keeps serving', async () => {

@@ -197,8 +197,9 @@ describe('aws-keys kind: wire level', () => {
       const res = await raw(endpoint, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=GetCallerIdentity' });
       expect(res.status).toBe(403);
       expect(res.body).toContain('MissingAuthenticationToken');
-      // Without the token id in the path, a malformed signature is just a 404.
-      expect((await raw('/', { method: 'POST', headers: { authorization } })).status).toBe(404);
+      // Away from the token's path, a malformed signature gets what nginx gives any POST: 405 at the site root, 404 elsewhere.
+      expect((await raw('/', { method: 'POST', headers: { authorization } })).status).toBe(405);
+      expect((await raw('/upload', { method: 'POST', headers: { authorization } })).status).toBe(404);
     }
     const hits = await hitsOf(token.id);
     expect(hits).toHaveLength(bad.length);

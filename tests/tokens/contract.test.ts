@@ -67,14 +67,19 @@ describe.each(KINDS.filter((k) => k.channels.includes('http')).map((k) => [k.id,
 });
 
 describe.each(KINDS.filter((k) => k.channels.includes('dns')).map((k) => [k.id, k] as const))('kind %s over DNS', (_id, kind) => {
-  it('a lookup of a name carrying its id is recorded with the resolver as source', async () => {
+  it('a lookup of its host name (with data labels) is recorded with the resolver as source; the name carries no id', async () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
+    const artifact = describeArtifact({ config: s.config }, token);
+    expect(artifact.hostname).toBe(`${token.hostLabel}.${s.config.DNS_ZONE}`);
+    expect(artifact.hostname).not.toContain(token.id);
     const resolver = new Resolver({ timeout: 3000, tries: 1 });
     resolver.setServers([`127.0.0.1:${s.app.port('dns')}`]);
-    const answers = await resolver.resolve4(`data.${token.id}.${s.config.DNS_ZONE}`);
+    const answers = await resolver.resolve4(`data.${artifact.hostname}`);
     expect(answers.length).toBeGreaterThan(0);
+    // A token made before host labels is named by its id, and keeps firing.
+    await resolver.resolve4(`data.${token.id}.${s.config.DNS_ZONE}`);
     const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
-    expect(hits).toHaveLength(1);
+    expect(hits).toHaveLength(2);
     expect(hits[0]).toMatchObject({ channel: 'dns', qtype: 'A', sourceIp: '127.0.0.1' });
   });
 });

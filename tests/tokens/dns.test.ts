@@ -40,10 +40,12 @@ describe('base32 data labels', () => {
 });
 
 describe('dns kind', () => {
-  it('plants <id>.<zone> as its host name', async () => {
+  it('plants <host label>.<zone> as its host name (the id nowhere)', async () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'dns' });
     const artifact = describeArtifact({ config: s.config }, token);
-    expect(artifact.hostname).toBe(`${token.id}.${ZONE}`);
+    expect(token.hostLabel).toBeTruthy();
+    expect(artifact.hostname).toBe(`${token.hostLabel}.${ZONE}`);
+    expect(artifact.hostname).not.toContain(token.id);
     expect(artifact.hint).toContain('G42');
   });
 

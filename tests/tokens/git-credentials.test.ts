@@ -52,8 +52,9 @@ describe('git-credentials kind', () => {
     expect(token).toMatch(/^glpat-[A-Za-z0-9_-]{20}$/);
     const line = (await renderArtifact(s.app.deps.db, { config: s.config }, p.token, { id: 'test' })).body.toString('utf8');
     expect(line).toBe(`http://${String(p.token.params.username)}:${token}@${new URL(s.config.PUBLIC_URL).host}\n`);
-    expect(p.remote).toBe(`http://${String(p.token.params.username)}:${token}@${new URL(s.config.PUBLIC_URL).host}${p.token.urlPath ?? ''}`);
-    expect(p.url).toMatch(new RegExp(`/${p.token.id}/[a-z0-9-]+\\.git$`));
+    expect(p.remote).toBe(`http://${String(p.token.params.username)}:${token}@${new URL(s.config.PUBLIC_URL).host}${String(p.token.params.urlPath)}`);
+    expect(p.url).toMatch(new RegExp(`${String(p.token.urlPath)}/[a-z0-9-]+\\.git$`));
+    expect(p.url).not.toContain(p.token.id);
   });
 
   it('git clone of the planted remote fails as against GitLab, and the token use is a hit with git\'s version', async () => {
@@ -65,7 +66,7 @@ describe('git-credentials kind', () => {
     const hits = await hitsOf(p.token.id);
     const used = hits.find((h) => h.credential) ?? expect.fail(`no credential use among ${hits.length} hits`);
     const version = /git version (\S+)/.exec(await new Promise<string>((r) => execFile('git', ['--version'], (_e, out) => r(out))))?.[1];
-    expect(used).toMatchObject({ channel: 'http', method: 'GET', path: `${p.token.urlPath ?? ''}/info/refs`, classification: 'alert' });
+    expect(used).toMatchObject({ channel: 'http', method: 'GET', path: `${String(p.token.params.urlPath)}/info/refs`, classification: 'alert' });
     expect(used.details).toMatchObject({ git: 'token-used', service: 'git-upload-pack', gitVersion: version, via: 'basic' });
     expect(used.userAgent).toMatch(/^git\//);
     expect(JSON.stringify(hits)).not.toContain(String(p.token.params.token));

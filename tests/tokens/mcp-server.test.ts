@@ -194,7 +194,7 @@ describe('mcp-server kind: hostile input', () => {
   it('an oversized body gets nginx’s 413 and no hit; a batch flood is refused as a whole', async () => {
     const { token, json } = await planted();
     const { url, headers } = entryOf(json);
-    const big = await post(url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'db_query', arguments: { sql: 'x'.repeat(200_000) } } }), headers);
+    const big = await post(url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'db_query', arguments: { sql: 'x'.repeat(1_100_000) } } }), headers);
     expect(big.status).toBe(413);
     expect(await hitsOf(token.id)).toHaveLength(0);
     const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });

@@ -126,8 +126,8 @@ describe('mysql-dump artifact', () => {
     expect(text).toMatch(/CREATE TABLE `customers`/);
     expect(text).toMatch(/-- Dump completed on \d{4}-\d{2}-\d{2} /);
     // The token host appears once, as the primary a replica's dump names (no other plain trace).
-    expect(text.split(token.id)).toHaveLength(2);
-    expect(text).toMatch(new RegExp(`^CHANGE MASTER '\\w+' TO MASTER_HOST='[a-z0-9-]+\\.${token.id}\\.${ZONE.replace(/\./g, '\\.')}', MASTER_PORT=3306, MASTER_LOG_FILE='[a-z-]+\\.\\d{6}', MASTER_LOG_POS=\\d+;$`, 'm'));
+    expect(text.split(token.hostLabel ?? '-')).toHaveLength(2);
+    expect(text).toMatch(new RegExp(`^CHANGE MASTER '\\w+' TO MASTER_HOST='[a-z0-9-]+\\.${token.hostLabel}\\.${ZONE.replace(/\./g, '\\.')}', MASTER_PORT=3306, MASTER_LOG_FILE='[a-z-]+\\.\\d{6}', MASTER_LOG_POS=\\d+;$`, 'm'));
     const other = await newDump({ database: 'crm_prod' });
     expect(other.file.body.equals(file.body)).toBe(false);
   });
@@ -171,8 +171,8 @@ describe('mysql-dump artifact', () => {
 
     const primary = (token.params as { dump?: { primary?: string } }).dump?.primary ?? '';
     expect(primary).toMatch(/^[a-z][a-z0-9-]+$/);
-    const lookup = `${primary}.${token.id}.${ZONE}`;
-    const conn = (await replicationConnections()).find((c) => c.host.includes(token.id));
+    const lookup = `${primary}.${token.hostLabel}.${ZONE}`;
+    const conn = (await replicationConnections()).find((c) => c.host.includes(token.hostLabel ?? '-'));
     expect(conn?.host).toBe(lookup);
     expect(conn?.name).not.toBe('');
 
@@ -186,8 +186,8 @@ describe('mysql-dump artifact', () => {
 
   it('a lookup without a host name label is noise', async () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'mysql-dump' });
-    expect(describeArtifact({ config: s.config }, token).hostname).toBe(`${token.id}.${ZONE}`);
-    await ask(s.app.port('dns'), `${token.id}.${ZONE}`, 'A');
+    expect(describeArtifact({ config: s.config }, token).hostname).toBe(`${token.hostLabel}.${ZONE}`);
+    await ask(s.app.port('dns'), `${token.hostLabel}.${ZONE}`, 'A');
     const [hit] = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hit?.classification).toBe('noise');
   });

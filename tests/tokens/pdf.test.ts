@@ -42,7 +42,7 @@ describe('pdf artifact', () => {
     const expanded = join(tmp.dir, `${token.id}.qdf.pdf`);
     await run('qpdf', ['--qdf', '--object-streams=disable', path, expanded]);
     const text = readFileSync(expanded, 'latin1');
-    const host = `${token.id}.${ZONE}`;
+    const host = `${token.hostLabel}.${ZONE}`;
     // Packed in compressed object streams: `strings` on the file reads no token host or URL (issue 14) ...
     expect(readFileSync(path, 'latin1')).not.toContain(host);
     expect(readFileSync(path, 'latin1')).not.toContain(url);
@@ -52,8 +52,8 @@ describe('pdf artifact', () => {
     // What a reader sees once the streams are expanded:
     expect(text).toContain(host);
     expect(text).toMatch(/\/OpenAction \d+ 0 R/);
-    expect(text).toContain(`/URI (${tokenHostUrl(s.config, token.id, token.urlPath ?? '/')})`);
-    expect(tokenHostUrl(s.config, token.id, token.urlPath ?? '/')).toMatch(new RegExp(`^http://${host}:\\d+/`));
+    expect(text).toContain(`/URI (${tokenHostUrl(s.config, token.hostLabel ?? '', token.urlPath ?? '/')})`);
+    expect(tokenHostUrl(s.config, token.hostLabel ?? '', token.urlPath ?? '/')).toMatch(new RegExp(`^http://${host}:\\d+/`));
     expect(text).toContain(`/URI (${url})`);
     expect(text).toMatch(/\/Subtype \/Link/);
   });
@@ -76,8 +76,8 @@ describe('pdf artifact', () => {
   it('fires over DNS (the reader resolving the host) and over HTTP (the link)', async () => {
     const { token, url } = await rendered();
     const info = describeArtifact({ config: s.config }, token);
-    expect(info.hostname).toBe(`${token.id}.${ZONE}`);
-    const reply = await ask(s.app.port('dns'), `${token.id}.${ZONE}`, 'AAAA');
+    expect(info.hostname).toBe(`${token.hostLabel}.${ZONE}`);
+    const reply = await ask(s.app.port('dns'), `${token.hostLabel}.${ZONE}`, 'AAAA');
     expect(reply?.rcode).toBe('NOERROR');
     const res = await fetch(url);
     expect(res.status).toBe(200);

@@ -100,7 +100,7 @@ describe('sensitive-command', () => {
     // The PowerShell variant installs the same executables and the same monitor name, and can undo it.
     const ps1 = (await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' }, 'ps1')).body.toString('utf8');
     expect(ps1).toContain("$commands = @('whoami.exe', 'nltest.exe', 'klist.exe')");
-    expect(ps1).toContain(`$zone = '${token.id}.${ZONE}'`);
+    expect(ps1).toContain(`$zone = '${token.hostLabel}.${ZONE}'`);
     expect(ps1).toContain('param([switch]$Remove)');
     expect(ps1).toContain('-bor 0x200');
   });
@@ -132,7 +132,7 @@ describe('sensitive-command', () => {
   it('a lookup that is not the monitor (a tool it does not watch, the bare host, an unexpanded name) is stored as noise', async () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'sensitive-command', params: { commands: ['whoami.exe'] } });
     for (const prefix of ['alice.WS-1.ipconfig', '']) {
-      await dig(s.app.port('dns'), `${prefix ? `${prefix}.` : ''}${token.id}.${ZONE}`, 'A');
+      await dig(s.app.port('dns'), `${prefix ? `${prefix}.` : ''}${token.hostLabel}.${ZONE}`, 'A');
     }
     const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 10 });
     expect(hits).toHaveLength(2);

@@ -240,7 +240,7 @@ describe('webdav-share kind: hostile input', () => {
     expect((await dav(p.url, 'PROPPATCH', p.auth, deep)).status).toBe(400);
     expect((await dav(`${p.url}${'x/'.repeat(40)}f.txt`, 'GET', p.auth)).status).toBe(404);
     expect((await dav(`${p.url}nope/f.txt`, 'PUT', p.auth, 'x')).status).toBe(409);
-    const big = await dav(`${p.url}big.bin`, 'PUT', p.auth, 'x'.repeat(100_000));
+    const big = await dav(`${p.url}big.bin`, 'PUT', p.auth, 'x'.repeat(1_100_000));
     expect(big.status).toBe(413);
     expect(big.headers.get('server')).toBe('nginx');
   });

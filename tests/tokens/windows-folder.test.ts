@@ -43,10 +43,10 @@ describe('windows-folder artifact', () => {
     const lines = text.split('\r\n');
     expect(lines[0]).toBe('[.ShellClassInfo]');
     // A UNC icon path on the token host whose labels are the three variables in the token's own order and its marker.
-    const m = /^IconResource=\\\\((?:%(?:USERNAME|COMPUTERNAME|USERDOMAIN)%\.){3})([a-z]+)\.([0-9a-z]+)\.(.+?)\\[\w$]+\\[\w.-]+,-?\d+$/.exec(lines[1] ?? '');
+    const m = /^IconResource=\\\\((?:%(?:USERNAME|COMPUTERNAME|USERDOMAIN)%\.){3})([a-z]+)\.([0-9a-z-]+)\.(.+?)\\[\w$]+\\[\w.-]+,-?\d+$/.exec(lines[1] ?? '');
     expect(m, lines[1]).not.toBeNull();
     expect(new Set(m?.[1]?.split('.').filter(Boolean)).size).toBe(3);
-    expect(`${m?.[3]}.${m?.[4]}`).toBe(`${token.id}.${ZONE}`);
+    expect(`${m?.[3]}.${m?.[4]}`).toBe(`${token.hostLabel}.${ZONE}`);
     // Not the published canarytokens layout.
     expect(lines[1]).not.toMatch(/%USERNAME%\.%COMPUTERNAME%\.%USERDOMAIN%\.INI\./i);
   });
@@ -56,7 +56,7 @@ describe('windows-folder artifact', () => {
     for (let i = 0; i < 12; i++) {
       const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'windows-folder' });
       const file = await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' });
-      seen.add(explorerLookup(file.body, { USERNAME: 'u', COMPUTERNAME: 'c', USERDOMAIN: 'd' }).split(token.id)[0] ?? '');
+      seen.add(explorerLookup(file.body, { USERNAME: 'u', COMPUTERNAME: 'c', USERDOMAIN: 'd' }).split(token.hostLabel ?? '-')[0] ?? '');
     }
     expect(seen.size).toBeGreaterThan(3);
   });
@@ -80,7 +80,7 @@ describe('windows-folder artifact', () => {
     const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'windows-folder', params: {} });
     const info = describeArtifact({ config: s.config }, token);
     expect(info.filename).toMatch(/^[\w &-]+\.zip$/);
-    expect(info.hostname).toBe(`${token.id}.${ZONE}`);
+    expect(info.hostname).toBe(`${token.hostLabel}.${ZONE}`);
   });
 });
 

@@ -52,6 +52,8 @@ export function tokenLookups(db: AnyDb, options: LookupOptions = {}): TokenLooku
   return {
     byId: (id) => cached(`i:${id}`, () => load.byId(id)),
     byLookupKey: (key) => cached(`k:${key}`, () => load.byKey(key)),
+    byUrlPath: (path) => cached(`p:${path}`, () => load.byUrlPath(path)),
+    byHostLabel: (label) => cached(`h:${label}`, () => load.byHostLabel(label)),
   };
 }
 
@@ -61,6 +63,10 @@ type MaybePromise<T> = T | Promise<T>;
 export interface TokenLookups {
   byId(id: string): MaybePromise<TokenRow | undefined>;
   byLookupKey(key: string): MaybePromise<TokenRow | undefined>;
+  /** The token whose stored URL path (with its query, if it has one) is exactly `path`. */
+  byUrlPath(path: string): MaybePromise<TokenRow | undefined>;
+  /** The token whose host name carries `label` right below DNS_ZONE (lower-case). */
+  byHostLabel(label: string): MaybePromise<TokenRow | undefined>;
 }
 
 /** SQLite: prepared statements, answered synchronously. */
@@ -71,7 +77,14 @@ function sqliteTokenLoaders(db: Db) {
     .from(tokens)
     .where(and(eq(tokens.lookupKey, sql.placeholder('key')), isNull(tokens.deletedAt)))
     .prepare();
-  return { byId: (id: string) => byId.get({ id }), byKey: (key: string) => byKey.get({ key }) };
+  const byUrlPath = db.select().from(tokens).where(and(eq(tokens.urlPath, sql.placeholder('path')), isNull(tokens.deletedAt))).prepare();
+  const byHostLabel = db.select().from(tokens).where(and(eq(tokens.hostLabel, sql.placeholder('label')), isNull(tokens.deletedAt))).prepare();
+  return {
+    byId: (id: string) => byId.get({ id }),
+    byKey: (key: string) => byKey.get({ key }),
+    byUrlPath: (path: string) => byUrlPath.get({ path }),
+    byHostLabel: (label: string) => byHostLabel.get({ label }),
+  };
 }
 
 /** PostgreSQL: the same queries through the shared builder. */
@@ -85,6 +98,8 @@ function pgTokenLoaders(db: AnyDb) {
   return {
     byId: (id: string) => one(and(eq(t.tokens.id, id), isNull(t.tokens.deletedAt))),
     byKey: (key: string) => one(and(eq(t.tokens.lookupKey, key), isNull(t.tokens.deletedAt))),
+    byUrlPath: (path: string) => one(and(eq(t.tokens.urlPath, path), isNull(t.tokens.deletedAt))),
+    byHostLabel: (label: string) => one(and(eq(t.tokens.hostLabel, label), isNull(t.tokens.deletedAt))),
   };
 }
 
