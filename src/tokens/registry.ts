@@ -14,6 +14,7 @@ import { pdfToken } from './pdf.ts';
 import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
+import { svgToken } from './svg.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -31,6 +32,7 @@ export const KINDS: readonly TokenKind[] = [
   apiKey,
   kubeconfig,
   email,
+  svgToken,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
