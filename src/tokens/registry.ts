@@ -15,6 +15,7 @@ import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
 import { svgToken } from './svg.ts';
+import { customImage } from './custom-image.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -33,6 +34,7 @@ export const KINDS: readonly TokenKind[] = [
   kubeconfig,
   email,
   svgToken,
+  customImage,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
