@@ -16,6 +16,7 @@ import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
 import { svgToken } from './svg.ts';
 import { customImage } from './custom-image.ts';
+import { logInjection } from './log-injection.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -35,6 +36,7 @@ export const KINDS: readonly TokenKind[] = [
   email,
   svgToken,
   customImage,
+  logInjection,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
