@@ -17,6 +17,7 @@ import { word } from './word.ts';
 import { svgToken } from './svg.ts';
 import { customImage } from './custom-image.ts';
 import { logInjection } from './log-injection.ts';
+import { sqlServer } from './sql-server.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -37,6 +38,7 @@ export const KINDS: readonly TokenKind[] = [
   svgToken,
   customImage,
   logInjection,
+  sqlServer,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
