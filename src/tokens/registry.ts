@@ -18,6 +18,7 @@ import { svgToken } from './svg.ts';
 import { customImage } from './custom-image.ts';
 import { logInjection } from './log-injection.ts';
 import { sqlServer } from './sql-server.ts';
+import { windowsFakeFs } from './windows-fake-fs.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -39,6 +40,7 @@ export const KINDS: readonly TokenKind[] = [
   customImage,
   logInjection,
   sqlServer,
+  windowsFakeFs,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
