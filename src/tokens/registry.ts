@@ -19,6 +19,7 @@ import { customImage } from './custom-image.ts';
 import { logInjection } from './log-injection.ts';
 import { sqlServer } from './sql-server.ts';
 import { windowsFakeFs } from './windows-fake-fs.ts';
+import { slowRedirect } from './slow-redirect.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -41,6 +42,7 @@ export const KINDS: readonly TokenKind[] = [
   logInjection,
   sqlServer,
   windowsFakeFs,
+  slowRedirect,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
