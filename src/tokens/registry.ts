@@ -21,6 +21,11 @@ import { pdfToken } from './pdf.ts';
 import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
+import { svgToken } from './svg.ts';
+import { logInjection } from './log-injection.ts';
+import { sqlServer } from './sql-server.ts';
+import { windowsFakeFs } from './windows-fake-fs.ts';
+import { slowRedirect } from './slow-redirect.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -45,6 +50,11 @@ export const KINDS: readonly TokenKind[] = [
   mysqlCredentials,
   webdavShare,
   email,
+  svgToken,
+  logInjection,
+  sqlServer,
+  windowsFakeFs,
+  slowRedirect,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
