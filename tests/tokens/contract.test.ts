@@ -1,5 +1,6 @@
 import { Resolver } from 'node:dns/promises';
 import { createTransport } from 'nodemailer';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { ID_LENGTH } from '../../src/tokens/ids.ts';
@@ -10,7 +11,7 @@ import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 /** One contract suite, run against every registered kind. */
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ SSH_ENABLED: 'true' });
 });
 afterAll(() => s.stop());
 
@@ -95,6 +96,24 @@ describe.each(KINDS.filter((k) => k.channels.includes('smtp')).map((k) => [k.id,
     const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ channel: 'smtp', mailSubject: 'contract' });
+  });
+});
+
+describe.each(KINDS.filter((k) => k.channels.includes('ssh')).map((k) => [k.id, k] as const))('kind %s over SSH', (_id, kind) => {
+  it('logging in with its secret is refused and recorded with the client as source', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
+    const secret = typeof token.params.privateKey === 'string' ? { privateKey: token.params.privateKey } : { password: String(token.params.password) };
+    const error = await new Promise<string>((resolve) => {
+      const client = new ssh2.Client();
+      client.on('error', (err) => resolve(err.message));
+      client.on('ready', () => (client.end(), resolve('logged in')));
+      client.connect({ host: '127.0.0.1', port: s.app.port('ssh'), username: String(token.params.user ?? 'root'), readyTimeout: 10_000, ...secret });
+    });
+    expect(error).toBe('All configured authentication methods failed');
+    const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ channel: 'ssh', sourceIp: '127.0.0.1' });
+    expect(hits[0]?.credential).toBeTruthy();
   });
 });
 
