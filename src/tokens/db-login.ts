@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { zipSync } from 'fflate';
 import { z } from 'zod';
 import { HOST_NAME_PATTERN } from '../net.ts';
 import { detail } from './hit-words.ts';
@@ -73,4 +74,14 @@ export function explainLogin(hit: StoredHit, product: string, plantedUser: strin
     default:
       return { action: `connected to ${target} and gave up at the password request${via}`, evidence: 'credential-found', techniques: ['T1552.001'] };
   }
+}
+
+/**
+ * Files for a home folder, zipped with the Unix modes they have there (the clients ignore a
+ * password file others can read) and one plausible modification time some days back.
+ */
+export function homeFolderZip(files: Readonly<Record<string, { text: string; mode: number }>>): Buffer {
+  const mtime = new Date(Date.now() - randomInt(7, 400) * 86_400_000);
+  const entries = Object.fromEntries(Object.entries(files).map(([path, f]) => [path, [Buffer.from(f.text), { mtime, os: 3, attrs: f.mode << 16 }] as [Buffer, { mtime: Date; os: number; attrs: number }]]));
+  return Buffer.from(zipSync(entries, { level: 6 }));
 }

@@ -1,8 +1,6 @@
-import { randomInt } from 'node:crypto';
-import { zipSync } from 'fflate';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-import { dbParams, describeLogin, explainLogin, generateDbDatabase, generateDbPassword, generateDbUser } from './db-login.ts';
+import { dbParams, describeLogin, explainLogin, generateDbDatabase, generateDbPassword, generateDbUser, homeFolderZip } from './db-login.ts';
 import { defineKind, type ArtifactFile, type Token } from './kind.ts';
 import { choose } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
@@ -61,11 +59,8 @@ function render(config: Config, t: Token<MysqlParams>, format?: string): Artifac
   const files = mysqlFiles(config, t);
   const as = (format ?? t.params.format) as MysqlParams['format'];
   if (as !== 'bundle') return { ...FORMATS[as], body: Buffer.from(files[as]) };
-  const mtime = new Date(Date.now() - randomInt(7, 400) * 86_400_000);
-  // Unix modes as in a home folder: the client ignores a world-writable .my.cnf.
-  const entry = (text: string, mode: number) => [Buffer.from(text), { mtime, os: 3, attrs: mode << 16 }] as [Buffer, { mtime: Date; os: number; attrs: number }];
-  const zip = zipSync({ '.my.cnf': entry(files.mycnf, 0o100600), 'app/.env': entry(files.env, 0o100640) }, { level: 6 });
-  return { filename: bundleName(t), contentType: 'application/zip', body: Buffer.from(zip) };
+  // The client ignores a world-writable .my.cnf.
+  return { filename: bundleName(t), contentType: 'application/zip', body: homeFolderZip({ '.my.cnf': { text: files.mycnf, mode: 0o100600 }, 'app/.env': { text: files.env, mode: 0o100640 } }) };
 }
 
 /** MySQL .my.cnf / DB_* settings: a sign-in as the planted user is a hit (T1552.001, T1078). */

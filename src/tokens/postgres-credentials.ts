@@ -1,8 +1,6 @@
-import { randomInt } from 'node:crypto';
-import { zipSync } from 'fflate';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-import { dbParams, describeLogin, explainLogin, generateDbDatabase, generateDbPassword, generateDbUser } from './db-login.ts';
+import { dbParams, describeLogin, explainLogin, generateDbDatabase, generateDbPassword, generateDbUser, homeFolderZip } from './db-login.ts';
 import { defineKind, type ArtifactFile, type Token } from './kind.ts';
 import { choose } from './secrets.ts';
 import { renderTemplate } from './templates.ts';
@@ -72,11 +70,9 @@ function render(config: Config, t: Token<PgParams>, format?: string): ArtifactFi
   const files = pgFiles(config, t);
   const as = (format ?? t.params.format) as PgParams['format'];
   if (as !== 'bundle') return { ...FORMATS[as], body: Buffer.from(files[as]) };
-  const mtime = new Date(Date.now() - randomInt(7, 400) * 86_400_000);
-  // Unix modes as the files have them in a home folder: libpq ignores a .pgpass others can read.
-  const entry = (text: string, mode: number) => [Buffer.from(text), { mtime, os: 3, attrs: mode << 16 }] as [Buffer, { mtime: Date; os: number; attrs: number }];
-  const zip = zipSync({ '.pgpass': entry(files.pgpass, 0o100600), '.pg_service.conf': entry(files.service, 0o100644), 'app/.env': entry(files.env, 0o100640) }, { level: 6 });
-  return { filename: bundleName(t), contentType: 'application/zip', body: Buffer.from(zip) };
+  // libpq ignores a .pgpass others can read.
+  const body = homeFolderZip({ '.pgpass': { text: files.pgpass, mode: 0o100600 }, '.pg_service.conf': { text: files.service, mode: 0o100644 }, 'app/.env': { text: files.env, mode: 0o100640 } });
+  return { filename: bundleName(t), contentType: 'application/zip', body };
 }
 
 /** PostgreSQL .pgpass / pg_service.conf / DATABASE_URL: a sign-in as the planted role is a hit (T1552.001, T1078). */

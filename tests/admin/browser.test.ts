@@ -56,6 +56,9 @@ afterAll(async () => {
 /** Fill one params field from an example value, by the control the form rendered. */
 async function fillParam(key: string, value: unknown): Promise<void> {
   const field = page.locator(`[name="params.${key}"]`);
+  // A value the kind generates is entered by ticking "Choose my own", as a user would.
+  const own = page.locator(`[name="own.params.${key}"]`);
+  if (await own.count()) await own.setChecked(true);
   const tag = await field.evaluate((el) => el.tagName.toLowerCase());
   const type = await field.getAttribute('type');
   if (tag === 'select') await field.selectOption(String(value));

@@ -243,5 +243,5 @@ describe('honeytrail CLI: drill and local admin commands', () => {
     } finally {
       t.cleanup();
     }
-  });
+  }, 90_000);
 });

@@ -31,6 +31,7 @@ const share = new Map<string, Decoy[]>();
 /** Params a defender would give: defaults, except what a kind needs (a redirect target) or offers as a format. */
 function paramsFor(kind: string, i: number): Record<string, unknown> {
   if (kind === 'redirect') return { target: 'https://intranet.example.com/wiki/Finance' };
+  if (kind === 'slow-redirect') return { target: 'https://intranet.example.com/wiki/Payroll' };
   if (kind === 'credentials') return { format: ['note', 'ini', 'csv', 'rdp'][i % 4] };
   if (kind === 'word') return { theme: ['salaries', 'network-passwords', 'budget', 'board-minutes'][i % 4] };
   return {};
