@@ -226,16 +226,22 @@ function header(req: FramedRequest, name: string): string | undefined {
 }
 
 /** One `bytes=` range as nginx's range filter reads it; null to ignore the header (serve it all). */
-function byteRange(value: string, size: number): { start: number; end: number } | 'unsatisfiable' | null {
-  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(value);
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
+export function byteRange(value: string, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  // `bytes= first - last`, each side digits or nothing, spaces around: split at the dash rather
+  // than one pattern, whose two adjacent \s* runs backtrack quadratically over a run of spaces.
+  if (value.slice(0, 6).toLowerCase() !== 'bytes=') return null;
+  const dash = value.indexOf('-', 6);
+  if (dash === -1) return null;
+  const first = value.slice(6, dash).trim();
+  const last = value.slice(dash + 1).trim();
+  if (!/^\d*$/.test(first) || !/^\d*$/.test(last) || (first === '' && last === '')) return null;
+  if (first === '') {
+    const suffix = Number(last);
     if (suffix === 0) return 'unsatisfiable';
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  const start = Number(first);
+  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   if (start >= size) return 'unsatisfiable';
   if (end < start) return null;
   return { start, end };

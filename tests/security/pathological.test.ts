@@ -5,6 +5,7 @@ import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelsBelowZone } from '../../src/channels/dns-zone.ts';
 import { tokenLabelIndex } from '../../src/channels/dns.ts';
+import { byteRange } from '../../src/channels/nginx.ts';
 import { extractLinks, parseMail } from '../../src/channels/smtp-mail.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
@@ -175,6 +176,25 @@ describe('HTTP: every kind parses hostile requests in linear time', () => {
       }
     });
   }
+});
+
+describe('HTTP: the static site reads a Range header in linear time', () => {
+  it('8,000 spaces around the dash cost what an ordinary header of that length costs, and read as nginx reads them', () => {
+    const spaces = ' '.repeat(8000);
+    const hostile = [`bytes=${spaces}x`, `bytes=${spaces}-${spaces}x`, `bytes=${spaces}5${spaces}-${spaces}9${spaces}`];
+    for (const value of hostile) {
+      const ordinary = elapsed(() => byteRange(`bytes=${'1'.repeat(value.length - 8)}-9`, 100));
+      const ms = elapsed(() => byteRange(value, 100));
+      expect(ms, `${REPS} reads (an ordinary header of that length: ${ordinary.toFixed(1)} ms)`).toBeLessThan(Math.max(BUDGET_MS, 8 * ordinary));
+    }
+    expect(byteRange(hostile[0] as string, 100)).toBeNull();
+    expect(byteRange(hostile[1] as string, 100)).toBeNull();
+    expect(byteRange(hostile[2] as string, 100)).toEqual({ start: 5, end: 9 });
+    expect(byteRange('BYTES= -5 ', 100)).toEqual({ start: 95, end: 99 });
+    expect(byteRange('bytes=0-1-2', 100)).toBeNull();
+    expect(byteRange('bytes=-0', 100)).toBe('unsatisfiable');
+    expect(byteRange('bytes=-', 100)).toBeNull();
+  });
 });
 
 describe('DNS: hostile names and labels', () => {
