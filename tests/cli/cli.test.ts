@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
 import { getFrom } from '../alerts/support.ts';
+import { BIN, runCli } from './serve-process.ts';
 import { makeToken, startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 
 const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
 
 let s: TestServer;
 let share: ReturnType<typeof tempDir>;
@@ -24,15 +24,7 @@ afterAll(async () => {
   share.cleanup();
 });
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, env);
 
 describe('honeytrail CLI', () => {
   it('prints help and refuses unknown commands with exit 2', async () => {

@@ -1,17 +1,14 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { getToken } from '../../src/db/queries/tokens.ts';
 import { freshness } from '../../src/tokens/freshness.ts';
 import { waitFor } from '../alerts/support.ts';
+import { runCli } from './serve-process.ts';
 import { startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 
 /** `honeytrail plant`, `rotate --write` and `verify --root` against a real server and a real folder. */
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
 
 let s: TestServer;
 let share: ReturnType<typeof tempDir>;
@@ -26,15 +23,7 @@ afterAll(async () => {
   share.cleanup();
 });
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, env);
 
 const keyIn = (text: string) => /[a-z]{2,6}_(?:live|test)_[A-Za-z0-9]{32}/.exec(text)?.[0] ?? '';
 

@@ -1,8 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 /** Running `honeytrail serve` as a real process, for the tests that split roles across processes. */
-const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
+export const BIN = join(import.meta.dirname, '../../bin/honeytrail.js');
+const run = promisify(execFile);
+
+/** Run `honeytrail ARGS` to its end: the exit code and output (a non-zero exit is a result, not a throw). */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeout = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { env, timeout });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
 
 /** Every process started here, so a test's afterAll/afterEach can kill what is left. */
 export const children: ChildProcess[] = [];
