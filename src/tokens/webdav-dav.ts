@@ -111,10 +111,14 @@ export function href(sh: Share, res: Pick<Res, 'path' | 'dir'>): string {
   return `${sh.base}${enc}${res.dir ? '/' : ''}`;
 }
 
+const MAX_SEGMENTS = 32;
+
 /** The share path of a request path under `base`, decoded; null when it is not under it or not a clean path. */
 export function sharePath(base: string, urlPath: string): string | null {
   if (urlPath !== base && !urlPath.startsWith(`${base}/`)) return null;
   const segs = urlPath.slice(base.length).split('/').filter((s) => s !== '');
+  // Deeper than any share path: refused before decoding, so a path of 480 segments costs what one does.
+  if (segs.length > MAX_SEGMENTS) return null;
   const out: string[] = [];
   for (const s of segs) {
     let d: string;
@@ -126,7 +130,7 @@ export function sharePath(base: string, urlPath: string): string | null {
     if (d === '.' || d === '..' || /[\u0000/\\]/.test(d) || d.length > 255) return null;
     out.push(d);
   }
-  return out.length > 32 ? null : out.join('/');
+  return out.join('/');
 }
 
 const XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n';
