@@ -27,6 +27,7 @@ import { sqlServer } from './sql-server.ts';
 import { windowsFakeFs } from './windows-fake-fs.ts';
 import { slowRedirect } from './slow-redirect.ts';
 import { customImage } from './custom-image.ts';
+import { clonedSite } from './cloned-site.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -57,6 +58,7 @@ export const KINDS: readonly TokenKind[] = [
   windowsFakeFs,
   slowRedirect,
   customImage,
+  clonedSite,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
