@@ -176,8 +176,8 @@ export const clonedSite = defineKind<ClonedSiteParams>({
       filename: 'login-snippet.html',
       contentType: 'text/html; charset=utf-8',
       hint:
-        'Paste the script into the HTML of your login page (not into a file the page loads: a clone could link that from your server). ' +
-        'Without script, use the CSS format in a <style> element of the page, and send your real page with a Content-Security-Policy header whose img-src leaves out the token host: ' +
+        'Paste the script into your login page (inline or in one of its script files). ' +
+        'Without script, put the CSS format in a <style> element of the page itself (from a stylesheet file the Referer would name your server), and send your real page with a Content-Security-Policy header whose img-src leaves out the token host: ' +
         'your page then never loads the image, a copy of it (cloners keep no headers, phishing proxies strip them) does. Serve PUBLIC_URL over https, or browsers drop the Referer the CSS format reads.',
     };
   },
