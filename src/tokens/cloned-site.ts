@@ -83,7 +83,6 @@ export function isExpected(expected: readonly string[], origin: string): boolean
 
 /** Printable, bounded text of an attacker-written value. */
 function clean(v: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
   return v.slice(0, max).replace(/[\x00-\x1f\x7f\s]+/g, ' ').trim();
 }
 

@@ -160,7 +160,6 @@ export const customImage = defineKind<CustomImageParams>({
   artifact(ctx, token) {
     return {
       url: publicUrl(ctx.config, token.urlPath ?? '/'),
-      contentType: `image/${token.params.type ?? 'png'}`,
       hint: `Use the URL wherever your image would load: an HTML mail signature, a linked picture in a document, an internal page (${token.params.image}).`,
     };
   },
