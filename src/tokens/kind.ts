@@ -234,6 +234,12 @@ export interface TokenKind<P = Record<string, unknown>> {
    * is validated strictly by `params` and used as given, never replaced.
    */
   readonly generated?: readonly string[];
+  /**
+   * The params input a rotated generation is made from, for a kind that keeps what the defender
+   * gave in `_` params (an uploaded file's bytes). Without it rotation passes the params the
+   * defender chose (all but `_`, internal and generated ones) back through `params`.
+   */
+  rotationParams?(token: Token<P>): Record<string, unknown>;
 
   /**
    * Exact values an analyst may search for that are not the lookup key: a key id, a portal

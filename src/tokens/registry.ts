@@ -26,6 +26,8 @@ import { logInjection } from './log-injection.ts';
 import { sqlServer } from './sql-server.ts';
 import { windowsFakeFs } from './windows-fake-fs.ts';
 import { slowRedirect } from './slow-redirect.ts';
+import { customImage } from './custom-image.ts';
+import { clonedSite } from './cloned-site.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -55,6 +57,8 @@ export const KINDS: readonly TokenKind[] = [
   sqlServer,
   windowsFakeFs,
   slowRedirect,
+  customImage,
+  clonedSite,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));

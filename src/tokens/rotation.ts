@@ -4,7 +4,7 @@ import { deleteToken, markRotated } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
-import type { ArtifactInfo, KindContext } from './kind.ts';
+import type { ArtifactInfo, KindContext, Token } from './kind.ts';
 import { describeArtifact, insertMade, kindOf, requireToken, type Actor } from './service.ts';
 
 /**
@@ -46,7 +46,7 @@ export async function rotateToken(db: AnyDb, ctx: KindContext, id: string, actor
   const kind = kindOf(old);
   // What the kind made or generated (secrets, paths, names chosen for the defender) is made anew; what the defender chose stays.
   const fresh = new Set([...(kind.internalParams ?? []), ...(kind.generated ?? [])]);
-  const chosen = Object.fromEntries(Object.entries(old.params).filter(([k]) => !fresh.has(k) && !k.startsWith('_')));
+  const chosen = kind.rotationParams?.(old as Token) ?? Object.fromEntries(Object.entries(old.params).filter(([k]) => !fresh.has(k) && !k.startsWith('_')));
   const parsed = kind.params.safeParse(chosen);
   if (!parsed.success) throw AppError.fromZod(parsed.error, 'params');
   const now = Date.now();
