@@ -8,7 +8,6 @@ import { getFrom } from '../alerts/support.ts';
 import { BIN, runCli } from './serve-process.ts';
 import { makeToken, startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 
-
 let s: TestServer;
 let share: ReturnType<typeof tempDir>;
 let env: NodeJS.ProcessEnv;
