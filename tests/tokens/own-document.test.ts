@@ -217,6 +217,25 @@ describe('own-document through the API (multipart/form-data)', () => {
   });
 });
 
+describe('own-document over its lifetime', () => {
+  it('rotation beacons the same document again under a new URL; deleting the token deletes the stored document', async () => {
+    const original = readFileSync(docs.xlsx);
+    const d = await uploadAndDownload(docs.xlsx);
+    const rotated = await fetch(`${s.adminUrl}/api/v1/tokens/${d.token.id}/rotate`, { method: 'POST', headers: auth });
+    const next = (await rotated.json()) as { token: { id: string }; artifact: { url: string; download: string } };
+    expect(rotated.status).toBe(201);
+    expect(next.artifact.url).not.toBe(d.artifact.url);
+    const body = Buffer.from(await (await fetch(`${s.adminUrl}${next.artifact.download}`, { headers: auth })).arrayBuffer());
+    expect(changedEntries(original, body)).toHaveLength(5);
+    expect(Buffer.from(unzipSync(body)['xl/drawings/_rels/drawing1.xml.rels'] ?? []).toString('utf8')).toContain(`Target="${next.artifact.url}"`);
+
+    const stored = async (id: string) => (await rawQuery<{ n: number }>(s.app.deps.db, 'select count(*) as n from token_files where token_id = ?', id))[0]?.n;
+    expect(Number(await stored(next.token.id))).toBe(1);
+    expect((await fetch(`${s.adminUrl}/api/v1/tokens/${next.token.id}`, { method: 'DELETE', headers: auth })).status).toBe(204);
+    expect(Number(await stored(next.token.id))).toBe(0);
+  });
+});
+
 describe('hostile and wrong uploads: a clear 400 (413 when too large), nothing written', () => {
   const refusedWith = async (body: Buffer, filename: string, status = 400) => {
     const before = await tokenCount();
