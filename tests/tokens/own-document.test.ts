@@ -57,6 +57,7 @@ beforeAll(async () => {
   tmp = tempDir('honeytrail-byod-');
   const src = join(tmp.dir, 'src');
   mkdirSync(src);
+  mkdirSync(join(tmp.dir, 'api'));
   writeFileSync(join(src, 'Supplier payments.txt'), 'Supplier payments Q3\nAccount 12345 goes to Acme Ltd.\n');
   writeFileSync(join(src, 'Payroll.csv'), 'Name,IBAN,Amount\nAcme,DE89370400440532013000,12000\nGlobex,GB29NWBK60161331926819,5400\n');
   writeFileSync(join(src, 'Falcon.fodp'), FODP);
@@ -149,7 +150,6 @@ describe('own-document through the API (multipart/form-data)', () => {
     expect(doc(d.body).replace(/<w:headerReference [^>]*\/>/, '')).toBe(doc(original));
 
     const file = join(tmp.dir, 'api', 'Supplier payments.docx');
-    mkdirSync(join(tmp.dir, 'api'), { recursive: true });
     writeFileSync(file, d.body);
     expect(await libreOfficeGet(d.token.id)).toBeUndefined();
     const r = await soffice(['--convert-to', 'txt:Text', file], join(tmp.dir, 'api-out'));
@@ -214,6 +214,28 @@ describe('own-document through the API (multipart/form-data)', () => {
     expect(answer.trim()).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const hits = await listHits(s.app.deps.db, { tokenId: d.token.id, limit: 5 });
     expect(hits.map((h) => h.channel)).toEqual(['dns']);
+  });
+});
+
+describe('documents that already have a header or a drawing', () => {
+  it('a .docx with a header and an .xlsx with a drawing: the picture joins them, only those parts and their relationships change, LibreOffice fetches it', { timeout: 2 * SOFFICE_TIMEOUT_MS }, async () => {
+    for (const [kind, ext, changed] of [
+      ['word', 'docx', ['word/_rels/header1.xml.rels', 'word/header1.xml']],
+      ['excel', 'xlsx', ['xl/drawings/_rels/drawing1.xml.rels', 'xl/drawings/drawing1.xml']],
+    ] as const) {
+      // A document made elsewhere with a linked picture of its own (here: Honeytrail's generated one).
+      const made = await fetch(`${s.adminUrl}/api/v1/tokens`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ kind, name: `made ${kind}` }) });
+      const { artifact } = (await made.json()) as { artifact: { download: string } };
+      const path = join(tmp.dir, 'made', `Letterhead.${ext}`);
+      writeFileSync(path, Buffer.from(await (await fetch(`${s.adminUrl}${artifact.download}`, { headers: auth })).arrayBuffer()));
+      const d = await uploadAndDownload(path);
+      expect(changedEntries(readFileSync(path), d.body), kind).toEqual(changed);
+      const file = join(tmp.dir, 'api', `Letterhead.${ext}`);
+      writeFileSync(file, d.body);
+      const r = await soffice(['--convert-to', ext === 'docx' ? 'txt:Text' : 'csv', file], join(tmp.dir, 'api-out'));
+      expect(r.code, r.output).toBe(0);
+      expect(await libreOfficeGet(d.token.id), kind).toBeDefined();
+    }
   });
 });
 
