@@ -77,14 +77,19 @@ function kindOptions(selected: string | undefined) {
 export function readUploadForm(config: Config): RequestHandler {
   return async (req, res, next) => {
     if (!isMultipart(req) || !sessionOf(res)) return next();
+    const fields: Record<string, string | string[]> = {};
     try {
       // The hidden field carrying a kept file holds it base64-encoded.
-      const { fields, file } = await readMultipart(req, { maxFileBytes: config.UPLOAD_MAX_BYTES, maxFieldBytes: Math.ceil(config.UPLOAD_MAX_BYTES / 3) * 4 + 4, maxFields: 100 });
+      const { file } = await readMultipart(req, { maxFileBytes: config.UPLOAD_MAX_BYTES, maxFieldBytes: Math.ceil(config.UPLOAD_MAX_BYTES / 3) * 4 + 4, maxFields: 100, into: fields });
       req.body = fields;
       res.locals.upload = file;
       next();
     } catch (err) {
-      next(err);
+      if (!(err instanceof AppError) || err.code !== 'payload_too_large' || !err.fields?.file) return next(err);
+      // A file over the limit: the form comes back with what was typed before it (the CSRF field comes first) and the reason on the file field.
+      req.body = fields;
+      res.locals.uploadError = err.fields.file;
+      next();
     }
   };
 }
@@ -185,8 +190,9 @@ export function tokenPages(ui: UiContext): Router {
       ...(checked.success ? {} : AppError.fromZod(checked.error, 'params').fields),
       ...ownValueProblems(kind, body),
     };
-    if (kind.upload && !upload) problems.file = `is required: choose the document to beacon (${kind.upload.accept})`;
-    if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), 400, upload);
+    const tooLarge = typeof res.locals.uploadError === 'string' ? res.locals.uploadError : undefined;
+    if (kind.upload && !upload) problems.file = tooLarge ?? `is required: choose the document to beacon (${kind.upload.accept})`;
+    if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), tooLarge ? 413 : 400, upload);
     try {
       const { token } = await createToken(db, ctx, input.data, uiActor(req, res), upload);
       res.redirect(303, `/tokens/${token.id}/created`);

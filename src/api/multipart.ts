@@ -23,6 +23,8 @@ export interface MultipartLimits {
   maxFieldBytes?: number;
   /** Most fields. @default 200 */
   maxFields?: number;
+  /** Collect the fields here (so a caller still has those read before a failure). */
+  into?: Record<string, string | string[]>;
 }
 
 export function isMultipart(req: Request): boolean {
@@ -46,7 +48,7 @@ export function readMultipart(req: Request, limits: MultipartLimits): Promise<Mu
       reject(new AppError('invalid_request', 'Invalid request: the multipart body has no boundary'));
       return;
     }
-    const fields: Record<string, string | string[]> = {};
+    const fields: Record<string, string | string[]> = limits.into ?? {};
     let file: UploadedFile | undefined;
     let failed: AppError | null = null;
     const fail = (err: AppError) => {

@@ -130,6 +130,16 @@ describe('create-token form', () => {
     expect(token?.params).toMatchObject({ format: 'pdf', filename: upload.filename, size: upload.body.length });
   });
 
+  it('a document over UPLOAD_MAX_BYTES: the form comes back (413) with what was typed and the limit on the file field', async () => {
+    const before = (await listTokens(db(), { limit: 1, offset: 0 })).total;
+    const res = await multipart({ _csrf: csrf, kind: 'own-document', name: 'too big', location: '\\\\fs01\\big' }, { filename: 'Huge.pdf', body: Buffer.alloc(s.config.UPLOAD_MAX_BYTES + 1, 0x41) });
+    expect(res.status).toBe(413);
+    expect(res.text).toMatch(/id="f-file-err">is larger than \d+ bytes/);
+    expect(res.text).toContain('value="too big"');
+    expect(res.text).toContain('value="\\\\fs01\\big"');
+    expect((await listTokens(db(), { limit: 1, offset: 0 })).total).toBe(before);
+  });
+
   it('a document form without a file, or with a broken one, says so on the field', async () => {
     const none = await multipart({ kind: 'own-document', name: 'no file', _csrf: csrf });
     expect(none.status).toBe(400);
