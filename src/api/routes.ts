@@ -71,6 +71,8 @@ export function apiRoutes(deps: AppDeps): Router {
         channels: k.channels,
         techniques: k.techniques,
         params: paramsJsonSchema(k),
+        // A kind made from the defender's own file takes it as the multipart field `file`.
+        ...(k.upload ? { upload: { field: 'file', accept: k.upload.accept } } : {}),
       })),
     });
   });

@@ -313,6 +313,10 @@ describe('hostile and wrong uploads: a clear 400 (413 when too large), nothing w
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { fields: Record<string, string> } }).error.fields.file).toMatch(/is required/);
     expect(await tokenCount()).toBe(before);
+    // Clients learn from the kinds list that this kind takes a file, and which.
+    const kinds = (await (await fetch(`${s.adminUrl}/api/v1/kinds`, { headers: auth })).json()) as { items: { id: string; upload?: unknown }[] };
+    expect(kinds.items.find((k) => k.id === 'own-document')?.upload).toEqual({ field: 'file', accept: '.docx,.xlsx,.pptx,.pdf' });
+    expect(kinds.items.find((k) => k.id === 'word')?.upload).toBeUndefined();
   });
 
   it('a file larger than UPLOAD_MAX_BYTES is a 413; another kind given a file is a 400', async () => {
