@@ -150,10 +150,31 @@ function defaultHeader(xml: string, section: Tag, w: string): string | undefined
   return findTags(inner, `${w}:headerReference`).map((t) => ({ type: t.attrs[`${w}:type`], id: relId(t) })).find((r) => r.type === 'default')?.id;
 }
 
-/** Put `run` at the start of the part's first paragraph (after its properties), or in a new paragraph. */
+/** The first paragraph not inside a table, a text box or alternate content (where an anchored picture does not belong); one pass. */
+function topParagraph(xml: string, w: string): Tag | null {
+  const esc = w.replace(/[.-]/g, '\\$&');
+  const tags = new RegExp(`<(/?)(${esc}:tbl|${esc}:txbxContent|[\\w.-]+:AlternateContent|${esc}:p)(?=[\\s/>])`, 'g');
+  let depth = 0;
+  for (let m = tags.exec(xml); m; m = tags.exec(xml)) {
+    const name = m[2] ?? '';
+    if (name === `${w}:p`) {
+      if (m[1] === '' && depth === 0) return findTag(xml, name, m.index);
+      continue;
+    }
+    const selfClosing = m[1] === '' && findTag(xml, name, m.index)?.selfClosing === true;
+    if (!selfClosing) depth += m[1] === '/' ? -1 : 1;
+  }
+  return null;
+}
+
+/** Put `run` at the start of the part's first top-level paragraph (after its properties), or in a new paragraph. */
 function intoFirstParagraph(xml: string, w: string, run: string): string {
-  const para = findTag(xml, `${w}:p`);
-  if (!para) return insertBefore(xml, `</${rootTag(xml).name}>`, `<${w}:p>${run}</${w}:p>`);
+  const para = topParagraph(xml, w);
+  if (!para) {
+    const root = rootTag(xml);
+    const fresh = `<${w}:p>${run}</${w}:p>`;
+    return root.selfClosing ? unclose(xml, root, fresh) : insertBefore(xml, `</${root.name}>`, fresh);
+  }
   if (para.selfClosing) return unclose(xml, para, run);
   let at = para.end;
   const props = findTag(xml, `${w}:pPr`, para.end);

@@ -106,7 +106,9 @@ export function findTags(xml: string, qname: string): Tag[] {
 
 /** The root element's start tag (the first element after the declaration and any comments). */
 export function rootTag(xml: string): Tag {
-  const m = /<([A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?)[\s/>]/.exec(xml.replace(/<\?[\s\S]*?\?>|<!--[\s\S]*?-->/g, (s) => ' '.repeat(s.length)));
+  // The root element opens near the start: look at the head only (a part's size never makes this slow).
+  const head = xml.slice(0, 65_536).replace(/<\?[\s\S]*?\?>|<!--[\s\S]*?-->/g, (s) => ' '.repeat(s.length));
+  const m = /<([A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?)[\s/>]/.exec(head);
   if (!m?.[1]) throw new PackageError('has an XML part without a root element');
   const tag = findTag(xml, m[1], m.index);
   if (!tag) throw new PackageError('has an XML part without a root element');

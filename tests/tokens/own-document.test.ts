@@ -9,7 +9,9 @@ import { PDFDict, PDFDocument, PDFName, PDFString } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { rawQuery } from '../../src/db/store.ts';
+import { placeLinkedPicture } from '../../src/tokens/ooxml-beacon.ts';
 import { tokenHostUrl } from '../../src/tokens/pdf.ts';
+import { openPackage } from '../../src/tokens/zip-package.ts';
 import { runCli } from '../cli/serve-process.ts';
 import { auth, startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 import { expectWellFormed } from './ooxml.ts';
@@ -236,6 +238,29 @@ describe('documents that already have a header or a drawing', () => {
       expect(r.code, r.output).toBe(0);
       expect(await libreOfficeGet(d.token.id), kind).toBeDefined();
     }
+  });
+});
+
+describe('where the picture goes in a header', () => {
+  const W = 'http://schemas.openxmlformats.org/wordprocessingml/2006/main';
+  const place = (header: string) => {
+    const doc = `<?xml version="1.0"?><w:document xmlns:w="${W}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><w:body><w:p/><w:sectPr><w:headerReference w:type="default" r:id="rId9"/></w:sectPr></w:body></w:document>`;
+    const rels = '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/header" Target="header1.xml"/></Relationships>';
+    const pkg = openPackage(Buffer.from(zipSync({ '[Content_Types].xml': strToU8('<Types xmlns="x"></Types>'), 'word/document.xml': strToU8(doc), 'word/header1.xml': strToU8(header), 'word/_rels/document.xml.rels': strToU8(rels) })));
+    placeLinkedPicture(pkg, 'docx', 'word/document.xml', { url: 'http://intranet.example/logo.png', name: 'logo.png', descr: 'Co', rand: () => 0.5 });
+    const out = Buffer.from(unzipSync(pkg.save())['word/header1.xml'] ?? []).toString('utf8');
+    expectWellFormed('header1.xml', out);
+    return out.replace(/<w:r><w:rPr><w:noProof\/><\/w:rPr><w:drawing>.*?<\/w:drawing><\/w:r>/, '[LOGO]').replace(/ xmlns:\w+="[^"]*"/g, '');
+  };
+
+  it.each([
+    ['first paragraph', '<w:hdr xmlns:w="W"><w:p><w:pPr><w:jc w:val="right"/></w:pPr><w:r><w:t>top</w:t></w:r></w:p></w:hdr>', '<w:hdr><w:p><w:pPr><w:jc w:val="right"/></w:pPr>[LOGO]<w:r><w:t>top</w:t></w:r></w:p></w:hdr>'],
+    ['not inside a table', '<w:hdr xmlns:w="W"><w:tbl><w:tr><w:tc><w:p><w:r><w:t>cell</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p/></w:hdr>', '<w:hdr><w:tbl><w:tr><w:tc><w:p><w:r><w:t>cell</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p>[LOGO]</w:p></w:hdr>'],
+    ['not inside a text box', '<w:hdr xmlns:w="W"><w:p><w:r><w:pict><w:txbxContent><w:p/></w:txbxContent></w:pict></w:r></w:p></w:hdr>', '<w:hdr><w:p>[LOGO]<w:r><w:pict><w:txbxContent><w:p/></w:txbxContent></w:pict></w:r></w:p></w:hdr>'],
+    ['a new paragraph when there is none', '<w:hdr xmlns:w="W"/>', '<w:hdr><w:p>[LOGO]</w:p></w:hdr>'],
+  ])('%s', (_what, header, expected) => {
+    const out = place(`<?xml version="1.0"?>${header.replace('xmlns:w="W"', `xmlns:w="${W}"`)}`);
+    expect(out.replace('<?xml version="1.0"?>', '')).toBe(expected);
   });
 });
 
