@@ -21,6 +21,7 @@ import { pdfToken } from './pdf.ts';
 import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
+import { ownDocument } from './own-document.ts';
 import { svgToken } from './svg.ts';
 import { logInjection } from './log-injection.ts';
 import { sqlServer } from './sql-server.ts';
@@ -40,6 +41,7 @@ export const KINDS: readonly TokenKind[] = [
   windowsFolder,
   sensitiveCommand,
   pdfToken,
+  ownDocument,
   mysqlDump,
   credentials,
   awsKeys,
