@@ -29,6 +29,7 @@ import { windowsFakeFs } from './windows-fake-fs.ts';
 import { slowRedirect } from './slow-redirect.ts';
 import { customImage } from './custom-image.ts';
 import { clonedSite } from './cloned-site.ts';
+import { svnToken } from './svn.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -61,6 +62,7 @@ export const KINDS: readonly TokenKind[] = [
   slowRedirect,
   customImage,
   clonedSite,
+  svnToken,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
