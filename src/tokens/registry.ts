@@ -30,6 +30,7 @@ import { slowRedirect } from './slow-redirect.ts';
 import { customImage } from './custom-image.ts';
 import { clonedSite } from './cloned-site.ts';
 import { svnToken } from './svn.ts';
+import { wireguardToken } from './wireguard.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -63,6 +64,7 @@ export const KINDS: readonly TokenKind[] = [
   customImage,
   clonedSite,
   svnToken,
+  wireguardToken,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
@@ -83,6 +85,11 @@ export function httpLookupKinds(): TokenKind[] {
 /** Kinds whose secrets log in over SSH (the SSH listener asks each for a lookup key). */
 export function sshLookupKinds(): TokenKind[] {
   return KINDS.filter((k) => k.ssh !== undefined);
+}
+
+/** Kinds whose client keys handshake with the WireGuard listener (it asks each for a lookup key). */
+export function wireguardLookupKinds(): TokenKind[] {
+  return KINDS.filter((k) => k.wireguard !== undefined);
 }
 
 /** The kind's params as JSON Schema, for API clients and the admin form. */
