@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,8 @@ import { listHits } from '../../src/db/queries/hits.ts';
 import type { HitRow, TokenRow } from '../../src/db/schema.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { svnRealmString } from '../../src/tokens/svn.ts';
-import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { exchange } from '../channels/raw-http.ts';
+import { freePort, makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 
 /**
  * The svn kind against the real Subversion client (Debian's `subversion`): the planted password
@@ -115,4 +117,145 @@ describe('svn kind', () => {
     expect(probes[0]?.details).toMatchObject({ auth: 'other', username: String(token.params.username), password: { length: 11 } });
     expect(JSON.stringify(probes)).not.toContain('Winter2024!');
   });
+});
+
+// ---- side by side with the genuine article ----
+
+/**
+ * What the kind imitates, run for real: Debian's Apache with mod_dav_svn (`DAV svn`, `AuthType
+ * Basic`, `Require valid-user`) serving a repository at the token's own path with the token's
+ * realm, user, password and UUID, behind Debian's nginx as a plain reverse proxy
+ * (`server_tokens off`, `proxy_pass`). Both are started as children on ephemeral ports.
+ */
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGTERM');
+});
+
+async function listening(port: number, log: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((r) => {
+      const sock = connect(port, '127.0.0.1', () => (sock.destroy(), r(true)));
+      sock.on('error', () => r(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port}: ${readFileSync(log, 'utf8')}`);
+}
+
+async function genuine(token: TokenRow): Promise<{ port: number; log: string }> {
+  const p = token.params as { username: string; password: string; realm: string; uuid: string };
+  const dir = join(tmp.dir, `${token.id}-apache`);
+  mkdirSync(dir, { recursive: true });
+  const repo = join(dir, 'repo');
+  expect((await run('svnadmin', ['create', repo])).status).toBe(0);
+  expect((await run('svnadmin', ['setuuid', repo, p.uuid])).status).toBe(0);
+  // The standard layout, as the planted README describes it.
+  const layout = ['trunk', 'branches', 'tags'].map((d) => `file://${repo}/${d}`);
+  expect((await run('svn', ['mkdir', '-m', 'Initial layout', '--config-dir', join(dir, 'svn-config'), ...layout])).status).toBe(0);
+  expect((await run('htpasswd', ['-bc', join(dir, 'htpasswd'), p.username, p.password])).status).toBe(0);
+  const root = process.getuid?.() === 0;
+  if (root) {
+    const ids = (await run('id', ['-u', 'www-data'])).stdout.trim();
+    const chownAll = async (path: string) => (await run('chown', ['-R', `${ids}:${ids}`, path])).status;
+    expect(await chownAll(repo)).toBe(0);
+    chownSync(dir, Number(ids), Number(ids));
+    // Apache's children run as www-data: they must pass through the (0700) test folder.
+    chmodSync(tmp.dir, 0o711);
+  }
+  const [apachePort, nginxPort] = [(await freePort()).port, (await freePort()).port];
+  const mods = '/usr/lib/apache2/modules';
+  writeFileSync(join(dir, 'apache.conf'), [
+    `ServerRoot ${dir}`, `Listen 127.0.0.1:${apachePort}`, 'ServerName localhost', `PidFile ${dir}/apache.pid`, `ErrorLog ${dir}/apache-error.log`, `DefaultRuntimeDir ${dir}`, `Mutex file:${dir} default`,
+    ...(root ? ['User www-data', 'Group www-data'] : []),
+    ...['mpm_event', 'authz_core', 'authn_core', 'authn_file', 'authz_user', 'auth_basic', 'dav', 'dav_svn'].map((m) => `LoadModule ${m}_module ${mods}/mod_${m}.so`),
+    `<Location ${String(token.urlPath)}>`, '  DAV svn', `  SVNPath ${repo}`, '  AuthType Basic', `  AuthName "${p.realm}"`, `  AuthUserFile ${dir}/htpasswd`, '  Require valid-user', '</Location>', '',
+  ].join('\n'));
+  writeFileSync(join(dir, 'nginx.conf'), `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 64; }
+http {
+  server_tokens off;
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  gzip on;
+  server {
+    listen 127.0.0.1:${nginxPort} default_server;
+    server_name _;
+    location / {
+      proxy_pass http://127.0.0.1:${apachePort};
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`);
+  writeFileSync(join(dir, 'apache-error.log'), '');
+  writeFileSync(join(dir, 'nginx-error.log'), '');
+  if (root) chownSync(join(dir, 'apache-error.log'), 0, 0);
+  children.push(spawn('apache2', ['-f', join(dir, 'apache.conf'), '-DFOREGROUND'], { stdio: 'ignore' }));
+  children.push(spawn('nginx', ['-c', join(dir, 'nginx.conf')], { stdio: 'ignore' }));
+  await listening(apachePort, join(dir, 'apache-error.log'));
+  await listening(nginxPort, join(dir, 'nginx-error.log'));
+  return { port: nginxPort, log: join(dir, 'apache-error.log') };
+}
+
+/**
+ * A response as comparable text: status line, headers in order with repeated ones merged into
+ * the first (nginx passes Apache's several DAV lines; the listener writes one list), the Date and
+ * the youngest revision blanked, then the body.
+ */
+function comparableResponse(raw: string): string {
+  const end = raw.indexOf('\r\n\r\n');
+  const [status = '', ...lines] = raw.slice(0, end).split('\r\n');
+  const merged = new Map<string, [string, string]>();
+  for (const line of lines) {
+    const at = line.indexOf(': ');
+    const name = line.slice(0, at);
+    const value = line.slice(at + 2);
+    const known = merged.get(name.toLowerCase());
+    if (known) known[1] = `${known[1]}, ${value}`;
+    else merged.set(name.toLowerCase(), [name, value]);
+  }
+  const head = [...merged.values()].map(([n, v]) => `${n}: ${/^(date|svn-youngest-rev)$/i.test(n) ? '*' : v.replace(/,\s*/g, ', ')}`);
+  return [status, ...head, '', raw.slice(end + 4)].join('\n');
+}
+
+function request(method: string, path: string, port: number, opts: { auth?: string; body?: string; depth?: string } = {}): string {
+  const body = opts.body ?? '';
+  return [
+    `${method} ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...(opts.auth ? [`Authorization: Basic ${Buffer.from(opts.auth).toString('base64')}`] : []),
+    'User-Agent: SVN/1.14.2 (x86_64-pc-linux-gnu) serf/1.3.9', 'Content-Type: text/xml', 'Accept-Encoding: gzip', ...(opts.depth ? [`Depth: ${opts.depth}`] : []),
+    'DAV: http://subversion.tigris.org/xmlns/dav/svn/depth', 'DAV: http://subversion.tigris.org/xmlns/dav/svn/mergeinfo', 'DAV: http://subversion.tigris.org/xmlns/dav/svn/log-revprops',
+    `Content-Length: ${Buffer.byteLength(body)}`, '', body,
+  ].join('\r\n');
+}
+
+describe('svn kind next to Apache mod_dav_svn behind nginx', () => {
+  it('answers svn\'s requests as the real pair does: 401 with the realm, and mod_dav_svn\'s OPTIONS for the planted account', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'svn' });
+    const p = token.params as { username: string; password: string };
+    const { port: realPort, log } = await genuine(token);
+    const ourPort = s.app.port('public');
+    const base = String(token.urlPath);
+    const full = '<?xml version="1.0" encoding="utf-8"?><D:options xmlns:D="DAV:"><D:activity-collection-set></D:activity-collection-set></D:options>';
+    const cases: [string, (port: number) => string][] = [
+      ['svn\'s first OPTIONS, no credentials', (port) => request('OPTIONS', `${base}/trunk`, port, { body: full })],
+      ['OPTIONS with the planted account', (port) => request('OPTIONS', `${base}/trunk`, port, { body: full, auth: `${p.username}:${p.password}` })],
+      ['the short OPTIONS with the planted account', (port) => request('OPTIONS', `${base}/trunk`, port, { body: '<?xml version="1.0" encoding="utf-8"?><D:options xmlns:D="DAV:" />', auth: `${p.username}:${p.password}` })],
+      ['PROPFIND with a wrong password', (port) => request('PROPFIND', `${base}/!svn/rvr/1/trunk`, port, { depth: '0', body: '<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><resourcetype xmlns="DAV:"/></prop></propfind>', auth: `${p.username}:wrong` })],
+      ['a browser on the repository', (port) => `GET ${base}/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: Mozilla/5.0\r\nAccept: text/html\r\n\r\n`],
+    ];
+    for (const [what, make] of cases) {
+      const real = comparableResponse(await exchange(realPort, [make(realPort)]));
+      const ours = comparableResponse(await exchange(ourPort, [make(ourPort)]));
+      expect(ours, `${what} (Apache's log: ${readFileSync(log, 'utf8').slice(-2000)})`).toBe(real);
+    }
+  }, 60_000);
 });
