@@ -155,8 +155,11 @@ function explain(hit: StoredHit, t: Decoy<SvnParams>): HitMeaning {
   const repo = `the ${t.params.project ?? ''} Subversion repository`;
   const what = `${WHAT[detail(hit.details, 'operation') ?? 'other'] ?? 'sent a request to'} ${repo}`;
   switch (detail(hit.details, 'auth')) {
-    case 'planted':
-      return { action: `${client} ${what} as ${t.params.username ?? 'the planted user'} with the planted password`, evidence: 'credential-used', techniques: ['T1552.001', 'T1078', 'T1213'] };
+    case 'planted': {
+      // OPTIONS is let through for the planted account; the command's own requests are refused.
+      const refused = detail(hit.details, 'operation') === 'connect' ? '' : '; refused';
+      return { action: `${client} ${what} as ${t.params.username ?? 'the planted user'} with the planted password${refused}`, evidence: 'credential-used', techniques: ['T1552.001', 'T1078', 'T1213'] };
+    }
     case 'other':
       return { action: `${client} ${what} with another account (${detail(hit.details, 'username') ?? '?'}); refused`, evidence: 'credential-found', techniques: ['T1110.001', 'T1213'], user: detail(hit.details, 'username') };
     default:

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { HitRow, TokenRow } from '../../src/db/schema.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
-import { svnRealmString } from '../../src/tokens/svn.ts';
+import { svnRealmString, svnToken } from '../../src/tokens/svn.ts';
 import { exchange } from '../channels/raw-http.ts';
 import { freePort, makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 
@@ -26,6 +26,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+const explainHit = (hit: HitRow, token: TokenRow) => svnToken.explain?.(hit, token as never) ?? expect.fail('no explain');
 const hitsOf = (id: string): Promise<HitRow[]> => listHits(s.app.deps.db, { tokenId: id, limit: 50, order: 'asc' });
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -47,7 +48,8 @@ async function plant(token: TokenRow): Promise<string> {
   return join(home, '.subversion');
 }
 
-const svnVersion = async (): Promise<string> => /version (\S+)/.exec((await run('svn', ['--version', '--quiet'])).stdout)?.[0]?.slice(8) ?? (await run('svn', ['--version', '--quiet'])).stdout.trim();
+/** `svn --version --quiet` prints the bare version, as the client's user agent carries it. */
+const svnVersion = async (): Promise<string> => (await run('svn', ['--version', '--quiet'])).stdout.trim();
 
 describe('svn kind', () => {
   it('plants a README with the checkout URL and a password cache file svn reads as its own', async () => {
@@ -95,16 +97,19 @@ describe('svn kind', () => {
     const co = await run('svn', ['checkout', url ?? '', join(tmp.dir, `${token.id}-wc`), '--non-interactive', '--config-dir', config]);
     expect(co.status).toBe(1);
     expect(co.stderr).toContain('Authentication failed');
-    const info = await run('svn', ['info', url ?? '', '--non-interactive', '--config-dir', config]);
-    expect(info.status).toBe(1);
-    expect(info.stderr).toContain('Authentication failed');
+    for (const cmd of ['info', 'ls', 'log']) {
+      const res = await run('svn', [cmd, url ?? '', '--non-interactive', '--config-dir', config]);
+      expect(res.status, cmd).toBe(1);
+      expect(res.stderr, cmd).toContain('Authentication failed');
+    }
     const hits = await hitsOf(token.id);
     const used = hits.filter((h) => h.credential !== null);
     expect(used.length).toBeGreaterThan(0);
     for (const h of used) expect(h).toMatchObject({ credential: String(token.params.username), classification: 'alert' });
     const ops = used.map((h) => (h.details as { operation: string }).operation);
-    expect(ops).toContain('checkout');
-    expect(ops).toContain('info');
+    expect(ops).toEqual(expect.arrayContaining(['connect', 'checkout', 'info', 'list', 'log']));
+    const checkout = used.find((h) => (h.details as { operation: string }).operation === 'checkout');
+    expect(explainHit(checkout ?? expect.fail('no checkout'), token).action).toMatch(new RegExp(`^svn ${(await svnVersion()).replace(/\./g, '\\.')} checked out \\(or exported\\) the \\S+ Subversion repository as ${String(token.params.username)} with the planted password; refused$`));
     expect(JSON.stringify(hits)).not.toContain(String(token.params.password));
   });
 
