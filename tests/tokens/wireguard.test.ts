@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireguardStats } from '../../src/channels/wireguard.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
+import { updateToken } from '../../src/db/queries/tokens.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
@@ -98,6 +99,29 @@ describe('wireguard kind', () => {
     expect(stats.unopened - before.unopened).toBe(1);
     expect(stats.recorded).toBe(before.recorded);
     expect(await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).toHaveLength(0);
+  });
+
+  it('a disabled token\'s key is recognised but not recorded, and still not answered', async () => {
+    const { token, conf } = await plant();
+    await updateToken(s.app.deps.db, token.id, { enabled: false });
+    const before = { ...stats };
+    expect(await sendUdp(wireguardInitiation(b64(field(conf, 'PrivateKey')), await serverPub()), port)).toEqual([]);
+    await settle(() => stats.received > before.received);
+    expect(stats.recorded).toBe(before.recorded);
+    expect(await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 })).toHaveLength(0);
+  });
+
+  it('a flood of handshake-shaped datagrams with a wrong mac1 is dropped before any decryption', async () => {
+    const before = { ...stats };
+    const flood = Array.from({ length: 500 }, () => Buffer.concat([Buffer.from([1, 0, 0, 0]), randomBytes(144)]));
+    expect(await sendUdp(flood, port, 500)).toEqual([]);
+    // Loopback UDP drops what overflows the socket buffer: every datagram that arrived counts as a bad mac1.
+    const arrived = stats.received - before.received;
+    expect(arrived).toBeGreaterThan(100);
+    expect(stats.badMac - before.badMac).toBe(arrived);
+    expect(stats.rateLimited).toBe(before.rateLimited);
+    expect(stats.unopened).toBe(before.unopened);
+    expect(stats.recorded).toBe(before.recorded);
   });
 
   it('bounds decryptions per source: a burst of valid initiations from one address is cut at the rate limit', async () => {
