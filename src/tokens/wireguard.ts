@@ -6,6 +6,7 @@ import { ensureWireguardKey, newWireguardPrivateKey, wireguardPublicKey } from '
 import { detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type StoredHit, type Token, type WireguardInitiationInfo } from './kind.ts';
 import { choose } from './secrets.ts';
+import { renderTemplate } from './templates.ts';
 
 /**
  * A WireGuard client configuration (`wg0.conf`, as wg-quick and the WireGuard apps import it)
@@ -47,19 +48,15 @@ function endpoint(config: Pick<Config, 'PUBLIC_URL' | 'WIREGUARD_PORT'>, p: WgPa
 export function wireguardConfig(config: Config, t: Token<WgParams>): string {
   const p = t.params;
   const server = Buffer.from(ensureWireguardKey(config.DATA_DIR).publicKey).toString('base64');
-  return [
-    '[Interface]',
-    `PrivateKey = ${p.privateKey ?? ''}`,
-    `Address = ${p.address ?? ''}`,
-    `DNS = ${p.dns ?? ''}`,
-    '',
-    '[Peer]',
-    `PublicKey = ${server}`,
-    `AllowedIPs = ${(p.allowedIps ?? ['10.0.0.0/8']).join(', ')}`,
-    `Endpoint = ${endpoint(config, p)}`,
-    ...(p.keepalive > 0 ? [`PersistentKeepalive = ${p.keepalive}`] : []),
-    '',
-  ].join('\n');
+  return renderTemplate('tokens/wireguard/client.conf.hbs', {
+    privateKey: p.privateKey ?? '',
+    address: p.address ?? '',
+    dns: p.dns ?? '',
+    serverKey: server,
+    allowedIps: (p.allowedIps ?? ['10.0.0.0/8']).join(', '),
+    endpoint: endpoint(config, p),
+    keepalive: p.keepalive > 0 ? p.keepalive : null,
+  }, 'text');
 }
 
 function describe(init: WireguardInitiationInfo, t: Token<WgParams>): HitFacts {
