@@ -1,18 +1,20 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { fillRoute } from './addresses.ts';
-import { homeFolderZip } from './db-login.ts';
+import { zipSync } from 'fflate';
 import { detail } from './hit-words.ts';
 import { defineKind, type Decoy, type HitFacts, type HitMeaning, type HttpReply, type HttpRequestInfo, type StoredHit, type Token } from './kind.ts';
 import { organisationName } from './organisation.ts';
-import { basicAuth, choose, clipText, humanPassword, maskedPassword, sha256 } from './secrets.ts';
+import { backdate, basicAuth, choose, clipText, humanPassword, maskedPassword, sha256 } from './secrets.ts';
+import { workingCopy } from './svn-wc.ts';
 import { renderTemplate } from './templates.ts';
 import { publicUrl } from './urls.ts';
 
 /**
  * A Subversion repository behind the public listener: an `svn checkout` URL in a project README
- * and the svn client's own password cache (`~/.subversion/auth/svn.simple/<md5 of realm>`, in
- * the format svn writes with plaintext storage on) holding the repository user and password. It
+ * inside a working copy of trunk (svn-wc.ts), and the svn client's own password cache
+ * (`~/.subversion/auth/svn.simple/<md5 of realm>`, in the format svn writes with plaintext
+ * storage on) holding the repository user and password. It
  * answers as Apache with mod_dav_svn and `Require valid-user` does behind an nginx reverse proxy
  * (Server: nginx, Apache's 401 page and realm). Every request is a hit naming the svn command it
  * belongs to and the client's version. The planted password is let through OPTIONS (the
@@ -25,7 +27,7 @@ const params = z.object({
   project: z.string().trim().regex(/^[a-z][a-z0-9_-]{1,39}$/, 'must be 2-40 lower-case letters, digits, _ or -').optional().describe('Repository (project) name (generated when empty)'),
   username: z.string().trim().regex(/^[A-Za-z][A-Za-z0-9._-]{2,39}$/, 'must be 3-40 letters, digits, . _ or -').optional().describe('Repository user name (generated when empty)'),
   realm: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9 ._()-]{2,59}$/, 'must be 3-60 letters, digits, spaces, . _ ( ) or -').optional().describe('Basic-auth realm (AuthName) the server announces (generated when empty)'),
-  format: z.enum(['bundle', 'auth', 'readme']).default('bundle').describe('Download: a home-folder zip with the svn password cache and a checkout README, or one of them'),
+  format: z.enum(['bundle', 'auth', 'readme']).default('bundle').describe('Download: a home-folder zip with the svn password cache and a working copy of trunk (with a checkout README), or the cache file or the README alone'),
   password: z.string().optional().describe('Generated'),
   uuid: z.string().optional().describe('Generated'),
   youngest: z.number().int().optional().describe('Generated'),
@@ -77,6 +79,36 @@ function files(config: { PUBLIC_URL: string }, t: Token<SvnParams>): { trunk: st
     contact: choose(['#dev-tools on chat', 'the service desk (queue "Development tools")', `svn-admin@${new URL(config.PUBLIC_URL).hostname}`]),
   }, 'text');
   return { trunk: `${root}/trunk`, authName: createHash('md5').update(realmString).digest('hex'), auth, readme };
+}
+
+const COMMITTERS = ['jmeyer', 'anovak', 'kschulz', 'tlarsen', 'mrossi', 'lbauer', 'pnowak'];
+
+/**
+ * A home folder as svn leaves it: the password cache, and `<project>/` as a checkout of trunk
+ * holding the README (a working copy: `svn info` works offline, `svn update` calls the decoy).
+ */
+function homeFolder(config: { PUBLIC_URL: string }, t: Token<SvnParams>, f: ReturnType<typeof files>): Buffer {
+  const p = stored(t);
+  const changed = backdate(30, 400);
+  const checkedOut = backdate(1, 29);
+  const wc = workingCopy({
+    root: publicUrl(config, base(t)),
+    uuid: p.uuid,
+    reposPath: 'trunk',
+    revision: p.youngest,
+    changedRevision: Math.max(1, p.youngest - randomInt(0, 40)),
+    author: choose(COMMITTERS),
+    changed,
+    checkedOut,
+    files: [{ name: 'README.md', body: Buffer.from(f.readme) }],
+  });
+  const entries: Record<string, [Uint8Array, { mtime: Date; os: number; attrs: number }]> = {
+    [`.subversion/auth/svn.simple/${f.authName}`]: [Buffer.from(f.auth), { mtime: checkedOut, os: 3, attrs: 0o100644 << 16 }],
+  };
+  for (const [path, body] of Object.entries(wc)) {
+    entries[`${p.project}/${path}`] = [body, { mtime: checkedOut, os: 3, attrs: (path.endsWith('/') ? 0o40755 : path === '.svn/wc.db' ? 0o100644 : path.startsWith('.svn/pristine/') ? 0o100444 : 0o100644) << 16 }];
+  }
+  return Buffer.from(zipSync(entries, { level: 6 }));
 }
 
 // ---- what the client asked for ----
@@ -246,7 +278,7 @@ export const svnToken = defineKind<SvnParams>({
       url: f.trunk,
       filename: fmt === 'auth' ? f.authName : fmt === 'readme' ? 'README.md' : `svn-${stored(t).project}.zip`,
       contentType: fmt === 'bundle' ? 'application/zip' : TEXT,
-      hint: `Unzip in a home folder (gives .subversion/auth/svn.simple/${f.authName}, svn's saved password for the repository, and ${stored(t).project}/README.md with the checkout command), or plant the README on a wiki or share. svn checkout ${f.trunk} as ${stored(t).username}.`,
+      hint: `Unzip in a home folder (gives .subversion/auth/svn.simple/${f.authName}, svn's saved password for the repository, and ${stored(t).project}/, a working copy of trunk whose README.md has the checkout command), or plant the README (format readme) on a wiki or share. svn checkout ${f.trunk} as ${stored(t).username}.`,
     };
   },
   formats: ['auth', 'readme'],
@@ -255,8 +287,7 @@ export const svnToken = defineKind<SvnParams>({
     const which = format ?? t.params.format;
     if (which === 'auth') return { filename: f.authName, contentType: TEXT, body: Buffer.from(f.auth) };
     if (which === 'readme') return { filename: 'README.md', contentType: TEXT, body: Buffer.from(f.readme) };
-    const body = homeFolderZip({ [`.subversion/auth/svn.simple/${f.authName}`]: { text: f.auth, mode: 0o644 }, [`${stored(t).project}/README.md`]: { text: f.readme, mode: 0o644 } });
-    return { filename: `svn-${stored(t).project}.zip`, contentType: 'application/zip', body };
+    return { filename: `svn-${stored(t).project}.zip`, contentType: 'application/zip', body: homeFolder(ctx.config, t, f) };
   },
   explain,
   http: {

@@ -37,14 +37,13 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
   });
 }
 
-/** A home folder holding the planted zip, unpacked; returns svn's config folder in it. */
+/** A home folder holding the planted zip, unpacked by unzip; returns svn's config folder in it. */
 async function plant(token: TokenRow): Promise<string> {
   const home = join(tmp.dir, token.id);
+  mkdirSync(home, { recursive: true });
   const zip = await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' });
-  for (const [path, data] of Object.entries(unzipSync(zip.body))) {
-    mkdirSync(join(home, path, '..'), { recursive: true });
-    writeFileSync(join(home, path), data);
-  }
+  writeFileSync(join(home, zip.filename), zip.body);
+  expect((await run('unzip', ['-q', join(home, zip.filename), '-d', home])).status).toBe(0);
   return join(home, '.subversion');
 }
 
@@ -111,6 +110,28 @@ describe('svn kind', () => {
     const checkout = used.find((h) => (h.details as { operation: string }).operation === 'checkout');
     expect(explainHit(checkout ?? expect.fail('no checkout'), token).action).toMatch(new RegExp(`^svn ${(await svnVersion()).replace(/\./g, '\\.')} checked out \\(or exported\\) the \\S+ Subversion repository as ${String(token.params.username)} with the planted password; refused$`));
     expect(JSON.stringify(hits)).not.toContain(String(token.params.password));
+  });
+
+  it('the project folder is an svn working copy of trunk: svn info and status work offline, svn update calls the decoy with the cached password', async () => {
+    const { token, url } = await makeToken(s.app.deps.db, s.config, { kind: 'svn' });
+    const p = token.params as { project: string; uuid: string; youngest: number };
+    const config = await plant(token);
+    const wc = join(tmp.dir, token.id, p.project);
+    const info = await run('svn', ['info', '--non-interactive', '--config-dir', config, wc]);
+    expect(info.stderr).toBe('');
+    expect(info.stdout).toContain(`URL: ${url}\n`);
+    expect(info.stdout).toContain(`Repository Root: ${s.config.PUBLIC_URL}${String(token.urlPath)}\n`);
+    expect(info.stdout).toContain(`Repository UUID: ${p.uuid}\n`);
+    expect(info.stdout).toContain(`Revision: ${p.youngest}\n`);
+    expect(info.stdout).toContain('Node Kind: directory\nSchedule: normal\n');
+    const status = await run('svn', ['status', '--non-interactive', '--config-dir', config, wc]);
+    expect(status).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    expect((await hitsOf(token.id)).length).toBe(0);
+    const update = await run('svn', ['update', '--non-interactive', '--config-dir', config, wc]);
+    expect(update.status).toBe(1);
+    expect(update.stderr).toContain('Authentication failed');
+    const used = (await hitsOf(token.id)).filter((h) => h.credential !== null).map((h) => (h.details as { operation: string }).operation);
+    expect(used).toContain('checkout');
   });
 
   it('another password for the planted user is a masked probe', async () => {
