@@ -5,7 +5,8 @@ import { renderTemplate } from './templates.ts';
 /**
  * An svn working copy of a decoy repository, as `svn checkout` leaves it (format 31, Subversion
  * 1.8-1.14): `.svn/wc.db` (the SQLite database svn keeps its state in, with svn's own schema),
- * `.svn/format` and `.svn/entries`, and a pristine copy of each file. `svn info` and `svn status`
+ * `.svn/format` and `.svn/entries`, and a pristine copy of each file. The schema, including the
+ * fixed index statistics svn installs, is svn's own (templates/tokens/svn/wc-metadata.sql). `svn info` and `svn status`
  * work in it offline; `svn update`, `svn log` or `svn diff -r` contact the repository URL it
  * names, the decoy's. Built in memory; nothing touches the disk.
  */
@@ -28,6 +29,8 @@ export interface WorkingCopyInput {
 }
 
 const micros = (d: Date): number => d.getTime() * 1000;
+/** SQLITE_VERSION_NUMBER of Debian 12's libsqlite3 (3.40.1), which its svn writes wc.db with. */
+const SVN_SQLITE_VERSION = 3_040_001;
 
 /** The working copy's files, by path relative to its folder; directories end in `/`. */
 export function workingCopy(wc: WorkingCopyInput): Record<string, Buffer> {
@@ -55,7 +58,10 @@ export function workingCopy(wc: WorkingCopyInput): Record<string, Buffer> {
       out[`.svn/pristine/${sha1.slice(0, 2)}/${sha1}.svn-base`] = f.body;
       out[f.name] = f.body;
     }
-    out['.svn/wc.db'] = db.serialize();
+    const image = db.serialize();
+    // The header names the SQLite that wrote the file last: the one Debian 12's svn links (3.40.1), not ours.
+    image.writeUInt32BE(SVN_SQLITE_VERSION, 96);
+    out['.svn/wc.db'] = image;
     // svn truncates its journal rather than deleting it: a checkout leaves the empty file.
     out['.svn/wc.db-journal'] = Buffer.alloc(0);
     out['.svn/format'] = Buffer.from('12\n');

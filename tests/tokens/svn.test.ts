@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
@@ -124,6 +125,13 @@ describe('svn kind', () => {
     expect(info.stdout).toContain(`Repository UUID: ${p.uuid}\n`);
     expect(info.stdout).toContain(`Revision: ${p.youngest}\n`);
     expect(info.stdout).toContain('Node Kind: directory\nSchedule: normal\n');
+    // Written as Debian 12's svn writes it: its SQLite's version in the header, svn's fixed index statistics.
+    const db = readFileSync(join(wc, '.svn', 'wc.db'));
+    expect(db.readUInt32BE(96)).toBe(3_040_001);
+    const sqlite = new Database(join(wc, '.svn', 'wc.db'), { readonly: true });
+    expect(sqlite.prepare('SELECT count(*) AS n FROM sqlite_stat1').get()).toEqual({ n: 9 });
+    expect(sqlite.pragma('user_version', { simple: true })).toBe(31);
+    sqlite.close();
     const status = await run('svn', ['status', '--non-interactive', '--config-dir', config, wc]);
     expect(status).toMatchObject({ status: 0, stdout: '', stderr: '' });
     expect((await hitsOf(token.id)).length).toBe(0);
