@@ -106,7 +106,9 @@ function homeFolder(config: { PUBLIC_URL: string }, t: Token<SvnParams>, f: Retu
     [`.subversion/auth/svn.simple/${f.authName}`]: [Buffer.from(f.auth), { mtime: checkedOut, os: 3, attrs: 0o100644 << 16 }],
   };
   for (const [path, body] of Object.entries(wc)) {
-    entries[`${p.project}/${path}`] = [body, { mtime: checkedOut, os: 3, attrs: (path.endsWith('/') ? 0o40755 : path === '.svn/wc.db' ? 0o100644 : path.startsWith('.svn/pristine/') ? 0o100444 : 0o100644) << 16 }];
+    // svn's modes: folders 755, pristine copies read-only, the rest 644.
+    const mode = path.endsWith('/') ? 0o40755 : path.startsWith('.svn/pristine/') ? 0o100444 : 0o100644;
+    entries[`${p.project}/${path}`] = [body, { mtime: checkedOut, os: 3, attrs: mode << 16 }];
   }
   return Buffer.from(zipSync(entries, { level: 6 }));
 }
