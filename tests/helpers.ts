@@ -39,6 +39,8 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
     PGWIRE_PORT: '0',
     MYSQL_HOST: '127.0.0.1',
     MYSQL_PORT: '0',
+    WIREGUARD_HOST: '127.0.0.1',
+    WIREGUARD_PORT: '0',
     LOG_LEVEL: 'silent',
     HONEYTRAIL_API_KEY: TEST_API_KEY,
     NODE_ENV: 'test',

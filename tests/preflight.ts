@@ -28,6 +28,11 @@ const TOOLS: readonly [command: string, pkg: string][] = [
   ['mariadb', 'mariadb-client'],
   ['openssl', 'openssl'],
   ['systemd-analyze', 'systemd'],
+  ['svn', 'subversion'],
+  ['svnadmin', 'subversion'],
+  ['apache2', 'apache2'],
+  ['htpasswd', 'apache2-utils'],
+  ['wg', 'wireguard-tools'],
 ];
 
 /** Services on 127.0.0.1 the tests use (tests create and drop their own databases). */
@@ -37,6 +42,8 @@ const SERVICES: readonly [name: string, port: number][] = [
 ];
 
 const CHROMIUM = '/usr/bin/chromium';
+/** Apache's Subversion module, which the svn kind's answers are compared with. */
+const MOD_DAV_SVN = '/usr/lib/apache2/modules/mod_dav_svn.so';
 
 const onPath = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 
@@ -58,6 +65,7 @@ function listening(port: number): Promise<boolean> {
 async function missing(): Promise<string[]> {
   const out = TOOLS.filter(([c]) => !onPath(c)).map(([c, p]) => `${c} (Debian package ${p})`);
   if (!existsSync(CHROMIUM)) out.push(`${CHROMIUM} (Debian package chromium)`);
+  if (!existsSync(MOD_DAV_SVN)) out.push(`${MOD_DAV_SVN} (Debian package libapache2-mod-svn)`);
   for (const [name, port] of SERVICES) if (!(await listening(port))) out.push(`${name} on 127.0.0.1:${port}`);
   return out;
 }

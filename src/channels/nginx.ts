@@ -39,11 +39,19 @@ export function keepsAlive(req: Pick<IncomingMessage, 'httpVersion' | 'headers' 
 }
 
 /** Header names in the case nginx (or a typical upstream behind it) writes them. */
-const SPECIAL_CASE: Record<string, string> = { etag: 'ETag', 'www-authenticate': 'WWW-Authenticate', 'x-xss-protection': 'X-XSS-Protection', 'content-md5': 'Content-MD5' };
+const SPECIAL_CASE: Record<string, string> = {
+  etag: 'ETag', 'www-authenticate': 'WWW-Authenticate', 'x-xss-protection': 'X-XSS-Protection', 'content-md5': 'Content-MD5',
+  // Apache mod_dav_svn behind nginx (the svn kind): nginx passes the upstream's names as written.
+  dav: 'DAV', 'ms-author-via': 'MS-Author-Via', 'svn-repository-uuid': 'SVN-Repository-UUID', 'svn-repository-mergeinfo': 'SVN-Repository-MergeInfo',
+  'svn-vtxn-root-stub': 'SVN-VTxn-Root-Stub', 'svn-vtxn-stub': 'SVN-VTxn-Stub',
+};
 
 export function headerCase(name: string): string {
   const lower = name.toLowerCase();
-  return SPECIAL_CASE[lower] ?? lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  const known = SPECIAL_CASE[lower];
+  if (known) return known;
+  const cased = lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  return lower.startsWith('svn-') ? `SVN${cased.slice(3)}` : cased;
 }
 
 /**

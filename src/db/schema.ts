@@ -71,8 +71,8 @@ export const tokens = sqliteTable(
 /** `expected`: an expected-activity rule covers it (stored and shown with the rule, not paged). */
 export const CLASSIFICATIONS = ['alert', 'ignored', 'scanner', 'echo', 'probe', 'noise', 'expected'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
-/** How a hit arrived: the public web listener, DNS, SMTP, SSH, or a honey database wire protocol (PostgreSQL, MySQL). */
-export const CHANNELS = ['http', 'dns', 'smtp', 'ssh', 'pgwire', 'mysql'] as const;
+/** How a hit arrived: the public web listener, DNS, SMTP, SSH, a honey database wire protocol (PostgreSQL, MySQL), or a WireGuard handshake. */
+export const CHANNELS = ['http', 'dns', 'smtp', 'ssh', 'pgwire', 'mysql', 'wireguard'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const hits = sqliteTable(

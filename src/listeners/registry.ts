@@ -7,6 +7,7 @@ import { smtpListener } from './smtp.ts';
 import { sshListener } from './ssh.ts';
 import { mysqlListener } from './mysql.ts';
 import { pgwireListener } from './pgwire.ts';
+import { wireguardListener } from './wireguard.ts';
 
 /** A running listener: its bound address and how to stop it (stop accepting, drain, release the port). */
 export interface RunningListener {
@@ -29,7 +30,7 @@ export interface ListenerDeps {
  * is one module exporting an entry, one line in LISTENERS and its test.
  */
 export interface ListenerEntry {
-  /** Role name for `serve --only`, banner and health: 'public' | 'admin' | 'dns' | 'smtp' | 'ssh' … */
+  /** Role name for `serve --only`, banner and health: 'public' | 'admin' | 'dns' | 'smtp' | 'ssh' | 'wireguard' … */
   name: string;
   /** The settings it reads; the one ending in `_ENABLED` is the switch `serve --only` sets. */
   configKeys: readonly string[];
@@ -51,6 +52,7 @@ export const LISTENERS: readonly ListenerEntry[] = [
   pgwireListener,
   mysqlListener,
   sshListener,
+  wireguardListener,
 ];
 
 /** The `*_ENABLED` setting that switches an entry on and off. */

@@ -220,6 +220,20 @@ export interface ServiceLoginInfo {
   proves(password: string): boolean;
 }
 
+/** One WireGuard handshake initiation as the WireGuard listener hands it to a kind (mac1 already checked). */
+export interface WireguardInitiationInfo {
+  /** The initiator's static public key, base64 as `wg pubkey` prints it. */
+  publicKey: string;
+  /** True when the initiation's timestamp opened too: it was made with the key's private half. */
+  proven: boolean;
+  /** The initiator's clock when it made the message (TAI64N), when it opened. */
+  clock: Date | null;
+  /** The initiator's session index (random per attempt). */
+  senderIndex: number;
+  sourceIp: string;
+  sourcePort: number;
+}
+
 export interface TokenKind<P = Record<string, unknown>> {
   /** Stable id used in the API and the database. */
   readonly id: string;
@@ -313,6 +327,12 @@ export interface TokenKind<P = Record<string, unknown>> {
     /** Find a lookup key for a recipient at MAIL_DOMAIN whose local part is not a token id (e.g. a realistic mailbox name). */
     lookupKey?(rcpt: SmtpRecipientInfo): string | null;
     describe?(mail: SmtpMailInfo, token: Token<P>): HitFacts;
+  };
+  /** WireGuard behaviour, for kinds whose client key is used to connect to the WireGuard listener. */
+  wireguard?: {
+    /** The lookup key a handshake names (from the initiator's static public key), or null. */
+    lookupKey(init: WireguardInitiationInfo): string | null;
+    describe?(init: WireguardInitiationInfo, token: Token<P>): HitFacts;
   };
   /** SSH behaviour, for kinds whose secret is used to log in to the SSH listener. */
   ssh?: {

@@ -29,6 +29,8 @@ import { windowsFakeFs } from './windows-fake-fs.ts';
 import { slowRedirect } from './slow-redirect.ts';
 import { customImage } from './custom-image.ts';
 import { clonedSite } from './cloned-site.ts';
+import { svnToken } from './svn.ts';
+import { wireguardToken } from './wireguard.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -61,6 +63,8 @@ export const KINDS: readonly TokenKind[] = [
   slowRedirect,
   customImage,
   clonedSite,
+  svnToken,
+  wireguardToken,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));
@@ -81,6 +85,11 @@ export function httpLookupKinds(): TokenKind[] {
 /** Kinds whose secrets log in over SSH (the SSH listener asks each for a lookup key). */
 export function sshLookupKinds(): TokenKind[] {
   return KINDS.filter((k) => k.ssh !== undefined);
+}
+
+/** Kinds whose client keys handshake with the WireGuard listener (it asks each for a lookup key). */
+export function wireguardLookupKinds(): TokenKind[] {
+  return KINDS.filter((k) => k.wireguard !== undefined);
 }
 
 /** The kind's params as JSON Schema, for API clients and the admin form. */

@@ -7,6 +7,7 @@ import { ID_LENGTH } from '../../src/tokens/ids.ts';
 import { KINDS, paramsJsonSchema } from '../../src/tokens/registry.ts';
 import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { sendUdp, wireguardInitiation } from './wireguard-initiator.ts';
 
 /** One contract suite, run against every registered kind. */
 let s: TestServer;
@@ -113,6 +114,24 @@ describe.each(KINDS.filter((k) => k.channels.includes('ssh')).map((k) => [k.id, 
     const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
     expect(hits).toHaveLength(1);
     expect(hits[0]).toMatchObject({ channel: 'ssh', sourceIp: '127.0.0.1' });
+    expect(hits[0]?.credential).toBeTruthy();
+  });
+});
+
+describe.each(KINDS.filter((k) => k.channels.includes('wireguard')).map((k) => [k.id, k] as const))('kind %s over WireGuard', (_id, kind) => {
+  it('a handshake initiation with its planted key is recorded with the client as source and never answered', async () => {
+    const { token } = await makeToken(s.app.deps.db, s.config, { kind: kind.id });
+    const conf = (await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' })).body.toString('utf8');
+    const key = (name: string) => new Uint8Array(Buffer.from(new RegExp(`^${name} = (\\S+)$`, 'm').exec(conf)?.[1] ?? '', 'base64'));
+    const replies = await sendUdp(wireguardInitiation(key('PrivateKey'), key('PublicKey')), s.app.port('wireguard'));
+    expect(replies).toEqual([]);
+    let hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    for (let i = 0; i < 50 && hits.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5 });
+    }
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ channel: 'wireguard', sourceIp: '127.0.0.1' });
     expect(hits[0]?.credential).toBeTruthy();
   });
 });
