@@ -127,10 +127,17 @@ export const sshKey = defineKind<SshParams>({
     }
     const comment = p.comment ?? `${choose(LOCAL_USERS)}@${choose(LOCAL_HOSTS)}`;
     // RSA takes a while to make: off the event loop, so the listeners keep answering meanwhile.
-    const pair = p.keyType === 'rsa' ? await generateRsa(comment) : ssh2.utils.generateKeyPairSync('ed25519', { comment });
-    const parsed = ssh2.utils.parseKey(pair.public);
-    const pub = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!pub || pub instanceof Error) throw new Error('generated SSH key could not be read back');
+    // ssh2 writes an ed25519 key whose public half starts with a zero byte one byte short (about
+    // 1 in 250 keys), which no client reads: such a pair is made again.
+    let pair: { private: string; public: string } | undefined;
+    let pub: ssh2.ParsedKey | undefined;
+    for (let attempt = 0; attempt < 8 && !pub; attempt++) {
+      pair = p.keyType === 'rsa' ? await generateRsa(comment) : ssh2.utils.generateKeyPairSync('ed25519', { comment });
+      const parsed = ssh2.utils.parseKey(pair.public);
+      const one = Array.isArray(parsed) ? parsed[0] : parsed;
+      if (one && !(one instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) pub = one;
+    }
+    if (!pair || !pub) throw new Error('generated SSH key could not be read back');
     const fingerprint = sshFingerprint(pub.getPublicSSH());
     return { params: { ...p, alias, user, comment, privateKey: pair.private, publicKey: pair.public, fingerprint, password: undefined }, lookupKey: keyLookup(fingerprint) };
   },

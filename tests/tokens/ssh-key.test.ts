@@ -6,6 +6,7 @@ import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { HitRow, TokenRow } from '../../src/db/schema.ts';
+import { findKind } from '../../src/tokens/registry.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { freePort, makeToken, startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 
@@ -88,6 +89,20 @@ describe('ssh-key kind: the planted files', () => {
     expect(readFileSync(knownHosts, 'utf8')).toMatch(/^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /m);
     expect(execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${s.config.SSH_PORT}`, '-f', knownHosts], { encoding: 'utf8' })).toContain('ecdsa-sha2-nistp256');
   });
+  it('every generated ed25519 key is one OpenSSH reads (ssh2 writes about 1 in 250 a byte short)', async () => {
+    const kind = findKind('ssh-key') ?? expect.fail('no ssh-key kind');
+    const lines: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const made = await kind.create({ config: s.config }, `k${i}`, kind.params.parse({ keyType: 'ed25519' }));
+      lines.push(String((made.params as { publicKey: string }).publicKey).trim());
+    }
+    const file = join(tmp.dir, 'many.pub');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    // ssh-keygen lists every key of an authorized_keys-style file it can read, one line each.
+    const listed = execFileSync('ssh-keygen', ['-l', '-f', file], { encoding: 'utf8' }).trim().split('\n');
+    expect(listed).toHaveLength(lines.length);
+    expect(listed.every((l) => l.endsWith('(ED25519)'))).toBe(true);
+  }, 60_000);
 });
 
 describe('the SSH listener', () => {
