@@ -1,0 +1,267 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * TrueType fonts subset the way LibreOffice's PDF export subsets them (vcl's sft.cxx,
+ * `CreateTTFromTTGlyphs`), so an embedded font reads like one LibreOffice wrote: sfnt version
+ * `true`, twelve tables in tag order (cmap, cvt, fpgm, glyf, head, hhea, hmtx, loca, maxp, name,
+ * post, prep), a Mac Roman format-0 cmap mapping code n to glyph n, glyph 0 `.notdef` and then
+ * the glyphs in order of first use, a rebuilt hhea with zeroed extremes, post format 3, and the
+ * name table copied record by record. Checked against a LibreOffice export in
+ * tests/tokens/pdf-structure.test.ts.
+ */
+
+export interface TrueTypeFont {
+  /** PostScript name (name id 6), as PDF's /BaseFont after the subset tag. */
+  postScriptName: string;
+  unitsPerEm: number;
+  /** head's xMin, yMin, xMax, yMax in font units. */
+  bbox: [number, number, number, number];
+  /** Glyph for a code point (0 when the font has none). */
+  glyphOf(codePoint: number): number;
+  /** Advance width in font units. */
+  advanceOf(glyph: number): number;
+  tables: Map<string, Buffer>;
+  loca: number[];
+}
+
+const cache = new Map<string, TrueTypeFont>();
+
+/** Parses (once per path) a TrueType font file with glyf outlines. */
+export function loadTrueType(path: string): TrueTypeFont {
+  const known = cache.get(path);
+  if (known) return known;
+  const file = readFileSync(path);
+  const tables = new Map<string, Buffer>();
+  const count = file.readUInt16BE(4);
+  for (let i = 0; i < count; i++) {
+    const at = 12 + 16 * i;
+    const offset = file.readUInt32BE(at + 8);
+    tables.set(file.toString('latin1', at, at + 4), file.subarray(offset, offset + file.readUInt32BE(at + 12)));
+  }
+  const table = (tag: string): Buffer => {
+    const t = tables.get(tag);
+    if (!t) throw new Error(`${path}: no ${tag} table`);
+    return t;
+  };
+  const head = table('head');
+  const maxp = table('maxp');
+  const hhea = table('hhea');
+  const hmtx = table('hmtx');
+  const numGlyphs = maxp.readUInt16BE(4);
+  const longLoca = head.readInt16BE(50) === 1;
+  const locaTable = table('loca');
+  const loca = Array.from({ length: numGlyphs + 1 }, (_, i) => (longLoca ? locaTable.readUInt32BE(4 * i) : locaTable.readUInt16BE(2 * i) * 2));
+  const metrics = hhea.readUInt16BE(34);
+  const cmap = unicodeCmap(table('cmap'));
+  const font: TrueTypeFont = {
+    postScriptName: nameRecord(table('name'), 6) ?? 'Unknown',
+    unitsPerEm: head.readUInt16BE(18),
+    bbox: [head.readInt16BE(36), head.readInt16BE(38), head.readInt16BE(40), head.readInt16BE(42)],
+    glyphOf: (cp) => cmap(cp),
+    advanceOf: (g) => hmtx.readUInt16BE(4 * Math.min(g, metrics - 1)),
+    tables,
+    loca,
+  };
+  cache.set(path, font);
+  return font;
+}
+
+/** The Windows Unicode BMP (3,1) format-4 subtable as a lookup. */
+function unicodeCmap(cmap: Buffer): (cp: number) => number {
+  const n = cmap.readUInt16BE(2);
+  for (let i = 0; i < n; i++) {
+    const platform = cmap.readUInt16BE(4 + 8 * i);
+    const encoding = cmap.readUInt16BE(6 + 8 * i);
+    const sub = cmap.subarray(cmap.readUInt32BE(8 + 8 * i));
+    if (platform !== 3 || encoding !== 1 || sub.readUInt16BE(0) !== 4) continue;
+    const segs = sub.readUInt16BE(6) / 2;
+    const ends = 14;
+    const starts = ends + 2 * segs + 2;
+    const deltas = starts + 2 * segs;
+    const ranges = deltas + 2 * segs;
+    return (cp) => {
+      for (let s = 0; s < segs; s++) {
+        if (cp > sub.readUInt16BE(ends + 2 * s)) continue;
+        const start = sub.readUInt16BE(starts + 2 * s);
+        if (cp < start) return 0;
+        const delta = sub.readUInt16BE(deltas + 2 * s);
+        const range = sub.readUInt16BE(ranges + 2 * s);
+        if (range === 0) return (cp + delta) & 0xffff;
+        const g = sub.readUInt16BE(ranges + 2 * s + range + 2 * (cp - start));
+        return g === 0 ? 0 : (g + delta) & 0xffff;
+      }
+      return 0;
+    };
+  }
+  throw new Error('no Unicode cmap');
+}
+
+function nameRecord(name: Buffer, id: number): string | undefined {
+  const count = name.readUInt16BE(2);
+  const strings = name.readUInt16BE(4);
+  for (let i = 0; i < count; i++) {
+    const r = 6 + 12 * i;
+    if (name.readUInt16BE(r + 6) !== id) continue;
+    const bytes = name.subarray(strings + name.readUInt16BE(r + 10), strings + name.readUInt16BE(r + 10) + name.readUInt16BE(r + 8));
+    return name.readUInt16BE(r) === 3 ? Buffer.from(bytes).swap16().toString('utf16le') : bytes.toString('latin1');
+  }
+  return undefined;
+}
+
+const pad4 = (b: Buffer): Buffer => (b.length % 4 === 0 ? b : Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]));
+
+/**
+ * Table checksum as LibreOffice computes it: the 32-bit words are summed in the machine's (little-endian)
+ * byte order rather than big-endian as the TrueType spec says. Readers ignore checksums; copying the
+ * quirk keeps the subset byte-identical to LibreOffice's.
+ */
+function checksum(b: Buffer): number {
+  const p = pad4(b);
+  let sum = 0;
+  for (let i = 0; i < p.length; i += 4) sum = (sum + p.readUInt32LE(i)) >>> 0;
+  return sum;
+}
+
+/**
+ * A font holding `glyphs` (source glyph ids, `.notdef` first) as LibreOffice writes a subset:
+ * code n maps to new glyph n; components of composite glyphs are appended and renumbered.
+ */
+export function subsetTrueType(font: TrueTypeFont, glyphs: readonly number[]): Buffer {
+  const order = [...glyphs];
+  const glyf = font.tables.get('glyf') ?? Buffer.alloc(0);
+  const raw = (g: number): Buffer => glyf.subarray(font.loca[g] ?? 0, font.loca[g + 1] ?? 0);
+  const data: Buffer[] = [];
+  for (let i = 0; i < order.length; i++) {
+    const g = Buffer.from(raw(order[i] ?? 0));
+    if (g.length > 0 && g.readInt16BE(0) < 0) {
+      // Composite: renumber each component, adding it to the subset when new.
+      let at = 10;
+      for (let more = true; more; ) {
+        const flags = g.readUInt16BE(at);
+        const component = g.readUInt16BE(at + 2);
+        if (!order.includes(component)) order.push(component);
+        g.writeUInt16BE(order.indexOf(component), at + 2);
+        at += 4 + (flags & 1 ? 4 : 2) + (flags & 8 ? 2 : flags & 0x40 ? 4 : flags & 0x80 ? 8 : 0);
+        more = (flags & 0x20) !== 0;
+      }
+    }
+    data.push(pad4(g));
+  }
+  if (order.length > 256) throw new Error('a subset holds at most 256 glyphs');
+  const glyfOut = Buffer.concat(data);
+  const shortLoca = glyfOut.length < 0x20000;
+  const loca = Buffer.alloc((order.length + 1) * (shortLoca ? 2 : 4));
+  let offset = 0;
+  let [xMin, yMin, xMax, yMax] = [0x7fff, 0x7fff, -0x8000, -0x8000];
+  let [points, contours] = [0, 0];
+  data.forEach((g, i) => {
+    if (shortLoca) loca.writeUInt16BE(offset / 2, 2 * i);
+    else loca.writeUInt32BE(offset, 4 * i);
+    offset += g.length;
+    if (g.length === 0) return;
+    xMin = Math.min(xMin, g.readInt16BE(2));
+    yMin = Math.min(yMin, g.readInt16BE(4));
+    xMax = Math.max(xMax, g.readInt16BE(6));
+    yMax = Math.max(yMax, g.readInt16BE(8));
+    const n = g.readInt16BE(0);
+    if (n > 0) {
+      contours = Math.max(contours, n);
+      points = Math.max(points, g.readUInt16BE(10 + 2 * (n - 1)) + 1);
+    }
+  });
+  if (shortLoca) loca.writeUInt16BE(offset / 2, 2 * order.length);
+  else loca.writeUInt32BE(offset, 4 * order.length);
+
+  const src = (tag: string): Buffer => font.tables.get(tag) ?? Buffer.alloc(0);
+  const head = Buffer.from(src('head').subarray(0, 54));
+  head.writeUInt32BE(0, 8);
+  head.writeBigUInt64BE(0n, 28);
+  [xMin, yMin, xMax, yMax].forEach((v, i) => head.writeInt16BE(v, 36 + 2 * i));
+  head.writeInt16BE(shortLoca ? 0 : 1, 50);
+
+  const sourceHhea = src('hhea');
+  const hhea = Buffer.alloc(36);
+  hhea.writeUInt32BE(0x00010000, 0);
+  sourceHhea.copy(hhea, 4, 4, 10);
+  sourceHhea.copy(hhea, 18, 18, 22);
+  hhea.writeUInt16BE(order.length, 34);
+
+  const hmtx = Buffer.alloc(4 * order.length);
+  const sourceHmtx = src('hmtx');
+  const metrics = sourceHhea.readUInt16BE(34);
+  order.forEach((g, i) => {
+    hmtx.writeUInt16BE(font.advanceOf(g), 4 * i);
+    hmtx.writeInt16BE(g < metrics ? sourceHmtx.readInt16BE(4 * g + 2) : sourceHmtx.readInt16BE(4 * metrics + 2 * (g - metrics)), 4 * i + 2);
+  });
+
+  const maxp = Buffer.from(src('maxp').subarray(0, 32));
+  maxp.writeUInt16BE(order.length, 4);
+  maxp.writeUInt16BE(points, 6);
+  maxp.writeUInt16BE(contours, 8);
+  maxp.writeUInt32BE(0, 10);
+
+  const cmap = Buffer.alloc(274);
+  cmap.writeUInt16BE(1, 2);
+  cmap.writeUInt16BE(1, 4);
+  cmap.writeUInt32BE(12, 8);
+  cmap.writeUInt16BE(262, 14);
+  for (let code = 1; code < glyphs.length; code++) cmap.writeUInt8(code, 18 + code);
+
+  const post = Buffer.from(src('post').subarray(0, 32));
+  post.writeUInt32BE(0x00030000, 0);
+
+  const out = new Map<string, Buffer>([
+    ['cmap', cmap], ['cvt ', src('cvt ')], ['fpgm', src('fpgm')], ['glyf', glyfOut], ['head', head], ['hhea', hhea],
+    ['hmtx', hmtx], ['loca', loca], ['maxp', maxp], ['name', rebuiltName(src('name'))], ['post', post], ['prep', src('prep')],
+  ]);
+  for (const [tag, t] of out) if (t.length === 0) out.delete(tag);
+  return assemble(out);
+}
+
+/** The name table with every record's string stored on its own, in record order. */
+function rebuiltName(name: Buffer): Buffer {
+  const count = name.readUInt16BE(2);
+  const strings = name.readUInt16BE(4);
+  const header = Buffer.alloc(6 + 12 * count);
+  header.writeUInt16BE(count, 2);
+  header.writeUInt16BE(6 + 12 * count, 4);
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const r = 6 + 12 * i;
+    name.copy(header, r, r, r + 10);
+    header.writeUInt16BE(at, r + 10);
+    const length = name.readUInt16BE(r + 8);
+    const start = strings + name.readUInt16BE(r + 10);
+    parts.push(name.subarray(start, start + length));
+    at += length;
+  }
+  return Buffer.concat([header, ...parts]);
+}
+
+function assemble(tables: Map<string, Buffer>): Buffer {
+  const n = tables.size;
+  const log = Math.floor(Math.log2(n));
+  const dir = Buffer.alloc(12 + 16 * n);
+  dir.write('true', 0, 'latin1');
+  dir.writeUInt16BE(n, 4);
+  dir.writeUInt16BE(16 * 2 ** log, 6);
+  dir.writeUInt16BE(log, 8);
+  dir.writeUInt16BE(16 * n - 16 * 2 ** log, 10);
+  let offset = dir.length;
+  const body: Buffer[] = [];
+  [...tables.keys()].sort().forEach((tag, i) => {
+    const t = tables.get(tag) ?? Buffer.alloc(0);
+    const at = 12 + 16 * i;
+    dir.write(tag, at, 'latin1');
+    dir.writeUInt32BE(checksum(t), at + 4);
+    dir.writeUInt32BE(offset, at + 8);
+    dir.writeUInt32BE(t.length, at + 12);
+    body.push(pad4(t));
+    offset += pad4(t).length;
+  });
+  const font = Buffer.concat([dir, ...body]);
+  const headAt = [...tables.keys()].sort().indexOf('head');
+  font.writeUInt32BE((0xb1b0afba - checksum(font)) >>> 0, font.readUInt32BE(12 + 16 * headAt + 8) + 8);
+  return font;
+}
