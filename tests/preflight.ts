@@ -37,6 +37,8 @@ const SERVICES: readonly [name: string, port: number][] = [
 ];
 
 const CHROMIUM = '/usr/bin/chromium';
+/** The face PDF decoys embed (src/tokens/pdf.ts), from either Debian package. */
+const LIBERATION = ['/usr/share/fonts/truetype/liberation2', '/usr/share/fonts/truetype/liberation'].map((d) => `${d}/LiberationSans-Regular.ttf`);
 
 const onPath = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 
@@ -58,6 +60,7 @@ function listening(port: number): Promise<boolean> {
 async function missing(): Promise<string[]> {
   const out = TOOLS.filter(([c]) => !onPath(c)).map(([c, p]) => `${c} (Debian package ${p})`);
   if (!existsSync(CHROMIUM)) out.push(`${CHROMIUM} (Debian package chromium)`);
+  if (!LIBERATION.some((f) => existsSync(f))) out.push('Liberation Sans (Debian package fonts-liberation)');
   for (const [name, port] of SERVICES) if (!(await listening(port))) out.push(`${name} on 127.0.0.1:${port}`);
   return out;
 }

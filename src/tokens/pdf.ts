@@ -64,7 +64,8 @@ function cell(column: string): string {
 }
 
 /** Liberation Sans, the face LibreOffice sets documents in where Arial is asked for (Debian: fonts-liberation or fonts-liberation2). */
-const FONT_DIRS = ['/usr/share/fonts/truetype/liberation', '/usr/share/fonts/truetype/liberation2'];
+// The newer release first, as fontconfig (and so LibreOffice) prefers it when both are installed.
+const FONT_DIRS = ['/usr/share/fonts/truetype/liberation2', '/usr/share/fonts/truetype/liberation'];
 
 function face(file: string): TrueTypeFont {
   const dir = FONT_DIRS.find((d) => existsSync(join(d, file)));
