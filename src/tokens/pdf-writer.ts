@@ -88,11 +88,15 @@ interface UsedFont {
   chars: number[];
 }
 
+/** Codes one subset font takes: one byte each, with room left for composite glyphs' components. */
+const MAX_CODES = 160;
+
 function codesOf(used: UsedFont, text: string): number[] {
   return [...text].map((ch) => {
     const cp = ch.codePointAt(0) ?? 63;
     let glyph = used.face.glyphOf(cp);
-    if (glyph === 0) glyph = used.face.glyphOf(63);
+    // A character the face lacks, or one past what a one-byte subset holds (composites need room too), prints as '?'.
+    if (glyph === 0 || (used.glyphs.length >= MAX_CODES && !used.glyphs.includes(glyph))) glyph = used.face.glyphOf(63);
     const known = used.glyphs.indexOf(glyph);
     if (known >= 0) return known;
     used.glyphs.push(glyph);

@@ -81,10 +81,24 @@ const TEXT_WIDTH = 481.5;
 /** A point on Writer's twip grid, `twips` below the top edge, as a PDF y coordinate. */
 const fromTop = (twips: number): number => PAGE.height - twips / 20;
 
+/** A word wider than the line, cut where it fills a line (Writer breaks such a word anywhere). */
+function pieces(word: string, font: TrueTypeFont, size: number): string[] {
+  const out: string[] = [];
+  let piece = '';
+  for (const ch of word) {
+    if (piece && textWidth(font, size, piece + ch) > TEXT_WIDTH) {
+      out.push(piece);
+      piece = '';
+    }
+    piece += ch;
+  }
+  return piece ? [...out, piece] : out;
+}
+
 function wrap(text: string, font: TrueTypeFont, size: number): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/)) {
+  for (const word of text.split(/\s+/).flatMap((w) => pieces(w, font, size))) {
     const next = line ? `${line} ${word}` : word;
     if (textWidth(font, size, next) > TEXT_WIDTH && line) {
       lines.push(line);
@@ -101,8 +115,9 @@ function layout(doc: DocTemplate, title: string, year: number, online: string): 
   const bold = face('LiberationSans-Bold.ttf');
   const runs: TextRun[] = [];
   let y = 1472; // title baseline: 2 cm margin plus the 18 pt line's ascent, in twips
-  runs.push({ face: bold, size: 18, x: LEFT, y: fromTop(y), text: title });
-  y += 420;
+  const titleLines = wrap(title, bold, 18);
+  titleLines.forEach((line, i) => runs.push({ face: bold, size: 18, x: LEFT, y: fromTop(y + i * 414), text: line }));
+  y += (titleLines.length - 1) * 414 + 420;
   for (const p of doc.paragraphs) {
     for (const line of wrap(fill(p, year), regular, 11)) {
       runs.push({ face: regular, size: 11, x: LEFT, y: fromTop(y), text: line });

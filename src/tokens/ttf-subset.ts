@@ -124,36 +124,58 @@ function checksum(b: Buffer): number {
 
 /**
  * A font holding `glyphs` (source glyph ids, `.notdef` first) as LibreOffice writes a subset:
- * code n maps to new glyph n; components of composite glyphs are appended and renumbered.
+ * code n maps to the n-th requested glyph; composite glyphs bring their components along.
  */
 export function subsetTrueType(font: TrueTypeFont, glyphs: readonly number[]): Buffer {
-  const order = [...glyphs];
   const glyf = font.tables.get('glyf') ?? Buffer.alloc(0);
   const raw = (g: number): Buffer => glyf.subarray(font.loca[g] ?? 0, font.loca[g + 1] ?? 0);
+  // Writer's order: each requested glyph (even one already there as a component), followed at once
+  // by those of its components not yet in the subset; components point at their place in it.
+  const order: number[] = [];
   const data: Buffer[] = [];
-  for (let i = 0; i < order.length; i++) {
-    const g = Buffer.from(raw(order[i] ?? 0));
-    if (g.length > 0 && g.readInt16BE(0) < 0) {
-      // Composite: renumber each component, adding it to the subset when new.
-      let at = 10;
-      for (let more = true; more; ) {
-        const flags = g.readUInt16BE(at);
-        const component = g.readUInt16BE(at + 2);
-        if (!order.includes(component)) order.push(component);
-        g.writeUInt16BE(order.indexOf(component), at + 2);
-        at += 4 + (flags & 1 ? 4 : 2) + (flags & 8 ? 2 : flags & 0x40 ? 4 : flags & 0x80 ? 8 : 0);
+  const codes: number[] = [];
+  const place = (g: number, requested: boolean): number => {
+    const known = order.indexOf(g);
+    if (!requested && known >= 0) return known;
+    const at = order.push(g) - 1;
+    const copy = Buffer.from(raw(g));
+    data.push(copy);
+    if (copy.length > 0 && copy.readInt16BE(0) < 0) {
+      for (let offset = 10, more = true; more; ) {
+        const flags = copy.readUInt16BE(offset);
+        copy.writeUInt16BE(place(copy.readUInt16BE(offset + 2), false), offset + 2);
+        offset += 4 + (flags & 1 ? 4 : 2) + (flags & 8 ? 2 : flags & 0x40 ? 4 : flags & 0x80 ? 8 : 0);
         more = (flags & 0x20) !== 0;
       }
     }
-    data.push(pad4(g));
-  }
+    data[at] = pad4(copy);
+    return at;
+  };
+  for (const g of glyphs) codes.push(place(g, true));
   if (order.length > 256) throw new Error('a subset holds at most 256 glyphs');
   const glyfOut = Buffer.concat(data);
   const shortLoca = glyfOut.length < 0x20000;
   const loca = Buffer.alloc((order.length + 1) * (shortLoca ? 2 : 4));
   let offset = 0;
-  let [xMin, yMin, xMax, yMax] = [0x7fff, 0x7fff, -0x8000, -0x8000];
-  let [points, contours] = [0, 0];
+  // Writer's bounding box starts at the origin (ttcr.cxx), so it always takes in (0, 0).
+  let [xMin, yMin, xMax, yMax] = [0, 0, 0, 0];
+  let [points, contours, compositePoints, compositeContours] = [0, 0, 0, 0];
+  /** Points and contours of a glyph of the subset, composites summed over their components. */
+  const size = (i: number): [number, number] => {
+    const g = data[i] ?? Buffer.alloc(0);
+    if (g.length === 0) return [0, 0];
+    const n = g.readInt16BE(0);
+    if (n >= 0) return [n > 0 ? g.readUInt16BE(10 + 2 * (n - 1)) + 1 : 0, n];
+    let [p, c] = [0, 0];
+    for (let offset = 10, more = true; more; ) {
+      const flags = g.readUInt16BE(offset);
+      const [cp, cc] = size(g.readUInt16BE(offset + 2));
+      [p, c] = [p + cp, c + cc];
+      offset += 4 + (flags & 1 ? 4 : 2) + (flags & 8 ? 2 : flags & 0x40 ? 4 : flags & 0x80 ? 8 : 0);
+      more = (flags & 0x20) !== 0;
+    }
+    return [p, c];
+  };
   data.forEach((g, i) => {
     if (shortLoca) loca.writeUInt16BE(offset / 2, 2 * i);
     else loca.writeUInt32BE(offset, 4 * i);
@@ -163,11 +185,9 @@ export function subsetTrueType(font: TrueTypeFont, glyphs: readonly number[]): B
     yMin = Math.min(yMin, g.readInt16BE(4));
     xMax = Math.max(xMax, g.readInt16BE(6));
     yMax = Math.max(yMax, g.readInt16BE(8));
-    const n = g.readInt16BE(0);
-    if (n > 0) {
-      contours = Math.max(contours, n);
-      points = Math.max(points, g.readUInt16BE(10 + 2 * (n - 1)) + 1);
-    }
+    const [p, c] = size(i);
+    if (g.readInt16BE(0) >= 0) [points, contours] = [Math.max(points, p), Math.max(contours, c)];
+    else [compositePoints, compositeContours] = [Math.max(compositePoints, p), Math.max(compositeContours, c)];
   });
   if (shortLoca) loca.writeUInt16BE(offset / 2, 2 * order.length);
   else loca.writeUInt32BE(offset, 4 * order.length);
@@ -198,14 +218,15 @@ export function subsetTrueType(font: TrueTypeFont, glyphs: readonly number[]): B
   maxp.writeUInt16BE(order.length, 4);
   maxp.writeUInt16BE(points, 6);
   maxp.writeUInt16BE(contours, 8);
-  maxp.writeUInt32BE(0, 10);
+  maxp.writeUInt16BE(compositePoints, 10);
+  maxp.writeUInt16BE(compositeContours, 12);
 
   const cmap = Buffer.alloc(274);
   cmap.writeUInt16BE(1, 2);
   cmap.writeUInt16BE(1, 4);
   cmap.writeUInt32BE(12, 8);
   cmap.writeUInt16BE(262, 14);
-  for (let code = 1; code < glyphs.length; code++) cmap.writeUInt8(code, 18 + code);
+  codes.forEach((glyph, code) => cmap.writeUInt8(glyph, 18 + code));
 
   const post = Buffer.from(src('post').subarray(0, 32));
   post.writeUInt32BE(0x00030000, 0);

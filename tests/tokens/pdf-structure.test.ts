@@ -83,7 +83,7 @@ ${body.join('\n')}
 
 beforeAll(async () => {
   s = await startTestServer({ DNS_ZONE: 'files.example.test' });
-  const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'pdf', params: { author: 'Priya Raman' } });
+  const { token } = await makeToken(s.app.deps.db, s.config, { kind: 'pdf', params: { title: 'Überprüfung der Zugänge – Résumé Q3', author: 'Priya Raman' } });
   const file = await renderArtifact(s.app.deps.db, { config: s.config }, token, { id: 'test' });
   ours = inspectPdf(file.body, join(tmp.dir, 'decoy.pdf'));
   const source = join(tmp.dir, 'reference.fodt');
