@@ -110,31 +110,36 @@ export function pdfWidth(face: TrueTypeFont, glyph: number): number {
   return Math.trunc((face.advanceOf(glyph) * 1000) / face.unitsPerEm);
 }
 
-/** Width of `text` in points as Writer lays it out (advances on a twip grid). */
-export function textWidth(face: TrueTypeFont, size: number, text: string): number {
-  let twips = 0;
-  for (const ch of text) twips += Math.round((face.advanceOf(face.glyphOf(ch.codePointAt(0) ?? 63)) * size * 20) / face.unitsPerEm);
-  return twips / 20;
+/**
+ * A glyph's advance in tenths of a point as Writer lays it out for PDF (its 720 dpi reference
+ * device): width plus pair kerning with the next glyph, cut to the device grid. A model: Writer
+ * takes hinted advances at that size, which this does not reproduce (docs/stealth.md).
+ */
+function layoutTenths(face: TrueTypeFont, size: number, glyph: number, next: number | undefined): number {
+  const kern = next === undefined ? 0 : face.kernOf(glyph, next);
+  return Math.floor(((face.advanceOf(glyph) + kern) * size * 10) / face.unitsPerEm);
 }
 
-/** The show-text operator: glyphs placed on Writer's twip grid, with TJ adjustments where the grid and /Widths part. */
-function showText(face: TrueTypeFont, size: number, text: string, codes: number[], glyphs: number[]): string {
+/** Width of `text` in points as Writer lays it out (kerned advances on its device grid). */
+export function textWidth(face: TrueTypeFont, size: number, text: string): number {
+  const glyphs = [...text].map((ch) => face.glyphOf(ch.codePointAt(0) ?? 63) || face.glyphOf(63));
+  return glyphs.reduce((tenths, g, i) => tenths + layoutTenths(face, size, g, glyphs[i + 1]), 0) / 10;
+}
+
+/** The show-text operator: after each glyph, a TJ adjustment where Writer's advance and /Widths part, glyph by glyph. */
+function showText(face: TrueTypeFont, size: number, codes: number[], glyphs: number[]): string {
   const hex = (c: number) => c.toString(16).toUpperCase().padStart(2, '0');
-  let layout = 0;
-  let placed = 0;
   let chunk = '';
   const parts: string[] = [];
   codes.forEach((code, i) => {
     chunk += hex(code);
-    const glyph = glyphs[code] ?? 0;
-    layout += Math.round((face.advanceOf(glyph) * size * 20) / face.unitsPerEm) / 20;
-    placed += (pdfWidth(face, glyph) * size) / 1000;
     if (i === codes.length - 1) return;
-    const adjust = Math.round(((placed - layout) * 1000) / size);
+    const glyph = glyphs[code] ?? 0;
+    const next = glyphs[codes[i + 1] ?? 0];
+    const adjust = pdfWidth(face, glyph) - Math.round((layoutTenths(face, size, glyph, next) * 100) / size);
     if (adjust === 0) return;
     parts.push(`<${chunk}>${adjust}`);
     chunk = '';
-    placed -= (adjust * size) / 1000;
   });
   if (parts.length === 0) return `<${chunk}>Tj`;
   return `[${parts.join('')}<${chunk}>]TJ`;
@@ -154,7 +159,7 @@ export function writePdf(spec: PdfDocumentSpec): Buffer {
     const used = usedOf(run.face);
     const codes = codesOf(used, run.text);
     const fill = run.color ?? (run.link ? ([0, 0, 128 / 255] as const) : ([0, 0, 0] as const));
-    content += `q ${colour(fill)} rg\nBT\n${num(run.x)} ${num(run.y)} Td /F${fonts.indexOf(used) + 1} ${num(run.size)} Tf${showText(run.face, run.size, run.text, codes, used.glyphs)}\nET\nQ\n`;
+    content += `q ${colour(fill)} rg\nBT\n${num(run.x)} ${num(run.y)} Td /F${fonts.indexOf(used) + 1} ${num(run.size)} Tf${showText(run.face, run.size, codes, used.glyphs)}\nET\nQ\n`;
     if (!run.link) continue;
     const width = textWidth(run.face, run.size, run.text);
     const [asc, desc] = [run.face.tables.get('hhea')?.readInt16BE(4) ?? 0, run.face.tables.get('hhea')?.readInt16BE(6) ?? 0];

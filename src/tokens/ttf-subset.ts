@@ -20,6 +20,8 @@ export interface TrueTypeFont {
   glyphOf(codePoint: number): number;
   /** Advance width in font units. */
   advanceOf(glyph: number): number;
+  /** Pair kerning between two glyphs in font units (the `kern` table's horizontal pairs; 0 without one). */
+  kernOf(left: number, right: number): number;
   tables: Map<string, Buffer>;
   loca: number[];
 }
@@ -53,12 +55,14 @@ export function loadTrueType(path: string): TrueTypeFont {
   const loca = Array.from({ length: numGlyphs + 1 }, (_, i) => (longLoca ? locaTable.readUInt32BE(4 * i) : locaTable.readUInt16BE(2 * i) * 2));
   const metrics = hhea.readUInt16BE(34);
   const cmap = unicodeCmap(table('cmap'));
+  const kern = kernPairs(tables.get('kern'));
   const font: TrueTypeFont = {
     postScriptName: nameRecord(table('name'), 6) ?? 'Unknown',
     unitsPerEm: head.readUInt16BE(18),
     bbox: [head.readInt16BE(36), head.readInt16BE(38), head.readInt16BE(40), head.readInt16BE(42)],
     glyphOf: (cp) => cmap(cp),
     advanceOf: (g) => hmtx.readUInt16BE(4 * Math.min(g, metrics - 1)),
+    kernOf: (l, r) => kern.get(l * 65536 + r) ?? 0,
     tables,
     loca,
   };
@@ -94,6 +98,24 @@ function unicodeCmap(cmap: Buffer): (cp: number) => number {
     };
   }
   throw new Error('no Unicode cmap');
+}
+
+/** Horizontal format-0 subtables of a version-0 `kern` table, keyed left * 65536 + right. */
+function kernPairs(kern: Buffer | undefined): Map<number, number> {
+  const pairs = new Map<number, number>();
+  if (!kern || kern.readUInt16BE(0) !== 0) return pairs;
+  let at = 4;
+  for (let t = 0; t < kern.readUInt16BE(2); t++) {
+    const [length, coverage] = [kern.readUInt16BE(at + 2), kern.readUInt16BE(at + 4)];
+    if ((coverage & 0xff07) === 0x0001) {
+      for (let i = 0, n = kern.readUInt16BE(at + 6); i < n; i++) {
+        const p = at + 14 + 6 * i;
+        pairs.set(kern.readUInt16BE(p) * 65536 + kern.readUInt16BE(p + 2), kern.readInt16BE(p + 4));
+      }
+    }
+    at += length;
+  }
+  return pairs;
 }
 
 function nameRecord(name: Buffer, id: number): string | undefined {
