@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { subsetTrueType, type TrueTypeFont } from './ttf-subset.ts';
+import type { TrueTypeFont } from './truetype.ts';
+import { subsetTrueType } from './ttf-subset.ts';
 
 /**
  * A one-page PDF laid out as LibreOffice Writer's PDF export (7.4, default options) writes one:

@@ -8,7 +8,7 @@ import { defineKind } from './kind.ts';
 import { newTokenPath, pick, publicUrl } from './urls.ts';
 import { tokenHostName } from './addresses.ts';
 import { PAGE, textWidth, writePdf, type TextRun } from './pdf-writer.ts';
-import { loadTrueType, type TrueTypeFont } from './ttf-subset.ts';
+import { loadTrueType, type TrueTypeFont } from './truetype.ts';
 
 interface DocTemplate {
   title: string;
