@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import type { TrueTypeFont } from './truetype.ts';
+import { PAGE, num, pageContent, pdfWidth, type TextRun, type UsedFont } from './pdf-text.ts';
 import { subsetTrueType } from './ttf-subset.ts';
 
 /**
@@ -12,23 +12,6 @@ import { subsetTrueType } from './ttf-subset.ts';
  * byte before `trailer`). Fonts are TrueType subsets tagged BAAAAA+, CAAAAA+ in order of first use,
  * codes assigned in order of first use. Compared with a real export in tests/tokens/pdf-structure.test.ts.
  */
-
-/** A4 as Writer states it. */
-export const PAGE = { width: 595.303937007874, height: 841.889763779528 } as const;
-
-/** One run of text on one line: what Writer emits as one BT/ET block. */
-export interface TextRun {
-  face: TrueTypeFont;
-  size: number;
-  /** Left edge and baseline, in points from the page's bottom-left corner. */
-  x: number;
-  y: number;
-  text: string;
-  /** 0-1 fill colour. @default black */
-  color?: readonly [number, number, number];
-  /** The run is a hyperlink: underlined, coloured, covered by a /Link annotation with this /URI. */
-  link?: string;
-}
 
 export interface PdfInfo {
   title: string;
@@ -53,16 +36,6 @@ export interface PdfDocumentSpec {
   lang?: string;
 }
 
-/** Writer's decimal output: at most three decimals, cut rather than rounded, no trailing zeros. */
-export function num(n: number, decimals = 3): string {
-  const f = 10 ** decimals;
-  const cut = Math.trunc(Math.round(n * f * 1e6) / 1e6) / f;
-  const s = cut.toFixed(decimals).replace(/\.?0+$/, '');
-  return s === '-0' ? '0' : s;
-}
-
-const colour = (c: readonly [number, number, number]): string => c.map((v) => num(v, 10)).join(' ');
-
 /** Text string as Writer writes Info and /Contents values: UTF-16BE with a byte order mark, in hex. */
 export function utf16Hex(s: string): string {
   return `<FEFF${Buffer.from(s, 'utf16le').swap16().toString('hex').toUpperCase()}>`;
@@ -82,168 +55,99 @@ export function pdfDate(d: Date, offsetMinutes: number): string {
   return `D:${stamp}${offsetMinutes < 0 ? '-' : '+'}${p(Math.floor(a / 60))}'${p(a % 60)}'`;
 }
 
-/** Per font: the glyphs used, in order of first use; a code is the glyph's place in that list. */
-interface UsedFont {
-  face: TrueTypeFont;
-  glyphs: number[];
-  chars: number[];
+/** The file as it grows: its bytes, and where each object starts (for the cross-reference table). */
+interface Out {
+  parts: Buffer[];
+  size: number;
+  offsets: Map<number, number>;
 }
 
-/** Codes one subset font takes: one byte each, with room left for composite glyphs' components. */
-const MAX_CODES = 160;
-
-function codesOf(used: UsedFont, text: string): number[] {
-  return [...text].map((ch) => {
-    const cp = ch.codePointAt(0) ?? 63;
-    let glyph = used.face.glyphOf(cp);
-    // A character the face lacks, or one past what a one-byte subset holds (composites need room too), prints as '?'.
-    if (glyph === 0 || (used.glyphs.length >= MAX_CODES && !used.glyphs.includes(glyph))) glyph = used.face.glyphOf(63);
-    const known = used.glyphs.indexOf(glyph);
-    if (known >= 0) return known;
-    used.glyphs.push(glyph);
-    used.chars.push(glyph === used.face.glyphOf(cp) ? cp : 63);
-    return used.glyphs.length - 1;
-  });
+function write(out: Out, b: Buffer | string): void {
+  const buf = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
+  out.parts.push(buf);
+  out.size += buf.length;
 }
 
-/** Width of the PDF's /Widths entry for a glyph: advance in thousandths of an em, cut. */
-export function pdfWidth(face: TrueTypeFont, glyph: number): number {
-  return Math.trunc((face.advanceOf(glyph) * 1000) / face.unitsPerEm);
+function obj(out: Out, n: number, body: string): void {
+  out.offsets.set(n, out.size);
+  write(out, `${n} 0 obj\n${body}\nendobj\n\n`);
 }
 
-/**
- * A glyph's advance in tenths of a point as Writer lays it out for PDF (its 720 dpi reference
- * device): width plus pair kerning with the next glyph, cut to the device grid. A model: Writer
- * takes hinted advances at that size, which this does not reproduce (docs/stealth.md).
- */
-function layoutTenths(face: TrueTypeFont, size: number, glyph: number, next: number | undefined): number {
-  const kern = next === undefined ? 0 : face.kernOf(glyph, next);
-  return Math.floor(((face.advanceOf(glyph) + kern) * size * 10) / face.unitsPerEm);
+function streamObj(out: Out, n: number, dict: string, data: Buffer): void {
+  out.offsets.set(n, out.size);
+  write(out, `${n} 0 obj\n<<${dict}>>\nstream\n`);
+  write(out, data);
+  write(out, '\nendstream\nendobj\n\n');
 }
 
-/** Width of `text` in points as Writer lays it out (kerned advances on its device grid). */
-export function textWidth(face: TrueTypeFont, size: number, text: string): number {
-  const glyphs = [...text].map((ch) => face.glyphOf(ch.codePointAt(0) ?? 63) || face.glyphOf(63));
-  return glyphs.reduce((tenths, g, i) => tenths + layoutTenths(face, size, g, glyphs[i + 1]), 0) / 10;
+interface FontNumbers {
+  file: number;
+  descriptor: number;
+  toUnicode: number;
+  font: number;
 }
 
-/** The show-text operator: after each glyph, a TJ adjustment where Writer's advance and /Widths part, glyph by glyph. */
-function showText(face: TrueTypeFont, size: number, codes: number[], glyphs: number[]): string {
-  const hex = (c: number) => c.toString(16).toUpperCase().padStart(2, '0');
-  let chunk = '';
-  const parts: string[] = [];
-  codes.forEach((code, i) => {
-    chunk += hex(code);
-    if (i === codes.length - 1) return;
-    const glyph = glyphs[code] ?? 0;
-    const next = glyphs[codes[i + 1] ?? 0];
-    const adjust = pdfWidth(face, glyph) - Math.round((layoutTenths(face, size, glyph, next) * 100) / size);
-    if (adjust === 0) return;
-    parts.push(`<${chunk}>${adjust}`);
-    chunk = '';
-  });
-  if (parts.length === 0) return `<${chunk}>Tj`;
-  return `[${parts.join('')}<${chunk}>]TJ`;
+/** One font's five objects in Writer's order: FontFile2 and its length, descriptor, ToUnicode, font. */
+function writeFont(out: Out, used: UsedFont, tag: string, o: FontNumbers): void {
+  const face = used.face;
+  const name = `${tag}+${face.postScriptName}`;
+  const ttf = subsetTrueType(face, used.glyphs);
+  const packed = deflateSync(ttf);
+  streamObj(out, o.file, `/Length ${o.file + 1} 0 R/Filter/FlateDecode/Length1 ${ttf.length}`, packed);
+  obj(out, o.file + 1, String(packed.length));
+  const k = 1000 / face.unitsPerEm;
+  const [xMin, yMin, xMax, yMax] = face.bbox.map((v) => Math.trunc(v * k)) as [number, number, number, number];
+  // Writer's box is an inclusive rectangle (right edge one less), its cap height the box's top, ascent and descent 0.
+  obj(out, o.descriptor, `<</Type/FontDescriptor/FontName/${name}\n/Flags 4\n/FontBBox[${xMin} ${yMin} ${xMax - 1} ${yMax}]/ItalicAngle 0\n/Ascent 0\n/Descent 0\n/CapHeight ${yMax}\n/StemV 80\n/FontFile2 ${o.file} 0 R\n>>`);
+  const cmap = deflateSync(Buffer.from(toUnicode(used.chars), 'latin1'));
+  streamObj(out, o.toUnicode, `/Length ${cmap.length}/Filter/FlateDecode`, cmap);
+  const widths = used.glyphs.map((g, code) => `${code === 0 ? 0 : pdfWidth(face, g)}${(code + 1) % 16 === 0 ? '\n' : ' '}`).join('');
+  obj(out, o.font, `<</Type/Font/Subtype/TrueType/BaseFont/${name}\n/FirstChar 0\n/LastChar ${used.glyphs.length - 1}\n/Widths[${widths}]\n/FontDescriptor ${o.descriptor} 0 R\n/ToUnicode ${o.toUnicode} 0 R\n>>`);
 }
 
 /** The finished file. */
 export function writePdf(spec: PdfDocumentSpec): Buffer {
-  const fonts: UsedFont[] = [];
-  const usedOf = (face: TrueTypeFont): UsedFont => {
-    let u = fonts.find((f) => f.face === face);
-    if (!u) fonts.push((u = { face, glyphs: [0], chars: [0] }));
-    return u;
-  };
-  let content = `0.1 w\nq 0 ${num(0.028)} ${num(PAGE.width - 0.028)} ${num(PAGE.height - 0.028)} re\nW* n\n`;
-  const links: { rect: number[]; uri: string; text: string }[] = [];
-  for (const run of spec.runs) {
-    const used = usedOf(run.face);
-    const codes = codesOf(used, run.text);
-    const fill = run.color ?? (run.link ? ([0, 0, 128 / 255] as const) : ([0, 0, 0] as const));
-    content += `q ${colour(fill)} rg\nBT\n${num(run.x)} ${num(run.y)} Td /F${fonts.indexOf(used) + 1} ${num(run.size)} Tf${showText(run.face, run.size, codes, used.glyphs)}\nET\nQ\n`;
-    if (!run.link) continue;
-    const width = textWidth(run.face, run.size, run.text);
-    const [asc, desc] = [run.face.tables.get('hhea')?.readInt16BE(4) ?? 0, run.face.tables.get('hhea')?.readInt16BE(6) ?? 0];
-    const em = run.size / run.face.unitsPerEm;
-    content += `q 1 0 0 1 ${num(run.x)} ${num(run.y)} cm\n${num(Math.round(run.size * 0.058 * 10) / 10)} w ${colour(fill)} RG\n0 -${num(Math.round(run.size * 0.085 * 10) / 10)} m ${num(Math.round(width * 10) / 10)} -${num(Math.round(run.size * 0.085 * 10) / 10)} l S\nQ\n`;
-    links.push({ rect: [run.x - 0.107, run.y + desc * em, run.x + width - 0.093, run.y + asc * em], uri: run.link, text: run.text });
-  }
-  content += 'Q ';
-
-  // Object numbers as Writer hands them out: page 1, its content 2 and length 3, annotations, the page tree, then fonts.
+  const { content, fonts, links } = pageContent(spec.runs);
+  // Object numbers as Writer hands them out: page 1, its content 2 and length 3, annotations, the page tree, fonts, then the rest.
   const page = 1;
   const annots = links.map((_, i) => 4 + i);
   const pages = 4 + links.length;
-  let next = pages + 1;
-  const fontObjs = fonts.map(() => {
-    const o = { file: next, fileLength: next + 1, descriptor: next + 2, toUnicode: next + 3, font: next + 4 };
-    next += 5;
-    return o;
+  const fontNumbers = fonts.map((_, i): FontNumbers => {
+    const file = pages + 1 + 5 * i;
+    return { file, descriptor: file + 2, toUnicode: file + 3, font: file + 4 };
   });
-  const fontDict = next++;
-  const resources = next++;
-  const catalog = next++;
-  const info = next++;
+  const fontDict = pages + 1 + 5 * fonts.length;
+  const [resources, catalog, info] = [fontDict + 1, fontDict + 2, fontDict + 3];
 
-  const out: Buffer[] = [];
-  let size = 0;
-  const offsets = new Map<number, number>();
-  const write = (b: Buffer | string) => {
-    const buf = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
-    out.push(buf);
-    size += buf.length;
-  };
-  const obj = (n: number, body: string | Buffer[]) => {
-    offsets.set(n, size);
-    write(`${n} 0 obj\n`);
-    if (typeof body === 'string') write(body);
-    else body.forEach(write);
-    write('\nendobj\n\n');
-  };
-  write(Buffer.concat([Buffer.from('%PDF-1.6\n%'), Buffer.from('äüöß\n', 'utf8')]));
-
+  const out: Out = { parts: [], size: 0, offsets: new Map() };
+  write(out, Buffer.concat([Buffer.from('%PDF-1.6\n%'), Buffer.from('äüöß\n', 'utf8')]));
   const stream = deflateSync(Buffer.from(content, 'latin1'));
-  obj(2, [Buffer.from(`<</Length 3 0 R/Filter/FlateDecode>>\nstream\n`), stream, Buffer.from('\nendstream')]);
-  obj(3, String(stream.length));
-  fonts.forEach((used, i) => {
-    const o = fontObjs[i] ?? { file: 0, fileLength: 0, descriptor: 0, toUnicode: 0, font: 0 };
-    const face = used.face;
-    const name = `${String.fromCharCode(66 + i)}AAAAA+${face.postScriptName}`;
-    const ttf = subsetTrueType(face, used.glyphs);
-    const packed = deflateSync(ttf);
-    obj(o.file, [Buffer.from(`<</Length ${o.fileLength} 0 R/Filter/FlateDecode/Length1 ${ttf.length}>>\nstream\n`), packed, Buffer.from('\nendstream')]);
-    obj(o.fileLength, String(packed.length));
-    const k = 1000 / face.unitsPerEm;
-    const [xMin, yMin, xMax, yMax] = face.bbox.map((v) => Math.trunc(v * k)) as [number, number, number, number];
-    obj(o.descriptor, `<</Type/FontDescriptor/FontName/${name}\n/Flags 4\n/FontBBox[${xMin} ${yMin} ${xMax - 1} ${yMax}]/ItalicAngle 0\n/Ascent 0\n/Descent 0\n/CapHeight ${yMax}\n/StemV 80\n/FontFile2 ${o.file} 0 R\n>>`);
-    const cmap = deflateSync(Buffer.from(toUnicode(used.chars), 'latin1'));
-    obj(o.toUnicode, [Buffer.from(`<</Length ${cmap.length}/Filter/FlateDecode>>\nstream\n`), cmap, Buffer.from('\nendstream')]);
-    const widths = used.glyphs.map((g, code) => `${code === 0 ? 0 : pdfWidth(face, g)}${(code + 1) % 16 === 0 ? '\n' : ' '}`).join('');
-    obj(o.font, `<</Type/Font/Subtype/TrueType/BaseFont/${name}\n/FirstChar 0\n/LastChar ${used.glyphs.length - 1}\n/Widths[${widths}]\n/FontDescriptor ${o.descriptor} 0 R\n/ToUnicode ${o.toUnicode} 0 R\n>>`);
-  });
-  obj(fontDict, `<<${fontObjs.map((o, i) => `/F${i + 1} ${o.font} 0 R`).join('')}\n>>`);
-  obj(resources, `<</Font ${fontDict} 0 R\n/ProcSet[/PDF/Text]\n>>`);
+  streamObj(out, 2, '/Length 3 0 R/Filter/FlateDecode', stream);
+  obj(out, 3, String(stream.length));
+  fonts.forEach((used, i) => writeFont(out, used, `${String.fromCharCode(66 + i)}AAAAA`, fontNumbers[i] ?? { file: 0, descriptor: 0, toUnicode: 0, font: 0 }));
+  obj(out, fontDict, `<<${fontNumbers.map((o, i) => `/F${i + 1} ${o.font} 0 R`).join('')}\n>>`);
+  obj(out, resources, `<</Font ${fontDict} 0 R\n/ProcSet[/PDF/Text]\n>>`);
   const box = `0 0 ${PAGE.width} ${PAGE.height}`;
-  obj(page, `<</Type/Page/Parent ${pages} 0 R/Resources ${resources} 0 R/MediaBox[${box}]${annots.length ? `/Annots[\n${annots.map((a) => `${a} 0 R`).join(' ')} ]\n` : '\n'}/Tabs(S)\n/Contents 2 0 R>>`);
-  obj(pages, `<</Type/Pages\n/Resources ${resources} 0 R\n/MediaBox[ ${box} ]\n/Kids[ ${page} 0 R ]\n/Count 1>>`);
+  obj(out, page, `<</Type/Page/Parent ${pages} 0 R/Resources ${resources} 0 R/MediaBox[${box}]${annots.length ? `/Annots[\n${annots.map((a) => `${a} 0 R`).join(' ')} ]\n` : '\n'}/Tabs(S)\n/Contents 2 0 R>>`);
+  obj(out, pages, `<</Type/Pages\n/Resources ${resources} 0 R\n/MediaBox[ ${box} ]\n/Kids[ ${page} 0 R ]\n/Count 1>>`);
   links.forEach((l, i) => {
-    obj(annots[i] ?? 0, `<</Type/Annot/Subtype/Link/Border[0 0 0]/Rect[${l.rect.map((v) => num(v)).join(' ')}]/Contents${utf16Hex(l.text)}/A<</Type/Action/S/URI/URI${literal(l.uri)}>>\n>>`);
+    obj(out, annots[i] ?? 0, `<</Type/Annot/Subtype/Link/Border[0 0 0]/Rect[${l.rect.map((v) => num(v)).join(' ')}]/Contents${utf16Hex(l.text)}/A<</Type/Action/S/URI/URI${literal(l.uri)}>>\n>>`);
   });
   const open = spec.openUri ? `<</Type/Action/S/URI/URI<${Buffer.from(spec.openUri, 'latin1').toString('hex').toUpperCase()}>>>` : `[${page} 0 R /XYZ null null 0]`;
-  obj(catalog, `<</Type/Catalog/Pages ${pages} 0 R\n/OpenAction${open}\n/ViewerPreferences<</DisplayDocTitle true\n>>\n/Lang(${spec.lang ?? 'en-US'})\n>>`);
+  obj(out, catalog, `<</Type/Catalog/Pages ${pages} 0 R\n/OpenAction${open}\n/ViewerPreferences<</DisplayDocTitle true\n>>\n/Lang(${spec.lang ?? 'en-US'})\n>>`);
   const i = spec.info;
-  obj(
-    info,
-    `<</Title${utf16Hex(i.title)}\n/Author${utf16Hex(i.author)}\n/Subject${utf16Hex(i.subject)}\n/Keywords${utf16Hex(i.keywords.join(', '))}\n/Creator${utf16Hex(i.creator)}\n/Producer${utf16Hex(i.producer)}\n/CreationDate(${pdfDate(i.created, i.utcOffsetMinutes)})>>`,
-  );
+  const text = (key: string, value: string) => `/${key}${utf16Hex(value)}\n`;
+  obj(out, info, `<<${text('Title', i.title)}${text('Author', i.author)}${text('Subject', i.subject)}${text('Keywords', i.keywords.join(', '))}${text('Creator', i.creator)}${text('Producer', i.producer)}/CreationDate(${pdfDate(i.created, i.utcOffsetMinutes)})>>`);
 
-  const xref = size;
-  write(`xref\n0 ${info + 1}\n0000000000 65535 f \n`);
-  for (let n = 1; n <= info; n++) write(`${String(offsets.get(n) ?? 0).padStart(10, '0')} 00000 n \n`);
-  const sum = createHash('md5').update(Buffer.concat(out)).digest('hex').toUpperCase();
+  const xref = out.size;
+  write(out, `xref\n0 ${info + 1}\n0000000000 65535 f \n`);
+  for (let n = 1; n <= info; n++) write(out, `${String(out.offsets.get(n) ?? 0).padStart(10, '0')} 00000 n \n`);
+  // Writer's /DocChecksum: MD5 of every byte before the trailer. Its /ID is a digest of the moment and
+  // document; random bytes are indistinguishable from one.
+  const sum = createHash('md5').update(Buffer.concat(out.parts)).digest('hex').toUpperCase();
   const id = randomBytes(16).toString('hex').toUpperCase();
-  write(`trailer\n<</Size ${info + 1}/Root ${catalog} 0 R\n/Info ${info} 0 R\n/ID [ <${id}>\n<${id}> ]\n/DocChecksum /${sum}\n>>\nstartxref\n${xref}\n%%EOF\n`);
-  return Buffer.concat(out);
+  write(out, `trailer\n<</Size ${info + 1}/Root ${catalog} 0 R\n/Info ${info} 0 R\n/ID [ <${id}>\n<${id}> ]\n/DocChecksum /${sum}\n>>\nstartxref\n${xref}\n%%EOF\n`);
+  return Buffer.concat(out.parts);
 }
 
 /** Writer's ToUnicode CMap: one bfchar line per code, in blocks of at most 100. */

@@ -7,7 +7,8 @@ import { collectionTechniques, describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { newTokenPath, pick, publicUrl } from './urls.ts';
 import { tokenHostName } from './addresses.ts';
-import { PAGE, textWidth, writePdf, type TextRun } from './pdf-writer.ts';
+import { PAGE, textWidth, type TextRun } from './pdf-text.ts';
+import { writePdf } from './pdf-writer.ts';
 import { loadTrueType, type TrueTypeFont } from './truetype.ts';
 
 interface DocTemplate {
