@@ -22,6 +22,8 @@ export interface TextShow {
   y: number;
   text: string;
   fill: string;
+  /** The TJ adjustment after each glyph but the last (0 where there is none). */
+  adjust: number[];
 }
 
 export interface InspectedPdf {
@@ -121,9 +123,14 @@ function pageText(content: string, fontRes: Record<string, PdfValue>, toUnicode:
     const m = /^(-?[\d.]+) (-?[\d.]+) Td (\/\w+) ([\d.]+) Tf(.*)(?:Tj|TJ)$/.exec(line);
     if (!m) continue;
     const map = maps.get(m[3] ?? '') ?? new Map<number, string>();
-    const hex = [...(m[5] ?? '').matchAll(/<([0-9A-F]*)>/gi)].map((h) => h[1] ?? '').join('');
-    const text = (hex.match(/../g) ?? []).map((c) => map.get(parseInt(c, 16)) ?? '\ufffd').join('');
-    runs.push({ font: m[3] ?? '', size: Number(m[4]), x: Number(m[1]), y: Number(m[2]), text, fill });
+    const codes: number[] = [];
+    const adjust: number[] = [];
+    for (const [, hex, n] of (m[5] ?? '').matchAll(/<([0-9A-F]*)>|(-?\d+)/gi)) {
+      if (n !== undefined) adjust[codes.length - 1] = Number(n);
+      for (const c of hex?.match(/../g) ?? []) codes.push(parseInt(c, 16));
+    }
+    const text = codes.map((c) => map.get(c) ?? '\ufffd').join('');
+    runs.push({ font: m[3] ?? '', size: Number(m[4]), x: Number(m[1]), y: Number(m[2]), text, fill, adjust: codes.slice(1).map((_, i) => adjust[i] ?? 0) });
   }
   return runs;
 }

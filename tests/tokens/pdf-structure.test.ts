@@ -195,5 +195,21 @@ describe('the decoy PDF against a LibreOffice Writer export of the same text', (
     expect(runs(ours).join('').replace(/\s+/g, '')).toBe(runs(writer).join('').replace(/\s+/g, ''));
     // Same left edges within a point (Writer's own layout places glyphs; ours models its twip grid).
     ours.text.forEach((r, i) => expect(Math.abs(r.x - (writer.text[i]?.x ?? 0))).toBeLessThan(1));
+    // Glyph spacing: TJ adjustments glyph by glyph. Writer's come from hinted advances the decoy only
+    // models (docs/stealth.md); most must agree, kerned pairs within a few units.
+    let [same, all, kerned] = [0, 0, 0];
+    ours.text.forEach((r, i) => {
+      const theirs = writer.text[i]?.adjust ?? [];
+      r.adjust.forEach((a, j) => {
+        all++;
+        if (a === theirs[j]) same++;
+        if (Math.abs(theirs[j] ?? 0) >= 15) {
+          kerned++;
+          expect(Math.abs(a - (theirs[j] ?? 0)), `${r.text} at ${j}`).toBeLessThanOrEqual(10);
+        }
+      });
+    });
+    expect(all).toBeGreaterThan(200);
+    expect(same / all, `${same} of ${all} adjustments equal to Writer's (${kerned} kerned pairs)`).toBeGreaterThan(0.5);
   });
 });
