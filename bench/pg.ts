@@ -1,14 +1,14 @@
-import { mkdirSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAlertPipeline } from '../src/alerts/pipeline.ts';
 import { loadConfig } from '../src/config.ts';
 import { closeDatabase, openDatabase } from '../src/db/client.ts';
 import { closePostgres, openPostgres, type PgDb } from '../src/db/pg.ts';
 import { tokens } from '../src/db/schema-pg.ts';
-import { createPgCorrelator } from '../src/hits/correlate-pg.ts';
 import { createHitRecorder, type HitEvent } from '../src/hits/record-hit.ts';
-import { createPgHitRecorder } from '../src/hits/record-hit-pg.ts';
 import { createLogger } from '../src/logger.ts';
+import type { NodeReport } from './pg-node.ts';
 import type { Token } from '../src/tokens/kind.ts';
 import { newTokenId } from '../src/tokens/ids.ts';
 import { createTestPg } from '../tests/pg.ts';
@@ -33,6 +33,12 @@ interface Row {
   p99ms: number;
   hits: number;
   ratio?: number;
+  /** CPU of the recording processes per hit (PostgreSQL rows). */
+  nodeCpuMsPerHit?: number;
+  /** CPU of the database server's backends and writers per hit (PostgreSQL rows, local server). */
+  dbCpuMsPerHit?: number;
+  /** Database commits per hit (PostgreSQL rows). */
+  commitsPerHit?: number;
 }
 
 async function load(name: string, seconds: number, record: (i: number) => Promise<unknown>[] | Promise<unknown>, callers = CONNECTIONS): Promise<Row> {
@@ -77,25 +83,110 @@ async function sqliteRun(dir: string, seconds: number): Promise<Row> {
   }
 }
 
-async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> {
-  const config = loadConfig({ DATA_DIR: '.', ALERT_TO: 'soc@corp.example'});
-  const pools: PgDb[] = [];
+/** CPU seconds (user + system) a process has used, from /proc (Linux); null where it cannot be read. */
+function procCpuSeconds(pid: number): number | null {
   try {
-    for (let i = 0; i < nodes; i++) pools.push(await openPostgres({ url, max: 8 }));
-    const first = pools[0] as PgDb;
-    const list = (await first
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/**
+ * The database server's work for one database: CPU of its backends and of the server's shared
+ * writers (WAL writer, checkpointer, background writer), and its commits. Readable when the
+ * server runs on this machine (the bench's default); otherwise the CPU figures are null.
+ */
+async function pgServerLoad(admin: PgDb, database: string): Promise<{ cpu: number | null; commits: number }> {
+  const pids = await admin.$client.query<{ pid: number }>(
+    "select pid from pg_stat_activity where datname = $1 or backend_type in ('walwriter', 'checkpointer', 'background writer')",
+    [database],
+  );
+  let cpu: number | null = 0;
+  for (const { pid } of pids.rows) {
+    const c = procCpuSeconds(pid);
+    if (c === null) cpu = null;
+    else if (cpu !== null) cpu += c;
+  }
+  const commits = await admin.$client.query<{ n: string }>('select xact_commit as n from pg_stat_database where datname = $1', [database]);
+  return { cpu, commits: Number(commits.rows[0]?.n ?? 0) };
+}
+
+/**
+ * `nodes` recording processes (bench/pg-node.ts) on one database, each with CONNECTIONS / nodes
+ * callers, started together. Besides throughput, the row carries what each hit cost: node CPU,
+ * database CPU and database commits per hit, from which the throughput of more nodes with the
+ * database on cores of its own is modelled (on this machine nodes, database and load share two
+ * cores, so a second node cannot add CPU that is not there).
+ */
+async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> {
+  const admin = await openPostgres({ url, max: 2 });
+  const database = new URL(url).pathname.slice(1);
+  const children: ChildProcess[] = [];
+  try {
+    const list = await admin
       .insert(tokens)
       .values(Array.from({ length: TOKENS }, (_, i) => ({ id: newTokenId(), kind: 'web-bug', name: `bench ${i}`, params: { response: 'gif' } })))
-      .returning()) as Token[];
-    const recorders = pools.map((db) => createPgHitRecorder({ db, log, correlator: createPgCorrelator({ db, config, log }) }));
-    const row = await load(`postgresql: record + trail + outbox, ${nodes} node${nodes > 1 ? 's' : ''}`, seconds, (i) =>
-      (recorders[i % nodes] as (typeof recorders)[number]).record(event(list[i % TOKENS] as Token, i)),
-    );
-    await Promise.all(recorders.map((r) => r.close()));
-    return row;
+      .returning({ id: tokens.id });
+    const next = (child: ChildProcess) =>
+      new Promise<unknown>((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`bench/pg-node.ts exited with ${code}`));
+        child.once('exit', onExit);
+        child.once('message', (m) => {
+          child.off('exit', onExit);
+          resolve(m);
+        });
+      });
+    for (let node = 0; node < nodes; node++) {
+      const child = fork('bench/pg-node.ts', [], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.push(child);
+      const ready = next(child);
+      child.send({ url, tokenIds: list.map((t) => t.id), seconds, callers: Math.ceil(CONNECTIONS / nodes), node });
+      await ready;
+    }
+    const before = await pgServerLoad(admin, database);
+    const reports = children.map((c) => next(c) as Promise<NodeReport>);
+    for (const c of children) c.send('go');
+    const done = await Promise.all(reports);
+    const after = await pgServerLoad(admin, database);
+    for (const c of children) c.send('close');
+    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode === null ? c.once('exit', resolve) : resolve(null)))));
+
+    const latencies = done.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1));
+    const hits = latencies.length;
+    const nodeCpuMs = done.reduce((sum, r) => sum + r.cpuMs, 0);
+    const dbCpuMs = before.cpu === null || after.cpu === null ? null : (after.cpu - before.cpu) * 1000;
+    return {
+      target: `postgresql: record + trail + outbox, ${nodes} node process${nodes > 1 ? 'es' : ''}`,
+      hitsPerSec: Math.round(hits / seconds),
+      p50ms: pct(0.5),
+      p99ms: pct(0.99),
+      hits,
+      nodeCpuMsPerHit: Number((nodeCpuMs / Math.max(1, hits)).toFixed(3)),
+      dbCpuMsPerHit: dbCpuMs === null ? undefined : Number((dbCpuMs / Math.max(1, hits)).toFixed(3)),
+      commitsPerHit: Number(((after.commits - before.commits) / Math.max(1, hits)).toFixed(3)),
+    };
   } finally {
-    for (const p of pools) await closePostgres(p);
+    for (const c of children) if (c.exitCode === null) c.kill();
+    await closePostgres(admin);
   }
+}
+
+/**
+ * Throughput of `nodes` nodes on cores of their own with the database on `dbCores` of its own,
+ * from the per-hit CPU one run measured: each node is limited by its CPU per hit, the database by
+ * its CPU per hit. (Commit latency is hidden by concurrency: callers per node wait in parallel.)
+ */
+export function modelledHitsPerSec(row: Row, nodes: number, dbCores: number): number | null {
+  if (!row.nodeCpuMsPerHit || !row.dbCpuMsPerHit) return null;
+  const perNode = 1000 / row.nodeCpuMsPerHit;
+  const database = (1000 * dbCores) / row.dbCpuMsPerHit;
+  return Math.round(Math.min(nodes * perNode, database));
 }
 
 /** A throwaway database on the PostgreSQL server at BENCH_PG_URL (default: the local one), dropped afterwards. */

@@ -6,7 +6,7 @@ import { adminScaleBench } from './admin.ts';
 import { benchFlood } from './flood.ts';
 import { benchHostile, HOSTILE_BUDGETS } from './hostile.ts';
 import { benchDns } from './dns.ts';
-import { benchPostgres, withDatabase } from './pg.ts';
+import { benchPostgres, modelledHitsPerSec, withDatabase } from './pg.ts';
 import { measureAlertLatency } from './alert-latency.ts';
 
 /**
@@ -34,7 +34,9 @@ interface Ready {
 }
 
 function start(script: string, args: string[] = []): Promise<{ child: ChildProcess; ready: Ready }> {
-  const child = fork(script, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile there when it stops.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(script, args, { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, ready: m as Ready }));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -190,7 +192,16 @@ async function main(): Promise<void> {
         console.table(pgRows);
         const [lite, one, two] = pgRows;
         console.log(`recording on PostgreSQL: ${one?.hitsPerSec} hits/s on one node, ${two?.hitsPerSec} on two (SQLite: ${lite?.hitsPerSec}; ratios ${one?.ratio} and ${two?.ratio})`);
+        // Nodes, database and load generator share this machine's cores; what each hit costs each
+        // of them says what more nodes would do with the database on cores of its own.
+        const measured = two ?? one;
+        const model = measured ? [1, 2, 4].map((nodes) => ({ nodes, dbCores: 2, hitsPerSec: modelledHitsPerSec(measured, nodes, 2) })) : [];
+        if (model.every((m) => m.hitsPerSec !== null) && model.length) {
+          console.table(model);
+          console.log(`modelled from the two-node run's costs per hit (node CPU ${measured?.nodeCpuMsPerHit} ms, database CPU ${measured?.dbCpuMsPerHit} ms, ${measured?.commitsPerHit} commits): two nodes ${((model[1]?.hitsPerSec ?? 0) / (model[0]?.hitsPerSec ?? 1)).toFixed(2)}x one node with the database on 2 cores of its own`);
+        }
         result.postgres = pgRows;
+        result.postgresModel = model;
       }
     }
     if (wanted('flood')) {

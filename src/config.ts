@@ -66,6 +66,8 @@ const schema = z.object({
   PUBLIC_RATE_LIMIT: z.coerce.number().int().min(0).default(50),
   URL_PATH_WORDS: list.optional(),
   URL_FILE_NAMES: list.optional(),
+  /** Largest file an admin may upload to be beaconed (own-document); bigger uploads get 413 and nothing is kept. */
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').max(200 * 1024 * 1024, 'must be at most 209715200').default(20 * 1024 * 1024),
   DECOY_ORGANISATION: z.string().trim().min(2, 'must name a company').max(100).regex(/^[^\u0000-\u001f<>]+$/, 'must be plain text on one line').optional(),
 
   ADMIN_ENABLED: bool.default(true),

@@ -144,11 +144,14 @@ export async function makeToken(
   const { findKind } = await import('../src/tokens/registry.ts');
   const kind = findKind(input.kind);
   if (!kind) throw new Error(`unknown kind ${input.kind}`);
+  // A kind made from an uploaded file gets the small file its contract names.
+  const upload = kind.upload ? await kind.upload.example() : undefined;
   const { token, artifact } = await createToken(
     db,
     { config },
     { name: `test ${input.kind}`, params: kind.example, ...input },
     { id: 'test' },
+    upload,
   );
   return { token, url: artifact.url };
 }

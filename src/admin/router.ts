@@ -18,7 +18,7 @@ import { incidentPages } from './incident-pages.ts';
 import { loadSession, requireLogin, sessionOf } from './session.ts';
 import { settingsPages } from './settings-pages.ts';
 import { createLoginThrottle, type ThrottleOptions } from './throttle.ts';
-import { tokenPages } from './token-pages.ts';
+import { readUploadForm, tokenPages } from './token-pages.ts';
 import { ADMIN_STATIC, createViews } from './views.ts';
 
 /** Tuning for the admin UI router. */
@@ -56,6 +56,8 @@ export function adminUi(deps: AppDeps, options: AdminUiOptions = {}): Router {
     next();
   });
   r.use(authRoutes(ui, createLoginThrottle(options.throttle)));
+  // The create form of a kind made from a document posts multipart/form-data; read it (signed in only) before the CSRF check.
+  r.post('/tokens/new', readUploadForm(deps.config));
   r.use(requireCsrf);
   r.use(dashboardPage(ui), tokenPages(ui), incidentPages(ui), assetPages(ui), expectedPages(ui), feedPages(ui), accountPages(ui), adminPages(ui), keyPages(ui), settingsPages(ui), auditPage(ui), exportPages(ui));
   r.use(requireLogin, () => {

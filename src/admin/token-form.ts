@@ -14,6 +14,9 @@ interface JsonSchema {
   default?: unknown;
   description?: string;
   maxLength?: number;
+  /** `base64` for a file's bytes (custom-image): the form offers a file picker filling the field. */
+  contentEncoding?: string;
+  contentMediaType?: string;
   items?: JsonSchema;
   anyOf?: JsonSchema[];
   properties?: Record<string, JsonSchema>;
@@ -40,6 +43,8 @@ export interface FormField {
   generated?: boolean;
   own?: boolean;
   ownName?: string;
+  /** File types (an `accept` list) a script-side file picker offers; the chosen file fills the field as base64. */
+  upload?: string;
 }
 
 /** Fields shown first on the create form: what it is, where it is, on which host. */
@@ -136,6 +141,10 @@ export function paramFields(kind: TokenKind, body: Body | null, errors: Record<s
     else if (type === 'array') field.control = 'list';
     else if (type === 'object') field.control = 'json';
     else if ((s.maxLength ?? 0) > 2048) field.control = 'textarea';
+    if (s.contentEncoding === 'base64') {
+      field.control = 'textarea';
+      field.upload = s.contentMediaType ?? '';
+    }
     return field;
   });
 }

@@ -1,5 +1,9 @@
 import { guardedRouter } from './guard.ts';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Config } from '../config.ts';
+import { isMultipart, readMultipart } from '../api/multipart.ts';
+import type { UploadedFile } from '../tokens/kind.ts';
+import { sessionOf } from './session.ts';
 import { z } from 'zod';
 import { tokenHits } from '../db/queries/admin-views.ts';
 import { getToken as getTokenAnyState, listTokens } from '../db/queries/tokens.ts';
@@ -65,6 +69,40 @@ function kindOptions(selected: string | undefined) {
   return KINDS.map((k) => ({ id: k.id, label: k.label, description: k.description, selected: k.id === selected }));
 }
 
+/**
+ * Read the create form of a kind made from a document (multipart/form-data) for a signed-in
+ * session: fields into `req.body` (for the CSRF check and the page), the file into
+ * `res.locals.upload`, in memory only. Other forms pass through untouched.
+ */
+export function readUploadForm(config: Config): RequestHandler {
+  return async (req, res, next) => {
+    if (!isMultipart(req) || !sessionOf(res)) return next();
+    const fields: Record<string, string | string[]> = {};
+    try {
+      // The hidden field carrying a kept file holds it base64-encoded.
+      const { file } = await readMultipart(req, { maxFileBytes: config.UPLOAD_MAX_BYTES, maxFieldBytes: Math.ceil(config.UPLOAD_MAX_BYTES / 3) * 4 + 4, maxFields: 100, into: fields });
+      req.body = fields;
+      res.locals.upload = file;
+      next();
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'payload_too_large' || !err.fields?.file) return next(err);
+      // A file over the limit: the form comes back with what was typed before it (the CSRF field comes first) and the reason on the file field.
+      req.body = fields;
+      res.locals.uploadError = err.fields.file;
+      next();
+    }
+  };
+}
+
+/** The file posted with the form, or the one kept from the previous attempt (bounded like an upload). */
+function uploadOf(res: Response, body: Record<string, unknown>, max: number): UploadedFile | undefined {
+  const posted = res.locals.upload as UploadedFile | undefined;
+  if (posted) return posted;
+  const data = typeof body.keptFile === 'string' ? Buffer.from(body.keptFile, 'base64') : undefined;
+  if (!data || data.length === 0 || data.length > max) return undefined;
+  return { filename: typeof body.keptFileName === 'string' ? body.keptFileName : '', body: data };
+}
+
 /** Tokens: list with filters and bulk actions, create form, detail with settings and hits, delete. */
 export function tokenPages(ui: UiContext): Router {
   const { db, config } = ui.deps;
@@ -101,9 +139,10 @@ export function tokenPages(ui: UiContext): Router {
     res.redirect(303, '/tokens?msg=bulk_done');
   });
 
-  const renderNew = (res: Response, kindId: string | undefined, body: Record<string, unknown> | null, errors: Record<string, string>, status = 200) => {
+  const renderNew = (res: Response, kindId: string | undefined, body: Record<string, unknown> | null, errors: Record<string, string>, status = 200, kept?: UploadedFile) => {
     const kind = kindId ? findKind(kindId) : undefined;
     const all = [...commonFields(body ?? {}, errors), ...(kind ? paramFields(kind, body, errors) : [])];
+    const fileLabels: Record<string, { label: string; id: string }> = kind?.upload ? { file: { label: 'Document', id: 'f-file' } } : {};
     ui.views.render(
       res,
       'token-new',
@@ -114,8 +153,17 @@ export function tokenPages(ui: UiContext): Router {
         kind: kind ? { id: kind.id, label: kind.label, description: kind.description } : null,
         lead: all.filter((f) => (LEAD_FIELDS as readonly string[]).includes(f.name)),
         common: all.filter((f) => !f.name.startsWith('params.') && !(LEAD_FIELDS as readonly string[]).includes(f.name)),
-        summary: errorSummary(errors, fieldLabels(all)),
+        summary: errorSummary(errors, { ...fieldLabels(all), ...fileLabels }),
         params: kind ? paramFields(kind, body, errors) : [],
+        upload: kind?.upload
+          ? {
+              accept: kind.upload.accept,
+              hint: `Your own ${kind.upload.accept.split(',').join(', ')} file, up to ${Math.floor(config.UPLOAD_MAX_BYTES / 1024 / 1024)} MiB. It comes back with the beacon added and nothing else changed.`,
+              error: errors.file,
+              // A good file survives a mistake elsewhere in the form, so it need not be chosen again.
+              kept: kept && !errors.file ? { name: kept.filename, size: kept.body.length, data: kept.body.toString('base64') } : null,
+            }
+          : null,
         formError: errors['(form)'],
         hasErrors: Object.keys(errors).length > 0,
       },
@@ -131,7 +179,8 @@ export function tokenPages(ui: UiContext): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const kind = typeof body.kind === 'string' ? findKind(body.kind) : undefined;
     if (!kind) return renderNew(res, undefined, body, { '(form)': 'Choose a token kind.' }, 400);
-    const known = [...COMMON_FIELDS.map((f) => f.key), ...paramFields(kind, null, {}).map((f) => f.name), 'expiresAt'];
+    const known = [...COMMON_FIELDS.map((f) => f.key), ...paramFields(kind, null, {}).map((f) => f.name), 'expiresAt', ...(kind.upload ? ['file'] : [])];
+    const upload = uploadOf(res, body, config.UPLOAD_MAX_BYTES);
     const params = paramsFromBody(kind, body);
     const input = createTokenInput.safeParse({ kind: kind.id, ...commonFromBody(body), params });
     const checked = kind.params.safeParse(params);
@@ -141,14 +190,16 @@ export function tokenPages(ui: UiContext): Router {
       ...(checked.success ? {} : AppError.fromZod(checked.error, 'params').fields),
       ...ownValueProblems(kind, body),
     };
-    if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), 400);
+    const tooLarge = typeof res.locals.uploadError === 'string' ? res.locals.uploadError : undefined;
+    if (kind.upload && !upload) problems.file = tooLarge ?? `is required: choose the document to beacon (${kind.upload.accept})`;
+    if (!input.success || Object.keys(problems).length) return renderNew(res, kind.id, body, fieldErrors(problems, known), tooLarge ? 413 : 400, upload);
     try {
-      const { token } = await createToken(db, ctx, input.data, uiActor(req, res));
+      const { token } = await createToken(db, ctx, input.data, uiActor(req, res), upload);
       res.redirect(303, `/tokens/${token.id}/created`);
     } catch (err) {
       if (!(err instanceof AppError) || err.code === 'internal') throw err;
       const errors = err.fields ? fieldErrors(err.fields, known) : { '(form)': err.message };
-      renderNew(res, kind.id, body, errors, err.status);
+      renderNew(res, kind.id, body, errors, err.status, upload);
     }
   });
 

@@ -20,6 +20,7 @@ import { freshness } from '../tokens/freshness.ts';
 import { recordVerification, rotateToken } from '../tokens/rotation.ts';
 import { actorOf } from './auth.ts';
 import { hitJson, tokenJson } from './presenters.ts';
+import { isMultipart, readMultipart, tokenBodyFromFields } from './multipart.ts';
 import { parse } from './validate.ts';
 
 const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max, `must be at most ${max}`).default(dflt);
@@ -70,13 +71,17 @@ export function apiRoutes(deps: AppDeps): Router {
         channels: k.channels,
         techniques: k.techniques,
         params: paramsJsonSchema(k),
+        // A kind made from the defender's own file takes it as the multipart field `file`.
+        ...(k.upload ? { upload: { field: 'file', accept: k.upload.accept } } : {}),
       })),
     });
   });
 
   r.post('/tokens', async (req, res) => {
-    const input = parse(createTokenInput, req.body ?? {});
-    const { token, artifact } = await createToken(db, ctx, input, actorOf(res.locals));
+    // A document to beacon comes as multipart/form-data: the usual fields plus `file`.
+    const upload = isMultipart(req) ? await readMultipart(req, { maxFileBytes: config.UPLOAD_MAX_BYTES }) : undefined;
+    const input = parse(createTokenInput, upload ? tokenBodyFromFields(upload.fields) : (req.body ?? {}));
+    const { token, artifact } = await createToken(db, ctx, input, actorOf(res.locals), upload?.file);
     res.status(201).location(`/api/v1/tokens/${token.id}`).json({ token: tokenJson(token), artifact });
   });
 

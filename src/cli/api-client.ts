@@ -19,6 +19,8 @@ export interface ApiClient {
   /** POST a body as it is (text, CSV, a file's JSON) with its content type. */
   postRaw<T>(path: string, body: string, contentType: string): Promise<T>;
   patch<T>(path: string, body: unknown): Promise<T>;
+  /** POST form fields and one file as multipart/form-data (objects and lists as JSON / repeated fields). */
+  postFile<T>(path: string, fields: Record<string, unknown>, file: { filename: string; body: Buffer }): Promise<T>;
   /** DELETE; resolves with the response's JSON body when it has one (a 204 has none). */
   delete<T = void>(path: string): Promise<T>;
   download(path: string): Promise<Buffer>;
@@ -26,15 +28,16 @@ export interface ApiClient {
 
 export function apiClient(server: string, apiKey: string): ApiClient {
   const base = `${server.replace(/\/+$/, '')}/api/v1`;
-  const call = async (method: string, path: string, body?: unknown, raw?: { body: string; contentType: string }): Promise<Response> => {
+  const call = async (method: string, path: string, body?: unknown, raw?: { body: string; contentType: string }, form?: FormData): Promise<Response> => {
     let res: Response;
     try {
       const contentType = raw ? raw.contentType : body !== undefined ? 'application/json' : undefined;
       res = await fetch(`${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${apiKey}`, ...(contentType ? { 'content-type': contentType } : {}) },
-        body: raw ? raw.body : body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(30_000),
+        // A form sets its own multipart content type (with the boundary).
+        headers: { authorization: `Bearer ${apiKey}`, ...(contentType && !form ? { 'content-type': contentType } : {}) },
+        body: form ?? (raw ? raw.body : body !== undefined ? JSON.stringify(body) : undefined),
+        signal: AbortSignal.timeout(form ? 120_000 : 30_000),
       });
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
@@ -50,6 +53,16 @@ export function apiClient(server: string, apiKey: string): ApiClient {
     get: async <T>(path: string) => (await (await call('GET', path)).json()) as T,
     post: async <T>(path: string, body: unknown) => (await (await call('POST', path, body)).json()) as T,
     postRaw: async <T>(path: string, body: string, contentType: string) => (await (await call('POST', path, undefined, { body, contentType })).json()) as T,
+    postFile: async <T>(path: string, fields: Record<string, unknown>, file: { filename: string; body: Buffer }) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) {
+        if (Array.isArray(value)) for (const v of value) form.append(name, String(v));
+        else if (value !== null && typeof value === 'object') form.append(name, JSON.stringify(value));
+        else if (value !== undefined) form.append(name, String(value));
+      }
+      form.append('file', new Blob([file.body]), file.filename);
+      return (await (await call('POST', path, undefined, undefined, form)).json()) as T;
+    },
     patch: async <T>(path: string, body: unknown) => (await (await call('PATCH', path, body)).json()) as T,
     delete: async <T>(path: string) => {
       const text = await (await call('DELETE', path)).text();

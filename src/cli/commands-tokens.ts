@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { jsonLineSafe, printable } from '../text.ts';
 import { connect, err, out, str, UsageError, type Command } from './command.ts';
+import { documentSpecs } from './documents.ts';
 import { parseParams, parsePlan, runPlan } from './plan.ts';
 import { plantOne, type TokenJson } from './plant.ts';
 import { rotateOne, verifyPlanted } from './rotate.ts';
@@ -21,7 +22,12 @@ export const tokenCommands: Record<string, Command> = {
       'honeytrail plant --kind KIND --name NAME --dir FOLDER [--host HOST] [--location LOC] [--filename F] [--param k=v ...]',
       '                 [--expires ISO_DATE] [--rotate-every DAYS] [--expect-seen-every DAYS] [--dry-run] [--force]',
       'honeytrail plant --from plan.csv [--dry-run] [--force] [--concurrency N]',
+      'honeytrail plant --from-file FILE_OR_FOLDER [--dir OUT] [--location SHARE_PATH] [--host HOST] [--name NAME] [--dry-run] [--force]',
       '',
+      '--from-file beacons your own .docx, .xlsx, .pptx and .pdf files (own-document tokens): a file, or every',
+      'one under a folder (subfolders mirrored), one token per file named by its path, recorded at SHARE_PATH',
+      '(or the output folder). The beaconed copy keeps the file name; without --dir it goes beside the',
+      'original, which is replaced only with --force. Re-running skips documents already planted.',
       'Plan CSV columns: kind,folder,name and optionally host,location,filename,params,alert_emails.',
       'params is JSON or key=value;key=value. Re-running a plan skips rows already planted (same kind, name, location).',
       'Existing files are never overwritten unless --force.',
@@ -35,6 +41,7 @@ export const tokenCommands: Record<string, Command> = {
       filename: { type: 'string' },
       param: { type: 'string', multiple: true },
       from: { type: 'string' },
+      'from-file': { type: 'string' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
       concurrency: { type: 'string' },
@@ -45,8 +52,13 @@ export const tokenCommands: Record<string, Command> = {
     async run({ values }) {
       const api = await connect(values);
       const opts = { dryRun: values['dry-run'] === true, force: values.force === true };
-      if (str(values.from)) {
-        const specs = parsePlan(readFileSync(str(values.from) ?? '', 'utf8'));
+      const fromFile = str(values['from-file']);
+      if (str(values.from) || fromFile) {
+        if (fromFile && !existsSync(fromFile)) throw new UsageError(`--from-file: ${fromFile} does not exist`);
+        const specs = fromFile
+          ? documentSpecs(fromFile, { dir: str(values.dir), location: str(values.location), plantedHost: str(values.host), name: str(values.name) })
+          : parsePlan(readFileSync(str(values.from) ?? '', 'utf8'));
+        if (fromFile && specs.length === 0) throw new UsageError(`--from-file: no .docx, .xlsx, .pptx or .pdf under ${fromFile}`);
         const results = await runPlan(api, specs, { ...opts, concurrency: Number(str(values.concurrency) ?? 4) });
         const count = (s: string) => results.filter((r) => r.outcome.status === s).length;
         results.forEach((r, i) => {

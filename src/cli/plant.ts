@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { ApiClient } from './api-client.ts';
 
@@ -15,6 +15,8 @@ export interface PlantSpec {
   /** File name to write; defaults to the artifact's own name. */
   filename?: string;
   params?: Record<string, unknown>;
+  /** A document of the defender's own to upload and plant beaconed (own-document). */
+  upload?: string;
   alertEmails?: string[];
   /** Freshness: expiry (ISO 8601), rotation policy and expected scheduled-check interval, in days. */
   expiresAt?: string;
@@ -92,7 +94,7 @@ export async function plantOne(api: ApiClient, spec: PlantSpec, opts: { dryRun?:
   if (guess && existsSync(guess) && !opts.force) return { status: 'skipped', reason: `${guess} exists (use --force to overwrite)` };
   if (opts.dryRun) return { status: 'would-plant', file: guess ?? `${spec.folder}/<artifact of ${spec.kind}>` };
 
-  const created = await api.post<{ token: TokenJson; artifact: Artifact }>('/tokens', {
+  const fields = {
     kind: spec.kind,
     name: spec.name,
     location,
@@ -102,7 +104,10 @@ export async function plantOne(api: ApiClient, spec: PlantSpec, opts: { dryRun?:
     ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
     ...(spec.rotateEveryDays ? { rotateEveryDays: spec.rotateEveryDays } : {}),
     ...(spec.expectSeenEveryDays ? { expectSeenEveryDays: spec.expectSeenEveryDays } : {}),
-  });
+  };
+  const created = spec.upload
+    ? await api.postFile<{ token: TokenJson; artifact: Artifact }>('/tokens', fields, { filename: basename(spec.upload), body: await readFile(spec.upload) })
+    : await api.post<{ token: TokenJson; artifact: Artifact }>('/tokens', fields);
   const { token, artifact } = created;
   const file = plannedFile(spec, artifact);
   if (!file) return { status: 'planted', tokenId: token.id, value: artifact.hostname ?? artifact.email ?? artifact.url };

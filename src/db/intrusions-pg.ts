@@ -110,33 +110,36 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWind
       else entities.set(`${id}\u0000${e.key}`, e);
     }
   }
+  // The reads that depend on nothing read before them go in one round trip: intrusions opened
+  // recently per group, machines seen before (any intrusion, and reported ones), the first pages
+  // of the last minute, and the reserved incident ids.
+  const groupsSince = new Date(now - groupWindow);
+  const seenSince = new Date(keys.seenSince);
+  const side = (
+    await tx.execute<{ recent: { key: string; id: number; first_at: number }[] | null; seen: { key: string; id: number; reported: boolean }[] | null; paged: number; fresh: number[] | null }>(sql`
+      select
+        (select json_agg(json_build_object('key', e.key, 'id', e.incident_id, 'first_at', (extract(epoch from e.first_at) * 1000)::float8))
+           from incident_entities e join incidents i on i.id = e.incident_id
+           where e.key = any(${texts(keys.groups)}) and e.last_at >= ${groupsSince} and e.first_at >= ${groupsSince} and i.merged_into is null) as recent,
+        (select json_agg(json_build_object('key', s.key, 'id', s.id, 'reported', s.reported)) from (
+           select k.key, x.id, false as reported from unnest(${texts(keys.machines)}) as k(key)
+           cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${seenSince} limit 2) x
+           union all
+           select k.key, x.id, true from unnest(${texts(keys.machines)}) as k(key)
+           cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${seenSince} and e.claimed limit 2) x) s) as seen,
+        (select count(distinct incident_id)::int from alerts where kind = 'first' and created_at >= ${new Date(now - 60_000)}) as paged,
+        (select array_agg(nextval(pg_get_serial_sequence('incidents', 'id'))::int) from generate_series(1, ${reserve})) as fresh`)
+  ).rows[0];
   const recent = new Map<string, { id: number; firstAt: number }[]>();
-  if (keys.groups.length) {
-    const since = new Date(now - groupWindow);
-    const rows = await tx.execute<{ key: string; id: number; first_at: number }>(sql`
-      select e.key, e.incident_id as id, ${MS('e.first_at', 'first_at')} from incident_entities e join incidents i on i.id = e.incident_id
-      where e.key = any(${texts(keys.groups)}) and e.last_at >= ${since} and e.first_at >= ${since} and i.merged_into is null`);
-    for (const r of rows.rows) {
-      const list = recent.get(r.key) ?? [];
-      list.push({ id: Number(r.id), firstAt: Number(r.first_at) });
-      recent.set(r.key, list);
-    }
+  for (const r of side?.recent ?? []) {
+    const list = recent.get(r.key) ?? [];
+    list.push({ id: Number(r.id), firstAt: Number(r.first_at) });
+    recent.set(r.key, list);
   }
   // Up to two intrusions per machine seen within the novelty window: enough to tell whether one is not the hit's own.
   const seen = new Map<string, { id: number; reported: boolean }[]>();
-  if (keys.machines.length) {
-    const since = new Date(keys.seenSince);
-    const rows = await tx.execute<{ key: string; id: number; reported: boolean }>(sql`
-      select k.key, x.id, false as reported from unnest(${texts(keys.machines)}) as k(key)
-      cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${since} limit 2) x
-      union all
-      select k.key, x.id, true from unnest(${texts(keys.machines)}) as k(key)
-      cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${since} and e.claimed limit 2) x`);
-    for (const r of rows.rows) seen.set(r.key, [...(seen.get(r.key) ?? []), { id: Number(r.id), reported: r.reported === true }]);
-  }
-  const paged = Number(
-    (await tx.execute<{ n: number }>(sql`select count(distinct incident_id)::int as n from alerts where kind = 'first' and created_at >= ${new Date(now - 60_000)}`)).rows[0]?.n ?? 0,
-  );
+  for (const r of side?.seen ?? []) seen.set(r.key, [...(seen.get(r.key) ?? []), { id: Number(r.id), reported: r.reported === true }]);
+  const paged = Number(side?.paged ?? 0);
   const threads = new Set<string>(['group:overflow', ...keys.groups.map((g) => `group:${g}`)]);
   for (const s of incidents.values()) {
     threads.add(`incident:${s.id}`);
@@ -158,9 +161,7 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWind
       payload: r.payload as AlertPayload,
     });
   }
-  const fresh = reserve
-    ? (await tx.execute<{ id: number }>(sql`select nextval(pg_get_serial_sequence('incidents', 'id'))::int as id from generate_series(1, ${reserve})`)).rows.map((r) => Number(r.id))
-    : [];
+  const fresh = (side?.fresh ?? []).map(Number);
 
   return {
     linked(wanted, since) {

@@ -109,7 +109,10 @@ export function sqliteIntrusions(db: Db) {
        machine_count = (select count(*) from incident_entities where incident_id = incidents.id and kind in ('host', 'ip'))
      where id = ?`,
   );
-  const assign = c.prepare<[number, string]>('update hits set incident_id = ? where id in (select value from json_each(?))');
+  // Every assignment of a batch in one statement: pairs [hit id, incident id].
+  const assign = c.prepare<[string]>(
+    "update hits set incident_id = a.incident from (select value ->> 0 as hit, value ->> 1 as incident from json_each(?)) a where hits.id = a.hit",
+  );
   const insertAlert = c.prepare(
     "insert or ignore into alerts (incident_id, thread, channel, target, kind, status, attempts, next_attempt_at, idempotency_key, payload) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
   );
@@ -186,13 +189,7 @@ export function sqliteIntrusions(db: Db) {
         upsertEntity.run({ incidentId, key: e.key, kind: e.kind, label: e.label, claimed: e.claimed ? 1 : 0, firstAt: e.firstAt, lastAt: e.lastAt, firstHitId: e.firstHitId, added, data: e.data ? JSON.stringify(e.data) : null });
       }
       for (const id of w.recount) recount.run(id);
-      const byIncident = new Map<number, number[]>();
-      for (const a of w.assigned) {
-        const list = byIncident.get(a.incidentId) ?? [];
-        list.push(a.hitId);
-        byIncident.set(a.incidentId, list);
-      }
-      for (const [id, hitIds] of byIncident) assign.run(id, JSON.stringify(hitIds));
+      if (w.assigned.length) assign.run(JSON.stringify(w.assigned.map((a) => [a.hitId, a.incidentId])));
       for (const r of w.alerts.inserts) insertAlert.run(r.incidentId, r.thread, r.channel, r.target, r.kind, r.due, r.key, JSON.stringify(r.payload));
       for (const f of w.alerts.folds) foldAlert.run(JSON.stringify(f.payload), f.due, f.id);
     },

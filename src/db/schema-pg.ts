@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { AlertKind, AlertStatus, Channel, Classification, DrillStatus, EntityKind, ExpectedEvidence, FeedAuth, FeedKind, IncidentReason, IncidentStatus, IntelPurpose, IntelType, Severity, UserRole } from './schema.ts';
 
 /**
@@ -247,6 +247,18 @@ export const tokenTerms = pgTable(
   },
   (t) => [uniqueIndex('token_terms_uq').on(t.term, t.tokenId), index('token_terms_token_idx').on(t.tokenId)],
 );
+
+/** PostgreSQL's byte array, read and written as a Buffer (node-postgres maps bytea to Buffer). */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/** The file a token was made from (see schema.ts). */
+export const tokenFiles = pgTable('token_files', {
+  tokenId: text('token_id')
+    .primaryKey()
+    .references(() => tokens.id, { onDelete: 'cascade' }),
+  body: bytea('body').notNull(),
+  createdAt: createdAt(),
+});
 
 export const auditLog = pgTable(
   'audit_log',

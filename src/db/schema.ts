@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * The data model (DESIGN section 3). Times are stored as epoch milliseconds; JSON columns
@@ -312,6 +312,19 @@ export const tokenTerms = sqliteTable(
   },
   (t) => [uniqueIndex('token_terms_uq').on(t.term, t.tokenId), index('token_terms_token_idx').on(t.tokenId)],
 );
+
+/**
+ * The file a token was made from, for kinds made from an upload (own-document): stored with the
+ * token and nowhere else, read only when its artifact is downloaded (never on the hit path, so
+ * token rows stay small), and deleted with the token.
+ */
+export const tokenFiles = sqliteTable('token_files', {
+  tokenId: text('token_id')
+    .primaryKey()
+    .references(() => tokens.id, { onDelete: 'cascade' }),
+  body: blob('body', { mode: 'buffer' }).$type<Buffer>().notNull(),
+  createdAt: createdAt(),
+});
 
 export const auditLog = sqliteTable(
   'audit_log',

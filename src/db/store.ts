@@ -54,6 +54,7 @@ const sqliteTables = {
   intelFeedItems: lite.intelFeedItems,
   settings: lite.settings,
   tokenTerms: lite.tokenTerms,
+  tokenFiles: lite.tokenFiles,
 };
 
 /** The tables, as shared query bodies see them (SQLite-typed, whichever dialect runs). */
@@ -77,6 +78,7 @@ const pgTables = {
   intelFeedItems: pgs.intelFeedItems,
   settings: pgs.settings,
   tokenTerms: pgs.tokenTerms,
+  tokenFiles: pgs.tokenFiles,
 } satisfies Record<keyof Tables, unknown>;
 
 /** The query builders a shared body may use (nothing that runs SQL by itself). */

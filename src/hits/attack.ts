@@ -52,9 +52,12 @@ export const TECHNIQUES: Readonly<Record<string, string>> = Object.freeze({
   'T1555.006': 'Credentials from Password Stores: Cloud Secrets Management Stores',
   T1558: 'Steal or Forge Kerberos Tickets',
   T1566: 'Phishing',
+  'T1566.002': 'Phishing: Spearphishing Link',
   T1580: 'Cloud Infrastructure Discovery',
+  'T1583.001': 'Acquire Infrastructure: Domains',
   'T1589.002': 'Gather Victim Identity Information: Email Addresses',
   T1591: 'Gather Victim Org Information',
+  'T1598.003': 'Phishing for Information: Spearphishing Link',
   T1613: 'Container and Resource Discovery',
   T1619: 'Cloud Storage Object Discovery',
 });

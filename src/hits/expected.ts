@@ -4,6 +4,7 @@ import { allExpectedRules, expectedStatements, expectedVersion } from '../db/que
 import { unstoredHit } from '../db/queries/hits.ts';
 import { EXPECTED_EVIDENCE, type AssetRow, type ExpectedRuleRow, type NewHitRow } from '../db/schema.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
+import { versionedCache, type VersionedCache } from '../db/versioned-cache.ts';
 import { cidrMatcher, isCidr } from '../net.ts';
 import type { Token } from '../tokens/kind.ts';
 import { findKind } from '../tokens/registry.ts';
@@ -193,70 +194,50 @@ function judge(c: Compiled, row: NewHitRow, token: Token, asset: (ip: string | n
  * recorder awaits `refresh()` before each batch (the classifier's `warm`).
  */
 export function expectedMatcher(db: AnyDb, recheckMs = 1000) {
-  let version = '';
-  let checkedAt = 0;
-  let rules: Compiled[] = [];
   let assetRows: AssetRow[] = [];
   let assetsAt = 0;
-  const adopt = (v: string, rows: () => ExpectedRuleRow[]) => {
-    if (v === version) return;
-    version = v;
-    rules = rows()
-      .filter((r) => r.enabled)
-      .flatMap((r) => compile(r) ?? []);
-  };
-  let fresh: () => Compiled[];
-  let asset: (ip: string | null) => AssetRow | null;
-  let refresh = async (): Promise<void> => undefined;
+  const compileAll = (rows: ExpectedRuleRow[]) => rows.filter((r) => r.enabled).flatMap((r) => compile(r) ?? []);
+  let cache: VersionedCache<Compiled[]>;
   if (isPg(db)) {
-    let checking: Promise<void> | null = null;
-    refresh = () => {
-      if (Date.now() - checkedAt < recheckMs) return checking ?? Promise.resolve();
-      checkedAt = Date.now();
-      checking ??= (async () => {
-        const v = await expectedVersion(db);
-        if (v !== version) {
-          const rows = await allExpectedRules(db);
-          adopt(v, () => rows);
-        }
-        if (rules.length && Date.now() - assetsAt > 2000) {
-          assetRows = await allAssets(db);
-          assetsAt = Date.now();
-        }
-      })()
-        .catch(() => void (checkedAt = 0))
-        .finally(() => (checking = null));
-      return checking;
-    };
-    fresh = () => {
-      void refresh();
-      return rules;
-    };
-    asset = (ip) => (ip ? (matchIp(assetRows, ip) ?? null) : null);
+    cache = versionedCache<Compiled[]>(
+      [],
+      {
+        sync: false,
+        version: () => expectedVersion(db),
+        load: async () => compileAll(await allExpectedRules(db)),
+        each: async (rules) => {
+          if (rules.length && Date.now() - assetsAt > 2000) {
+            assetRows = await allAssets(db);
+            assetsAt = Date.now();
+          }
+        },
+      },
+      recheckMs,
+    );
   } else {
     const q = expectedStatements(db);
     const a = assetStatements(db);
-    fresh = () => {
-      const now = Date.now();
-      if (now - checkedAt >= recheckMs) {
-        checkedAt = now;
-        adopt(q.version(), q.all);
-        if (rules.length) {
-          assetRows = a.all();
-          assetsAt = now;
-        }
-      }
-      return rules;
-    };
-    asset = (ip) => (ip ? (matchIp(assetRows, ip) ?? null) : null);
+    cache = versionedCache<Compiled[]>(
+      [],
+      {
+        sync: true,
+        version: q.version,
+        load: () => compileAll(q.all()),
+        each: (rules) => {
+          if (rules.length) assetRows = a.all();
+        },
+      },
+      recheckMs,
+    );
   }
+  const asset = (ip: string | null): AssetRow | null => (ip ? (matchIp(assetRows, ip) ?? null) : null);
   return {
     /**
      * The rule that covers this hit (`expected: true`), else the first rule whose who and when
      * match but whose what does not (`expected: false`, with why), else null.
      */
     match(row: NewHitRow, token: Token): ExpectedVerdict | null {
-      const list = fresh();
+      const list = cache.get();
       if (list.length === 0) return null;
       let unusual: ExpectedVerdict | null = null;
       for (const c of list) {
@@ -267,10 +248,8 @@ export function expectedMatcher(db: AnyDb, recheckMs = 1000) {
       return unusual;
     },
     /** Forget the cached rules (after a change in this process). */
-    invalidate() {
-      checkedAt = 0;
-    },
-    refresh: () => refresh(),
+    invalidate: () => cache.invalidate(),
+    refresh: () => cache.refresh(),
   };
 }
 export type ExpectedMatcher = ReturnType<typeof expectedMatcher>;

@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { allIndicators, intelStatements, intelVersion } from '../db/queries/intel.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
+import { versionedCache, type VersionedCache } from '../db/versioned-cache.ts';
 import type { HitRow, IntelRow } from '../db/schema.ts';
 import type { HitPrepare } from '../hits/record-hit.ts';
 import { normalizeIp } from '../net.ts';
@@ -39,49 +40,15 @@ function build(indicators: readonly IntelRow[]): Index {
  * costs a few map probes on the hot path.
  */
 export function intelMatcher(db: AnyDb, recheckMs = 1000) {
-  let version = '';
-  let checkedAt = 0;
-  let idx: Index = empty();
-  const adopt = (v: string, rows: () => IntelRow[]) => {
-    if (v === version) return;
-    version = v;
-    idx = build(rows());
-  };
-  let fresh: () => Index;
-  /** PostgreSQL: bring the index up to date when a check is due (the recorder awaits this before each batch). */
-  let refresh = async (): Promise<void> => undefined;
+  let cache: VersionedCache<Index>;
   if (isPg(db)) {
-    let checking: Promise<void> | null = null;
-    refresh = () => {
-      if (Date.now() - checkedAt < recheckMs) return checking ?? Promise.resolve();
-      checkedAt = Date.now();
-      checking ??= (async () => {
-        const v = await intelVersion(db);
-        if (v !== version) {
-          const rows = await allIndicators(db);
-          adopt(v, () => rows);
-        }
-      })()
-        .catch(() => void (checkedAt = 0))
-        .finally(() => (checking = null));
-      return checking;
-    };
     // Between batches a match uses the index as it is; a due check runs in the background.
-    fresh = () => {
-      void refresh();
-      return idx;
-    };
+    cache = versionedCache<Index>(empty(), { sync: false, version: () => intelVersion(db), load: async () => build(await allIndicators(db)) }, recheckMs);
   } else {
     const q = intelStatements(db);
-    fresh = () => {
-      const now = Date.now();
-      if (now - checkedAt >= recheckMs) {
-        checkedAt = now;
-        adopt(q.version(), q.all);
-      }
-      return idx;
-    };
+    cache = versionedCache<Index>(empty(), { sync: true, version: q.version, load: () => build(q.all()) }, recheckMs);
   }
+  const fresh = () => cache.get();
   const matchIp = (raw: string, labels: Set<string>, i: Index) => {
     const ip = normalizeIp(raw.trim());
     if (!ipaddr.isValid(ip)) return;
@@ -121,10 +88,8 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
       return s.cidrs.find((c) => c.range[0].kind() === addr.kind() && addr.match(c.range))?.label ?? null;
     },
     /** Force a reload on the next match (after an import in this process). */
-    invalidate() {
-      checkedAt = 0;
-    },
-    refresh: () => refresh(),
+    invalidate: () => cache.invalidate(),
+    refresh: () => cache.refresh(),
   };
 }
 

@@ -48,6 +48,13 @@ export interface ArtifactFile {
   body: Buffer;
 }
 
+/** A file a defender uploaded for a kind made from their own file (already bounded by UPLOAD_MAX_BYTES). */
+export interface UploadedFile {
+  /** The name it was uploaded under (a bare file name, as the client sent it). */
+  filename: string;
+  body: Buffer;
+}
+
 /** Decoded facts a kind adds to a hit. */
 export interface HitFacts {
   actor?: { user?: string | null; host?: string | null; domain?: string | null };
@@ -234,6 +241,12 @@ export interface TokenKind<P = Record<string, unknown>> {
    * is validated strictly by `params` and used as given, never replaced.
    */
   readonly generated?: readonly string[];
+  /**
+   * The params input a rotated generation is made from, for a kind that keeps what the defender
+   * gave in `_` params (an uploaded file's bytes). Without it rotation passes the params the
+   * defender chose (all but `_`, internal and generated ones) back through `params`.
+   */
+  rotationParams?(token: Token<P>): Record<string, unknown>;
 
   /**
    * Exact values an analyst may search for that are not the lookup key: a key id, a portal
@@ -248,8 +261,28 @@ export interface TokenKind<P = Record<string, unknown>> {
   artifact(ctx: KindContext, token: Token<P>): ArtifactInfo;
   /** Formats the artifact can be downloaded in besides the token's own (`?format=` on the download). */
   readonly formats?: readonly string[];
-  /** Build the downloadable file, for kinds that have one; `format` is one of `formats` when asked for. */
-  render?(ctx: KindContext, token: Token<P>, format?: string): ArtifactFile | Promise<ArtifactFile>;
+  /**
+   * Build the downloadable file, for kinds that have one; `format` is one of `formats` when asked
+   * for; `upload` is the file the token was made from, for kinds with `upload`.
+   */
+  render?(ctx: KindContext, token: Token<P>, format?: string, upload?: UploadedFile): ArtifactFile | Promise<ArtifactFile>;
+
+  /**
+   * For kinds made from a file the defender uploads (their own document): the service requires
+   * the file, asks `accept` before anything is written, stores the file with the token (and
+   * nowhere else) and hands it to `render`.
+   */
+  readonly upload?: {
+    /** File types taken, for the form's `accept` and messages (e.g. `.docx,.pdf`). */
+    readonly accept: string;
+    /**
+     * Check the file and return the params to store (what it is, its download name). Throws an
+     * `AppError` (`invalid_request`, on field `file`) saying what is wrong with it.
+     */
+    check(ctx: KindContext, upload: UploadedFile, params: P): Promise<P>;
+    /** A small file of a type the kind takes, made on the spot, for the contract tests. */
+    example(): Promise<UploadedFile>;
+  };
 
   /**
    * Say what a stored hit of this kind means: the action sentence, the evidence it is and the

@@ -45,7 +45,7 @@ export function imageReply(req: HttpRequestInfo): HttpReply {
 }
 
 /** What a document beacon's hit means: which program opened the document (or probed its image) from where it was planted. */
-export function explainOpen(hit: StoredHit, token: Decoy, what: 'document' | 'workbook'): HitMeaning {
+export function explainOpen(hit: StoredHit, token: Decoy, what: 'document' | 'workbook' | 'presentation'): HitMeaning {
   const client = describeClient(hit.userAgent) ?? (detail(hit.details, 'opener') === 'Microsoft Office' ? 'Microsoft Office' : 'an unknown program');
   const probe = detail(hit.details, 'request') === 'probe' || hit.method === 'OPTIONS';
   // Office and LibreOffice probe the linked image (OPTIONS) before fetching it: either request means the file was opened.

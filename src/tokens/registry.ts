@@ -21,11 +21,14 @@ import { pdfToken } from './pdf.ts';
 import { mysqlDump } from './mysql-dump.ts';
 import { webBug } from './web-bug.ts';
 import { word } from './word.ts';
+import { ownDocument } from './own-document.ts';
 import { svgToken } from './svg.ts';
 import { logInjection } from './log-injection.ts';
 import { sqlServer } from './sql-server.ts';
 import { windowsFakeFs } from './windows-fake-fs.ts';
 import { slowRedirect } from './slow-redirect.ts';
+import { customImage } from './custom-image.ts';
+import { clonedSite } from './cloned-site.ts';
 
 /** Every token kind, one line each. Order is the order the UI and `GET /kinds` list them in. */
 export const KINDS: readonly TokenKind[] = [
@@ -38,6 +41,7 @@ export const KINDS: readonly TokenKind[] = [
   windowsFolder,
   sensitiveCommand,
   pdfToken,
+  ownDocument,
   mysqlDump,
   credentials,
   awsKeys,
@@ -55,6 +59,8 @@ export const KINDS: readonly TokenKind[] = [
   sqlServer,
   windowsFakeFs,
   slowRedirect,
+  customImage,
+  clonedSite,
 ];
 
 const byId: ReadonlyMap<string, TokenKind> = new Map(KINDS.map((k) => [k.id, k]));

@@ -4,8 +4,9 @@ import { deleteToken, markRotated } from '../db/queries/tokens.ts';
 import type { TokenRow } from '../db/schema.ts';
 import type { AnyDb } from '../db/store.ts';
 import { AppError, notFound } from '../errors.ts';
-import type { ArtifactInfo, KindContext } from './kind.ts';
-import { describeArtifact, insertMade, kindOf, requireToken, type Actor } from './service.ts';
+import type { ArtifactInfo, KindContext, Token } from './kind.ts';
+import { getTokenFile } from '../db/queries/token-files.ts';
+import { describeArtifact, insertMade, kindOf, requireToken, storeUpload, type Actor } from './service.ts';
 
 /**
  * Rotation: a new artifact for the same placement. The new artifact is a new token (fresh id,
@@ -46,13 +47,16 @@ export async function rotateToken(db: AnyDb, ctx: KindContext, id: string, actor
   const kind = kindOf(old);
   // What the kind made or generated (secrets, paths, names chosen for the defender) is made anew; what the defender chose stays.
   const fresh = new Set([...(kind.internalParams ?? []), ...(kind.generated ?? [])]);
-  const chosen = Object.fromEntries(Object.entries(old.params).filter(([k]) => !fresh.has(k) && !k.startsWith('_')));
+  const chosen = kind.rotationParams?.(old as Token) ?? Object.fromEntries(Object.entries(old.params).filter(([k]) => !fresh.has(k) && !k.startsWith('_')));
   const parsed = kind.params.safeParse(chosen);
   if (!parsed.success) throw AppError.fromZod(parsed.error, 'params');
+  // A token made from the defender's own file is made again from the same file.
+  const file = kind.upload ? await getTokenFile(db, old.id) : undefined;
+  const params = kind.upload && file ? await kind.upload.check(ctx, { filename: String(old.params.filename ?? ''), body: file }, parsed.data) : parsed.data;
   const now = Date.now();
   // A decoy with an expiry gets the same lifetime again from now.
   const lifetime = old.expiresAt ? Math.max(DAY, old.expiresAt.getTime() - old.createdAt.getTime()) : null;
-  const token = await insertMade(db, ctx, kind, parsed.data, {
+  const token = await insertMade(db, ctx, kind, params, {
     kind: old.kind,
     name: old.name,
     location: old.location,
@@ -70,6 +74,7 @@ export async function rotateToken(db: AnyDb, ctx: KindContext, id: string, actor
     rotatedFrom: old.id,
     createdBy: actor.id,
   });
+  if (file) await storeUpload(db, token.id, file);
   const previous = await markRotated(db, old.id, token.id, new Date(now));
   if (!previous) {
     // Someone rotated it at the same moment: theirs stands, this one is withdrawn.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DRILL_TAG_PREFIX } from '../drills/tag.ts';
 import { audit, type AuditEntry } from '../db/queries/audit.ts';
+import { deleteTokenFiles, getTokenFile, insertTokenFile } from '../db/queries/token-files.ts';
 import { addTokenTerms, tokensWithoutTerms } from '../db/queries/token-terms.ts';
 import { applyTokenAction, deleteToken, getToken, insertToken, liveTokenIds, updateToken, type TokenAction } from '../db/queries/tokens.ts';
 import type { NewTokenRow, TokenRow } from '../db/schema.ts';
@@ -9,7 +10,7 @@ import { AppError, notFound } from '../errors.ts';
 import { HOST_NAME_MESSAGE, HOST_NAME_PATTERN, isCidr } from '../net.ts';
 import { newHostLabel } from './addresses.ts';
 import { newTokenId } from './ids.ts';
-import type { ArtifactFile, ArtifactInfo, KindContext, Token, TokenKind } from './kind.ts';
+import type { ArtifactFile, ArtifactInfo, KindContext, Token, TokenKind, UploadedFile } from './kind.ts';
 import { findKind, kindIds } from './registry.ts';
 
 /**
@@ -106,14 +107,31 @@ export function parseParams(kind: TokenKind, params: unknown): Record<string, un
   return parsed.data;
 }
 
+/**
+ * Check an uploaded file for a kind made from one (and refuse a file for a kind that takes
+ * none): the params to store, or an `invalid_request` on field `file`. Nothing is written.
+ */
+export async function checkUpload(ctx: KindContext, kind: TokenKind, params: Record<string, unknown>, upload: UploadedFile | undefined): Promise<Record<string, unknown>> {
+  if (!kind.upload) {
+    if (upload) throw new AppError('invalid_request', `Invalid request: file: a ${kind.id} token is not made from a file`, { file: `a ${kind.id} token is not made from a file` });
+    return params;
+  }
+  if (!upload || upload.body.length === 0) {
+    const need = `is required: upload the document to beacon (${kind.upload.accept})`;
+    throw new AppError('invalid_request', `Invalid request: file: ${need}`, { file: need });
+  }
+  return kind.upload.check(ctx, upload, params);
+}
+
 export async function createToken(
   db: AnyDb,
   ctx: KindContext,
   input: CreateTokenInput,
   actor: Actor,
+  upload?: UploadedFile,
 ): Promise<{ token: TokenRow; artifact: ArtifactInfo }> {
   const kind = kindOf(input);
-  const params = parseParams(kind, input.params);
+  const params = await checkUpload(ctx, kind, parseParams(kind, input.params), upload);
   const row = await insertMade(db, ctx, kind, params, {
     kind: kind.id,
     name: input.name,
@@ -129,6 +147,7 @@ export async function createToken(
     plantedFile: input.plantedFile ?? null,
     createdBy: actor.id,
   });
+  if (kind.upload && upload) await storeUpload(db, row.id, upload.body);
   await audit(db, { actor: actor.id, action: 'token.create', targetType: 'token', targetId: row.id, ip: actor.ip, details: { kind: kind.id, name: input.name } });
   return { token: row, artifact: describeArtifact(ctx, row) };
 }
@@ -158,6 +177,16 @@ export async function insertMade(db: AnyDb, ctx: KindContext, kind: TokenKind, p
   return row;
 }
 
+/** Store the file a token was made from; a failure withdraws the token, so nothing half-made stays. */
+export async function storeUpload(db: AnyDb, tokenId: string, body: Buffer): Promise<void> {
+  try {
+    await insertTokenFile(db, tokenId, body);
+  } catch (err) {
+    await deleteToken(db, tokenId);
+    throw err;
+  }
+}
+
 export async function requireToken(db: AnyDb, id: string): Promise<TokenRow> {
   const token = await getToken(db, id);
   if (!token) throw notFound('token');
@@ -181,7 +210,8 @@ export async function renderArtifact(db: AnyDb, ctx: KindContext, token: TokenRo
     const choice = kind.formats ? `must be one of ${kind.formats.join(', ')}` : `a ${kind.id} artifact comes in one format only`;
     throw new AppError('invalid_request', `Invalid request: format: ${choice}`, { format: choice });
   }
-  const file = await kind.render(ctx, token as Token, format);
+  const upload = kind.upload ? await getTokenFile(db, token.id) : undefined;
+  const file = await kind.render(ctx, token as Token, format, upload && { filename: String(token.params.filename ?? ''), body: upload });
   await audit(db, { actor: actor.id, action: 'token.download', targetType: 'token', targetId: token.id, ip: actor.ip, details: { filename: file.filename } });
   return file;
 }
@@ -196,6 +226,7 @@ export async function patchToken(db: AnyDb, id: string, input: UpdateTokenInput,
 
 export async function removeToken(db: AnyDb, id: string, actor: Actor): Promise<void> {
   if (!(await deleteToken(db, id))) throw notFound('token');
+  await deleteTokenFiles(db, [id]);
   await audit(db, { actor: actor.id, action: 'token.delete', targetType: 'token', targetId: id, ip: actor.ip });
 }
 
@@ -214,6 +245,7 @@ export async function bulkTokenAction(db: AnyDb, ids: readonly string[], action:
         : { actor: actor.id, action: 'token.update', targetType: 'token', targetId: id, ip: actor.ip, details: { fields: ['enabled'] } },
   );
   await applyTokenAction(db, unique, action, entries);
+  if (action === 'delete') await deleteTokenFiles(db, unique);
 }
 
 /**

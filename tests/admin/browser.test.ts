@@ -99,6 +99,9 @@ describe('admin UI in a real browser', () => {
       await page.getByLabel('Name (memo)').fill(`browser ${kind.id}`);
       await page.getByLabel('Where it is planted').fill(`\\\\fs01\\share\\${kind.id}`);
       for (const [key, value] of Object.entries(kind.example)) await fillParam(key, value);
+      // A kind made from the defender's document: choose the file, as a user would.
+      const upload = kind.upload ? await kind.upload.example() : undefined;
+      if (upload) await page.getByLabel('Document').setInputFiles({ name: upload.filename, mimeType: 'application/octet-stream', buffer: upload.body });
       await page.getByRole('button', { name: 'Create token' }).click();
       await page.waitForURL(/\/tokens\/[0-9a-z]{24}\/created$/);
       expect(await page.locator('h1').textContent(), kind.id).toBe('Token created');

@@ -1,101 +1,31 @@
-import { createRequire } from 'node:module';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { Secret, TOTP } from 'otpauth';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { POLICY, ROLE_PERMISSIONS } from '../../src/access.ts';
-import { hashPassword } from '../../src/admin/passwords.ts';
 import { listApiKeys } from '../../src/db/queries/api-keys.ts';
 import { insertAsset, listAssets } from '../../src/db/queries/assets.ts';
 import { listAudit } from '../../src/db/queries/audit.ts';
 import { listTokens } from '../../src/db/queries/tokens.ts';
-import { getUser, insertUserWithRole, listUsers } from '../../src/db/queries/users.ts';
-import { makeIncident } from '../factories.ts';
-import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
-import { insertExpectedRule } from '../../src/db/queries/expected.ts';
+import { getUser, listUsers } from '../../src/db/queries/users.ts';
+import { makeToken, type TestServer } from '../helpers.ts';
+import { axe, PASSWORD, signedIn as signedInAs, useConsoleWorld } from './console-world.ts';
 import { concrete, UI_KEYS, type RouteIds } from './routes.ts';
 
 /**
  * The console a security team expects (issue 19), in Chromium: role denials on every route,
  * TOTP enrolment and sign-in with a code computed here, search by every key, reloads after
- * POSTs creating nothing, confirmation pages, every page as wide as a 390 px phone, focus on the
- * error summary after a failed submit, axe-core on every page state, focus ring and border contrast.
+ * POSTs creating nothing, confirmation pages, focus on the error summary after a failed submit.
+ * Every page at phone width with axe-core, and contrast: tests/admin/console-pages.test.ts.
  */
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const PASSWORD = 'console test password 77';
+const world = useConsoleWorld();
 let s: TestServer;
-let browser: Browser;
 let ids: RouteIds;
 const db = () => s.app.deps.db;
-
-beforeAll(async () => {
-  s = await startTestServer();
-  for (const role of ['admin', 'responder', 'viewer'] as const) await insertUserWithRole(db(), `${role}@corp.example`, await hashPassword(PASSWORD), role);
-  const spare = await insertUserWithRole(db(), 'spare@corp.example', await hashPassword(PASSWORD), 'viewer');
-  ids = {
-    token: (await makeToken(db(), s.config, { kind: 'web-bug', name: 'route token' })).token.id,
-    incident: (await makeIncident(db())).id,
-    asset: (await insertAsset(db(), { label: 'WS-ROUTE', cidr: '10.9.9.9' })).id,
-    rule: (await insertExpectedRule(db(), { name: 'Nightly backup of FS01', enabled: true, sources: ['10.1.5.20'], hosts: [], users: [], decoys: ['\\\\FS01\\*'], schedule: 'daily 01:00-04:00 Europe/Berlin', evidence: ['touch'], tag: 'backup' })).id,
-    user: spare.id,
-    key: (await (await import('../../src/db/queries/api-keys.ts')).createApiKey(db(), 'route key', 'test')).row.id,
-  };
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-    timeout: 30_000,
-  });
+beforeAll(() => {
+  ({ s, ids } = world);
 });
-afterAll(async () => {
-  await browser?.close();
-  await s?.stop();
-});
-
-/** A signed-in page in its own context (axe is injected, so the context bypasses the CSP; the headers themselves are tested in auth.test.ts). */
-async function signedIn(email: string, viewport = { width: 1366, height: 900 }): Promise<{ page: Page; context: BrowserContext }> {
-  const context = await browser.newContext({ viewport, bypassCSP: true, timezoneId: 'Europe/Berlin' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  await page.goto(`${s.adminUrl}/login`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
-  return { page, context };
-}
-
-/** axe-core's violations on the current page state (WCAG 2.0-2.2 A and AA rules). */
-async function axe(page: Page): Promise<string[]> {
-  if (!(await page.evaluate("'axe' in window"))) await page.addScriptTag({ path: AXE });
-  const result = (await page.evaluate("axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })")) as { violations: { id: string; nodes: { target: string[] }[] }[] };
-  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-/** In-page probe (plain JavaScript: the test's TypeScript has no DOM types): contrast of the input border, its focus ring and a button's focus ring. */
-const CONTRAST_PROBE = String.raw`() => {
-      const rgb = (c) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
-      const lum = (c) => {
-        const [r = 0, g = 0, b = 0] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-      };
-      const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
-      const bgOf = (el) => {
-        for (let e = el; e; e = e.parentElement) {
-          const c = getComputedStyle(e).backgroundColor;
-          if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
-        }
-        return 'rgb(255, 255, 255)';
-      };
-      const input = document.getElementById('f-name');
-      const out = {};
-      if (input) out.inputBorder = ratio(getComputedStyle(input).borderTopColor, bgOf(input.parentElement));
-      input && input.focus();
-      if (input) out.focusRing = ratio(getComputedStyle(input).outlineColor, bgOf(input.parentElement));
-      const button = document.querySelector('main button');
-      button && button.focus();
-      if (button) out.buttonFocus = ratio(getComputedStyle(button).outlineColor, bgOf(button.parentElement));
-      return out;
-    }`;
+const signedIn = (email: string, viewport?: { width: number; height: number }) => signedInAs(world, email, viewport);
 
 const csrfOf = (page: Page) => page.locator('input[name="_csrf"]').first().inputValue();
 
@@ -301,48 +231,6 @@ describe('forms', () => {
     await page.getByLabel('With selected').selectOption('delete');
     await page.getByRole('button', { name: 'Apply' }).click();
     expect(await page.locator('h1').textContent()).toBe('Delete 1 token?');
-    await context.close();
-  });
-});
-
-describe('every page: phones, axe, contrast', () => {
-  const pages = () => [
-    '/', '/tokens', '/tokens?q=nothing-matches', '/tokens/new', '/tokens/new?kind=credentials', `/tokens/${ids.token}`, `/tokens/${ids.token}/created`, `/tokens/${ids.token}/delete`,
-    '/incidents', `/incidents/${ids.incident}`, '/incidents/abc', '/assets', `/assets/${ids.asset}`, `/assets/${ids.asset}/delete`,
-    '/expected-activity', `/expected-activity/${ids.rule}`, `/expected-activity/${ids.rule}/delete`, '/admins', `/admins/${ids.user}`, `/admins/${ids.user}/delete`,
-    '/api-keys', `/api-keys/${ids.key}/revoke`, '/settings', '/audit', '/account', '/account/mfa/disable', '/no-such-page',
-    '/intel/feeds', `/tokens/${ids.token}/rotate`,
-  ];
-
-  it('is exactly as wide as a 390 px phone and has no axe violations, signed in and signed out', async () => {
-    for (const viewport of [{ width: 390, height: 844 }, { width: 1366, height: 900 }]) {
-      const { page, context } = await signedIn('admin@corp.example', viewport);
-      const incident = await makeIncident(db(), { actorLabel: 'WS-VERY-LONG-WORKSTATION-NAME-0001.finance.corp.example (10.20.4.17)' });
-      for (const path of [...pages(), `/incidents/${incident.id}`]) {
-        const res = await page.goto(`${s.adminUrl}${path}`);
-        expect(res?.status(), path).toBeLessThan(path === '/incidents/abc' || path === '/no-such-page' ? 405 : 400);
-        if (path === '/incidents/abc') expect(res?.status()).toBe(404);
-        if (viewport.width === 390) expect(await page.evaluate('document.documentElement.scrollWidth'), path).toBe(390);
-        expect(await axe(page), `${path} at ${viewport.width}px`).toEqual([]);
-      }
-      await context.close();
-    }
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true });
-    const page = await context.newPage();
-    await page.goto(`${s.adminUrl}/login`);
-    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
-    expect(await axe(page)).toEqual([]);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    expect(await axe(page)).toEqual([]);
-    await context.close();
-  }, 180_000);
-
-  it('focus rings and input borders reach 3:1 against what is behind them (WCAG 2.2 1.4.11, 2.4.13)', async () => {
-    const { page, context } = await signedIn('admin@corp.example');
-    await page.goto(`${s.adminUrl}/tokens/new?kind=web-bug`);
-    const ratios = (await page.evaluate(`(${CONTRAST_PROBE})()`)) as Record<string, number>;
-    expect(Object.keys(ratios)).toEqual(['inputBorder', 'focusRing', 'buttonFocus']);
-    for (const [what, r] of Object.entries(ratios)) expect(r, what).toBeGreaterThanOrEqual(3);
     await context.close();
   });
 });

@@ -32,6 +32,13 @@ beforeAll(async () => {
 afterAll(() => s.stop());
 
 const db = () => s.app.deps.db;
+
+/** POST the create form as multipart/form-data (fields, and a file when given), as a browser sends a form with a file input. */
+function multipart(fields: Record<string, string | string[]>, file?: { filename: string; body: Buffer }) {
+  let req = agent.post('/tokens/new');
+  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) req = req.field(k, one);
+  return file ? req.attach('file', file.body, file.filename) : req;
+}
 const tokenIdFrom = (location: string) => /^\/tokens\/([0-9a-z]{24})\/created$/.exec(location)?.[1] ?? '';
 
 describe('attacker-controlled text renders as text', () => {
@@ -94,10 +101,53 @@ describe('create-token form', () => {
         if (value) body[`params.${key}`] = 'on';
       } else body[`params.${key}`] = Array.isArray(value) ? value.map(String).join('\n') : String(value);
     }
-    const res = await agent.post('/tokens/new').type('form').send(body);
+    // A kind made from a document posts its form as multipart/form-data with the file, as the page's form does.
+    const upload = kind.upload ? await kind.upload.example() : undefined;
+    if (upload) expect(page.text).toMatch(/<form method="post" action="\/tokens\/new"[^>]* enctype="multipart\/form-data"[\s\S]*<input type="file" id="f-file" name="file"/);
+    const res = upload ? await multipart(body, upload) : await agent.post('/tokens/new').type('form').send(body);
     expect(res.status, res.text.slice(0, 500)).toBe(303);
     const created = await agent.get(res.headers.location ?? '');
     expect(created.text).toContain('What to plant');
+  });
+
+  it('a document form with a mistake elsewhere keeps the uploaded file, so it need not be chosen again; nothing is stored until it is right', async () => {
+    const kind = KINDS.find((k) => k.id === 'own-document');
+    const upload = await kind?.upload?.example();
+    if (!upload) throw new Error('own-document takes a file');
+    const before = (await listTokens(db(), { limit: 1, offset: 0 })).total;
+    const first = await multipart({ kind: 'own-document', name: 'kept file', alertEmails: 'not-an-email', _csrf: csrf }, upload);
+    expect(first.status).toBe(400);
+    expect(first.text).toMatch(/id="f-alertEmails-err">entry 1: must be an email address/);
+    expect(first.text).toContain('value="kept file"');
+    // Handlebars writes `=` as `&#x3D;` in attributes; the browser posts it back decoded.
+    expect(first.text).toContain(`name="keptFile" value="${upload.body.toString('base64').replaceAll('=', '&#x3D;')}"`);
+    expect(first.text).toContain(`<strong>${upload.filename}</strong>`);
+    expect((await listTokens(db(), { limit: 1, offset: 0 })).total).toBe(before);
+    // Sent again with the mistake fixed and no new file: the kept one is used.
+    const again = await multipart({ kind: 'own-document', name: 'kept file', alertEmails: 'soc@corp.example', keptFile: upload.body.toString('base64'), keptFileName: upload.filename, _csrf: csrf });
+    expect(again.status, again.text.slice(0, 500)).toBe(303);
+    const token = await getToken(db(), tokenIdFrom(again.headers.location ?? ''));
+    expect(token?.params).toMatchObject({ format: 'pdf', filename: upload.filename, size: upload.body.length });
+  });
+
+  it('a document over UPLOAD_MAX_BYTES: the form comes back (413) with what was typed and the limit on the file field', async () => {
+    const before = (await listTokens(db(), { limit: 1, offset: 0 })).total;
+    const res = await multipart({ _csrf: csrf, kind: 'own-document', name: 'too big', location: '\\\\fs01\\big' }, { filename: 'Huge.pdf', body: Buffer.alloc(s.config.UPLOAD_MAX_BYTES + 1, 0x41) });
+    expect(res.status).toBe(413);
+    expect(res.text).toMatch(/id="f-file-err">is larger than \d+ bytes/);
+    expect(res.text).toContain('value="too big"');
+    expect(res.text).toContain('value="\\\\fs01\\big"');
+    expect((await listTokens(db(), { limit: 1, offset: 0 })).total).toBe(before);
+  });
+
+  it('a document form without a file, or with a broken one, says so on the field', async () => {
+    const none = await multipart({ kind: 'own-document', name: 'no file', _csrf: csrf });
+    expect(none.status).toBe(400);
+    expect(none.text).toMatch(/id="f-file-err">is required/);
+    const broken = await multipart({ kind: 'own-document', name: 'broken', _csrf: csrf }, { filename: 'Budget.xlsx', body: Buffer.from('PK\x03\x04 not really a zip') });
+    expect(broken.status).toBe(400);
+    expect(broken.text).toMatch(/id="f-file-err">is not a zip package|id="f-file-err">[^<]*zip/);
+    expect(broken.text).not.toContain('name="keptFile"');
   });
 
   it('shows field errors inline, keeps what was typed, and stores nothing', async () => {

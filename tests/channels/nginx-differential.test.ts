@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,9 @@ let nginx: ChildProcess;
 let nginxPort: number;
 const tmp = tempDir('honeytrail-nginx-');
 /** Paths of live tokens (served as files by nginx) and of retired, disabled and unknown ones. */
-const paths = { gif: '', image: '', disabled: '', deleted: '', unknown: '' };
+const paths = { gif: '', image: '', upload: '', disabled: '', deleted: '', unknown: '' };
+/** The custom-image token's file: a PNG made by netpbm, uploaded as a defender would. */
+const UPLOAD = execFileSync('pnmtopng', [], { input: execFileSync('ppmmake', ['rgb:1d/3c/78', '40', '12']), stdio: ['pipe', 'pipe', 'ignore'] });
 let liveIds: string[] = [];
 let retiredIds: string[] = [];
 
@@ -80,14 +82,15 @@ beforeAll(async () => {
   const image = await makeToken(s.app.deps.db, s.config, { kind: 'word' });
   const disabled = await makeToken(s.app.deps.db, s.config, { kind: 'web-bug' });
   const deleted = await makeToken(s.app.deps.db, s.config, { kind: 'word' });
+  const upload = await makeToken(s.app.deps.db, s.config, { kind: 'custom-image', params: { image: UPLOAD.toString('base64') } });
   await updateToken(s.app.deps.db, disabled.token.id, { enabled: false });
   await deleteToken(s.app.deps.db, deleted.token.id);
   const pathOf = (u?: string) => {
     const url = new URL(u ?? '/');
     return `${url.pathname}${url.search}`;
   };
-  Object.assign(paths, { gif: pathOf(gif.url), image: pathOf(image.url), disabled: pathOf(disabled.url), deleted: pathOf(deleted.url), unknown: newTokenPath(s.config, 'image').split('?')[0] });
-  liveIds = [gif.token.id, image.token.id];
+  Object.assign(paths, { gif: pathOf(gif.url), image: pathOf(image.url), upload: pathOf(upload.url), disabled: pathOf(disabled.url), deleted: pathOf(deleted.url), unknown: newTokenPath(s.config, 'image').split('?')[0] });
+  liveIds = [gif.token.id, image.token.id, upload.token.id];
   retiredIds = [disabled.token.id, deleted.token.id];
 
   const root = join(tmp.dir, 'html');
@@ -101,6 +104,12 @@ beforeAll(async () => {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   }
+  // The uploaded image as a file of its own, dated as the token (the listener's Last-Modified and
+  // ETag come from the token's creation time), so even the validators' values can be compared.
+  const uploaded = join(root, paths.upload.split('?')[0] ?? '');
+  mkdirSync(dirname(uploaded), { recursive: true });
+  writeFileSync(uploaded, UPLOAD);
+  utimesSync(uploaded, upload.token.createdAt, upload.token.createdAt);
   nginxPort = (await freePort()).port;
   writeFileSync(join(tmp.dir, 'nginx.conf'), nginxConf(root, nginxPort));
   nginx = spawn('/usr/sbin/nginx', ['-p', tmp.dir, '-c', join(tmp.dir, 'nginx.conf')], { stdio: 'ignore' });
@@ -126,6 +135,8 @@ interface Validators {
   indexEtag: string;
   indexModified: string;
   fileEtag: string;
+  uploadEtag: string;
+  uploadModified: string;
 }
 
 const H = 'Host: www.corp.example\r\n';
@@ -194,6 +205,21 @@ const corpus: Case[] = [
   { name: 'live token file, conditional', send: (v) => [get(paths.gif, `If-None-Match: ${v.fileEtag}\r\n`)] },
   { name: 'live token file, range', send: () => [get(paths.gif, 'Range: bytes=0-5\r\n')] },
   { name: 'live token file, POST', send: () => [`POST ${paths.gif} HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`] },
+  { name: 'uploaded image', send: () => [get(paths.upload, 'User-Agent: Mozilla/5.0\r\nAccept: image/avif,image/webp,*/*\r\nAccept-Encoding: gzip, deflate\r\n')] },
+  { name: 'uploaded image, HEAD', send: () => [`HEAD ${paths.upload} HTTP/1.1\r\n${H}\r\n`], methods: ['HEAD'] },
+  { name: 'uploaded image, If-None-Match matching', send: (v) => [get(paths.upload, `If-None-Match: ${v.uploadEtag}\r\n`)] },
+  { name: 'uploaded image, weak If-None-Match matching', send: (v) => [get(paths.upload, `If-None-Match: W/${v.uploadEtag}\r\n`)] },
+  { name: 'uploaded image, If-None-Match other', send: () => [get(paths.upload, 'If-None-Match: "5f00-1"\r\n')] },
+  { name: 'uploaded image, If-Modified-Since matching', send: (v) => [get(paths.upload, `If-Modified-Since: ${v.uploadModified}\r\n`)] },
+  { name: 'uploaded image, If-Modified-Since in the past', send: () => [get(paths.upload, 'If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT\r\n')] },
+  { name: 'uploaded image, range', send: () => [get(paths.upload, 'Range: bytes=8-23\r\n')] },
+  { name: 'uploaded image, open range', send: () => [get(paths.upload, 'Range: bytes=40-\r\n')] },
+  { name: 'uploaded image, suffix range', send: () => [get(paths.upload, 'Range: bytes=-10\r\n')] },
+  { name: 'uploaded image, range past the end', send: () => [get(paths.upload, 'Range: bytes=99999-\r\n')] },
+  { name: 'uploaded image, range with a matching If-None-Match', send: (v) => [get(paths.upload, `Range: bytes=0-3\r\nIf-None-Match: ${v.uploadEtag}\r\n`)] },
+  { name: 'uploaded image, POST', send: () => [`POST ${paths.upload} HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`] },
+  { name: 'uploaded image, PUT', send: () => [`PUT ${paths.upload} HTTP/1.1\r\n${H}Content-Length: 1\r\n\r\nx`] },
+  { name: 'uploaded image, HTTP/1.0', send: () => [`GET ${paths.upload} HTTP/1.0\r\n\r\n`] },
   { name: 'live document image', send: () => [get(paths.image, 'User-Agent: Microsoft Office/16.0\r\nAccept: */*\r\n')] },
   { name: 'disabled token', send: () => [get(paths.disabled)] },
   { name: 'deleted token', send: () => [get(paths.deleted)] },
@@ -206,7 +232,8 @@ async function validators(port: number): Promise<Validators> {
   const head = (raw: string, name: string) => new RegExp(`^${name}: (.*)$`, 'im').exec(raw)?.[1] ?? '';
   const index = await exchange(port, [get('/', 'Connection: close\r\n')]);
   const file = await exchange(port, [get(paths.gif, 'Connection: close\r\n')]);
-  return { indexEtag: head(index, 'ETag'), indexModified: head(index, 'Last-Modified'), fileEtag: head(file, 'ETag') };
+  const upload = await exchange(port, [get(paths.upload, 'Connection: close\r\n')]);
+  return { indexEtag: head(index, 'ETag'), indexModified: head(index, 'Last-Modified'), fileEtag: head(file, 'ETag'), uploadEtag: head(upload, 'ETag'), uploadModified: head(upload, 'Last-Modified') };
 }
 
 describe('the public listener against a real nginx', () => {
@@ -214,6 +241,10 @@ describe('the public listener against a real nginx', () => {
     const ours = await validators(s.app.port('public'));
     const theirs = await validators(nginxPort);
     expect(theirs.indexEtag).toMatch(/^"[0-9a-f]+-267"$/);
+    // The uploaded image is dated as its token: its validators are nginx's to the byte.
+    expect(ours.uploadEtag).toBe(theirs.uploadEtag);
+    expect(ours.uploadModified).toBe(theirs.uploadModified);
+    expect(theirs.uploadEtag).toBe(`"${Math.floor(new Date(theirs.uploadModified).getTime() / 1000).toString(16)}-${UPLOAD.length.toString(16)}"`);
     const differences: string[] = [];
     for (const c of corpus) {
       const methods = c.methods ?? [c.send(ours)[0]?.split(' ')[0] ?? 'GET'];
@@ -232,10 +263,12 @@ describe('the public listener against a real nginx', () => {
 
   it('the live tokens fired on every request for them; the disabled and deleted ones did not', async () => {
     const count = async (id: string) => (await listHits(s.app.deps.db, { tokenId: id, limit: 50 })).reduce((n, h) => n + h.repeatCount, 0);
-    const [gif, image] = liveIds;
+    const [gif, image, upload] = liveIds;
     // The gif: one fetch to plant it in nginx's root, one for its validators, five in the corpus.
     expect(await count(gif ?? '')).toBe(7);
     expect(await count(image ?? '')).toBe(2);
+    // The uploaded image: one for its validators, fifteen in the corpus (POST and PUT included).
+    expect(await count(upload ?? '')).toBe(16);
     for (const id of retiredIds) expect(await count(id)).toBe(0);
   });
 });

@@ -80,13 +80,15 @@ describe('SSH listener under hostile input', () => {
   });
 
   it('an oversized packet is refused at once; a truncated one is cut at the handshake deadline', async () => {
-    const big = open();
+    // Sources of their own: the per-source cap (3) must not see the earlier tests' connections,
+    // which the server may count for a moment after the client saw them close.
+    const big = open('127.0.0.20');
     await big.banner;
     big.socket.write('SSH-2.0-OpenSSH_9.2p1\r\n');
     big.socket.write(packetHeader(0x7fffffff));
     expect((await big.ended).ms).toBeLessThan(LIMITS.handshakeMs);
 
-    const cut = open();
+    const cut = open('127.0.0.21');
     await cut.banner;
     cut.socket.write('SSH-2.0-OpenSSH_9.2p1\r\n');
     // A plausible length (a multiple of the block size with its 4 length bytes), never completed.

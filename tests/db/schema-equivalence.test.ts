@@ -108,6 +108,8 @@ const CLASS: Record<string, string> = {
   SQLiteTimestamp: 'time', PgTimestamp: 'time',
   SQLiteBoolean: 'boolean', PgBoolean: 'boolean',
   SQLiteTextJson: 'json', PgJsonb: 'json',
+  // Bytes: SQLite's blob read as a Buffer, PostgreSQL's bytea (a custom column, also a Buffer).
+  SQLiteBlobBuffer: 'bytes', PgCustomColumn: 'bytes',
 };
 
 const byKey = <T extends { table: string; name: string }>(xs: T[]) => [...xs].sort((a, b) => `${a.table}.${a.name}`.localeCompare(`${b.table}.${b.name}`));
@@ -158,6 +160,8 @@ describe('SQLite and PostgreSQL schemas', () => {
     expectTypeOf<pgSchema.PgIntelRow>().toEqualTypeOf<sqliteSchema.IntelRow>();
     expectTypeOf<pgSchema.PgExpectedRuleRow>().toEqualTypeOf<sqliteSchema.ExpectedRuleRow>();
     expectTypeOf<pgSchema.PgDrillRunRow>().toEqualTypeOf<sqliteSchema.DrillRunRow>();
+    expectTypeOf<typeof pgSchema.tokenFiles.$inferSelect>().toEqualTypeOf<typeof sqliteSchema.tokenFiles.$inferSelect>();
+    expectTypeOf<typeof pgSchema.tokenFiles.$inferInsert>().toEqualTypeOf<typeof sqliteSchema.tokenFiles.$inferInsert>();
   });
 
   it('drizzle-kit finds no schema change that the committed migrations lack, for either dialect', async () => {

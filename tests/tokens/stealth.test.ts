@@ -32,6 +32,8 @@ const share = new Map<string, Decoy[]>();
 function paramsFor(kind: string, i: number): Record<string, unknown> {
   if (kind === 'redirect') return { target: 'https://intranet.example.com/wiki/Finance' };
   if (kind === 'slow-redirect') return { target: 'https://intranet.example.com/wiki/Payroll' };
+  if (kind === 'custom-image') return { image: 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAABAQMAAADO7O3JAAAABlBMVEX///8ePIzUh+vwAAAACklEQVQImWNoAAAAggCByxOyYQAAAABJRU5ErkJggg==' };
+  if (kind === 'cloned-site') return { origins: ['https://login.corp.example'] };
   if (kind === 'credentials') return { format: ['note', 'ini', 'csv', 'rdp'][i % 4] };
   if (kind === 'word') return { theme: ['salaries', 'network-passwords', 'budget', 'board-minutes'][i % 4] };
   return {};

@@ -62,6 +62,31 @@
       code.insertAdjacentElement('afterend', b);
     }
   }
+  // File fields (an uploaded image): a file picker reads the chosen file into the field as a
+  // data: URL (base64), which the form posts like any text. Without script, paste the base64.
+  function uploads(root) {
+    if (!window.FileReader) return;
+    var areas = root.querySelectorAll('textarea[data-upload]');
+    for (var i = 0; i < areas.length; i++) {
+      var area = areas[i];
+      var pick = document.createElement('input');
+      pick.type = 'file';
+      pick.id = area.id + '-file';
+      pick.className = 'upload';
+      pick.setAttribute('accept', area.getAttribute('data-upload') || '');
+      pick.setAttribute('aria-label', 'Choose a file for this field');
+      pick.addEventListener('change', (function (field, input) {
+        return function () {
+          var file = input.files && input.files[0];
+          if (!file) return;
+          var reader = new FileReader();
+          reader.onload = function () { field.value = String(reader.result || ''); };
+          reader.readAsDataURL(file);
+        };
+      })(area, pick));
+      area.insertAdjacentElement('beforebegin', pick);
+    }
+  }
   // After a failed submit the error summary takes focus (the autofocus attribute does this too).
   function focusSummary() {
     var box = document.getElementById('error-summary');
@@ -71,6 +96,7 @@
     localize(document);
     selectAll(document);
     copyButtons(document);
+    uploads(document);
     focusSummary();
   });
 })();
