@@ -65,12 +65,12 @@ export function pdfWidth(face: TrueTypeFont, glyph: number): number {
 
 /**
  * A glyph's advance in tenths of a point as Writer lays it out for PDF (its 720 dpi reference
- * device): width plus pair kerning with the next glyph, cut to the device grid. A model: Writer
+ * device): width plus pair kerning with the next glyph, rounded to the device grid. A model: Writer
  * takes hinted advances at that size, which this does not reproduce (docs/stealth.md).
  */
 function layoutTenths(face: TrueTypeFont, size: number, glyph: number, next: number | undefined): number {
   const kern = next === undefined ? 0 : face.kernOf(glyph, next);
-  return Math.floor(((face.advanceOf(glyph) + kern) * size * 10) / face.unitsPerEm);
+  return Math.round(((face.advanceOf(glyph) + kern) * size * 10) / face.unitsPerEm);
 }
 
 /** Width of `text` in points as Writer lays it out (kerned advances on its device grid). */

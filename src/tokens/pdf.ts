@@ -77,6 +77,15 @@ function face(file: string): TrueTypeFont {
 /** What the file says made it: the Writer release whose export this file's structure matches (tests/tokens/pdf-structure.test.ts). */
 export const PDF_PRODUCER = { creator: 'Writer', producer: 'LibreOffice 7.4' } as const;
 
+/** The closing line and its linked words, varied so no one sentence marks every decoy. */
+const LINK_LINES: readonly (readonly [string, string, string])[] = [
+  ['Open the ', 'online version', ' of this document.'],
+  ['The ', 'current version', ' is kept on the intranet.'],
+  ['Comments and corrections go in the ', 'shared copy', '.'],
+  ['Supporting figures are in the ', 'team workspace', '.'],
+  ['Please use the ', 'latest revision', ' for any decisions.'],
+];
+
 const LEFT = 56.8;
 const TEXT_WIDTH = 481.5;
 /** A point on Writer's twip grid, `twips` below the top edge, as a PDF y coordinate. */
@@ -135,7 +144,7 @@ function layout(doc: DocTemplate, title: string, year: number, online: string): 
     doc.table.header.slice(1).forEach((h, i) => runs.push({ face: regular, size: 10, x: LEFT + 2.8 + (i + 1) * colWidth, y: fromTop(y), text: cell(h) }));
   }
   y += 540;
-  const [before, link, after] = ['Open the ', 'online version', ' of this document.'];
+  const [before, link, after] = pick(LINK_LINES);
   let x = LEFT;
   for (const [text, uri] of [[before], [link, online], [after]] as const) {
     runs.push({ face: regular, size: 11, x, y: fromTop(y), text, ...(uri ? { link: uri } : {}) });

@@ -101,20 +101,28 @@ export function subsetTrueType(font: TrueTypeFont, glyphs: readonly number[]): B
   [xMin, yMin, xMax, yMax].forEach((v, i) => head.writeInt16BE(v, 36 + 2 * i));
   head.writeInt16BE(shortLoca ? 0 : 1, 50);
 
+  // hmtx as Writer packs it: a trailing run of glyphs with one advance keeps only its first advance,
+  // the rest carry their left side bearings alone (numberOfHMetrics counts the full entries).
+  const sourceHmtx = src('hmtx');
   const sourceHhea = src('hhea');
+  const metrics = sourceHhea.readUInt16BE(34);
+  const advances = order.map((g) => font.advanceOf(g));
+  const bearings = order.map((g) => (g < metrics ? sourceHmtx.readInt16BE(4 * g + 2) : sourceHmtx.readInt16BE(4 * metrics + 2 * (g - metrics))));
+  let full = advances.length;
+  while (full > 1 && advances[full - 1] === advances[full - 2]) full--;
+  const hmtx = Buffer.alloc(4 * full + 2 * (order.length - full));
+  for (let i = 0; i < order.length; i++) {
+    if (i < full) {
+      hmtx.writeUInt16BE(advances[i] ?? 0, 4 * i);
+      hmtx.writeInt16BE(bearings[i] ?? 0, 4 * i + 2);
+    } else hmtx.writeInt16BE(bearings[i] ?? 0, 4 * full + 2 * (i - full));
+  }
+
   const hhea = Buffer.alloc(36);
   hhea.writeUInt32BE(0x00010000, 0);
   sourceHhea.copy(hhea, 4, 4, 10);
   sourceHhea.copy(hhea, 18, 18, 22);
-  hhea.writeUInt16BE(order.length, 34);
-
-  const hmtx = Buffer.alloc(4 * order.length);
-  const sourceHmtx = src('hmtx');
-  const metrics = sourceHhea.readUInt16BE(34);
-  order.forEach((g, i) => {
-    hmtx.writeUInt16BE(font.advanceOf(g), 4 * i);
-    hmtx.writeInt16BE(g < metrics ? sourceHmtx.readInt16BE(4 * g + 2) : sourceHmtx.readInt16BE(4 * metrics + 2 * (g - metrics)), 4 * i + 2);
-  });
+  hhea.writeUInt16BE(full, 34);
 
   const maxp = Buffer.from(src('maxp').subarray(0, 32));
   maxp.writeUInt16BE(order.length, 4);
