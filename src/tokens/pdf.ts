@@ -68,10 +68,15 @@ function cell(column: string): string {
 // The newer release first, as fontconfig (and so LibreOffice) prefers it when both are installed.
 const FONT_DIRS = ['/usr/share/fonts/truetype/liberation2', '/usr/share/fonts/truetype/liberation'];
 
-function face(file: string): TrueTypeFont {
+/** Where the host keeps a Liberation font file; an error naming the package when it has none. */
+export function fontPath(file: string): string {
   const dir = FONT_DIRS.find((d) => existsSync(join(d, file)));
   if (!dir) throw new Error(`pdf: ${file} not found in ${FONT_DIRS.join(' or ')} (install fonts-liberation)`);
-  return loadTrueType(join(dir, file));
+  return join(dir, file);
+}
+
+function face(file: string): TrueTypeFont {
+  return loadTrueType(fontPath(file));
 }
 
 /** What the file says made it: the Writer release whose export this file's structure matches (tests/tokens/pdf-structure.test.ts). */

@@ -3,7 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PDF_PRODUCER } from '../../src/tokens/pdf.ts';
+import { PDF_PRODUCER, fontPath } from '../../src/tokens/pdf.ts';
+import { loadTrueType } from '../../src/tokens/truetype.ts';
+import { subsetTrueType } from '../../src/tokens/ttf-subset.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 import { inspectPdf, str, type InspectedPdf, type PdfValue, type TextShow } from './pdf-inspect.ts';
@@ -22,10 +24,32 @@ let s: TestServer;
 const tmp = tempDir('honeytrail-pdf-structure-');
 let ours: InspectedPdf;
 let writer: InspectedPdf;
+let fixedWriter: InspectedPdf;
 
-function convert(file: string): Promise<number | null> {
+/**
+ * Texts that exercise the subsetter's corners every run (the decoy's own text is random): composite
+ * glyphs (Ü, ä, é, whose accents come as separate glyphs, some shared), and a trailing run of glyphs
+ * with one advance (digits), which Writer packs in hmtx.
+ */
+const FIXED_LINES = [
+  { bold: true, text: 'Überprüfung – Résumé für Zugänge 2024' },
+  { bold: false, text: 'Ärger über Béla’s Öl: 1 2 3 4 5 6 7 8 9 0' },
+];
+const FIXED_DOCUMENT = `<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.text">
+<office:font-face-decls><style:font-face style:name="Liberation Sans" svg:font-family="'Liberation Sans'"/></office:font-face-decls>
+<office:automatic-styles>
+<style:style style:name="B" style:family="paragraph"><style:text-properties style:font-name="Liberation Sans" fo:font-size="18pt" fo:font-weight="bold"/></style:style>
+<style:style style:name="R" style:family="paragraph"><style:text-properties style:font-name="Liberation Sans" fo:font-size="11pt"/></style:style>
+</office:automatic-styles>
+<office:body><office:text>
+${FIXED_LINES.map((l) => `<text:p text:style-name="${l.bold ? 'B' : 'R'}">${l.text}</text:p>`).join('\n')}
+</office:text></office:body></office:document>
+`;
+
+function convert(...files: string[]): Promise<number | null> {
   const profile = pathToFileURL(join(tmp.dir, 'profile')).href;
-  const args = [`-env:UserInstallation=${profile}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', 'pdf', '--outdir', join(tmp.dir, 'out'), file];
+  const args = [`-env:UserInstallation=${profile}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', 'pdf', '--outdir', join(tmp.dir, 'out'), ...files];
   return new Promise((resolve, reject) => {
     const child = spawn('soffice', args, { detached: true, stdio: 'ignore' });
     const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), CONVERT_TIMEOUT_MS);
@@ -88,8 +112,11 @@ beforeAll(async () => {
   ours = inspectPdf(file.body, join(tmp.dir, 'decoy.pdf'));
   const source = join(tmp.dir, 'reference.fodt');
   writeFileSync(source, writerDocument(ours));
-  expect(await convert(source)).toBe(0);
+  const fixed = join(tmp.dir, 'fixed.fodt');
+  writeFileSync(fixed, FIXED_DOCUMENT);
+  expect(await convert(source, fixed)).toBe(0);
   writer = inspectPdf(readFileSync(join(tmp.dir, 'out', 'reference.pdf')), join(tmp.dir, 'reference.pdf'));
+  fixedWriter = inspectPdf(readFileSync(join(tmp.dir, 'out', 'fixed.pdf')), join(tmp.dir, 'fixed-reference.pdf'));
 }, CONVERT_TIMEOUT_MS + 30_000);
 afterAll(async () => {
   await s.stop();
@@ -164,6 +191,21 @@ describe('the decoy PDF against a LibreOffice Writer export of the same text', (
       expect(ours.streamText(font['/ToUnicode'])).toBe(writer.streamText(theirs['/ToUnicode']));
       expect(ours.dict(d['/FontFile2'])['/Length1']).toBe(writer.dict(td['/FontFile2'])['/Length1']);
       expect(ours.streamText(d['/FontFile2']) === writer.streamText(td['/FontFile2']), 'embedded font program byte for byte').toBe(true);
+    });
+  });
+
+  it('fonts: fixed texts with composite glyphs and a trailing run of equal advances subset byte for byte as Writer subsets them', () => {
+    const faces = [loadTrueType(fontPath('LiberationSans-Bold.ttf')), loadTrueType(fontPath('LiberationSans-Regular.ttf'))];
+    expect(fixedWriter.fonts).toHaveLength(2);
+    fixedWriter.fonts.forEach((font, i) => {
+      const face = faces[i] ?? faces[0];
+      // Writer's glyphs in Writer's order, as its ToUnicode map lists them.
+      const chars = [...fixedWriter.streamText(font['/ToUnicode']).matchAll(/<[0-9A-F]{2}> <([0-9A-F]{4})>/g)].map((m) => parseInt(m[1] ?? '0', 16));
+      expect(chars.map((c) => String.fromCharCode(c)).join('')).toBe([...new Set(FIXED_LINES[i]?.text)].join(''));
+      const ours = face ? subsetTrueType(face, [0, ...chars.map((c) => face.glyphOf(c))]) : Buffer.alloc(0);
+      const theirs = Buffer.from(fixedWriter.streamText(fixedWriter.dict(font['/FontDescriptor'])['/FontFile2']), 'latin1');
+      expect(ours.length).toBe(theirs.length);
+      expect(ours.equals(theirs), 'embedded font program byte for byte').toBe(true);
     });
   });
 
