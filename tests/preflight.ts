@@ -44,6 +44,8 @@ const SERVICES: readonly [name: string, port: number][] = [
 const CHROMIUM = '/usr/bin/chromium';
 /** Apache's Subversion module, which the svn kind's answers are compared with. */
 const MOD_DAV_SVN = '/usr/lib/apache2/modules/mod_dav_svn.so';
+/** The face PDF decoys embed (src/tokens/pdf.ts), from either Debian package. */
+const LIBERATION = ['/usr/share/fonts/truetype/liberation2', '/usr/share/fonts/truetype/liberation'].map((d) => `${d}/LiberationSans-Regular.ttf`);
 
 const onPath = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 
@@ -66,6 +68,7 @@ async function missing(): Promise<string[]> {
   const out = TOOLS.filter(([c]) => !onPath(c)).map(([c, p]) => `${c} (Debian package ${p})`);
   if (!existsSync(CHROMIUM)) out.push(`${CHROMIUM} (Debian package chromium)`);
   if (!existsSync(MOD_DAV_SVN)) out.push(`${MOD_DAV_SVN} (Debian package libapache2-mod-svn)`);
+  if (!LIBERATION.some((f) => existsSync(f))) out.push('Liberation Sans (Debian package fonts-liberation)');
   for (const [name, port] of SERVICES) if (!(await listening(port))) out.push(`${name} on 127.0.0.1:${port}`);
   return out;
 }

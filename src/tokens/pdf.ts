@@ -1,12 +1,15 @@
-import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { PDFDocument, PDFHexString, PDFName, PDFString, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
+import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { collectionTechniques, describeClient } from './hit-words.ts';
 import { defineKind } from './kind.ts';
 import { newTokenPath, pick, publicUrl } from './urls.ts';
 import { tokenHostName } from './addresses.ts';
+import { PAGE, textWidth, type TextRun } from './pdf-text.ts';
+import { writePdf } from './pdf-writer.ts';
+import { loadTrueType, type TrueTypeFont } from './truetype.ts';
 
 interface DocTemplate {
   title: string;
@@ -17,7 +20,6 @@ interface DocTemplate {
 }
 interface Templates {
   authors: string[];
-  tools: { creator: string; producer: string }[];
   documents: DocTemplate[];
 }
 
@@ -62,12 +64,58 @@ function cell(column: string): string {
   return money(8_000, 900_000);
 }
 
-function wrap(text: string, font: PDFFont, size: number, width: number): string[] {
+/** Liberation Sans, the face LibreOffice sets documents in where Arial is asked for (Debian: fonts-liberation or fonts-liberation2). */
+// The newer release first, as fontconfig (and so LibreOffice) prefers it when both are installed.
+const FONT_DIRS = ['/usr/share/fonts/truetype/liberation2', '/usr/share/fonts/truetype/liberation'];
+
+/** Where the host keeps a Liberation font file; an error naming the package when it has none. */
+export function fontPath(file: string): string {
+  const dir = FONT_DIRS.find((d) => existsSync(join(d, file)));
+  if (!dir) throw new Error(`pdf: ${file} not found in ${FONT_DIRS.join(' or ')} (install fonts-liberation)`);
+  return join(dir, file);
+}
+
+function face(file: string): TrueTypeFont {
+  return loadTrueType(fontPath(file));
+}
+
+/** What the file says made it: the Writer release whose export this file's structure matches (tests/tokens/pdf-structure.test.ts). */
+export const PDF_PRODUCER = { creator: 'Writer', producer: 'LibreOffice 7.4' } as const;
+
+/** The closing line and its linked words, varied so no one sentence marks every decoy. */
+const LINK_LINES: readonly (readonly [string, string, string])[] = [
+  ['Open the ', 'online version', ' of this document.'],
+  ['The ', 'current version', ' is kept on the intranet.'],
+  ['Comments and corrections go in the ', 'shared copy', '.'],
+  ['Supporting figures are in the ', 'team workspace', '.'],
+  ['Please use the ', 'latest revision', ' for any decisions.'],
+];
+
+const LEFT = 56.8;
+const TEXT_WIDTH = 481.5;
+/** A point on Writer's twip grid, `twips` below the top edge, as a PDF y coordinate. */
+const fromTop = (twips: number): number => PAGE.height - twips / 20;
+
+/** A word wider than the line, cut where it fills a line (Writer breaks such a word anywhere). */
+function pieces(word: string, font: TrueTypeFont, size: number): string[] {
+  const out: string[] = [];
+  let piece = '';
+  for (const ch of word) {
+    if (piece && textWidth(font, size, piece + ch) > TEXT_WIDTH) {
+      out.push(piece);
+      piece = '';
+    }
+    piece += ch;
+  }
+  return piece ? [...out, piece] : out;
+}
+
+function wrap(text: string, font: TrueTypeFont, size: number): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/)) {
+  for (const word of text.split(/\s+/).flatMap((w) => pieces(w, font, size))) {
     const next = line ? `${line} ${word}` : word;
-    if (font.widthOfTextAtSize(next, size) > width && line) {
+    if (textWidth(font, size, next) > TEXT_WIDTH && line) {
       lines.push(line);
       line = word;
     } else line = next;
@@ -76,27 +124,38 @@ function wrap(text: string, font: PDFFont, size: number, width: number): string[
   return lines;
 }
 
-function drawBody(page: PDFPage, doc: DocTemplate, title: string, year: number, fonts: { regular: PDFFont; bold: PDFFont }): number {
-  let y = 780;
-  page.drawText(title, { x: 56, y, size: 18, font: fonts.bold, color: rgb(0.1, 0.15, 0.3) });
-  y -= 34;
+/** The page as Writer would lay it out: title, body paragraphs, a table as columns of runs, and a closing line with the link. */
+function layout(doc: DocTemplate, title: string, year: number, online: string): TextRun[] {
+  const regular = face('LiberationSans-Regular.ttf');
+  const bold = face('LiberationSans-Bold.ttf');
+  const runs: TextRun[] = [];
+  let y = 1472; // title baseline: 2 cm margin plus the 18 pt line's ascent, in twips
+  const titleLines = wrap(title, bold, 18);
+  titleLines.forEach((line, i) => runs.push({ face: bold, size: 18, x: LEFT, y: fromTop(y + i * 414), text: line }));
+  y += (titleLines.length - 1) * 414 + 420;
   for (const p of doc.paragraphs) {
-    for (const line of wrap(fill(p, year), fonts.regular, 11, 480)) {
-      page.drawText(line, { x: 56, y, size: 11, font: fonts.regular });
-      y -= 15;
+    for (const line of wrap(fill(p, year), regular, 11)) {
+      runs.push({ face: regular, size: 11, x: LEFT, y: fromTop(y), text: line });
+      y += 254;
     }
-    y -= 8;
+    y += 142;
   }
-  y -= 8;
-  const colWidth = 480 / doc.table.header.length;
-  doc.table.header.forEach((h, i) => page.drawText(h, { x: 56 + i * colWidth, y, size: 10, font: fonts.bold }));
-  y -= 16;
+  const colWidth = Math.round((TEXT_WIDTH / doc.table.header.length) * 20) / 20;
+  y += 60;
+  doc.table.header.forEach((h, i) => runs.push({ face: bold, size: 10, x: LEFT + 2.8 + i * colWidth, y: fromTop(y), text: h }));
   for (const row of doc.table.rows) {
-    page.drawText(row, { x: 56, y, size: 10, font: fonts.regular });
-    doc.table.header.slice(1).forEach((h, i) => page.drawText(cell(h), { x: 56 + (i + 1) * colWidth, y, size: 10, font: fonts.regular }));
-    y -= 14;
+    y += 286;
+    runs.push({ face: regular, size: 10, x: LEFT + 2.8, y: fromTop(y), text: row });
+    doc.table.header.slice(1).forEach((h, i) => runs.push({ face: regular, size: 10, x: LEFT + 2.8 + (i + 1) * colWidth, y: fromTop(y), text: cell(h) }));
   }
-  return y;
+  y += 540;
+  const [before, link, after] = pick(LINK_LINES);
+  let x = LEFT;
+  for (const [text, uri] of [[before], [link, online], [after]] as const) {
+    runs.push({ face: regular, size: 11, x, y: fromTop(y), text, ...(uri ? { link: uri } : {}) });
+    x += textWidth(regular, 11, text);
+  }
+  return runs;
 }
 
 /** A PDF report whose open action asks the reader to open a token host (DNS) and whose footer links the token URL (HTTP). */
@@ -129,50 +188,36 @@ export const pdfToken = defineKind<PdfParams>({
         : `the document's link was opened in ${describeClient(hit.userAgent) ?? 'a client without a user agent'}`;
     return { action, evidence: 'touch', techniques: collectionTechniques(token) };
   },
-  async render(ctx, token) {
+  render(ctx, token) {
     const title = token.params.title ?? 'Report';
     const year = Number(/\b(20\d\d)\b/.exec(title)?.[1] ?? new Date().getFullYear());
-    const doc = TEMPLATES.documents.find((d) => title.startsWith(d.title.split(' {')[0] ?? '')) ?? pick(TEMPLATES.documents);
-    const tool = pick(TEMPLATES.tools);
+    const doc = TEMPLATES.documents.find((d) => templateMatches(d.title, title)) ?? pick(TEMPLATES.documents);
     const created = new Date(Date.now() - randomInt(2, 120) * 86_400_000 - randomInt(86_400) * 1000);
-    const pdf = await PDFDocument.create({ updateMetadata: false });
-    pdf.setTitle(title);
-    pdf.setAuthor(token.params.author ?? pick(TEMPLATES.authors));
-    pdf.setSubject(doc.subject);
-    pdf.setKeywords(doc.keywords);
-    pdf.setCreator(tool.creator);
-    pdf.setProducer(tool.producer);
-    pdf.setCreationDate(created);
-    pdf.setModificationDate(new Date(created.getTime() + randomInt(60, 7 * 86_400) * 1000));
-    pdf.setLanguage('en-US');
-    const page = pdf.addPage([595.28, 841.89]);
-    const fonts = { regular: await pdf.embedFont(StandardFonts.Helvetica), bold: await pdf.embedFont(StandardFonts.HelveticaBold) };
-    drawBody(page, doc, title, year, fonts);
-
     const online = publicUrl(ctx.config, token.urlPath ?? '/');
-    const footer = 'Open the online version of this document';
-    page.drawText(footer, { x: 56, y: 60, size: 9, font: fonts.regular, color: rgb(0.1, 0.3, 0.7) });
-    const link = pdf.context.register(
-      pdf.context.obj({
-        Type: 'Annot',
-        Subtype: 'Link',
-        // Coordinates as producers write them (two decimals), not a float's full expansion.
-        Rect: [56, 56, Math.round((56 + fonts.regular.widthOfTextAtSize(footer, 9)) * 100) / 100, 70],
-        Border: [0, 0, 0],
-        A: { Type: 'Action', S: 'URI', URI: PDFString.of(online) },
-      }),
-    );
-    page.node.set(PDFName.of('Annots'), pdf.context.obj([link]));
-    const open = pdf.context.obj({ Type: 'Action', S: 'URI', URI: PDFString.of(tokenHostUrl(ctx.config, token.hostLabel ?? token.id, token.urlPath ?? '/')) });
-    pdf.catalog.set(PDFName.of('OpenAction'), pdf.context.register(open));
-    // A file identifier, as every office suite writes one, and the objects (the open action and
-    // the link among them) packed into compressed object streams, so `strings` reads no URL.
-    const id = PDFHexString.of(randomBytes(16).toString('hex').toUpperCase());
-    pdf.context.trailerInfo.ID = pdf.context.obj([id, id]);
-    const bytes = await pdf.save({ useObjectStreams: true });
-    return { filename: fileName(title), contentType: 'application/pdf', body: Buffer.from(bytes) };
+    const body = writePdf({
+      runs: layout(doc, title, year, online),
+      info: {
+        title,
+        author: token.params.author ?? pick(TEMPLATES.authors),
+        subject: doc.subject,
+        keywords: doc.keywords,
+        ...PDF_PRODUCER,
+        created,
+        // Writer stamps local time with the machine's offset; the server's zone stands in for the author's.
+        utcOffsetMinutes: -created.getTimezoneOffset(),
+      },
+      // The one thing Writer never writes: opening the file asks the reader to open the token host.
+      openUri: tokenHostUrl(ctx.config, token.hostLabel ?? token.id, token.urlPath ?? '/'),
+    });
+    return { filename: fileName(title), contentType: 'application/pdf', body };
   },
 });
+
+/** Whether `title` was filled in from `template` (each `{placeholder}` standing for any text), so subject and body follow the title. */
+function templateMatches(template: string, title: string): boolean {
+  const pattern = template.split(/\{\w+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('.+?');
+  return new RegExp(`^${pattern}$`).test(title);
+}
 
 function fileName(title: string): string {
   return `${title.replace(/[^\w\- ]+/g, '').trim().replace(/\s+/g, '_') || 'Report'}.pdf`;

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PDFDocument } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { tokenHostUrl } from '../../src/tokens/pdf.ts';
 import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
 import { ask } from '../channels/dns-client.ts';
 import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { inspectPdf, str } from './pdf-inspect.ts';
 
 const run = promisify(execFile);
 const ZONE = 'pdf.example.test';
@@ -37,35 +37,40 @@ describe('pdf artifact', () => {
     expect(stdout).toContain('No syntax or stream encoding errors found');
   });
 
-  it('opens with a URI action to the token host and links the token URL', async () => {
-    const { token, url, path } = await rendered();
-    const expanded = join(tmp.dir, `${token.id}.qdf.pdf`);
-    await run('qpdf', ['--qdf', '--object-streams=disable', path, expanded]);
-    const text = readFileSync(expanded, 'latin1');
+  it('opens with a URI action to the token host and links the token URL as Writer writes a link', async () => {
+    const { token, url, file, path } = await rendered();
+    const pdf = inspectPdf(file.body, path);
     const host = `${token.hostLabel}.${ZONE}`;
-    // Packed in compressed object streams: `strings` on the file reads no token host or URL (issue 14) ...
-    expect(readFileSync(path, 'latin1')).not.toContain(host);
-    expect(readFileSync(path, 'latin1')).not.toContain(url);
-    expect(readFileSync(path, 'latin1')).toMatch(/\/Type\s*\/ObjStm/);
-    // ... and the trailer carries a file identifier, as office suites write.
-    expect(text).toMatch(/\/ID \[\s*<[0-9a-f]{32}>\s*<[0-9a-f]{32}>\s*\]/i);
-    // What a reader sees once the streams are expanded:
-    expect(text).toContain(host);
-    expect(text).toMatch(/\/OpenAction \d+ 0 R/);
-    expect(text).toContain(`/URI (${tokenHostUrl(s.config, token.hostLabel ?? '', token.urlPath ?? '/')})`);
+    const raw = file.body.toString('latin1');
+    // `strings` reads no token host: the open action's URI is a hex string (issue 14) ...
+    expect(raw).not.toContain(host);
+    // ... and the token URL stands once, in the /Link annotation, where every Writer export with a link has its URL.
+    expect(raw.split(url).length).toBe(2);
+    expect(raw).toMatch(new RegExp(`/Subtype/Link/Border\\[0 0 0\\]/Rect\\[[\\d. ]+\\]/Contents<FEFF[0-9A-F]+>/A<</Type/Action/S/URI/URI\\(${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)>>`));
+    // The trailer carries a file identifier, as office suites write.
+    expect(String((pdf.trailer['/ID'] as string[])[0])).toMatch(/^b:[0-9a-f]{32}$/);
+    // What a reader acts on:
+    const open = pdf.dict(pdf.catalog['/OpenAction']);
+    expect(str(open['/S'])).toBe('/URI');
+    expect(str(open['/URI'])).toBe(tokenHostUrl(s.config, token.hostLabel ?? '', token.urlPath ?? '/'));
     expect(tokenHostUrl(s.config, token.hostLabel ?? '', token.urlPath ?? '/')).toMatch(new RegExp(`^http://${host}:\\d+/`));
-    expect(text).toContain(`/URI (${url})`);
-    expect(text).toMatch(/\/Subtype \/Link/);
+    const link = pdf.dict((pdf.pages[0]?.['/Annots'] as string[])[0]);
+    expect(str(link['/Subtype'])).toBe('/Link');
+    expect(str(pdf.dict(link['/A'])['/URI'])).toBe(url);
+    expect(pdf.text.find((r) => r.text === str(link['/Contents']))).toBeDefined();
   });
 
   it('carries plausible, varied metadata and the requested title and author', async () => {
-    const { file } = await rendered({ title: 'Q3 Budget Review', author: 'Sarah Mitchell' });
-    const doc = await PDFDocument.load(file.body, { updateMetadata: false });
-    expect(doc.getTitle()).toBe('Q3 Budget Review');
-    expect(doc.getAuthor()).toBe('Sarah Mitchell');
-    expect(doc.getProducer()).toMatch(/Microsoft|LibreOffice/);
-    expect(doc.getCreationDate()?.getTime()).toBeLessThan(Date.now());
-    expect(doc.getPageCount()).toBe(1);
+    const { file, path } = await rendered({ title: 'Q3 Budget Review', author: 'Sarah Mitchell' });
+    const pdf = inspectPdf(file.body, path);
+    expect(str(pdf.info['/Title'])).toBe('Q3 Budget Review');
+    expect(str(pdf.info['/Author'])).toBe('Sarah Mitchell');
+    expect(str(pdf.info['/Producer'])).toBe('LibreOffice 7.4');
+    expect(str(pdf.info['/Creator'])).toBe('Writer');
+    const [, y, mo, d, h, mi, sec] = /^D:(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)/.exec(str(pdf.info['/CreationDate'])) ?? [];
+    expect(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec))).toBeLessThan(Date.now() + 86_400_000);
+    expect(pdf.pages).toHaveLength(1);
+    expect(pdf.text[0]?.text).toBe('Q3 Budget Review');
     expect(file.filename).toBe('Q3_Budget_Review.pdf');
 
     const a = await rendered();
@@ -73,13 +78,15 @@ describe('pdf artifact', () => {
     expect(a.file.body.equals(b.file.body)).toBe(false);
   });
 
-  it('fires over DNS (the reader resolving the host) and over HTTP (the link)', async () => {
-    const { token, url } = await rendered();
+  it('fires over DNS (the reader resolving the open action’s host) and over HTTP (the link), both read out of the file', async () => {
+    const { token, file, path } = await rendered();
     const info = describeArtifact({ config: s.config }, token);
     expect(info.hostname).toBe(`${token.hostLabel}.${ZONE}`);
-    const reply = await ask(s.app.port('dns'), `${token.hostLabel}.${ZONE}`, 'AAAA');
+    const pdf = inspectPdf(file.body, path);
+    const opened = new URL(str(pdf.dict(pdf.catalog['/OpenAction'])['/URI']));
+    const reply = await ask(s.app.port('dns'), opened.hostname, 'AAAA');
     expect(reply?.rcode).toBe('NOERROR');
-    const res = await fetch(url);
+    const res = await fetch(str(pdf.dict(pdf.dict((pdf.pages[0]?.['/Annots'] as string[])[0])['/A'])['/URI']));
     expect(res.status).toBe(200);
     const hits = await listHits(s.app.deps.db, { tokenId: token.id, limit: 5, order: 'asc' });
     expect(hits.map((h) => h.channel)).toEqual(['dns', 'http']);

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { awsAccountOf } from '../../src/tokens/organisation.ts';
 import { KINDS } from '../../src/tokens/registry.ts';
 import { describeArtifact, renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { inspectPdf, str } from './pdf-inspect.ts';
 
 /**
  * The share an intruder finds: several decoys of every kind, made with defaults as a defender
@@ -134,17 +134,39 @@ describe('a share of decoys of every kind shows none of the tells', () => {
     }
   });
 
-  it('pdf: strings reads no token URL or host, the trailer has an /ID, and qpdf finds no damage', () => {
+  it('pdf: no pdf-lib fingerprints, structure that matches the producer it claims, no token host for strings, qpdf finds no damage', () => {
     for (const d of of('pdf')) {
-      const raw = d.body?.toString('latin1') ?? '';
-      for (const a of [d.url, d.hostname].filter((x): x is string => !!x)) expect(raw).not.toContain(a);
-      expect(raw).not.toMatch(/219\.35899999999998|\d\.\d{10,}/);
-      const file = join(tmp.dir, `${d.token.id}.pdf`);
-      writeFileSync(file, d.body ?? Buffer.alloc(0));
-      const check = spawnSync('qpdf', ['--check', file], { encoding: 'utf8' });
+      const pdf = inspectPdf(d.body ?? Buffer.alloc(0), join(tmp.dir, `${d.token.id}.pdf`));
+      const raw = pdf.raw.toString('latin1');
+      const streams = [...pdf.objects.values()].map((o) => Buffer.from(o.stream?.data ?? '', 'base64').toString('latin1')).filter((t) => /^[\x09\x0a\x0d\x20-\x7e]*$/.test(t));
+      const check = spawnSync('qpdf', ['--check', join(tmp.dir, `${d.token.id}.pdf`)], { encoding: 'utf8' });
       expect(check.stdout).toContain('No syntax or stream encoding errors found');
-      const trailer = spawnSync('qpdf', ['--show-object=trailer', file], { encoding: 'utf8' });
-      expect(trailer.stdout).toMatch(/\/ID \[ <[0-9a-f]{32}> <[0-9a-f]{32}> \]/);
+      // strings: no token host (the open action's URI is hex); the URL only where Writer puts a link's URL.
+      expect(raw).not.toContain(d.hostname);
+      expect(raw.replace(/\/Subtype\/Link\/Border\[0 0 0\]\/Rect\[[\d. ]+\]\/Contents<[0-9A-F]+>\/A<<\/Type\/Action\/S\/URI\/URI\([^)]*\)>>/, '')).not.toContain(d.url);
+      // pdf-lib's tells: its header bytes, full float expansions (219.35899999999998) in the file or any
+      // content stream, its random font-name suffix (Helvetica-1234), unembedded standard fonts, no /ID.
+      expect(pdf.header.toString('latin1')).not.toBe('%PDF-1.7\n%\x81\x81\x81\x81\n');
+      for (const t of [raw, ...streams]) expect(t).not.toMatch(/\d\.\d*(?:9{6,}|0{6,})\d/);
+      const fontNames = Object.keys(pdf.dict(pdf.dict(pdf.pages[0]?.['/Resources'])['/Font']));
+      expect(fontNames.length).toBeGreaterThan(0);
+      for (const name of fontNames) expect(name).not.toMatch(/-\d+$/);
+      for (const font of pdf.fonts) {
+        expect(String(font['/BaseFont'])).toMatch(/^\/[A-Z]{6}\+[A-Za-z-]+$/);
+        expect(pdf.dict(font['/FontDescriptor'])['/FontFile2']).toBeDefined();
+      }
+      const [id1, id2] = (pdf.trailer['/ID'] ?? []) as string[];
+      expect(id1).toMatch(/^b:[0-9a-f]{32}$/);
+      expect(id2).toBe(id1);
+      // The claim: a LibreOffice release, and the structure that release writes (tests/tokens/pdf-structure.test.ts).
+      expect(str(pdf.info['/Producer'])).toMatch(/^LibreOffice \d+\.\d+$/);
+      expect(str(pdf.info['/Creator'])).toBe('Writer');
+      expect(pdf.header.toString('utf8')).toBe('%PDF-1.6\n%äüöß\n');
+      expect([pdf.xrefTable, pdf.objectStreams, pdf.docChecksumHolds]).toEqual([true, false, true]);
+      expect(pdf.fonts.map((f) => String(f['/BaseFont']).slice(1, 8))).toEqual(['BAAAAA+', 'CAAAAA+'].slice(0, pdf.fonts.length));
+      expect(pdf.catalog['/Metadata']).toBeUndefined();
+      expect(str(pdf.info['/CreationDate'])).toMatch(/^D:\d{14}(Z'|[+-]\d\d'\d\d')$/);
+      expect(pdf.info['/ModDate']).toBeUndefined();
     }
   });
 
@@ -217,22 +239,19 @@ describe('a share of decoys of every kind shows none of the tells', () => {
   });
 
   /**
-   * One fixed shape (the 24-character [0-9a-z] token id) must not be found in what the artifacts
-   * themselves write. The URLs and host names the addressing hands the artifacts (PUBLIC_URL paths,
-   * labels under DNS_ZONE) are removed first: their shape belongs to the token addressing (the
-   * listener half of issue 14), not to the artifacts; see docs/stealth.md.
+   * One fixed shape must not find the decoys: not the old 24-character [0-9a-z] token id, looked for
+   * everywhere (token URLs and host names included: tokens are addressed without an id shape,
+   * src/tokens/addresses.ts), and not any one shape of the random part a token's address carries.
    */
-  it('no 24-character [0-9a-z] label anywhere the artifacts write, besides the addresses handed to them', () => {
+  it('no 24-character [0-9a-z] label anywhere: artifacts, token URLs and host names alike', () => {
     const shape = /^[0-9a-z]{24}$/;
     // URLs, host names and the labels and path segments they are made of, as a hunting rule reads them.
     const addresses = /(?:[a-z][a-z0-9+.-]*:\/\/|\\\\)[^\s"'<>()\\]+|(?:[A-Za-z0-9%_-]+\.)+[A-Za-z0-9-]{2,}/g;
     let looked = 0;
     for (const [kind, decoys] of share) {
       for (const d of decoys) {
-        for (const part of readable(d)) {
-          let rest = part;
-          for (const a of [d.url, d.url ? new URL(d.url).pathname : undefined, d.hostname].filter((x): x is string => !!x)) rest = rest.split(a).join(' ');
-          for (const [address] of rest.matchAll(addresses)) {
+        for (const part of [...readable(d), d.url ?? '', d.hostname ?? '']) {
+          for (const [address] of part.matchAll(addresses)) {
             looked++;
             const labels = address.split(/[./?=&:#%-]+/);
             expect(labels.find((l) => shape.test(l)), `${kind} ${d.filename ?? ''}: ${address}`).toBeUndefined();
@@ -241,5 +260,24 @@ describe('a share of decoys of every kind shows none of the tells', () => {
       }
     }
     expect(looked).toBeGreaterThan(50);
+  });
+
+  it('no single shape covers the random parts of the token addresses', () => {
+    // The shape a hunting rule would write for a label or path segment: its character classes and length.
+    const shapeOf = (part: string): string => `${part.replace(/[a-z]/g, 'a').replace(/[A-Z]/g, 'A').replace(/\d/g, '9').replace(/(.)\1*/g, (run) => `${run[0]}${run.length}`)}`;
+    const shapes = new Map<string, number>();
+    let addresses = 0;
+    for (const decoys of share.values()) {
+      for (const d of decoys) {
+        const parts = [...(d.url ? new URL(d.url).pathname.split('/').filter(Boolean) : []), ...(d.hostname ? [d.hostname.split('.')[0] ?? ''] : [])];
+        for (const p of parts) shapes.set(shapeOf(p), (shapes.get(shapeOf(p)) ?? 0) + 1);
+        addresses += d.url || d.hostname ? 1 : 0;
+      }
+    }
+    expect(addresses).toBeGreaterThan(40);
+    // The most common shape is a small share of all, and there are many.
+    const counts = [...shapes.values()].sort((a, b) => b - a);
+    expect(shapes.size).toBeGreaterThan(addresses / 2);
+    expect(counts[0] ?? 0, [...shapes].sort((a, b) => b[1] - a[1]).slice(0, 5).join(' ')).toBeLessThan(addresses / 4);
   });
 });
