@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
  * (tests/db, tests/hits/pg-concurrency, tests/cli/postgres-roles) run once too.
  */
 const DIALECT_SUITES = [
-  'tests/hits/{intrusions,paging,correlate,record-hit,flood,hit-log,storage-budget,expected}.test.ts',
+  'tests/hits/{intrusions,paging,correlate,record-hit,flood,hit-log,storage-budget,expected,changes}.test.ts',
   'tests/alerts/**/*.test.ts',
   'tests/api/**/*.test.ts',
   'tests/admin/{pages,freshness}.test.ts',

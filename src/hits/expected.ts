@@ -4,6 +4,7 @@ import { allExpectedRules, expectedStatements, expectedVersion } from '../db/que
 import { unstoredHit } from '../db/queries/hits.ts';
 import { EXPECTED_EVIDENCE, type AssetRow, type ExpectedRuleRow, type NewHitRow } from '../db/schema.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
+import { invalidateOn } from '../db/changes.ts';
 import { versionedCache, type VersionedCache } from '../db/versioned-cache.ts';
 import { cidrMatcher, isCidr } from '../net.ts';
 import type { Token } from '../tokens/kind.ts';
@@ -230,6 +231,7 @@ export function expectedMatcher(db: AnyDb, recheckMs = 1000) {
       recheckMs,
     );
   }
+  invalidateOn('expected', cache);
   const asset = (ip: string | null): AssetRow | null => (ip ? (matchIp(assetRows, ip) ?? null) : null);
   return {
     /**

@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { allIndicators, intelStatements, intelVersion } from '../db/queries/intel.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
+import { invalidateOn } from '../db/changes.ts';
 import { versionedCache, type VersionedCache } from '../db/versioned-cache.ts';
 import type { HitRow, IntelRow } from '../db/schema.ts';
 import type { HitPrepare } from '../hits/record-hit.ts';
@@ -48,6 +49,7 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
     const q = intelStatements(db);
     cache = versionedCache<Index>(empty(), { sync: true, version: q.version, load: () => build(q.all()) }, recheckMs);
   }
+  invalidateOn('intel', cache);
   const fresh = () => cache.get();
   const matchIp = (raw: string, labels: Set<string>, i: Index) => {
     const ip = normalizeIp(raw.trim());

@@ -99,7 +99,6 @@ describe('freshness', () => {
     // Made 40 days ago: past its 30-day policy, and older than the 7-day window.
     for (const t of [policy, watched, scanned.token]) await updateToken(db, t.id, { createdAt: new Date(Date.now() - 40 * DAY) });
     expect((await api.post('/api/v1/expected-activity').set(auth).send({ name: 'nightly scan', sources: ['127.0.0.0/8'], decoys: ['\\\\FS02\\*'] })).status).toBe(201);
-    await new Promise((r) => setTimeout(r, 1100));
     expect(await getFrom(scanned.artifact.url)).toBe(200);
     await waitFor(async () => (await listHits(db, { tokenId: scanned.token.id, limit: 5 }))[0]?.classification === 'expected', 5000, 'the scan absorbed as expected');
     expect((await api.post(`/api/v1/tokens/${gone.id}/verification`).set(auth).send({ present: false })).body.missingAt).toBeTruthy();

@@ -209,7 +209,6 @@ describe('MISP feeds and the scheduler', () => {
     expect(await values()).toEqual(['domain:drop.bad.example', 'email:ceo@phish.example', 'ip:198.51.100.20', 'ip:203.0.113.50']);
     // A hit from a source the feed lists carries its label (the intel context of the alert).
     const { url: bug } = await makeToken(db, s.config, { kind: 'web-bug', name: 'feed check' });
-    await new Promise((r) => setTimeout(r, 1100));
     expect(await getFrom(bug ?? '', '127.0.0.1', { 'X-Forwarded-For': '198.51.100.20' })).toBe(200);
     const hit = await waitFor(async () => (await listHits(db, { limit: 5 }))[0], 5000, 'the hit');
     expect(hit.intel).toEqual(['CIRCL']);

@@ -3,6 +3,7 @@ import type { ExpectedRuleInput } from '../../hits/expected.ts';
 import type { Db } from '../client.ts';
 import { expectedRules, type ExpectedRuleRow } from '../schema.ts';
 import { insertedRow, isPg, shared, type AnyDb } from '../store.ts';
+import { changed } from '../changes.ts';
 
 /** Expected-activity rules (src/hits/expected.ts): storage, and what each absorbed lately. */
 
@@ -21,18 +22,23 @@ function values(r: Partial<ExpectedRuleValues>) {
 export async function insertExpectedRule(db: AnyDb, r: ExpectedRuleValues): Promise<ExpectedRuleRow> {
   const { db: q, t } = shared(db);
   const now = new Date();
-  return insertedRow(await q.insert(t.expectedRules).values({ ...values(r), createdAt: now, updatedAt: now } as typeof expectedRules.$inferInsert).returning());
+  const row = insertedRow(await q.insert(t.expectedRules).values({ ...values(r), createdAt: now, updatedAt: now } as typeof expectedRules.$inferInsert).returning());
+  changed('expected');
+  return row;
 }
 
 export async function updateExpectedRule(db: AnyDb, id: number, patch: Partial<ExpectedRuleValues>): Promise<ExpectedRuleRow | undefined> {
   const { db: q, t } = shared(db);
   const [row] = await q.update(t.expectedRules).set({ ...values(patch), updatedAt: new Date() }).where(eq(t.expectedRules.id, id)).returning();
+  changed('expected');
   return row;
 }
 
 export async function deleteExpectedRule(db: AnyDb, id: number): Promise<boolean> {
   const { db: q, t } = shared(db);
-  return (await q.delete(t.expectedRules).where(eq(t.expectedRules.id, id)).returning({ id: t.expectedRules.id })).length > 0;
+  const gone = await q.delete(t.expectedRules).where(eq(t.expectedRules.id, id)).returning({ id: t.expectedRules.id });
+  changed('expected');
+  return gone.length > 0;
 }
 
 export async function getExpectedRule(db: AnyDb, id: number): Promise<ExpectedRuleRow | undefined> {

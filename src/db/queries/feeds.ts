@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { IntelType, IntelFeedRow, NewIntelFeedRow } from '../schema.ts';
 import { insertedRow, shared, type AnyDb } from '../store.ts';
+import { changed } from '../changes.ts';
 
 /** Plain queries for subscribed threat-intel feeds (intel/feeds.ts has the rules). */
 
@@ -34,6 +35,7 @@ export async function deleteFeed(db: AnyDb, id: number): Promise<boolean> {
   const { db: q, t } = shared(db);
   await q.delete(t.intelIndicators).where(eq(t.intelIndicators.source, feedSource(id)));
   const gone = await q.delete(t.intelFeeds).where(eq(t.intelFeeds.id, id)).returning({ id: t.intelFeeds.id });
+  changed('intel');
   return gone.length > 0;
 }
 
@@ -107,5 +109,6 @@ export async function syncFeedIndicators(db: AnyDb, feed: Pick<IntelFeedRow, 'id
   const add = [...want].filter(([k]) => !kept.has(k)).map(([, r]) => ({ type: r.type, value: r.value, label: feed.label, source, purpose: 'threat' as const }));
   let added = 0;
   for (let i = 0; i < add.length; i += 500) added += (await q.insert(t.intelIndicators).values(add.slice(i, i + 500)).onConflictDoNothing().returning({ id: t.intelIndicators.id })).length;
+  if (added || stale.length) changed('intel');
   return { added, removed: stale.length, count: kept.size + added };
 }

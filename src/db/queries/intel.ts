@@ -2,6 +2,7 @@ import { asc, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { intelIndicators, type IntelPurpose, type IntelRow, type IntelType } from '../schema.ts';
 import { atomically, shared, textAsc, type AnyDb } from '../store.ts';
+import { changed } from '../changes.ts';
 
 export interface NewIndicator {
   type: IntelType;
@@ -19,6 +20,7 @@ const IMPORT_CHUNK = 1000;
 export async function importIndicators(db: AnyDb, list: readonly NewIndicator[]): Promise<number> {
   const chunks = Array.from({ length: Math.ceil(list.length / IMPORT_CHUNK) }, (_, i) => list.slice(i * IMPORT_CHUNK, (i + 1) * IMPORT_CHUNK));
   const counts = await atomically(db, ({ db: q, t }) => chunks.map((chunk) => q.insert(t.intelIndicators).values(chunk).onConflictDoNothing()));
+  changed('intel');
   return counts.reduce((a, b) => a + b, 0);
 }
 
@@ -41,6 +43,7 @@ export async function intelSummary(db: AnyDb): Promise<{ label: string; type: st
 export async function deleteIndicatorsByLabel(db: AnyDb, label: string): Promise<number> {
   const { db: q, t } = shared(db);
   const gone = await q.delete(t.intelIndicators).where(eq(t.intelIndicators.label, label)).returning({ id: t.intelIndicators.id });
+  changed('intel');
   return gone.length;
 }
 

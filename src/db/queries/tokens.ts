@@ -4,12 +4,15 @@ import type { Db } from '../client.ts';
 import { tokens, type NewTokenRow, type TokenRow } from '../schema.ts';
 import { type AnyDb, atomically, containsText, insertedRow, isPg, shared } from '../store.ts';
 import type { AuditEntry } from './audit.ts';
+import { changed, invalidateOn } from '../changes.ts';
 
 /** Plain query functions for tokens; routes and channels never write SQL themselves. */
 
 export async function insertToken(db: AnyDb, row: NewTokenRow): Promise<TokenRow> {
   const { db: q, t } = shared(db);
-  return insertedRow(await q.insert(t.tokens).values(row).returning());
+  const inserted = insertedRow(await q.insert(t.tokens).values(row).returning());
+  changed('tokens');
+  return inserted;
 }
 
 /** A live (not deleted) token by id, enabled or not. */
@@ -28,8 +31,9 @@ export interface LookupOptions {
 
 /**
  * Token lookups for the hot path: one indexed probe each, behind a short-lived cache so a
- * burst of hits on one token costs one query. A change made in the admin (disable, delete)
- * therefore reaches the listeners within `ttlMs`.
+ * burst of hits on one token costs one query. A change made in this process (disable, delete,
+ * create) empties the cache at once (src/db/changes.ts); one made by another process reaches
+ * these listeners within `ttlMs`.
  * SQLite-only (synchronous prepared statements) until its PostgreSQL version lands.
  */
 export function tokenLookups(db: AnyDb, options: LookupOptions = {}): TokenLookups {
@@ -49,12 +53,15 @@ export function tokenLookups(db: AnyDb, options: LookupOptions = {}): TokenLooku
     if (row instanceof Promise) row.catch(() => cache.delete(key));
     return row;
   };
-  return {
+  const lookups: TokenLookups = {
     byId: (id) => cached(`i:${id}`, () => load.byId(id)),
     byLookupKey: (key) => cached(`k:${key}`, () => load.byKey(key)),
     byUrlPath: (path) => cached(`p:${path}`, () => load.byUrlPath(path)),
     byHostLabel: (label) => cached(`h:${label}`, () => load.byHostLabel(label)),
+    invalidate: () => cache.clear(),
   };
+  invalidateOn('tokens', lookups);
+  return lookups;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -67,6 +74,8 @@ export interface TokenLookups {
   byUrlPath(path: string): MaybePromise<TokenRow | undefined>;
   /** The token whose host name carries `label` right below DNS_ZONE (lower-case). */
   byHostLabel(label: string): MaybePromise<TokenRow | undefined>;
+  /** Forget every cached answer (a token changed in this process: src/db/changes.ts). */
+  invalidate(): void;
 }
 
 /** SQLite: prepared statements, answered synchronously. */
@@ -160,6 +169,7 @@ export async function updateToken(db: AnyDb, id: string, patch: Partial<NewToken
     .set({ ...patch, updatedAt: new Date() })
     .where(and(eq(t.tokens.id, id), isNull(t.tokens.deletedAt)))
     .returning();
+  changed('tokens');
   return row;
 }
 
@@ -172,6 +182,7 @@ export async function deleteToken(db: AnyDb, id: string): Promise<boolean> {
     .set({ deletedAt: now, enabled: false, updatedAt: now })
     .where(and(eq(t.tokens.id, id), isNull(t.tokens.deletedAt)))
     .returning({ id: t.tokens.id });
+  changed('tokens');
   return gone.length > 0;
 }
 
@@ -197,14 +208,15 @@ export async function applyTokenAction(db: AnyDb, ids: readonly string[], action
   if (ids.length === 0) return 0;
   const now = new Date();
   const patch = action === 'delete' ? { deletedAt: now, enabled: false, updatedAt: now } : { enabled: action === 'enable', updatedAt: now };
-  const [changed = 0] = await atomically(db, ({ db: q, t }) => [
+  const [count = 0] = await atomically(db, ({ db: q, t }) => [
     q
       .update(t.tokens)
       .set(patch)
       .where(and(inArray(t.tokens.id, [...ids]), isNull(t.tokens.deletedAt))),
     ...(entries.length ? [q.insert(t.auditLog).values(entries.map((e) => ({ ...e, at: now })))] : []),
   ]);
-  return changed;
+  changed('tokens');
+  return count;
 }
 
 /**
@@ -219,5 +231,6 @@ export async function markRotated(db: AnyDb, id: string, to: string, at: Date): 
     .set({ rotatedTo: to, rotatedAt: at, updatedAt: at })
     .where(and(eq(t.tokens.id, id), isNull(t.tokens.deletedAt), isNull(t.tokens.rotatedTo)))
     .returning();
+  changed('tokens');
   return row;
 }
