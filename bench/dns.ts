@@ -162,8 +162,14 @@ async function serveHoneytrail(dir: string): Promise<void> {
   const config = loadConfig({
     DATABASE_URL: `file:${dir}/bench-dns.db`,
     DATA_DIR: dir,
+    // The DNS listener alone (and any number of these on one database: no other fixed port).
     PUBLIC_ENABLED: 'false',
     ADMIN_ENABLED: 'false',
+    SMTP_ENABLED: 'false',
+    SSH_ENABLED: 'false',
+    PGWIRE_ENABLED: 'false',
+    MYSQL_ENABLED: 'false',
+    WIREGUARD_ENABLED: 'false',
     DNS_HOST: '127.0.0.1',
     DNS_PORT: '0',
     DNS_ZONE: ZONE,
