@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFirstAdmin } from '../../src/admin/setup.ts';
 import { listHits } from '../../src/db/queries/hits.ts';
@@ -9,6 +9,7 @@ import { paramsJsonSchema } from '../../src/tokens/registry.ts';
 import { getFrom } from '../alerts/support.ts';
 import { makeAlert, makeIncident } from '../factories.ts';
 import { silentLog, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * The admin UI in a real browser (Debian chromium via playwright-core): first-run setup,
@@ -33,11 +34,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   downloads = tempDir('honeytrail-dl-');
   s = await startTestServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1366, height: 820 }, timezoneId: 'Europe/Berlin' });
   page = await context.newPage();
   page.setDefaultTimeout(10_000);

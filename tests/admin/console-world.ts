@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { hashPassword } from '../../src/admin/passwords.ts';
 import { insertAsset } from '../../src/db/queries/assets.ts';
@@ -8,6 +8,7 @@ import { insertUserWithRole } from '../../src/db/queries/users.ts';
 import { makeIncident } from '../factories.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
 import type { RouteIds } from './routes.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * The console suites' world (tests/admin/console*.test.ts): a server with an admin, a responder
@@ -40,11 +41,7 @@ export function useConsoleWorld(): ConsoleWorld {
       user: spare.id,
       key: (await (await import('../../src/db/queries/api-keys.ts')).createApiKey(db, 'route key', 'test')).row.id,
     };
-    world.browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-      timeout: 30_000,
-    });
+    world.browser = await launchChromium();
   });
   afterAll(async () => {
     await world.browser?.close();

@@ -1,9 +1,10 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderEmail } from '../../src/alerts/email.ts';
 import { buildAlertView } from '../../src/alerts/view.ts';
 import { insertAsset } from '../../src/db/queries/assets.ts';
 import { intrusionBed, type Bed } from '../hits/bed.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * The alert mail on a phone: the HTML part rendered by Chromium (Debian's, via playwright-core)
@@ -13,10 +14,7 @@ import { intrusionBed, type Bed } from '../hits/bed.ts';
 let browser: Browser;
 let bed: Bed;
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium(['--disable-quic']);
   bed = await intrusionBed();
 }, 60_000);
 afterAll(async () => {

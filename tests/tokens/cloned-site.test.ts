@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
@@ -8,6 +8,7 @@ import { clonedSite } from '../../src/tokens/cloned-site.ts';
 import type { Token } from '../../src/tokens/kind.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { auth, makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * cloned-site in Debian's Chromium. One login page is served by a small node server under two
@@ -48,11 +49,7 @@ beforeAll(async () => {
   s = await startTestServer();
   port = (await listen()).port;
   port2 = (await listen()).port;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--host-resolver-rules=MAP login.corp.test 127.0.0.1, MAP evil.test 127.0.0.1'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium(['--host-resolver-rules=MAP login.corp.test 127.0.0.1, MAP evil.test 127.0.0.1']);
 });
 afterAll(async () => {
   await browser?.close();

@@ -3,6 +3,7 @@ import { listHits } from '../../src/db/queries/hits.ts';
 import type { TokenRow } from '../../src/db/schema.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { launchChromium } from '../chromium.ts';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -194,8 +195,7 @@ describe('credentials kind: the login portal', () => {
 
 describe('credentials kind: a real browser signs in', () => {
   it('Chromium fills in the planted pair and submits the form: credential-use hit, MFA page shown', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+    const browser = await launchChromium();
     try {
       const p = await planted('note', { look: 'sso' });
       const page = await browser.newPage();

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { getToken, listTokens } from '../../src/db/queries/tokens.ts';
 import { MAX_IMAGE_BYTES, sniffImage } from '../../src/tokens/custom-image.ts';
 import { makeAdmin, ADMIN } from '../admin/helpers.ts';
 import { auth, startTestServer, type TestServer } from '../helpers.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * custom-image: images made by real encoders (Chromium's canvas for PNG, JPEG and WebP; netpbm
@@ -22,11 +23,7 @@ let page: Page;
 
 beforeAll(async () => {
   s = await startTestServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
 });
 afterAll(async () => {

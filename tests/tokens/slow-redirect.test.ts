@@ -1,8 +1,9 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { browserFacts } from '../../src/tokens/slow-redirect.ts';
 import { makeToken, startTestServer, type TestServer } from '../helpers.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * slow-redirect in Debian's Chromium: the browser, given a locale, time zone and screen,
@@ -15,11 +16,7 @@ let s: TestServer;
 let browser: Browser;
 beforeAll(async () => {
   s = await startTestServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

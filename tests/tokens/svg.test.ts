@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { launchChromium } from '../chromium.ts';
 
 /**
  * The svg kind against real renderers: Debian's Chromium (opening the file fires, for both
@@ -20,11 +21,7 @@ const tmp = tempDir();
 
 beforeAll(async () => {
   s = await startTestServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
