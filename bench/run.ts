@@ -211,7 +211,7 @@ async function main(): Promise<void> {
       mkdirSync(floodDir);
       const flood = await benchFlood(floodDir, floodSeconds);
       console.table([flood]);
-      console.log(`flood: admin p99 ${flood.adminP99ms} ms (target < 250 ms); other token ${flood.otherTokenRecorded}/${flood.otherTokenSent} recorded; ${flood.triggers} triggers stored in ${flood.rowsStored} rows (+${Math.round(flood.dbGrowthBytes / 1024)} KiB)`);
+      console.log(`flood: admin p99 ${flood.adminP99ms} ms (target < 250 ms); other token ${flood.otherTokenRecorded}/${flood.otherTokenSent} recorded in ${flood.otherTokenRows} rows; ${flood.triggers} triggers stored in ${flood.rowsStored} rows (+${Math.round(flood.dbGrowthBytes / 1024)} KiB)`);
       result.flood = flood;
     }
     if (wanted('scale')) {

@@ -82,6 +82,7 @@ process.on('message', async (msg) => {
     process.send?.({
       hits: await count('select sum(repeat_count) as n from hits where token_id = ?', token.id),
       rows: await count('select count(*) as n from hits where token_id = ?', token.id),
+      otherHits: await count('select coalesce(sum(repeat_count), 0) as n from hits where token_id = ?', other.token.id),
       otherRows: await count('select count(*) as n from hits where token_id = ?', other.token.id),
       rss: process.memoryUsage().rss,
     });
