@@ -48,7 +48,9 @@ function credential(kind: string, params: Record<string, unknown>): Record<strin
 
 const http: { kind: string; path: string; headers: Record<string, string> }[] = [];
 for (const kind of KINDS.filter((k) => k.http)) {
-  const { token, artifact } = await createToken(app.deps.db, { config }, { kind: kind.id, name: `hostile ${kind.id}`, params: kind.example }, { id: 'bench' });
+  // A kind made from an uploaded document gets the small file its contract names.
+  const upload = kind.upload ? await kind.upload.example() : undefined;
+  const { token, artifact } = await createToken(app.deps.db, { config }, { kind: kind.id, name: `hostile ${kind.id}`, params: kind.example }, { id: 'bench' }, upload);
   const path = token.urlPath ?? (artifact.url ? pathAndQuery(artifact.url) : `/static/${token.id}.png`);
   http.push({ kind: kind.id, path, headers: credential(kind.id, token.params as Record<string, unknown>) });
 }

@@ -47,6 +47,9 @@ interface Window {
  * 4. a new row must fit the global budget; one that does not folds into the source's last row
  *    for the token, or, with none, is counted on the token and in the budget's counts, not stored.
  *
+ * A planted secret used skips levels 3 and 4 (it must page) but has a bound of its own: one
+ * source's uses of one secret past `sourceRows` rows in the window fold into the last of them.
+ *
  * Every distinct event within the bounds is a row. DNS and SMTP hits use level 1 keyed as before
  * (name and type, sender and subject …) and level 4: their sources are relays (resolvers, mail
  * servers) that carry many people's lookups and mail, so levels 2 and 3 would merge actors.
@@ -57,6 +60,8 @@ export function createFloodGate(opts: FloodOptions) {
   const identical = new Map<string, Window>();
   const actions = new Map<string, Window>();
   const sources = new Map<string, Window>();
+  /** Rows per (token, source, planted secret): the bound of credential uses. */
+  const credentialUses = new Map<string, Window>();
   /** The last stored row of each (token, source), the target of level 3 and 4 folds. */
   const pairs = new Map<string, Window>();
 
@@ -76,6 +81,7 @@ export function createFloodGate(opts: FloodOptions) {
     // lookups and mail: a budget per source would fold distinct actors together.
     source: r.channel === 'http' ? `${r.sourceIp}` : null,
     pair: `${r.tokenId}\u0000${r.sourceIp}`,
+    credential: `${r.tokenId}\u0000${r.sourceIp}\u0000${r.credential ?? ''}`,
   });
   const fold = (hit: HitRow, reason: FoldReason): FloodDecision => {
     budget.counts.folded[reason]++;
@@ -95,8 +101,13 @@ export function createFloodGate(opts: FloodOptions) {
         if (action.hit && action.count >= (opts.actionRows ?? Number.POSITIVE_INFINITY)) return fold(action.hit, 'action');
       }
       // A planted secret used is the strongest signal: past levels 1 and 2 (the same use again) it is
-      // always a row of its own, over any source or storage budget, so it is correlated and pages.
+      // a row of its own, over the byte budget and the source's rows for other decoys, so it is
+      // correlated and pages, and each distinct action with it (another AWS API call) is a row. Its
+      // own bound: one source's uses of one secret past `sourceRows` in the window fold into the
+      // last of them, counted, so holding a stolen key does not buy unbounded storage.
       if (row.credential) {
+        const uses = current(credentialUses, k.credential, now);
+        if (uses.hit && uses.count >= (opts.sourceRows ?? Number.POSITIVE_INFINITY)) return fold(uses.hit, 'source');
         budget.take(rowBytes(row));
         return { store: true };
       }
@@ -121,12 +132,17 @@ export function createFloodGate(opts: FloodOptions) {
         action.hit = hit;
       }
       if (k.source !== null) current(sources, k.source, now).count++;
+      if (row.credential) {
+        const uses = current(credentialUses, k.credential, now);
+        uses.count++;
+        uses.hit = hit;
+      }
       if (pairs.size >= max) pairs.clear();
       pairs.set(k.pair, { since: now, count: 1, hit });
     },
     /** Forget everything (after a failed transaction, remembered rows may not exist). */
     reset(): void {
-      for (const table of [identical, actions, sources, pairs]) table.clear();
+      for (const table of [identical, actions, sources, pairs, credentialUses]) table.clear();
     },
     budget,
   };

@@ -211,6 +211,14 @@ describe('flood gate levels', () => {
     ]);
   });
 
+  it('a planted secret used with ever-varying requests is bounded per source: past sourceRows rows it folds into its last one', () => {
+    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 3, budget: createStorageBudget(600) });
+    const use = (i: number, sourceIp = '10.0.0.1', credential = 'AKIAEXAMPLE') => row({ channel: 'http', qname: null, qtype: null, method: 'GET', path: `/k/${i}`, query: `x=${i}`, sourceIp, credential, details: { action: `A${i}` } });
+    expect(decideAll(gate, [use(1), use(2), use(3), use(4), use(5), use(6, '10.0.0.2'), use(7, '10.0.0.1', 'AKIAOTHER')])).toEqual([
+      'store', 'store', 'store', 'source', 'source', 'store', 'store',
+    ]);
+  });
+
   it('the byte budget refills over a minute and a row costs its text, JSON and overhead', () => {
     let t = 0;
     const b = createStorageBudget(60_000, () => t);
