@@ -1,7 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { unzipSync } from 'fflate';
@@ -15,6 +15,7 @@ import { auth, rawQuery, startTestServer, tempDir, type TestServer } from '../he
 import { smtpSink, waitFor, webhookReceiver, type ReceivedMail } from '../alerts/support.ts';
 import { hostProxy, type HostProxy } from './host-proxy.ts';
 import { explorerLookup } from '../tokens/explorer.ts';
+import { soffice } from '../soffice.ts';
 
 /**
  * The intrusion issue's story, with real clients, end to end: CORP\m.keller on WS-22 opens a
@@ -92,17 +93,8 @@ async function plant(kind: string, name: string, location: string | null, plante
 }
 
 /** LibreOffice converting the document: it loads it exactly as opening does, fetching the linked image. */
-function convert(file: string): Promise<number | null> {
-  const args = [`-env:UserInstallation=${pathToFileURL(join(tmp.dir, 'profile')).href}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', 'txt:Text', '--outdir', join(tmp.dir, 'out'), file];
-  return new Promise((resolve, reject) => {
-    const child = spawn('soffice', args, { detached: true, stdio: 'ignore' });
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), CONVERT_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
+async function convert(file: string): Promise<number | null> {
+  return (await soffice(tmp.dir, ['--convert-to', 'txt:Text', file], join(tmp.dir, 'out'), CONVERT_TIMEOUT_MS)).code;
 }
 
 const dig = (name: string) => run('dig', ['@127.0.0.1', '-p', String(s.app.port('dns')), '+tries=1', '+time=3', '+short', name, 'A']);

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listHits } from '../../src/db/queries/hits.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers.ts';
 import { createAndDownload, savedName } from './ooxml.ts';
+import { soffice } from '../soffice.ts';
 
 /**
  * The real consumer: headless LibreOffice opens the generated documents (converting them, which
@@ -33,25 +32,7 @@ afterAll(async () => {
  * this process), killing the process group we started if it outlives the timeout.
  */
 function convert(file: string, format: string): Promise<{ code: number | null; output: string }> {
-  const profile = pathToFileURL(join(tmp.dir, 'profile')).href;
-  const args = [`-env:UserInstallation=${profile}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', format, '--outdir', join(tmp.dir, 'out'), file];
-  return new Promise((resolve, reject) => {
-    const child = spawn('soffice', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, CONVERT_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  return soffice(tmp.dir, ['--convert-to', format, file], join(tmp.dir, 'out'), CONVERT_TIMEOUT_MS);
 }
 
 async function libreOfficeHits(tokenId: string) {

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
+import { soffice } from '../soffice.ts';
 
 /**
  * Our Office packages side by side with packages a real office suite writes: LibreOffice (the
@@ -27,21 +26,8 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-function convert(file: string, format: string): Promise<number | null> {
-  const profile = pathToFileURL(join(tmp.dir, 'profile')).href;
-  const args = [`-env:UserInstallation=${profile}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', format, '--outdir', join(tmp.dir, 'out'), file];
-  return new Promise((resolve, reject) => {
-    const child = spawn('soffice', args, { detached: true, stdio: 'ignore' });
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
+async function convert(file: string, format: string): Promise<number | null> {
+  return (await soffice(tmp.dir, ['--convert-to', format, file], join(tmp.dir, 'out'), TIMEOUT_MS)).code;
 }
 
 /** Content type of each part, from [Content_Types].xml (overrides, else the extension's default). */

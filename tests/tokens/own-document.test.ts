@@ -1,7 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { strToU8, unzipSync, zipSync } from 'fflate';
@@ -15,6 +14,7 @@ import { openPackage } from '../../src/tokens/zip-package.ts';
 import { runCli } from '../cli/serve-process.ts';
 import { auth, startTestServer, tempDir, TEST_API_KEY, type TestServer } from '../helpers.ts';
 import { expectWellFormed } from './ooxml.ts';
+import { soffice as runSoffice } from '../soffice.ts';
 
 /**
  * Bring your own document: real documents made by LibreOffice (a .docx from text, an .xlsx from
@@ -32,19 +32,8 @@ let s: TestServer;
 let tmp: ReturnType<typeof tempDir>;
 const docs: Record<'docx' | 'xlsx' | 'pptx' | 'pdf', string> = { docx: '', xlsx: '', pptx: '', pdf: '' };
 
-/** Run soffice with a fresh profile, asynchronously (the server answering its fetches runs in this process); kill its group on timeout. */
-function soffice(args: string[], outdir: string): Promise<{ code: number | null; output: string }> {
-  const profile = pathToFileURL(join(tmp.dir, 'profile')).href;
-  return new Promise((resolve, reject) => {
-    const child = spawn('soffice', [`-env:UserInstallation=${profile}`, '--headless', '--norestore', '--nolockcheck', ...args, '--outdir', outdir], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), SOFFICE_TIMEOUT_MS);
-    child.on('error', (err) => (clearTimeout(timer), reject(err)));
-    child.on('close', (code) => (clearTimeout(timer), resolve({ code, output })));
-  });
-}
+/** soffice with this suite's profile and timeout. */
+const soffice = (args: string[], outdir: string) => runSoffice(tmp.dir, args, outdir, SOFFICE_TIMEOUT_MS);
 
 const FODP = `<?xml version="1.0" encoding="UTF-8"?>
 <office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.presentation">

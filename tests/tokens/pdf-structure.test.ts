@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PDF_PRODUCER, fontPath } from '../../src/tokens/pdf.ts';
 import { loadTrueType } from '../../src/tokens/truetype.ts';
@@ -9,6 +7,7 @@ import { subsetTrueType } from '../../src/tokens/ttf-subset.ts';
 import { renderArtifact } from '../../src/tokens/service.ts';
 import { makeToken, startTestServer, tempDir, type TestServer } from '../helpers.ts';
 import { inspectPdf, str, type InspectedPdf, type PdfValue, type TextShow } from './pdf-inspect.ts';
+import { soffice } from '../soffice.ts';
 
 /**
  * The decoy PDF side by side with the genuine article: LibreOffice Writer exports a document
@@ -47,21 +46,8 @@ ${FIXED_LINES.map((l) => `<text:p text:style-name="${l.bold ? 'B' : 'R'}">${l.te
 </office:text></office:body></office:document>
 `;
 
-function convert(...files: string[]): Promise<number | null> {
-  const profile = pathToFileURL(join(tmp.dir, 'profile')).href;
-  const args = [`-env:UserInstallation=${profile}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', 'pdf', '--outdir', join(tmp.dir, 'out'), ...files];
-  return new Promise((resolve, reject) => {
-    const child = spawn('soffice', args, { detached: true, stdio: 'ignore' });
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), CONVERT_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
+async function convert(...files: string[]): Promise<number | null> {
+  return (await soffice(tmp.dir, ['--convert-to', 'pdf', ...files], join(tmp.dir, 'out'), CONVERT_TIMEOUT_MS)).code;
 }
 
 /** Writer's left text edge with 2 cm margins. */
