@@ -138,14 +138,18 @@ export const tokenCommands: Record<string, Command> = {
       let page = await api.get<{ items: Hit[]; maxId: number | null }>(`${base}?${first}`);
       page.items.forEach(print);
       if (!values.follow) return 0;
-      let after = page.maxId ?? (await api.get<{ maxId: number | null }>(`${base}?limit=1&order=desc`)).maxId ?? 0;
+      // Nothing matched yet: follow from the start of the same filter, rather than from the newest
+      // id read by a second request (a hit stored between the two was never printed).
+      let after = page.maxId ?? 0;
       const interval = Math.max(0.2, Number(str(values.interval) ?? 2)) * 1000;
       let stop = false;
       process.once('SIGINT', () => (stop = true));
       process.once('SIGTERM', () => (stop = true));
       while (!stop) {
         await new Promise((r) => setTimeout(r, interval));
-        page = await api.get(`${base}?after=${after}&order=asc&limit=500`);
+        const next = new URLSearchParams({ after: String(after), order: 'asc', limit: '500' });
+        if (str(values.since)) next.set('since', str(values.since) ?? '');
+        page = await api.get(`${base}?${next}`);
         page.items.forEach(print);
         after = page.maxId ?? after;
       }
