@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { PlantSpec } from './plant.ts';
+import { trimEndChars } from '../text.ts';
 
 /**
  * `plant --from-file`: the defender's own documents, one own-document token per file. A file is
@@ -41,7 +42,7 @@ function walk(root: string, depth: number, out: string[]): void {
 function below(base: string, rel: string): string {
   if (!rel) return base;
   const windows = base.includes('\\');
-  return `${base.replace(/[\\/]+$/, '')}${windows ? '\\' : '/'}${rel.split(sep).join(windows ? '\\' : '/')}`;
+  return `${trimEndChars(base, '\\/')}${windows ? '\\' : '/'}${rel.split(sep).join(windows ? '\\' : '/')}`;
 }
 
 /** One planting per document at `source` (a file or a folder). */
