@@ -1,3 +1,5 @@
+import { invalidateOn, type ChangeTopic } from './changes.ts';
+
 /**
  * A value built from a table and kept in memory for the hot path, rebuilt when the table's
  * version changes; the version is checked at most every `recheckMs`. On SQLite the check and the
@@ -7,9 +9,13 @@
  * `each` runs after every due check, with the value then current (for data the value's users
  * also read, such as the asset map the expected-activity rules consult).
  */
-export type VersionedSource<T> =
+export type VersionedSource<T> = (
   | { sync: true; version: () => string; load: () => T; each?: (value: T) => void }
-  | { sync: false; version: () => Promise<string>; load: () => Promise<T>; each?: (value: T) => Promise<void> };
+  | { sync: false; version: () => Promise<string>; load: () => Promise<T>; each?: (value: T) => Promise<void> }
+) & {
+  /** The table's change notices (src/db/changes.ts): a write in this process makes the next read check at once. */
+  topic?: ChangeTopic;
+};
 
 export interface VersionedCache<T> {
   /** The value, rebuilt first when a check is due (SQLite) or in the background (PostgreSQL). */
@@ -21,6 +27,12 @@ export interface VersionedCache<T> {
 }
 
 export function versionedCache<T>(initial: T, source: VersionedSource<T>, recheckMs = 1000): VersionedCache<T> {
+  const cache = makeCache(initial, source, recheckMs);
+  if (source.topic) invalidateOn(source.topic, cache);
+  return cache;
+}
+
+function makeCache<T>(initial: T, source: VersionedSource<T>, recheckMs: number): VersionedCache<T> {
   let value = initial;
   let version = '';
   let checkedAt = 0;

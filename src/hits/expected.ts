@@ -4,7 +4,6 @@ import { allExpectedRules, expectedStatements, expectedVersion } from '../db/que
 import { unstoredHit } from '../db/queries/hits.ts';
 import { EXPECTED_EVIDENCE, type AssetRow, type ExpectedRuleRow, type NewHitRow } from '../db/schema.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
-import { invalidateOn } from '../db/changes.ts';
 import { versionedCache, type VersionedCache } from '../db/versioned-cache.ts';
 import { cidrMatcher, isCidr } from '../net.ts';
 import type { Token } from '../tokens/kind.ts';
@@ -204,6 +203,7 @@ export function expectedMatcher(db: AnyDb, recheckMs = 1000) {
       [],
       {
         sync: false,
+        topic: 'expected',
         version: () => expectedVersion(db),
         load: async () => compileAll(await allExpectedRules(db)),
         each: async (rules) => {
@@ -222,6 +222,7 @@ export function expectedMatcher(db: AnyDb, recheckMs = 1000) {
       [],
       {
         sync: true,
+        topic: 'expected',
         version: q.version,
         load: () => compileAll(q.all()),
         each: (rules) => {
@@ -231,7 +232,6 @@ export function expectedMatcher(db: AnyDb, recheckMs = 1000) {
       recheckMs,
     );
   }
-  invalidateOn('expected', cache);
   const asset = (ip: string | null): AssetRow | null => (ip ? (matchIp(assetRows, ip) ?? null) : null);
   return {
     /**

@@ -1,7 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { allIndicators, intelStatements, intelVersion } from '../db/queries/intel.ts';
 import { isPg, type AnyDb } from '../db/store.ts';
-import { invalidateOn } from '../db/changes.ts';
 import { versionedCache, type VersionedCache } from '../db/versioned-cache.ts';
 import type { HitRow, IntelRow } from '../db/schema.ts';
 import type { HitPrepare } from '../hits/record-hit.ts';
@@ -44,12 +43,11 @@ export function intelMatcher(db: AnyDb, recheckMs = 1000) {
   let cache: VersionedCache<Index>;
   if (isPg(db)) {
     // Between batches a match uses the index as it is; a due check runs in the background.
-    cache = versionedCache<Index>(empty(), { sync: false, version: () => intelVersion(db), load: async () => build(await allIndicators(db)) }, recheckMs);
+    cache = versionedCache<Index>(empty(), { sync: false, topic: 'intel', version: () => intelVersion(db), load: async () => build(await allIndicators(db)) }, recheckMs);
   } else {
     const q = intelStatements(db);
-    cache = versionedCache<Index>(empty(), { sync: true, version: q.version, load: () => build(q.all()) }, recheckMs);
+    cache = versionedCache<Index>(empty(), { sync: true, topic: 'intel', version: q.version, load: () => build(q.all()) }, recheckMs);
   }
-  invalidateOn('intel', cache);
   const fresh = () => cache.get();
   const matchIp = (raw: string, labels: Set<string>, i: Index) => {
     const ip = normalizeIp(raw.trim());
