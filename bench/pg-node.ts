@@ -3,10 +3,10 @@ import { loadConfig } from '../src/config.ts';
 import { closePostgres, openPostgres } from '../src/db/pg.ts';
 import { tokens } from '../src/db/schema-pg.ts';
 import { createPgCorrelator } from '../src/hits/correlate-pg.ts';
-import type { HitEvent } from '../src/hits/record-hit.ts';
 import { createPgHitRecorder } from '../src/hits/record-hit-pg.ts';
 import { createLogger } from '../src/logger.ts';
 import type { Token } from '../src/tokens/kind.ts';
+import { event } from './pg.ts';
 
 /**
  * One PostgreSQL "node" of the pg bench section, as its own process (forked by bench/pg.ts):
@@ -51,19 +51,9 @@ process.once('message', async (setup: Setup) => {
     Array.from({ length: setup.callers }, async () => {
       while (Date.now() < until) {
         const i = n++;
-        const token = list[i % list.length] as Token;
-        // Sources differ between nodes and rotate within one: several actors, as a real spread of edges sees.
-        const event: HitEvent = {
-          token,
-          channel: 'http',
-          sourceIp: `10.${1 + setup.node}.${i % 20}.${(i * 7) % 250}`,
-          userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
-          method: 'GET',
-          path: `/static/${token.id}/logo.png`,
-          headers: { host: 'cdn.corp.example', accept: '*/*' },
-        };
+        const hit = event(list[i % list.length] as Token, i, setup.node);
         const t = performance.now();
-        await recorder.record(event);
+        await recorder.record(hit);
         latencies.push(performance.now() - t);
       }
     }),

@@ -55,14 +55,20 @@ async function load(name: string, seconds: number, record: (i: number) => Promis
     }),
   );
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1));
+  const pct = (p: number) => percentile(latencies, p);
   return { target: name, hitsPerSec: Math.round(latencies.length / seconds), p50ms: pct(0.5), p99ms: pct(0.99), hits: latencies.length };
 }
 
-const event = (token: Token, i: number): HitEvent => ({
+/** The `p` quantile (0-1) of ascending `sorted` latencies, to 0.1 ms. */
+function percentile(sorted: readonly number[], p: number): number {
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(1));
+}
+
+/** The i-th recorded hit: twenty rotating sources per node (nodes' sources differ), as a spread of edges sees several actors. */
+export const event = (token: Token, i: number, node = 0): HitEvent => ({
   token,
   channel: 'http',
-  sourceIp: `10.1.${i % 20}.${(i * 7) % 250}`,
+  sourceIp: `10.${1 + node}.${i % 20}.${(i * 7) % 250}`,
   userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
   method: 'GET',
   path: `/static/${token.id}/logo.png`,
@@ -157,7 +163,7 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
     await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode === null ? c.once('exit', resolve) : resolve(null)))));
 
     const latencies = done.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1));
+    const pct = (p: number) => percentile(latencies, p);
     const hits = latencies.length;
     const nodeCpuMs = done.reduce((sum, r) => sum + r.cpuMs, 0);
     const dbCpuMs = before.cpu === null || after.cpu === null ? null : (after.cpu - before.cpu) * 1000;
