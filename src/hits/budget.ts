@@ -46,6 +46,13 @@ export function rowBytes(row: NewHitRow): number {
 /** Integer columns, timestamps and the entries of the hits table's indexes, per row (measured: see docs/security.md). */
 const ROW_OVERHEAD = 512;
 
+/**
+ * What a hit from a source new to a token adds besides its row: an intrusion (its reasons and
+ * summary), its entities and their index entries. Measured with `BENCH_ONLY=hostile`: 8,959
+ * intrusions from as many sources took 10 MB with their entities and indexes (docs/security.md).
+ */
+export const INTRUSION_BYTES = 1100;
+
 export function newOverflowCounts(): OverflowCounts {
   return { folded: { identical: 0, action: 0, source: 0, budget: 0 }, unstored: 0, rateLimited: 0, lastAt: null };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
-import { createStorageBudget, rowBytes, type FoldReason, type StorageBudget } from './budget.ts';
+import { createStorageBudget, INTRUSION_BYTES, rowBytes, type FoldReason, type StorageBudget } from './budget.ts';
 
 export interface FloodOptions {
   /** Identical hits from one source stored as separate rows within the window. @default 20 */
@@ -46,9 +46,14 @@ interface Window {
  *    (the first hit of a token it had not touched in the window still gets a row);
  * 4. a new row must fit the global budget; one that does not folds into the source's last row
  *    for the token, or, with none, is counted on the token and in the budget's counts, not stored.
+ *    A hit from a (token, source) pair with no row in the window is charged for the intrusion
+ *    rows it is likely to open as well (INTRUSION_BYTES).
  *
- * A planted secret used skips levels 3 and 4 (it must page) but has a bound of its own: one
- * source's uses of one secret past `sourceRows` rows in the window fold into the last of them.
+ * A planted secret used skips level 3 and may draw on a reserve of a quarter of the budget once
+ * the budget is spent, so a flood of other hits cannot keep a stolen key's use from paging. Its
+ * bounds: one source's uses of one secret past `sourceRows` rows in the window fold into the last
+ * of them; past the budget and the reserve, uses of the secret fold into its last stored use
+ * (from whichever source), and only a secret with no use stored in the window still gets a row.
  *
  * Every distinct event within the bounds is a row. DNS and SMTP hits use level 1 keyed as before
  * (name and type, sender and subject …) and level 4: their sources are relays (resolvers, mail
@@ -57,11 +62,15 @@ interface Window {
 export function createFloodGate(opts: FloodOptions) {
   const max = opts.maxKeys ?? 50_000;
   const budget = opts.budget ?? createStorageBudget(0);
+  // Credential uses past the budget: a second, smaller bucket (a quarter of the budget's rate).
+  const reserve = createStorageBudget(budget.perMinute / 4);
   const identical = new Map<string, Window>();
   const actions = new Map<string, Window>();
   const sources = new Map<string, Window>();
   /** Rows per (token, source, planted secret): the bound of credential uses. */
   const credentialUses = new Map<string, Window>();
+  /** The last stored use of each (token, planted secret), from any source: where uses past every budget fold. */
+  const secrets = new Map<string, Window>();
   /** The last stored row of each (token, source), the target of level 3 and 4 folds. */
   const pairs = new Map<string, Window>();
 
@@ -82,6 +91,7 @@ export function createFloodGate(opts: FloodOptions) {
     source: r.channel === 'http' ? `${r.sourceIp}` : null,
     pair: `${r.tokenId}\u0000${r.sourceIp}`,
     credential: `${r.tokenId}\u0000${r.sourceIp}\u0000${r.credential ?? ''}`,
+    secret: `${r.tokenId}\u0000${r.credential ?? ''}`,
   });
   const fold = (hit: HitRow, reason: FoldReason): FloodDecision => {
     budget.counts.folded[reason]++;
@@ -100,21 +110,27 @@ export function createFloodGate(opts: FloodOptions) {
         const action = current(actions, k.action, now);
         if (action.hit && action.count >= (opts.actionRows ?? Number.POSITIVE_INFINITY)) return fold(action.hit, 'action');
       }
+      const pair = pairs.get(k.pair);
+      const last = pair && now - pair.since <= opts.windowMs ? pair.hit : undefined;
+      // What the row costs: itself, and the intrusion it is likely to open when its source has no row for the token yet.
+      const bytes = rowBytes(row) + (last ? 0 : INTRUSION_BYTES);
       // A planted secret used is the strongest signal: past levels 1 and 2 (the same use again) it is
-      // a row of its own, over the byte budget and the source's rows for other decoys, so it is
-      // correlated and pages, and each distinct action with it (another AWS API call) is a row. Its
-      // own bound: one source's uses of one secret past `sourceRows` in the window fold into the
-      // last of them, counted, so holding a stolen key does not buy unbounded storage.
+      // a row of its own, whatever the source's rows for other decoys, so it is correlated and pages,
+      // and each distinct action with it (another AWS API call) is a row. Its bounds: one source's uses
+      // of one secret past `sourceRows` fold into the last of them; past the budget and its reserve,
+      // a use folds into the secret's last stored use (counted there, and it pages as a repeat), so
+      // a stolen key used from ever-new addresses does not buy unbounded storage. The first use of a
+      // secret in the window is always a row.
       if (row.credential) {
         const uses = current(credentialUses, k.credential, now);
         if (uses.hit && uses.count >= (opts.sourceRows ?? Number.POSITIVE_INFINITY)) return fold(uses.hit, 'source');
-        budget.take(rowBytes(row));
+        if (budget.take(bytes) || reserve.take(bytes)) return { store: true };
+        const secret = secrets.get(k.secret);
+        if (secret?.hit && now - secret.since <= opts.windowMs) return fold(secret.hit, 'budget');
         return { store: true };
       }
-      const pair = pairs.get(k.pair);
-      const last = pair && now - pair.since <= opts.windowMs ? pair.hit : undefined;
       if (k.source !== null && last && current(sources, k.source, now).count >= (opts.sourceRows ?? Number.POSITIVE_INFINITY)) return fold(last, 'source');
-      if (budget.take(rowBytes(row))) return { store: true };
+      if (budget.take(bytes)) return { store: true };
       if (last) return fold(last, 'budget');
       budget.counts.unstored++;
       budget.counts.lastAt = now;
@@ -136,13 +152,18 @@ export function createFloodGate(opts: FloodOptions) {
         const uses = current(credentialUses, k.credential, now);
         uses.count++;
         uses.hit = hit;
+        if (secrets.size >= max) secrets.clear();
+        const secret = secrets.get(k.secret);
+        // The window runs from the secret's first stored use: past it the next use is a row again.
+        if (secret && now - secret.since <= opts.windowMs) secret.hit = hit;
+        else secrets.set(k.secret, { since: now, count: 1, hit });
       }
       if (pairs.size >= max) pairs.clear();
       pairs.set(k.pair, { since: now, count: 1, hit });
     },
     /** Forget everything (after a failed transaction, remembered rows may not exist). */
     reset(): void {
-      for (const table of [identical, actions, sources, pairs, credentialUses]) table.clear();
+      for (const table of [identical, actions, sources, pairs, credentialUses, secrets]) table.clear();
     },
     budget,
   };

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/app.ts';
 import { getToken } from '../../src/db/queries/tokens.ts';
 import type { NewHitRow } from '../../src/db/schema.ts';
-import { createStorageBudget, rowBytes } from '../../src/hits/budget.ts';
+import { createStorageBudget, INTRUSION_BYTES, rowBytes } from '../../src/hits/budget.ts';
 import { createFloodGate } from '../../src/hits/flood.ts';
 import { recentOverflow, startOverflowReporter } from '../../src/hits/overflow-report.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -196,7 +196,8 @@ describe('flood gate levels', () => {
   });
 
   it('HTTP: identical, then action, then source levels, then the byte budget with nothing to fold into', () => {
-    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 2, sourceRows: 3, budget: createStorageBudget(2200) });
+    // Four small rows, two of them from sources new to their token (charged for the intrusion they open).
+    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 2, sourceRows: 3, budget: createStorageBudget(2200 + 2 * INTRUSION_BYTES, () => 0) });
     const http = (path: string, query: string | null, sourceIp = '10.0.0.1', tokenId = 't') => row({ channel: 'http', qname: null, qtype: null, method: 'GET', path, query, sourceIp, tokenId });
     expect(decideAll(gate, [http('/a', null), http('/a', null), http('/a', 'v=1'), http('/a', 'v=2'), http('/b', null), http('/c', null), http('/c', null, '10.0.0.2', 'u'), http('/d', null, '10.0.0.3', 'v')])).toEqual([
       'store', 'identical', 'store', 'action', 'store', 'source', 'store', 'drop',
@@ -204,19 +205,42 @@ describe('flood gate levels', () => {
   });
 
   it('a planted secret used is a row of its own over the source and byte budgets (it must page); the same use again still folds', () => {
-    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 1, budget: createStorageBudget(600) });
+    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 1, budget: createStorageBudget(600 + INTRUSION_BYTES, () => 0) });
     const http = (path: string, credential: string | null, sourceIp = '10.0.0.1') => row({ channel: 'http', qname: null, qtype: null, method: 'GET', path, query: null, sourceIp, credential });
     expect(decideAll(gate, [http('/a', null), http('/b', null), http('/c', null, '10.0.0.9'), http('/k', 'AKIAEXAMPLE', '10.0.0.9'), http('/k', 'AKIAEXAMPLE', '10.0.0.9'), http('/k2', 'AKIAOTHER', '10.0.0.1')])).toEqual([
       'store', 'source', 'drop', 'store', 'identical', 'store',
     ]);
   });
 
+  const use = (i: number, sourceIp = '10.0.0.1', credential = 'AKIAEXAMPLE') => row({ channel: 'http', qname: null, qtype: null, method: 'GET', path: `/k/${i}`, query: `x=${i}`, sourceIp, credential, details: { action: `A${i}` } });
+
   it('a planted secret used with ever-varying requests is bounded per source: past sourceRows rows it folds into its last one', () => {
-    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 3, budget: createStorageBudget(600) });
-    const use = (i: number, sourceIp = '10.0.0.1', credential = 'AKIAEXAMPLE') => row({ channel: 'http', qname: null, qtype: null, method: 'GET', path: `/k/${i}`, query: `x=${i}`, sourceIp, credential, details: { action: `A${i}` } });
+    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 3 });
     expect(decideAll(gate, [use(1), use(2), use(3), use(4), use(5), use(6, '10.0.0.2'), use(7, '10.0.0.1', 'AKIAOTHER')])).toEqual([
       'store', 'store', 'store', 'source', 'source', 'store', 'store',
     ]);
+  });
+
+  it('a planted secret used from ever-new sources: past the budget and its reserve each use folds into the last stored use; another secret still gets its first row', () => {
+    const one = rowBytes(use(1)) + INTRUSION_BYTES;
+    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 3, budget: createStorageBudget(2 * one + 10, () => 0) });
+    // Two uses fit the budget and the reserve (a quarter of it) holds no third: later uses from new sources fold into the last stored one.
+    const decided = [use(1, '10.0.0.1'), use(2, '10.0.0.2'), use(3, '10.0.0.3'), use(4, '10.0.0.4'), use(5, '10.0.0.5', 'AKIAOTHER')].map((r, i) => {
+      const d = gate.decide(r);
+      if ('store' in d) gate.stored(r, stored(i + 1));
+      return 'store' in d ? 'store' : 'fold' in d ? `${d.reason} into ${(d.fold as { id: number }).id}` : 'drop';
+    });
+    expect(decided).toEqual(['store', 'store', 'budget into 2', 'budget into 2', 'store']);
+    expect(gate.budget.counts.folded.budget).toBe(2);
+  });
+
+  it('a planted secret used draws on a reserve once other hits have spent the budget, so a flood of noise cannot keep it from paging', () => {
+    const one = rowBytes(use(1)) + INTRUSION_BYTES;
+    const budget = createStorageBudget(4 * one, () => 0);
+    const gate = createFloodGate({ threshold: 1, windowMs: 60_000, actionRows: 1, sourceRows: 3, budget });
+    expect(budget.take(4 * one)).toBe(true); // a flood spent the whole minute
+    const noise = row({ channel: 'http', qname: null, qtype: null, method: 'GET', path: '/n', query: null, sourceIp: '10.0.0.8' });
+    expect(decideAll(gate, [noise, use(1, '10.0.0.1'), use(2, '10.0.0.2')])).toEqual(['drop', 'store', 'budget']);
   });
 
   it('the byte budget refills over a minute and a row costs its text, JSON and overhead', () => {
