@@ -13,7 +13,8 @@ import { measureAlertLatency } from './alert-latency.ts';
  * `npm run bench`: Honeytrail's HTTP trigger path next to a bare node:http baseline, measured
  * the same way in the same run (ratios, not absolute numbers, are what we compare).
  * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_ONLY (comma list of
- * sections to run: http, dns, pg, flood, scale, alerts, hostile; default all).
+ * sections to run: http, dns, pg, flood, scale, alerts, hostile; default all), BENCH_KEEP (keep the
+ * run's databases).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -242,7 +243,9 @@ async function main(): Promise<void> {
     writeFileSync(out, JSON.stringify({ ...result, rows }, null, 2));
     console.log(`results written to ${out}`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // BENCH_KEEP=1 keeps the run's databases for a look afterwards (sqlite3, dbstat).
+    if (process.env.BENCH_KEEP) process.stderr.write(`databases kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

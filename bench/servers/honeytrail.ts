@@ -75,8 +75,13 @@ process.on('message', async (msg) => {
       rows: await count('select count(*) as n from hits'),
       incidents: await count('select count(*) as n from incidents'),
       rss: process.memoryUsage().rss,
+      heapUsed: process.memoryUsage().heapUsed,
       cpu,
     });
+  }
+  if (msg === 'heap-snapshot') {
+    const { writeHeapSnapshot } = await import('node:v8');
+    process.send?.({ file: writeHeapSnapshot(`${dir}/bench.heapsnapshot`) });
   }
   if (msg === 'flood-count') {
     process.send?.({

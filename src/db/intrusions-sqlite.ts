@@ -135,9 +135,16 @@ export function sqliteIntrusions(db: Db) {
     /** The database as this batch finds it (call inside the batch's transaction). */
     reads(): IntrusionReads {
       let next = 0;
+      // An intrusion is read once per batch (with its link entities, which grow with it); later reads
+      // get the same state, which the batch has been updating, as PostgreSQL's snapshot gives.
+      const loaded = new Map<number, IntrusionState | undefined>();
+      const incident = (id: number): IntrusionState | undefined => {
+        if (!loaded.has(id)) loaded.set(id, load(id));
+        return loaded.get(id);
+      };
       return {
-        linked: (keys, since) => (keys.length ? linkedIds.all(JSON.stringify(keys), since).flatMap((r) => load(r.id) ?? []) : []),
-        incident: load,
+        linked: (keys, since) => (keys.length ? linkedIds.all(JSON.stringify(keys), since).flatMap((r) => incident(r.id) ?? []) : []),
+        incident,
         entity: (id, key) => {
           const r = oneEntity.get(id, key);
           return r ? entity(r) : undefined;
