@@ -1,18 +1,18 @@
 /**
  * In-process notices that a table the hot path keeps a cache of has been written: the writing
  * process's caches drop what they hold at once, so disabling a token, adding an expected-activity
- * rule or importing intel takes effect in this process on the next hit. Other processes on the
+ * rule, importing intel or mapping an asset takes effect in this process on the next hit. Other processes on the
  * same database see the change within their caches' recheck interval (a second).
  *
  * Caches are held weakly: one that is no longer used (a stopped server) is forgotten.
  */
-export type ChangeTopic = 'tokens' | 'expected' | 'intel';
+export type ChangeTopic = 'tokens' | 'expected' | 'intel' | 'assets';
 
 interface Invalidatable {
   invalidate(): void;
 }
 
-const subscribers: Record<ChangeTopic, Set<WeakRef<Invalidatable>>> = { tokens: new Set(), expected: new Set(), intel: new Set() };
+const subscribers: Record<ChangeTopic, Set<WeakRef<Invalidatable>>> = { tokens: new Set(), expected: new Set(), intel: new Set(), assets: new Set() };
 
 /** Have `cache.invalidate()` called whenever `topic` changes in this process. */
 export function invalidateOn(topic: ChangeTopic, cache: Invalidatable): void {

@@ -54,8 +54,8 @@ function entity(r: EntityRaw): EntityState {
 /** Statements over one SQLite database; `reads()` starts a batch's view, `apply()` writes its result. */
 export function sqliteIntrusions(db: Db) {
   const c = db.$client;
-  const linkedIds = c.prepare<[string, number], { id: number }>(
-    `select distinct e.incident_id as id from incident_entities e join incidents i on i.id = e.incident_id
+  const linkedIds = c.prepare<[string, number], { key: string; id: number; lastAt: number }>(
+    `select e.key, e.incident_id as id, e.last_at as lastAt from incident_entities e join incidents i on i.id = e.incident_id
      where e.key in (select value from json_each(?)) and e.last_at >= ? and i.merged_into is null and i.status != 'closed'`,
   );
   const byId = c.prepare<[number], IncidentRaw>(`select ${INCIDENT_COLUMNS} from incidents where id = ?`);
@@ -142,8 +142,24 @@ export function sqliteIntrusions(db: Db) {
         if (!loaded.has(id)) loaded.set(id, load(id));
         return loaded.get(id);
       };
+      // What the database holds for a link key, read once per batch for the earliest time asked
+      // (a batch's hits ask about the same keys, later hits with later times).
+      const links = new Map<string, { since: number; rows: { id: number; lastAt: number }[] }>();
+      const linked = (keys: readonly string[], since: number): IntrusionState[] => {
+        const missing = keys.filter((k) => {
+          const have = links.get(k);
+          return !have || have.since > since;
+        });
+        if (missing.length) {
+          for (const k of missing) links.set(k, { since, rows: [] });
+          for (const r of linkedIds.all(JSON.stringify(missing), since)) links.get(r.key)?.rows.push(r);
+        }
+        const ids = new Set<number>();
+        for (const k of keys) for (const r of links.get(k)?.rows ?? []) if (r.lastAt >= since) ids.add(r.id);
+        return [...ids].flatMap((id) => incident(id) ?? []);
+      };
       return {
-        linked: (keys, since) => (keys.length ? linkedIds.all(JSON.stringify(keys), since).flatMap((r) => incident(r.id) ?? []) : []),
+        linked,
         incident,
         entity: (id, key) => {
           const r = oneEntity.get(id, key);

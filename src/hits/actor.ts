@@ -1,3 +1,4 @@
+import { invalidateOn } from '../db/changes.ts';
 import type { Db } from '../db/client.ts';
 import { allAssets, assetStatements, matchHost, matchIp } from '../db/queries/assets.ts';
 import type { AssetRow, HitRow } from '../db/schema.ts';
@@ -71,19 +72,25 @@ export function assetLookup(db: Db, ttlMs = 2000): AssetLookup {
   let born = Date.now();
   const byIp = new Map<string, AssetRow | null>();
   const byHost = new Map<string, AssetRow | null>();
-  const fresh = () => {
-    if (Date.now() - born > ttlMs || byIp.size + byHost.size > 50_000) {
-      byIp.clear();
-      byHost.clear();
-      born = Date.now();
-    }
+  // The map itself, read once per period: a flood from new addresses asks about each of them.
+  let rows: AssetRow[] | null = null;
+  const all = (): AssetRow[] => (rows ??= q.all());
+  const forget = () => {
+    byIp.clear();
+    byHost.clear();
+    rows = null;
+    born = Date.now();
   };
-  return {
+  const fresh = () => {
+    if (Date.now() - born > ttlMs || byIp.size + byHost.size > 50_000) forget();
+  };
+  const lookup = {
+    invalidate: forget,
     ip(ip: string | null): AssetRow | null {
       if (!ip) return null;
       fresh();
       let a = byIp.get(ip);
-      if (a === undefined) byIp.set(ip, (a = matchIp(q.all(), ip) ?? null));
+      if (a === undefined) byIp.set(ip, (a = matchIp(all(), ip) ?? null));
       return a;
     },
     host(host: string | null): AssetRow | null {
@@ -91,10 +98,13 @@ export function assetLookup(db: Db, ttlMs = 2000): AssetLookup {
       fresh();
       const k = host.toLowerCase();
       let a = byHost.get(k);
-      if (a === undefined) byHost.set(k, (a = matchHost(q.all(), host) ?? null));
+      if (a === undefined) byHost.set(k, (a = matchHost(all(), host) ?? null));
       return a;
     },
   };
+  // An asset mapped in this process counts from the next hit; other processes see it within ttlMs.
+  invalidateOn('assets', lookup);
+  return lookup;
 }
 
 /** The asset map as it is now, for one alert message or one admin page (either dialect). */

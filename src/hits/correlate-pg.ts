@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import { apply, ReservationExhausted, snapshot } from '../db/intrusions-pg.ts';
 import type { PgDb } from '../db/pg.ts';
+import { invalidateOn } from '../db/changes.ts';
 import { allAssets, matchHost, matchIp } from '../db/queries/assets.ts';
 import { uncorrelatedHits } from '../db/queries/incidents.ts';
 import type { AssetRow } from '../db/schema.ts';
@@ -44,15 +45,22 @@ export function createPgCorrelator(opts: {
   onQueued?: () => void;
 }): PgCorrelator {
   const { db, config } = opts;
-  let assetRows: AssetRow[] = [];
-  let assetsAt = 0;
-  const assets: AssetLookup = { ip: (ip) => (ip ? (matchIp(assetRows, ip) ?? null) : null), host: (h) => (h ? (matchHost(assetRows, h) ?? null) : null) };
+  // The asset map is a cache (read outside the batch's transaction, reused for ASSETS_TTL_MS; an
+  // asset mapped in this process is read at the next batch).
+  const assetMap = {
+    rows: [] as AssetRow[],
+    at: 0,
+    invalidate() {
+      this.at = 0;
+    },
+  };
+  invalidateOn('assets', assetMap);
+  const assets: AssetLookup = { ip: (ip) => (ip ? (matchIp(assetMap.rows, ip) ?? null) : null), host: (h) => (h ? (matchHost(assetMap.rows, h) ?? null) : null) };
 
-  /** The asset map is a cache (read outside the batch's transaction, reused for ASSETS_TTL_MS). */
   async function refreshAssets(): Promise<void> {
-    if (Date.now() - assetsAt < ASSETS_TTL_MS) return;
-    assetRows = await allAssets(db);
-    assetsAt = Date.now();
+    if (Date.now() - assetMap.at < ASSETS_TTL_MS) return;
+    assetMap.rows = await allAssets(db);
+    assetMap.at = Date.now();
   }
 
   async function attempt(batch: readonly Recorded[], generous: boolean): Promise<{ wake: boolean; placed: number }> {

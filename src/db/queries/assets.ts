@@ -1,6 +1,7 @@
 import { asc, count, eq } from 'drizzle-orm';
 import ipaddr from 'ipaddr.js';
 import { normalizeIp } from '../../net.ts';
+import { changed } from '../changes.ts';
 import type { Db } from '../client.ts';
 import { assets, type AssetRow } from '../schema.ts';
 import { type AnyDb, atomically, insertedRow, shared, textAsc } from '../store.ts';
@@ -17,7 +18,9 @@ const IMPORT_CHUNK = 1000;
 
 export async function insertAsset(db: AnyDb, a: NewAsset): Promise<AssetRow> {
   const { db: q, t } = shared(db);
-  return insertedRow(await q.insert(t.assets).values(normalize(a)).returning());
+  const row = insertedRow(await q.insert(t.assets).values(normalize(a)).returning());
+  changed('assets');
+  return row;
 }
 
 /** Insert many assets in one transaction (CSV import); all or nothing. */
@@ -25,18 +28,21 @@ export async function insertAssets(db: AnyDb, list: readonly NewAsset[]): Promis
   const rows = list.map(normalize);
   const chunks = Array.from({ length: Math.ceil(rows.length / IMPORT_CHUNK) }, (_, i) => rows.slice(i * IMPORT_CHUNK, (i + 1) * IMPORT_CHUNK));
   const counts = await atomically(db, ({ db: q, t }) => chunks.map((chunk) => q.insert(t.assets).values(chunk)));
+  changed('assets');
   return counts.reduce((a, b) => a + b, 0);
 }
 
 export async function updateAsset(db: AnyDb, id: number, patch: Partial<NewAsset>): Promise<AssetRow | undefined> {
   const { db: q, t } = shared(db);
   const [row] = await q.update(t.assets).set(normalize(patch)).where(eq(t.assets.id, id)).returning();
+  changed('assets');
   return row;
 }
 
 export async function deleteAsset(db: AnyDb, id: number): Promise<boolean> {
   const { db: q, t } = shared(db);
   const gone = await q.delete(t.assets).where(eq(t.assets.id, id)).returning({ id: t.assets.id });
+  changed('assets');
   return gone.length > 0;
 }
 
