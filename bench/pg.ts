@@ -39,6 +39,20 @@ interface Row {
   dbCpuMsPerHit?: number;
   /** Database commits per hit (PostgreSQL rows). */
   commitsPerHit?: number;
+  /** What the database's backends were doing, sampled every 10 ms: share of samples per state or wait event (PostgreSQL rows). */
+  waits?: Record<string, number>;
+  /** The statements that took the database's time, from pg_stat_statements when the server loads it (PostgreSQL rows). */
+  statements?: Statement[];
+}
+
+interface Statement {
+  query: string;
+  callsPerHit: number;
+  meanMs: number;
+  /** Execution time per hit, µs. */
+  usPerHit: number;
+  /** Share of all the database's statement time in the run. */
+  share: number;
 }
 
 async function load(name: string, seconds: number, record: (i: number) => Promise<unknown>[] | Promise<unknown>, callers = CONNECTIONS): Promise<Row> {
@@ -123,6 +137,79 @@ async function pgServerLoad(admin: PgDb, database: string): Promise<{ cpu: numbe
 }
 
 /**
+ * What the backends of `database` are doing, every 10 ms until `stop()`: on CPU, waiting on an
+ * event (a lock, the WAL flush, I/O …), or idle waiting on the node for its next statement
+ * (pg_stat_activity, always available).
+ */
+function sampleWaits(admin: PgDb, database: string): { stop(): Promise<Record<string, number>> } {
+  const counts = new Map<string, number>();
+  let total = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const r = await admin.$client.query<{ what: string; n: number }>(
+        `select case when state = 'active' then coalesce(wait_event_type || ': ' || wait_event, 'on CPU')
+                     when state like 'idle in transaction%' then 'idle in transaction (waiting on the node)'
+                     else 'idle (waiting on the node)' end as what, count(*)::int as n
+         from pg_stat_activity where datname = $1 and pid <> pg_backend_pid() group by 1`,
+        [database],
+      );
+      for (const row of r.rows) {
+        counts.set(row.what, (counts.get(row.what) ?? 0) + row.n);
+        total += row.n;
+      }
+      await new Promise((x) => setTimeout(x, 10));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const shares = [...counts].sort((a, b) => b[1] - a[1]).map(([what, n]) => [what, Number((n / Math.max(1, total)).toFixed(3))] as const);
+      return Object.fromEntries(shares);
+    },
+  };
+}
+
+type StatementStats = Map<string, { query: string; calls: number; ms: number }>;
+
+/** pg_stat_statements for `database` (null when the server does not load the module; the bench creates the extension in its throwaway database). */
+async function statementStats(admin: PgDb, database: string): Promise<StatementStats | null> {
+  try {
+    const loaded = await admin.$client.query<{ v: string }>("select current_setting('shared_preload_libraries') as v");
+    if (!/\bpg_stat_statements\b/.test(loaded.rows[0]?.v ?? '')) return null;
+    await admin.$client.query('create extension if not exists pg_stat_statements');
+    const r = await admin.$client.query<{ queryid: string; query: string; calls: string; ms: number }>(
+      'select queryid::text, query, calls::text, total_exec_time as ms from pg_stat_statements where dbid = (select oid from pg_database where datname = $1)',
+      [database],
+    );
+    return new Map(r.rows.map((x) => [x.queryid, { query: x.query, calls: Number(x.calls), ms: x.ms }]));
+  } catch {
+    return null;
+  }
+}
+
+/** The statements that took most of the database's time between two readings. */
+function topStatements(before: StatementStats, after: StatementStats, hits: number, top = 6): Statement[] {
+  const diff = [...after].map(([id, a]) => {
+    const b = before.get(id);
+    return { query: a.query, calls: a.calls - (b?.calls ?? 0), ms: a.ms - (b?.ms ?? 0) };
+  });
+  const total = diff.reduce((sum, d) => sum + d.ms, 0);
+  return diff
+    .filter((d) => d.calls > 0)
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, top)
+    .map((d) => ({
+      query: d.query.replace(/\s+/g, ' ').slice(0, 90),
+      callsPerHit: Number((d.calls / Math.max(1, hits)).toFixed(3)),
+      meanMs: Number((d.ms / d.calls).toFixed(3)),
+      usPerHit: Number(((1000 * d.ms) / Math.max(1, hits)).toFixed(1)),
+      share: Number((d.ms / Math.max(1e-9, total)).toFixed(3)),
+    }));
+}
+
+/**
  * `nodes` recording processes (bench/pg-node.ts) on one database, each with CONNECTIONS / nodes
  * callers, started together. Besides throughput, the row carries what each hit cost: node CPU,
  * database CPU and database commits per hit, from which the throughput of more nodes with the
@@ -154,11 +241,15 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
       child.send({ url, tokenIds: list.map((t) => t.id), seconds, callers: Math.ceil(CONNECTIONS / nodes), node });
       await ready;
     }
+    const statementsBefore = await statementStats(admin, database);
     const before = await pgServerLoad(admin, database);
     const reports = children.map((c) => next(c) as Promise<NodeReport>);
     for (const c of children) c.send('go');
+    const waits = sampleWaits(admin, database);
     const done = await Promise.all(reports);
     const after = await pgServerLoad(admin, database);
+    const waited = await waits.stop();
+    const statementsAfter = statementsBefore ? await statementStats(admin, database) : null;
     for (const c of children) c.send('close');
     await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode === null ? c.once('exit', resolve) : resolve(null)))));
 
@@ -176,6 +267,8 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
       nodeCpuMsPerHit: Number((nodeCpuMs / Math.max(1, hits)).toFixed(3)),
       dbCpuMsPerHit: dbCpuMs === null ? undefined : Number((dbCpuMs / Math.max(1, hits)).toFixed(3)),
       commitsPerHit: Number(((after.commits - before.commits) / Math.max(1, hits)).toFixed(3)),
+      waits: waited,
+      ...(statementsBefore && statementsAfter ? { statements: topStatements(statementsBefore, statementsAfter, hits) } : {}),
     };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill();
@@ -201,7 +294,9 @@ export async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<
   try {
     return await fn(db.url);
   } finally {
-    await db.drop();
+    // BENCH_KEEP=1 leaves the database for a look afterwards (EXPLAIN ANALYZE, pg_stat_statements).
+    if (process.env.BENCH_KEEP) process.stderr.write(`PostgreSQL database kept: ${db.url}\n`);
+    else await db.drop();
   }
 }
 

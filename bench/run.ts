@@ -190,7 +190,11 @@ async function main(): Promise<void> {
     if (wanted('pg')) {
       const pgRows = await benchPostgres(join(dir, 'pg'), SECONDS);
       if (pgRows) {
-        console.table(pgRows);
+        console.table(pgRows.map(({ waits: _w, statements: _s, ...row }) => row));
+        for (const row of pgRows) {
+          if (row.waits) console.log(`${row.target}: the database's backends were ${Object.entries(row.waits).map(([what, share]) => `${what} ${(100 * share).toFixed(1)}%`).join(', ')}`);
+          if (row.statements) console.table(row.statements);
+        }
         const [lite, one, two] = pgRows;
         console.log(`recording on PostgreSQL: ${one?.hitsPerSec} hits/s on one node, ${two?.hitsPerSec} on two (SQLite: ${lite?.hitsPerSec}; ratios ${one?.ratio} and ${two?.ratio})`);
         // Nodes, database and load generator share this machine's cores; what each hit costs each

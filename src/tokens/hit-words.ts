@@ -42,6 +42,21 @@ const TOOLS: readonly { re: RegExp; name: (m: RegExpExecArray) => string }[] = [
 export function describeClient(userAgent: string | null | undefined): string | null {
   if (!userAgent) return null;
   const ua = userAgent.slice(0, UA_MAX);
+  // A trail reads the same few agents over and over (each hit is explained when it is placed
+  // and again when its alert is written); parsing one with bowser costs more than the hit's insert.
+  let words = described.get(ua);
+  if (words === undefined) {
+    if (described.size >= DESCRIBED_MAX) described.clear();
+    described.set(ua, (words = clientWords(ua)));
+  }
+  return words;
+}
+
+/** Agents described lately, and how many are kept (a flood of ever-new agents clears it). */
+const described = new Map<string, string>();
+const DESCRIBED_MAX = 2000;
+
+function clientWords(ua: string): string {
   for (const t of TOOLS) {
     const m = t.re.exec(ua);
     if (m) return t.name(m);
