@@ -113,7 +113,7 @@ export function createFloodGate(opts: FloodOptions) {
       const pair = pairs.get(k.pair);
       const last = pair && now - pair.since <= opts.windowMs ? pair.hit : undefined;
       // What the row costs: itself, and the intrusion it is likely to open when its source has no row for the token yet.
-      const bytes = rowBytes(row) + (last ? 0 : INTRUSION_BYTES);
+      const bytes = budget.perMinute > 0 ? rowBytes(row) + (last ? 0 : INTRUSION_BYTES) : 0;
       // A planted secret used is the strongest signal: past levels 1 and 2 (the same use again) it is
       // a row of its own, whatever the source's rows for other decoys, so it is correlated and pages,
       // and each distinct action with it (another AWS API call) is a row. Its bounds: one source's uses
