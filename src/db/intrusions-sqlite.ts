@@ -74,14 +74,15 @@ export function sqliteIntrusions(db: Db) {
   );
   const sequence = c.prepare<[], { seq: number }>("select coalesce((select seq from sqlite_sequence where name = 'incidents'), 0) as seq");
 
+  // Positional parameters throughout the writes: binding by name costs about a third more per row
+  // (a new source per hit writes an intrusion and its entities for every hit).
   const insertIncident = c.prepare(
-    `insert into incidents (id, actor_key, actor_label, first_at, last_at, hit_count, token_count, location_count, host_count, machine_count, severity, status, lateral, techniques, reasons, summary, merged_into, alert_group, updated_at)
-     values (@id, @actorKey, @actorLabel, @firstAt, @lastAt, @hitCount, @tokenCount, @locationCount, @hostCount, @machineCount, @severity, @status, @lateral, @techniques, @reasons, @summary, @mergedInto, @alertGroup, @updatedAt)`,
+    `insert into incidents (id, actor_key, actor_label, status, first_at, last_at, hit_count, token_count, location_count, host_count, machine_count, severity, lateral, techniques, reasons, summary, merged_into, alert_group, updated_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const updateIncident = c.prepare(
-    `update incidents set first_at = @firstAt, last_at = @lastAt, hit_count = @hitCount, token_count = @tokenCount, location_count = @locationCount, host_count = @hostCount,
-     machine_count = @machineCount, severity = @severity, lateral = @lateral, techniques = @techniques, reasons = @reasons, summary = @summary, merged_into = @mergedInto,
-     alert_group = @alertGroup, updated_at = @updatedAt where id = @id`,
+    `update incidents set first_at = ?, last_at = ?, hit_count = ?, token_count = ?, location_count = ?, host_count = ?, machine_count = ?, severity = ?, lateral = ?,
+     techniques = ?, reasons = ?, summary = ?, merged_into = ?, alert_group = ?, updated_at = ? where id = ?`,
   );
   const moveHits = c.prepare<[number, number]>('update hits set incident_id = ? where incident_id = ?');
   const moveEntities = c.prepare<[number, number]>(
@@ -96,7 +97,7 @@ export function sqliteIntrusions(db: Db) {
   );
   const upsertEntity = c.prepare(
     `insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
-     values (@incidentId, @key, @kind, @label, @claimed, @firstAt, @lastAt, @firstHitId, @added, @data)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (incident_id, key) do update set label = excluded.label, claimed = claimed and excluded.claimed, data = excluded.data,
        first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at), hits = hits + excluded.hits,
        first_hit_id = coalesce(first_hit_id, excluded.first_hit_id)`,
@@ -182,34 +183,20 @@ export function sqliteIntrusions(db: Db) {
     /** Apply a batch's writes (inside its transaction). */
     apply(w: IntrusionWrites): void {
       const now = Date.now();
-      const row = (s: IntrusionState) => ({
-        id: s.id,
-        firstAt: s.firstAt,
-        lastAt: s.lastAt,
-        hitCount: s.hitCount,
-        tokenCount: s.tokenCount,
-        locationCount: s.locationCount,
-        hostCount: s.hostCount,
-        machineCount: s.machineCount,
-        severity: s.severity,
-        lateral: s.lateral ? 1 : 0,
-        techniques: JSON.stringify(s.techniques),
-        reasons: JSON.stringify(s.reasons),
-        summary: s.summary,
-        mergedInto: s.mergedInto,
-        alertGroup: s.alertGroup,
-        updatedAt: now,
-      });
-      for (const s of w.created) insertIncident.run({ ...row(s), actorKey: s.actorKey, actorLabel: s.actorLabel, status: s.status });
+      // The columns an intrusion's state sets, in the order both incident statements bind them.
+      const state = (s: IntrusionState) =>
+        [s.firstAt, s.lastAt, s.hitCount, s.tokenCount, s.locationCount, s.hostCount, s.machineCount, s.severity, s.lateral ? 1 : 0,
+          JSON.stringify(s.techniques), JSON.stringify(s.reasons), s.summary, s.mergedInto, s.alertGroup, now] as const;
+      for (const s of w.created) insertIncident.run(s.id, s.actorKey, s.actorLabel, s.status, ...state(s));
       for (const m of w.merges) {
         moveHits.run(m.parent, m.child);
         moveEntities.run(m.parent, m.child);
         dropEntities.run(m.child);
         moveAlerts.run(m.parent, `incident:${m.parent}`, m.child, `incident:${m.child}`);
       }
-      for (const s of w.saved) updateIncident.run(row(s));
+      for (const s of w.saved) updateIncident.run(...state(s), s.id);
       for (const { incidentId, entity: e, added } of w.entities) {
-        upsertEntity.run({ incidentId, key: e.key, kind: e.kind, label: e.label, claimed: e.claimed ? 1 : 0, firstAt: e.firstAt, lastAt: e.lastAt, firstHitId: e.firstHitId, added, data: e.data ? JSON.stringify(e.data) : null });
+        upsertEntity.run(incidentId, e.key, e.kind, e.label, e.claimed ? 1 : 0, e.firstAt, e.lastAt, e.firstHitId, added, e.data ? JSON.stringify(e.data) : null);
       }
       for (const id of w.recount) recount.run(id);
       if (w.assigned.length) assign.run(JSON.stringify(w.assigned.map((a) => [a.hitId, a.incidentId])));
