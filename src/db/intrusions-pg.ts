@@ -76,7 +76,7 @@ function incident(r: Record<string, unknown>): IntrusionState {
  * counts, the newest outbox row of every thread it can write to (locked, so a worker's
  * SKIP LOCKED claim passes it by until the commit) and `reserve` fresh incident ids.
  */
-export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWindow: number, reserve: number): Promise<IntrusionReads> {
+export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, group: { window: number; limit: number }, reserve: number): Promise<IntrusionReads> {
   const linkRows = keys.links.length
     ? (
         await tx.execute<{ key: string; id: number; last_at: number }>(sql`
@@ -113,14 +113,17 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, groupWind
   // The reads that depend on nothing read before them go in one round trip: intrusions opened
   // recently per group, machines seen before (any intrusion, and reported ones), the first pages
   // of the last minute, and the reserved incident ids.
-  const groupsSince = new Date(now - groupWindow);
+  const groupsSince = new Date(now - group.window);
   const seenSince = new Date(keys.seenSince);
   const side = (
     await tx.execute<{ recent: { key: string; id: number; first_at: number }[] | null; seen: { key: string; id: number; reported: boolean }[] | null; paged: number; fresh: number[] | null }>(sql`
       select
-        (select json_agg(json_build_object('key', e.key, 'id', e.incident_id, 'first_at', (extract(epoch from e.first_at) * 1000)::float8))
-           from incident_entities e join incidents i on i.id = e.incident_id
-           where e.key = any(${texts(keys.groups)}) and e.last_at >= ${groupsSince} and e.first_at >= ${groupsSince} and i.merged_into is null) as recent,
+        (select json_agg(json_build_object('key', k.key, 'id', x.id, 'first_at', x.first_at)) from unnest(${texts(keys.groups)}) as k(key)
+           cross join lateral (
+             select e.incident_id as id, (extract(epoch from e.first_at) * 1000)::float8 as first_at
+             from incident_entities e join incidents i on i.id = e.incident_id
+             where e.key = k.key and e.first_at >= ${groupsSince} and e.last_at >= ${groupsSince} and i.merged_into is null
+             limit ${group.limit}) x) as recent,
         (select json_agg(json_build_object('key', s.key, 'id', s.id, 'reported', s.reported)) from (
            select k.key, x.id, false as reported from unnest(${texts(keys.machines)}) as k(key)
            cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${seenSince} limit 2) x

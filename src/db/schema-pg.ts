@@ -157,7 +157,7 @@ export const incidentEntities = pgTable(
     hits: bigint('hits', { mode: 'number' }).notNull().default(1),
     data: jsonb('data').$type<Record<string, unknown>>(),
   },
-  (t) => [uniqueIndex('entities_incident_key_uq').on(t.incidentId, t.key), index('entities_key_idx').on(t.key, t.lastAt)],
+  (t) => [uniqueIndex('entities_incident_key_uq').on(t.incidentId, t.key), index('entities_key_idx').on(t.key, t.firstAt)],
 );
 
 export const alerts = pgTable(

@@ -92,7 +92,8 @@ export function createPgCorrelator(opts: {
       }
       // An id per hit that may open an intrusion would be safe but wasteful; most batches open few.
       const reserve = generous ? todo.length : Math.min(todo.length, keys.links.length + 2);
-      const reads = await snapshot(tx, keys, Date.now(), config.ALERT_GROUP_WINDOW, reserve);
+      // A group page needs to know only whether ALERT_GROUP_AFTER others opened lately (paging.ts asks for that many and two more).
+      const reads = await snapshot(tx, keys, Date.now(), { window: config.ALERT_GROUP_WINDOW, limit: config.ALERT_GROUP_AFTER + 2 }, reserve);
       const writes = correlateBatch(todo, reads, assets, config);
       await apply(tx, writes);
       wake = writes.wake;
