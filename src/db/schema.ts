@@ -199,7 +199,7 @@ export const incidentEntities = sqliteTable(
     hits: integer('hits').notNull().default(1),
     data: text('data', { mode: 'json' }).$type<Record<string, unknown>>(),
   },
-  (t) => [uniqueIndex('entities_incident_key_uq').on(t.incidentId, t.key), index('entities_key_idx').on(t.key, t.lastAt)],
+  (t) => [uniqueIndex('entities_incident_key_uq').on(t.incidentId, t.key), index('entities_key_idx').on(t.key, t.firstAt)],
 );
 
 export const ALERT_STATUSES = ['pending', 'sending', 'sent', 'failed', 'dead'] as const;
