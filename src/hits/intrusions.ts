@@ -226,27 +226,7 @@ export function correlateBatch(batch: readonly Recorded[], reads: IntrusionReads
   }
 
   function create(actor: Actor, at: number): IntrusionState {
-    const s: IntrusionState = {
-      id: reads.newIncidentId(),
-      actorKey: actor.key,
-      actorLabel: actor.label,
-      firstAt: at,
-      lastAt: at,
-      hitCount: 0,
-      tokenCount: 0,
-      locationCount: 0,
-      hostCount: 0,
-      machineCount: 0,
-      severity: 'low',
-      lateral: false,
-      techniques: [],
-      reasons: [],
-      summary: null,
-      status: 'open',
-      mergedInto: null,
-      alertGroup: null,
-      entities: new Map(),
-    };
+    const s = newIntrusion(reads.newIncidentId(), actor, at);
     known.set(s.id, s);
     created.add(s.id);
     return s;
@@ -551,6 +531,31 @@ export interface BatchKeys {
   machines: string[];
   /** Earliest time such a sighting counts (the batch's earliest hit minus NOVELTY_DAYS). */
   seenSince: number;
+}
+
+/** An intrusion opened for `actor` at `at`, before its first hit is counted. */
+export function newIntrusion(id: number, actor: Pick<Actor, 'key' | 'label'>, at: number): IntrusionState {
+  return {
+    id,
+    actorKey: actor.key,
+    actorLabel: actor.label,
+    firstAt: at,
+    lastAt: at,
+    hitCount: 0,
+    tokenCount: 0,
+    locationCount: 0,
+    hostCount: 0,
+    machineCount: 0,
+    severity: 'low',
+    lateral: false,
+    techniques: [],
+    reasons: [],
+    summary: null,
+    status: 'open',
+    mergedInto: null,
+    alertGroup: null,
+    entities: new Map(),
+  };
 }
 
 /** The keys `correlateBatch` can ask `reads` about for this batch (the same derivation it uses). */

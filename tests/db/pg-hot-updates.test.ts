@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply } from '../../src/db/intrusions-pg.ts';
 import { closePostgres, openPostgres, type PgDb } from '../../src/db/pg.ts';
-import type { EntityState, IntrusionState, IntrusionWrites } from '../../src/hits/intrusions.ts';
+import { newIntrusion, type EntityState, type IntrusionState, type IntrusionWrites } from '../../src/hits/intrusions.ts';
 import { createTestPg, type TestPg } from '../pg.ts';
 
 /**
@@ -23,27 +23,7 @@ afterAll(async () => {
 });
 
 const t0 = Date.parse('2026-12-04T09:00:00Z');
-const intrusion: IntrusionState = {
-  id: 1,
-  actorKey: 'ip:10.9.8.7',
-  actorLabel: '10.9.8.7',
-  firstAt: t0,
-  lastAt: t0,
-  hitCount: 1,
-  tokenCount: 1,
-  locationCount: 0,
-  hostCount: 0,
-  machineCount: 1,
-  severity: 'medium',
-  lateral: false,
-  techniques: [],
-  reasons: [],
-  summary: null,
-  status: 'open',
-  mergedInto: null,
-  alertGroup: null,
-  entities: new Map(),
-};
+const intrusion: IntrusionState = { ...newIntrusion(1, { key: 'ip:10.9.8.7', label: '10.9.8.7' }, t0), hitCount: 1, tokenCount: 1, machineCount: 1, severity: 'medium' };
 const machine: EntityState = { key: 'ip:10.9.8.7', kind: 'ip', label: '10.9.8.7', claimed: false, firstAt: t0, lastAt: t0, firstHitId: null, hits: 1, data: { ip: '10.9.8.7' } };
 
 const writes = (over: Partial<IntrusionWrites>): IntrusionWrites => ({
