@@ -1,7 +1,7 @@
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -56,7 +56,7 @@ async function hasDnsperf(): Promise<boolean> {
 }
 
 /** A query file of token names: mixed case and data labels, as resolvers and tools send them. */
-function queryFile(dir: string, ids: readonly string[]): string {
+export function queryFile(dir: string, ids: readonly string[]): string {
   const lines: string[] = [];
   for (let i = 0; i < 5000; i++) {
     const id = ids[i % ids.length] ?? '';
@@ -68,7 +68,7 @@ function queryFile(dir: string, ids: readonly string[]): string {
   return file;
 }
 
-async function dnsperf(port: number, file: string, seconds: number): Promise<Load> {
+export async function dnsperf(port: number, file: string, seconds: number): Promise<Load> {
   const { stdout } = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(seconds), '-c', '4', '-q', '200', '-t', '2'], { maxBuffer: 1 << 22 });
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? 0);
   return {
@@ -155,14 +155,14 @@ function serveBare(): void {
   process.on('SIGTERM', () => sock.close(() => process.exit(0)));
 }
 
-async function serveHoneytrail(dir: string): Promise<void> {
+async function serveHoneytrail(dir: string, databaseUrl = `file:${dir}/bench-dns.db`): Promise<void> {
   const { loadConfig } = await import('../src/config.ts');
   const { createLogger } = await import('../src/logger.ts');
   const { startHoneytrail } = await import('../src/server.ts');
   const { rawQuery } = await import('../src/db/store.ts');
   const { createToken } = await import('../src/tokens/service.ts');
   const config = loadConfig({
-    DATABASE_URL: `file:${dir}/bench-dns.db`,
+    DATABASE_URL: databaseUrl,
     DATA_DIR: dir,
     // The DNS listener alone (and any number of these on one database: no other fixed port).
     PUBLIC_ENABLED: 'false',
@@ -199,4 +199,37 @@ async function serveHoneytrail(dir: string): Promise<void> {
 }
 
 if (process.argv[2] === 'bare') serveBare();
-else if (process.argv[2] === 'honeytrail') void serveHoneytrail(process.argv[3] ?? './bench/results/tmp');
+// `honeytrail DIR [DATABASE_URL]`: a PostgreSQL URL runs the same listener on PostgreSQL.
+else if (process.argv[2] === 'honeytrail') void serveHoneytrail(process.argv[3] ?? './bench/results/tmp', process.argv[4]);
+
+/**
+ * DNS on PostgreSQL answered by `processes` processes (`honeytrail serve --only dns` with
+ * DNS_PROCESSES, sharing one socket through node:cluster), on a fresh database; every answered
+ * query must be stored. On this machine the processes, PostgreSQL and dnsperf share the same
+ * two cores, so the figure shows what a second process adds where no core is free.
+ */
+export async function benchDnsProcesses(dir: string, seconds: number, databaseUrl: string, processes: number): Promise<Record<string, unknown>> {
+  const { loadConfig } = await import('../src/config.ts');
+  const { openPostgres, closePostgres } = await import('../src/db/pg.ts');
+  const { rawQuery } = await import('../src/db/store.ts');
+  const { createToken } = await import('../src/tokens/service.ts');
+  const { serve, stopped } = await import('../tests/cli/serve-process.ts');
+  mkdirSync(dir, { recursive: true });
+  const env = { PATH: process.env.PATH, DATABASE_URL: databaseUrl, DATA_DIR: dir, DNS_HOST: '127.0.0.1', DNS_PORT: '0', DNS_ZONE: ZONE, DNS_RATE_LIMIT: '0', FLOOD_THRESHOLD: '100000', HIT_STORAGE_BUDGET: '0', LOG_LEVEL: 'info', DNS_PROCESSES: String(processes) };
+  const server = await serve(['--only', 'dns'], env, 60_000);
+  const port = Number(/DNS\s*: 127\.0\.0\.1:(\d+)/.exec(server.banner)?.[1]);
+  const db = await openPostgres({ url: databaseUrl, max: 2 });
+  try {
+    const config = loadConfig({ DATABASE_URL: databaseUrl, DATA_DIR: dir, DNS_ZONE: ZONE });
+    const ids: string[] = [];
+    for (let i = 0; i < TOKENS; i++) ids.push((await createToken(db, { config }, { kind: i % 2 ? 'dns' : 'windows-folder', name: `bench ${i}`, params: {} }, { id: 'bench' })).token.id);
+    process.stderr.write(`  honeytrail dns on PostgreSQL, DNS_PROCESSES=${processes} …\n`);
+    const load = await dnsperf(port, queryFile(dir, ids), seconds);
+    const stored = Number((await rawQuery<{ n: string }>(db, 'select coalesce(sum(repeat_count), 0) as n from hits'))[0]?.n ?? 0);
+    console.log(`dns on PostgreSQL, DNS_PROCESSES=${processes}: ${Math.round(load.qps)} q/s; every answered token query stored: ${stored >= load.completed ? 'yes' : 'NO'} (${stored} hits for ${load.completed} answers)`);
+    return { target: `honeytrail dns trigger (postgresql, DNS_PROCESSES=${processes})`, reqPerSec: Math.round(load.qps), avgLatencyMs: Number(load.avgLatencyMs.toFixed(2)), errors: load.lost, answered: load.completed, storedHits: stored, tool: load.tool };
+  } finally {
+    await closePostgres(db);
+    await stopped(server.child);
+  }
+}

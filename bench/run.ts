@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
 import { benchFlood } from './flood.ts';
 import { benchHostile, HOSTILE_BUDGETS } from './hostile.ts';
-import { benchDns } from './dns.ts';
+import { benchDns, benchDnsProcesses } from './dns.ts';
 import { benchPostgres, modelledHitsPerSec, withDatabase } from './pg.ts';
 import { measureAlertLatency } from './alert-latency.ts';
 
@@ -186,6 +186,14 @@ async function main(): Promise<void> {
   try {
     if (wanted('http')) await benchHttp(dir, rows);
     if (wanted('dns')) rows.push(...(await benchDns(dir, SECONDS)));
+    // DNS on several cores needs PostgreSQL: one process against DNS_PROCESSES=2 (with the pg section).
+    if (wanted('dns') && wanted('pg')) {
+      try {
+        for (const processes of [1, 2]) rows.push(await withDatabase((url) => benchDnsProcesses(join(dir, `dns-pg-${processes}`), SECONDS, url, processes)));
+      } catch (err) {
+        process.stderr.write(`  DNS on PostgreSQL not measured (${err instanceof Error ? err.message : String(err)})\n`);
+      }
+    }
     if (rows.length) console.table(rows);
     if (wanted('pg')) {
       const pgRows = await benchPostgres(join(dir, 'pg'), SECONDS);

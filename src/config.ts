@@ -3,6 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { validateTrust } from './channels/proxy.ts';
 import { CLASSIFICATIONS } from './db/schema.ts';
+import { isPostgresUrl } from './db/url.ts';
 import { parseSegmentHours, parseWorkingHours } from './hits/working-hours.ts';
 import { isCidr } from './net.ts';
 
@@ -96,6 +97,8 @@ const schema = z.object({
   DNS_NS: list.pipe(z.array(dnsName).min(1, 'must name at least one host').max(8)).optional(),
   DNS_HOSTMASTER: z.string().email('must be an email address such as hostmaster@corp.example').optional(),
   DNS_RATE_LIMIT: z.coerce.number().int().min(0).default(100),
+  // Processes answering DNS (node:cluster, one shared socket); more than one needs PostgreSQL (checked below).
+  DNS_PROCESSES: z.coerce.number().int().min(1, 'must be at least 1').max(64, 'must be at most 64').default(1),
   MAIL_DOMAIN: dnsName.optional(),
   SMTP_ENABLED: bool.default(true),
   SMTP_HOST: z.string().min(1).default('0.0.0.0'),
@@ -197,6 +200,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const c = parsed.data;
+  if (c.DNS_PROCESSES > 1 && !isPostgresUrl(c.DATABASE_URL)) {
+    // Every process would write the one SQLite file, whose single writer they would queue on: measured, two answer no more than one.
+    throw new ConfigError([`DNS_PROCESSES: more than one DNS process needs PostgreSQL (DATABASE_URL=postgres://…); on SQLite the processes share one writer and answer no more than one does`]);
+  }
   const publicHostForUrl = c.PUBLIC_HOST === '0.0.0.0' || c.PUBLIC_HOST === '::' ? '127.0.0.1' : c.PUBLIC_HOST;
   const publicUrl = c.PUBLIC_URL ?? `http://${publicHostForUrl}:${c.PUBLIC_PORT}`;
   return Object.freeze({

@@ -47,6 +47,12 @@ describe('config', () => {
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
   });
 
+  it('refuses more than one DNS process on SQLite (they would queue on its one writer), and takes them on PostgreSQL', () => {
+    expect(() => loadConfig({ DNS_PROCESSES: '2' })).toThrow(/DNS_PROCESSES: more than one DNS process needs PostgreSQL/);
+    expect(loadConfig({ DNS_PROCESSES: '2', DATABASE_URL: 'postgres://honeytrail@db.corp.example/honeytrail' }).DNS_PROCESSES).toBe(2);
+    expect(() => loadConfig({ DNS_PROCESSES: '0' })).toThrow(/DNS_PROCESSES/);
+  });
+
   it('.env.example and the README table document every variable the config reads', () => {
     const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
     const schemaBlock = source.slice(source.indexOf('const schema = z.object({'), source.indexOf('});', source.indexOf('const schema = z.object({')));

@@ -20,10 +20,11 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeout = 6
 /** Every process started here, so a test's afterAll/afterEach can kill what is left. */
 export const children: ChildProcess[] = [];
 
-/** Start `honeytrail serve ...`; resolves with the banner once it is printed (within `waitMs`). */
-export async function serve(args: string[], env: NodeJS.ProcessEnv, waitMs = 30_000): Promise<{ child: ChildProcess; banner: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Start `honeytrail serve ...`; resolves with the banner once it is printed (within `waitMs`). `onStdout` gets its log lines. */
+export async function serve(args: string[], env: NodeJS.ProcessEnv, waitMs = 30_000, onStdout?: (text: string) => void): Promise<{ child: ChildProcess; banner: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env, stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'] });
   children.push(child);
+  if (onStdout) child.stdout?.on('data', (d) => onStdout(String(d)));
   let err = '';
   child.stderr?.on('data', (d) => (err += String(d)));
   for (let i = 0; i < waitMs / 100; i++) {
