@@ -36,8 +36,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** How long a DNS process may take to start answering, and to stop. */
 const START_MS = 60_000;
 const STOP_MS = 15_000;
-/** Wait before a stopped DNS process is started again. */
+/** Wait before a stopped DNS process is started again, doubled for each stop in a row up to RESTART_MAX_MS. */
 const RESTART_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+/** A process that ran this long before it stopped counts as a fresh failure (the wait starts over). */
+const HEALTHY_MS = 60_000;
 
 const isReady = (m: unknown): m is DnsProcessReady => typeof m === 'object' && m !== null && (m as { honeytrail?: unknown }).honeytrail === 'dns-ready';
 
@@ -51,10 +54,13 @@ export async function startDnsProcesses(config: Config, log: Logger): Promise<Dn
   let stopping = false;
   let started = false;
   let address: RunningListener['address'] | undefined;
+  /** Stops in a row per process number (a process that keeps failing is restarted ever more slowly). */
+  const failures = new Map<number, number>();
 
   const fork = (n: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const worker = cluster.fork({ ...env, HONEYTRAIL_DNS_PROCESS: String(n) });
+      const bornAt = Date.now();
       running.set(n, worker);
       const timer = setTimeout(() => reject(new Error(`DNS process ${n} did not start answering within ${START_MS / 1000} s`)), START_MS);
       worker.on('message', (m: unknown) => {
@@ -68,10 +74,13 @@ export async function startDnsProcesses(config: Config, log: Logger): Promise<Dn
         if (running.get(n) === worker) running.delete(n);
         reject(new Error(`DNS process ${n} stopped (${signal ?? `exit code ${code}`}) before it answered`));
         if (stopping || !started) return;
-        log.error({ dnsProcess: n, code, signal }, 'a DNS process stopped; starting it again');
+        const inRow = Date.now() - bornAt >= HEALTHY_MS ? 1 : (failures.get(n) ?? 0) + 1;
+        failures.set(n, inRow);
+        const wait = Math.min(RESTART_MAX_MS, RESTART_MS * 2 ** (inRow - 1));
+        log.error({ dnsProcess: n, code, signal, restartInMs: wait }, 'a DNS process stopped; starting it again');
         setTimeout(() => {
           if (!stopping) fork(n).catch((err: unknown) => log.error({ err, dnsProcess: n }, 'a DNS process could not be started again'));
-        }, RESTART_MS).unref();
+        }, wait).unref();
       });
     });
 
