@@ -9,7 +9,7 @@ import { startHoneytrail } from './server.ts';
  */
 async function main(): Promise<void> {
   const config = bootConfig('honeytrail dns process');
-  const log = createLogger(config.LOG_LEVEL).child({ dnsProcess: Number(process.env.HONEYTRAIL_DNS_PROCESS ?? 0) });
+  const log = createLogger(config.LOG_LEVEL).child({ dnsProcess: Number(process.argv[2] ?? 0) });
   const app = await startHoneytrail({ config, log });
   const dns = app.listeners.find((l) => l.name === 'dns');
   if (!dns) throw new Error('the DNS listener did not start');

@@ -46,8 +46,6 @@ const isReady = (m: unknown): m is DnsProcessReady => typeof m === 'object' && m
 
 /** Start `config.DNS_PROCESSES` DNS processes (call after the main process has migrated the database). */
 export async function startDnsProcesses(config: Config, log: Logger): Promise<DnsProcesses> {
-  // bin/dns-process.js runs the build, or the TypeScript source in development (bin/launch.js).
-  cluster.setupPrimary({ exec: join(ROOT, 'bin', 'dns-process.js'), args: [] });
   // The DNS listener alone (no other listener, no alert worker), and no cluster of its own.
   const env = { ...roleSwitches('dns'), DNS_PROCESSES: '1' };
   const running = new Map<number, Worker>();
@@ -59,7 +57,10 @@ export async function startDnsProcesses(config: Config, log: Logger): Promise<Dn
 
   const fork = (n: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      const worker = cluster.fork({ ...env, HONEYTRAIL_DNS_PROCESS: String(n) });
+      // bin/dns-process.js runs the build, or the TypeScript source in development (bin/launch.js);
+      // its argument is the process's number, which its log lines carry.
+      cluster.setupPrimary({ exec: join(ROOT, 'bin', 'dns-process.js'), args: [String(n)] });
+      const worker = cluster.fork(env);
       const bornAt = Date.now();
       running.set(n, worker);
       const timer = setTimeout(() => reject(new Error(`DNS process ${n} did not start answering within ${START_MS / 1000} s`)), START_MS);
