@@ -92,7 +92,12 @@ export async function startTestServer(env: Record<string, string> = {}, dir?: st
   const { config, started } = await onFreePorts(async () => {
     const config = testConfig(t.dir, { PUBLIC_PORT: String((await freePort()).port), ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
     return { config, started: await startHoneytrail({ config, log: silentLog }) };
-  }, env.PUBLIC_PORT ? 1 : 5);
+  }, env.PUBLIC_PORT ? 1 : 5).catch(async (err: unknown) => {
+    // A server that refused to start (some tests expect that) leaves no database or folder behind.
+    await pg?.drop();
+    if (!dir) t.cleanup();
+    throw err;
+  });
   // Typed as SQLite for the tests that reach into it; on PostgreSQL only dialect-neutral code may touch it.
   const app = started as SqliteHoneytrail;
   return {
