@@ -1,8 +1,8 @@
-import { fork } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { closeDatabase, openDatabase } from '../src/db/client.ts';
+import { ask, start, stop } from './child.ts';
 import { seed } from './seed.ts';
 
 /**
@@ -22,12 +22,8 @@ export async function adminScaleBench(dir: string, tokens: number, hits: number,
   const key = 'bench_api_key_0123456789abcdefghijklmn';
   // The server in a process of its own, so its RSS is the server's, not this harness's (which has
   // run every other section by now).
-  const server = fork('bench/servers/scale.ts', [file, dir, key], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('message', (m) => resolve((m as { port: number }).port));
-    server.once('exit', (code) => reject(new Error(`bench/servers/scale.ts exited with ${code}`)));
-  });
-  const base = `http://127.0.0.1:${port}/api/v1`;
+  const { child: server, ready } = await start<{ port: number }>('bench/servers/scale.ts', [file, dir, key]);
+  const base = `http://127.0.0.1:${ready.port}/api/v1`;
   const routes = {
     'GET /tokens (page 1)': '/tokens?limit=50',
     'GET /tokens?kind&offset=50000': '/tokens?kind=web-bug&limit=50&offset=50000',
@@ -49,14 +45,8 @@ export async function adminScaleBench(dir: string, tokens: number, hits: number,
     times.sort((a, b) => a - b);
     rows.push({ route: name, p50ms: round(times[15]), p95ms: round(times[28]), maxMs: round(times[29]) });
   }
-  const rssMB = await new Promise<number>((resolve) => {
-    server.once('message', (m) => resolve(Math.round((m as { rss: number }).rss / 1e6)));
-    server.send('rss');
-  });
-  await new Promise<void>((resolve) => {
-    server.once('exit', () => resolve());
-    server.kill('SIGTERM');
-  });
+  const rssMB = Math.round((await ask<{ rss: number }>(server, 'rss')).rss / 1e6);
+  await stop(server);
   return { tokens, hits, seedSeconds: round(seedSeconds), bytesPerHit: Math.round(bytesPerHit), rssMB, rows };
 }
 

@@ -1,9 +1,10 @@
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ask, start as startChild, stop } from './child.ts';
 
 /**
  * DNS trigger throughput: Honeytrail's DNS listener answering token queries (every one a hit
@@ -16,6 +17,7 @@ import { promisify } from 'node:util';
 const ZONE = 'bench.example.test';
 const TOKENS = 50;
 const run = promisify(execFile);
+const start = (args: string[]) => startChild<Ready>('bench/dns.ts', args);
 
 interface Ready {
   port: number;
@@ -27,23 +29,6 @@ interface Load {
   lost: number;
   avgLatencyMs: number;
   tool: string;
-}
-
-function start(args: string[]): Promise<{ child: ChildProcess; ready: Ready }> {
-  // BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile there when it stops.
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = fork('bench/dns.ts', args, { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve({ child, ready: m as Ready }));
-    child.once('exit', (code) => reject(new Error(`dns bench server exited with ${code}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 async function hasDnsperf(): Promise<boolean> {
@@ -121,10 +106,7 @@ export async function benchDns(dir: string, seconds: number): Promise<Record<str
   await stop(bare.child);
   process.stderr.write('  honeytrail dns listener …\n');
   const trig = await tool(ht.ready.port, file, seconds);
-  const stored = await new Promise<{ hits: number; batches: number }>((resolve) => {
-    ht.child.once('message', (m) => resolve(m as { hits: number; batches: number }));
-    ht.child.send('count');
-  });
+  const stored = await ask<{ hits: number; batches: number }>(ht.child, 'count');
   await stop(ht.child);
   const ratio = trig.qps / baseline.qps;
   console.log(`dns ratio honeytrail/bare = ${ratio.toFixed(2)} (target >= 0.5); every answered token query stored: ${stored.hits >= trig.completed ? 'yes' : 'NO'} (${stored.hits} hits for ${trig.completed} answers)`);
@@ -213,11 +195,11 @@ export async function benchDnsProcesses(dir: string, seconds: number, databaseUr
   const { openPostgres, closePostgres } = await import('../src/db/pg.ts');
   const { rawQuery } = await import('../src/db/store.ts');
   const { createToken } = await import('../src/tokens/service.ts');
-  const { serve, stopped } = await import('../tests/cli/serve-process.ts');
+  const { portIn, serve, stopped } = await import('../tests/cli/serve-process.ts');
   mkdirSync(dir, { recursive: true });
   const env = { PATH: process.env.PATH, DATABASE_URL: databaseUrl, DATA_DIR: dir, DNS_HOST: '127.0.0.1', DNS_PORT: '0', DNS_ZONE: ZONE, DNS_RATE_LIMIT: '0', FLOOD_THRESHOLD: '100000', HIT_STORAGE_BUDGET: '0', LOG_LEVEL: 'info', DNS_PROCESSES: String(processes) };
   const server = await serve(['--only', 'dns'], env, 60_000);
-  const port = Number(/DNS\s*: 127\.0\.0\.1:(\d+)/.exec(server.banner)?.[1]);
+  const port = portIn(server.banner, 'DNS');
   const db = await openPostgres({ url: databaseUrl, max: 2 });
   try {
     const config = loadConfig({ DATABASE_URL: databaseUrl, DATA_DIR: dir, DNS_ZONE: ZONE });

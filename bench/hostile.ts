@@ -1,10 +1,11 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { request as httpRequest, Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import dnsPacket from 'dns-packet';
 import nodemailer from 'nodemailer';
+import { ask } from './child.ts';
 
 /**
  * Hostile load (issue 15, BENCH_ONLY=hostile): against one Honeytrail process with every
@@ -60,13 +61,6 @@ export const HOSTILE_BUDGETS = {
 } as const;
 
 const SECONDS = Number(process.env.BENCH_HOSTILE_SECONDS ?? 10);
-
-function ask<T>(child: ChildProcess, msg: string): Promise<T> {
-  return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as T));
-    child.send(msg);
-  });
-}
 
 function pct(sorted: number[], p: number): number {
   return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0) * 10) / 10;

@@ -1,8 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { adminScaleBench } from './admin.ts';
+import { ask, start as startChild, stop } from './child.ts';
 import { benchFlood } from './flood.ts';
 import { benchHostile, HOSTILE_BUDGETS } from './hostile.ts';
 import { benchDns, benchDnsProcesses } from './dns.ts';
@@ -34,22 +34,7 @@ interface Ready {
   path?: string;
 }
 
-function start(script: string, args: string[] = []): Promise<{ child: ChildProcess; ready: Ready }> {
-  // BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile there when it stops.
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = fork(script, args, { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve({ child, ready: m as Ready }));
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
-
-function ask<T>(child: ChildProcess, msg: string): Promise<T> {
-  return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as T));
-    child.send(msg);
-  });
-}
+const start = (script: string, args: string[] = []) => startChild<Ready>(script, args);
 
 async function load(url: string): Promise<autocannon.Result> {
   return autocannon({ url, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
@@ -77,13 +62,6 @@ async function loadManySources(url: string): Promise<autocannon.Result> {
         },
       },
     ],
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
   });
 }
 
