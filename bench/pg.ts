@@ -8,6 +8,7 @@ import { closePostgres, openPostgres, type PgDb } from '../src/db/pg.ts';
 import { tokens } from '../src/db/schema-pg.ts';
 import { createHitRecorder, type HitEvent } from '../src/hits/record-hit.ts';
 import { createLogger } from '../src/logger.ts';
+import { cpuCaps, serverProcesses, type CpuCaps } from './cpu-caps.ts';
 import type { NodeReport } from './pg-node.ts';
 import type { Token } from '../src/tokens/kind.ts';
 import { newTokenId } from '../src/tokens/ids.ts';
@@ -39,6 +40,8 @@ interface Row {
   dbCpuMsPerHit?: number;
   /** Database commits per hit (PostgreSQL rows). */
   commitsPerHit?: number;
+  /** Throughput against one node under the same CPU caps (capped rows). */
+  vsOneNode?: number;
   /** What the database's backends were doing, sampled every 10 ms: share of samples per state or wait event (PostgreSQL rows). */
   waits?: Record<string, number>;
   /** The statements that took the database's time, from pg_stat_statements when the server loads it (PostgreSQL rows). */
@@ -216,7 +219,14 @@ function topStatements(before: StatementStats, after: StatementStats, hits: numb
  * database on cores of its own is modelled (on this machine nodes, database and load share two
  * cores, so a second node cannot add CPU that is not there).
  */
-async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> {
+/** Nodes and database under CPU caps: each node at `nodeCores`, the database server at `dbCores`. */
+interface Capped {
+  caps: CpuCaps;
+  nodeCores: number;
+  dbCores: number;
+}
+
+async function pgRun(url: string, seconds: number, nodes: number, capped?: Capped): Promise<Row> {
   const admin = await openPostgres({ url, max: 2 });
   const database = new URL(url).pathname.slice(1);
   const children: ChildProcess[] = [];
@@ -240,6 +250,13 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
       const ready = next(child);
       child.send({ url, tokenIds: list.map((t) => t.id), seconds, callers: Math.ceil(CONNECTIONS / nodes), node });
       await ready;
+      if (capped && child.pid) capped.caps.cap([child.pid], capped.nodeCores);
+    }
+    if (capped) {
+      const backend = await admin.$client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      const server = serverProcesses(Number(backend.rows[0]?.pid));
+      if (!server) throw new Error('the database server is not a process of this machine: it cannot be capped');
+      capped.caps.cap(server, capped.dbCores);
     }
     const statementsBefore = await statementStats(admin, database);
     const before = await pgServerLoad(admin, database);
@@ -259,7 +276,7 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
     const nodeCpuMs = done.reduce((sum, r) => sum + r.cpuMs, 0);
     const dbCpuMs = before.cpu === null || after.cpu === null ? null : (after.cpu - before.cpu) * 1000;
     return {
-      target: `postgresql: record + trail + outbox, ${nodes} node process${nodes > 1 ? 'es' : ''}`,
+      target: `postgresql: record + trail + outbox, ${nodes} node process${nodes > 1 ? 'es' : ''}${capped ? ` capped at ${capped.nodeCores} core each, database at ${capped.dbCores}` : ''}`,
       hitsPerSec: Math.round(hits / seconds),
       p50ms: pct(0.5),
       p99ms: pct(0.99),
@@ -271,9 +288,44 @@ async function pgRun(url: string, seconds: number, nodes: number): Promise<Row> 
       ...(statementsBefore && statementsAfter ? { statements: topStatements(statementsBefore, statementsAfter, hits) } : {}),
     };
   } finally {
+    capped?.caps.release();
     for (const c of children) if (c.exitCode === null) c.kill();
     await closePostgres(admin);
   }
+}
+
+/** Each node's share of a core, and the database's cores, in the capped runs (together well under this machine's two cores). */
+const NODE_CORES = 0.4;
+const DB_CORES = 1;
+
+/**
+ * Scale-out measured rather than modelled: one node and then two, each capped at NODE_CORES, on a
+ * database server capped at DB_CORES, so that the nodes are the limit and a second node brings
+ * CPU of its own, as a second machine would. What this measures that the model cannot: whatever
+ * the nodes wait for from each other (row and advisory locks on shared intrusions and alert
+ * threads, smaller batches per node). BENCH_CAPS=0 skips it; so does a machine where processes
+ * cannot be capped (it says why).
+ */
+async function cappedRuns(seconds: number): Promise<Row[]> {
+  if (process.env.BENCH_CAPS === '0') return [];
+  const caps = cpuCaps();
+  if (typeof caps === 'string') {
+    process.stderr.write(`  two nodes under CPU caps not measured: ${caps}\n`);
+    return [];
+  }
+  const rows: Row[] = [];
+  try {
+    for (const nodes of [1, 2]) {
+      process.stderr.write(`  postgresql, ${nodes} node(s) at ${NODE_CORES} core each, database at ${DB_CORES} …\n`);
+      const r = await withDatabase((url) => pgRun(url, seconds, nodes, { caps, nodeCores: NODE_CORES, dbCores: DB_CORES }));
+      rows.push({ ...r, vsOneNode: Number((r.hitsPerSec / (rows[0]?.hitsPerSec ?? r.hitsPerSec)).toFixed(2)) });
+    }
+  } catch (err) {
+    process.stderr.write(`  two nodes under CPU caps not measured: ${err instanceof Error ? err.message : String(err)}\n`);
+  } finally {
+    caps.release();
+  }
+  return rows;
 }
 
 /**
@@ -314,6 +366,7 @@ export async function benchPostgres(dir: string, seconds: number): Promise<Row[]
       const r = await withDatabase((url) => pgRun(url, seconds, nodes));
       rows.push({ ...r, ratio: Number((r.hitsPerSec / lite.hitsPerSec).toFixed(2)) });
     }
+    rows.push(...(await cappedRuns(seconds)));
   } catch (err) {
     process.stderr.write(`  PostgreSQL unavailable (${err instanceof Error ? err.message : String(err)}); set BENCH_PG_URL\n`);
     return null;

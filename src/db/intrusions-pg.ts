@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { BatchKeys, EntityState, IntrusionReads, IntrusionState, IntrusionWrites } from '../hits/intrusions.ts';
 import type { AlertPayload, AlertTail } from '../hits/paging.ts';
 import type { PgDb } from './pg.ts';
@@ -187,7 +187,15 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, group: { 
   };
 }
 
-/** Apply a batch's writes, in the order the logic expects (see IntrusionWrites). */
+/**
+ * Apply a batch's writes, in the order the logic expects (see IntrusionWrites). A batch without
+ * merges (nearly all) sends them as one statement, each write a data-modifying `WITH` part: they
+ * touch different rows (new intrusions, existing ones, entities, hits, new and existing alerts),
+ * none reads what another writes, and foreign keys are checked at the end of the statement, so
+ * one round trip does what took up to six (each a round trip of the node and a wake-up of the
+ * server, in the one correlation turn every caller of the node waits for). A merge moves hits and
+ * entities that later writes count, so a batch with merges writes step by step.
+ */
 export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
   const now = new Date();
   const rows = (list: readonly IntrusionState[]) => ({
@@ -207,17 +215,72 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
     mergedInto: ints(list.map((s) => s.mergedInto ?? 0)),
     alertGroup: texts(list.map((s) => s.alertGroup)),
   });
-  if (w.created.length) {
+  const created = () => {
     const r = rows(w.created);
-    await tx.execute(sql`
+    return sql`
       insert into incidents (id, actor_key, actor_label, first_at, last_at, hit_count, token_count, location_count, host_count, machine_count, severity, status, "lateral",
                              techniques, reasons, summary, merged_into, alert_group, updated_at)
       select x.id, x.ak, x.al, ${ts('x.fa')}, ${ts('x.la')}, x.hc, x.tc, x.lc, x.hoc, x.mc, x.sev, x.st, x.lat, x.tech, x.rea, x.sum, nullif(x.mi, 0), x.ag, ${now}
       from unnest(${r.id}, ${texts(w.created.map((s) => s.actorKey))}, ${texts(w.created.map((s) => s.actorLabel))}, ${r.firstAt}, ${r.lastAt}, ${r.hitCount}, ${r.tokenCount},
                   ${r.locationCount}, ${r.hostCount}, ${r.machineCount}, ${r.severity}, ${texts(w.created.map((s) => s.status))}, ${r.lateral}, ${r.techniques}, ${r.reasons},
                   ${r.summary}, ${r.mergedInto}, ${r.alertGroup})
-        as x(id, ak, al, fa, la, hc, tc, lc, hoc, mc, sev, st, lat, tech, rea, sum, mi, ag)`);
+        as x(id, ak, al, fa, la, hc, tc, lc, hoc, mc, sev, st, lat, tech, rea, sum, mi, ag)`;
+  };
+  const saved = () => {
+    const r = rows(w.saved);
+    return sql`
+      update incidents i set first_at = ${ts('x.fa')}, last_at = ${ts('x.la')}, hit_count = x.hc, token_count = x.tc, location_count = x.lc, host_count = x.hoc, machine_count = x.mc,
+        severity = x.sev, "lateral" = x.lat, techniques = x.tech, reasons = x.rea, summary = x.sum, merged_into = nullif(x.mi, 0), alert_group = x.ag, updated_at = ${now}
+      from unnest(${r.id}, ${r.firstAt}, ${r.lastAt}, ${r.hitCount}, ${r.tokenCount}, ${r.locationCount}, ${r.hostCount}, ${r.machineCount}, ${r.severity}, ${r.lateral},
+                  ${r.techniques}, ${r.reasons}, ${r.summary}, ${r.mergedInto}, ${r.alertGroup})
+        as x(id, fa, la, hc, tc, lc, hoc, mc, sev, lat, tech, rea, sum, mi, ag)
+      where i.id = x.id`;
+  };
+  const entities = () => {
+    const e = w.entities;
+    return sql`
+      insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
+      select x.i, x.k, x.kd, x.l, x.c, ${ts('x.fa')}, ${ts('x.la')}, x.fh, x.n, x.d
+      from unnest(${ints(e.map((x) => x.incidentId))}, ${texts(e.map((x) => x.entity.key))}, ${texts(e.map((x) => x.entity.kind))}, ${texts(e.map((x) => x.entity.label))},
+                  ${bools(e.map((x) => x.entity.claimed))}, ${floats(e.map((x) => x.entity.firstAt))}, ${floats(e.map((x) => x.entity.lastAt))},
+                  ${sql`${sql.param(e.map((x) => x.entity.firstHitId))}::bigint[]`}, ${bigints(e.map((x) => x.added))},
+                  ${jsons(e.map((x) => (x.entity.data ? JSON.stringify(x.entity.data) : null)))})
+        as x(i, k, kd, l, c, fa, la, fh, n, d)
+      on conflict (incident_id, key) do update set label = excluded.label, claimed = incident_entities.claimed and excluded.claimed, data = excluded.data,
+        first_at = least(incident_entities.first_at, excluded.first_at), last_at = greatest(incident_entities.last_at, excluded.last_at),
+        hits = incident_entities.hits + excluded.hits, first_hit_id = coalesce(incident_entities.first_hit_id, excluded.first_hit_id)`;
+  };
+  const assigned = () => sql`
+      update hits set incident_id = x.inc from unnest(${bigints(w.assigned.map((a) => a.hitId))}, ${ints(w.assigned.map((a) => a.incidentId))}) as x(id, inc)
+      where hits.id = x.id`;
+  const a = w.alerts;
+  const inserts = () => sql`
+      insert into alerts (incident_id, thread, channel, target, kind, status, attempts, next_attempt_at, idempotency_key, payload)
+      select x.i, x.th, x.ch, x.t, x.k, 'pending', 0, ${ts('x.due')}, x.key, x.p
+      from unnest(${ints(a.inserts.map((r) => r.incidentId))}, ${texts(a.inserts.map((r) => r.thread))}, ${texts(a.inserts.map((r) => r.channel))}, ${texts(a.inserts.map((r) => r.target))},
+                  ${texts(a.inserts.map((r) => r.kind))}, ${floats(a.inserts.map((r) => r.due))}, ${texts(a.inserts.map((r) => r.key))}, ${jsons(a.inserts.map((r) => JSON.stringify(r.payload)))})
+        as x(i, th, ch, t, k, due, key, p)
+      on conflict (idempotency_key) do nothing`;
+  const folds = () => sql`
+      update alerts set payload = x.p, next_attempt_at = ${ts('x.due')}
+      from unnest(${ints(a.folds.map((f) => f.id))}, ${jsons(a.folds.map((f) => JSON.stringify(f.payload)))}, ${floats(a.folds.map((f) => f.due))}) as x(id, p, due)
+      where alerts.id = x.id and alerts.claimed_by is null and alerts.status in ('pending', 'failed')`;
+
+  if (w.merges.length === 0 && w.recount.length === 0) {
+    const parts = [
+      w.created.length ? created() : null,
+      w.saved.length ? saved() : null,
+      w.entities.length ? entities() : null,
+      w.assigned.length ? assigned() : null,
+      a.inserts.length ? inserts() : null,
+      a.folds.length ? folds() : null,
+    ].filter((part) => part !== null);
+    if (parts.length === 1) await tx.execute(parts[0] as SQL);
+    else if (parts.length > 1) await tx.execute(sql`with ${sql.join(parts.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part})`), sql`, `)} select 1`);
+    return;
   }
+
+  if (w.created.length) await tx.execute(created());
   for (const m of w.merges) {
     await tx.execute(sql`update hits set incident_id = ${m.parent} where incident_id = ${m.child}`);
     await tx.execute(sql`
@@ -231,30 +294,8 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
       update alerts set incident_id = ${m.parent}, thread = ${`incident:${m.parent}`}
       where incident_id = ${m.child} and thread = ${`incident:${m.child}`} and status in ('pending', 'failed') and claimed_by is null`);
   }
-  if (w.saved.length) {
-    const r = rows(w.saved);
-    await tx.execute(sql`
-      update incidents i set first_at = ${ts('x.fa')}, last_at = ${ts('x.la')}, hit_count = x.hc, token_count = x.tc, location_count = x.lc, host_count = x.hoc, machine_count = x.mc,
-        severity = x.sev, "lateral" = x.lat, techniques = x.tech, reasons = x.rea, summary = x.sum, merged_into = nullif(x.mi, 0), alert_group = x.ag, updated_at = ${now}
-      from unnest(${r.id}, ${r.firstAt}, ${r.lastAt}, ${r.hitCount}, ${r.tokenCount}, ${r.locationCount}, ${r.hostCount}, ${r.machineCount}, ${r.severity}, ${r.lateral},
-                  ${r.techniques}, ${r.reasons}, ${r.summary}, ${r.mergedInto}, ${r.alertGroup})
-        as x(id, fa, la, hc, tc, lc, hoc, mc, sev, lat, tech, rea, sum, mi, ag)
-      where i.id = x.id`);
-  }
-  if (w.entities.length) {
-    const e = w.entities;
-    await tx.execute(sql`
-      insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
-      select x.i, x.k, x.kd, x.l, x.c, ${ts('x.fa')}, ${ts('x.la')}, x.fh, x.n, x.d
-      from unnest(${ints(e.map((x) => x.incidentId))}, ${texts(e.map((x) => x.entity.key))}, ${texts(e.map((x) => x.entity.kind))}, ${texts(e.map((x) => x.entity.label))},
-                  ${bools(e.map((x) => x.entity.claimed))}, ${floats(e.map((x) => x.entity.firstAt))}, ${floats(e.map((x) => x.entity.lastAt))},
-                  ${sql`${sql.param(e.map((x) => x.entity.firstHitId))}::bigint[]`}, ${bigints(e.map((x) => x.added))},
-                  ${jsons(e.map((x) => (x.entity.data ? JSON.stringify(x.entity.data) : null)))})
-        as x(i, k, kd, l, c, fa, la, fh, n, d)
-      on conflict (incident_id, key) do update set label = excluded.label, claimed = incident_entities.claimed and excluded.claimed, data = excluded.data,
-        first_at = least(incident_entities.first_at, excluded.first_at), last_at = greatest(incident_entities.last_at, excluded.last_at),
-        hits = incident_entities.hits + excluded.hits, first_hit_id = coalesce(incident_entities.first_hit_id, excluded.first_hit_id)`);
-  }
+  if (w.saved.length) await tx.execute(saved());
+  if (w.entities.length) await tx.execute(entities());
   if (w.recount.length) {
     await tx.execute(sql`
       update incidents i set
@@ -264,25 +305,7 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
         machine_count = (select count(*) from incident_entities where incident_id = i.id and kind in ('host', 'ip'))
       where i.id = any(${ints(w.recount)})`);
   }
-  if (w.assigned.length) {
-    await tx.execute(sql`
-      update hits set incident_id = x.inc from unnest(${bigints(w.assigned.map((a) => a.hitId))}, ${ints(w.assigned.map((a) => a.incidentId))}) as x(id, inc)
-      where hits.id = x.id`);
-  }
-  const a = w.alerts;
-  if (a.inserts.length) {
-    await tx.execute(sql`
-      insert into alerts (incident_id, thread, channel, target, kind, status, attempts, next_attempt_at, idempotency_key, payload)
-      select x.i, x.th, x.ch, x.t, x.k, 'pending', 0, ${ts('x.due')}, x.key, x.p
-      from unnest(${ints(a.inserts.map((r) => r.incidentId))}, ${texts(a.inserts.map((r) => r.thread))}, ${texts(a.inserts.map((r) => r.channel))}, ${texts(a.inserts.map((r) => r.target))},
-                  ${texts(a.inserts.map((r) => r.kind))}, ${floats(a.inserts.map((r) => r.due))}, ${texts(a.inserts.map((r) => r.key))}, ${jsons(a.inserts.map((r) => JSON.stringify(r.payload)))})
-        as x(i, th, ch, t, k, due, key, p)
-      on conflict (idempotency_key) do nothing`);
-  }
-  if (a.folds.length) {
-    await tx.execute(sql`
-      update alerts set payload = x.p, next_attempt_at = ${ts('x.due')}
-      from unnest(${ints(a.folds.map((f) => f.id))}, ${jsons(a.folds.map((f) => JSON.stringify(f.payload)))}, ${floats(a.folds.map((f) => f.due))}) as x(id, p, due)
-      where alerts.id = x.id and alerts.claimed_by is null and alerts.status in ('pending', 'failed')`);
-  }
+  if (w.assigned.length) await tx.execute(assigned());
+  if (a.inserts.length) await tx.execute(inserts());
+  if (a.folds.length) await tx.execute(folds());
 }

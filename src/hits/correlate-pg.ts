@@ -69,15 +69,16 @@ export function createPgCorrelator(opts: {
     let placed = 0;
     await db.transaction(async (tx) => {
       // The hits are durable already (their own commit), so this commit need not wait for its
-      // WAL flush. A crash of the database server can lose only the last few hundred
-      // milliseconds of correlations; their hits are left without an incident and the catch-up
-      // correlates them again. Any later synchronous commit (a worker marking an alert sent)
-      // flushes this one too.
-      await tx.execute(sql`set local synchronous_commit = off`);
+      // WAL flush (set for this transaction in its first statement). A crash of the database
+      // server can lose only the last few hundred milliseconds of correlations; their hits are
+      // left without an incident and the catch-up correlates them again. Any later synchronous
+      // commit (a worker marking an alert sent) flushes this one too.
       // Another process may have put some of these hits on an intrusion already (a catch-up of
       // the same rows): the rows are locked in id order and read after any such commit.
       const ids = [...new Set(batch.map((r) => r.hit.id))].sort((a, b) => a - b);
-      const stored = await tx.execute<{ id: string; incident_id: number | null }>(sql`select id, incident_id from hits where id = any(${sql.param(ids)}::bigint[]) order by id for update`);
+      const stored = await tx.execute<{ id: string; incident_id: number | null }>(sql`
+        with setting as materialized (select set_config('synchronous_commit', 'off', true))
+        select h.id, h.incident_id from hits h, setting where h.id = any(${sql.param(ids)}::bigint[]) order by h.id for update of h`);
       const known = new Map(stored.rows.map((r) => [Number(r.id), r.incident_id === null ? null : Number(r.incident_id)]));
       const todo = batch.filter((r) => known.has(r.hit.id) && (r.repeat ? known.get(r.hit.id) !== null : known.get(r.hit.id) === null));
       for (const r of todo) r.hit.incidentId = known.get(r.hit.id) ?? null;

@@ -1,5 +1,4 @@
-import { getTableColumns, sql } from 'drizzle-orm';
-import type { PgTx } from '../db/intrusions-pg.ts';
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../db/pg.ts';
 import { hits } from '../db/schema-pg.ts';
 import { unstoredHit } from '../db/queries/hits.ts';
@@ -33,7 +32,7 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
   let closed = false;
   const stats: RecorderStats = { batches: 0, hits: 0, failed: 0, lastFailureAt: null, lastFailure: null };
 
-  /** Insert new rows and fold repeats, one transaction; returns a stored row per event. */
+  /** Insert new rows and fold repeats, one statement; returns a stored row per event. */
   async function persist(events: readonly HitEvent[]): Promise<{ hit: HitRow; repeat: boolean }[]> {
     const rows = events.map((e) => withoutNul(toRow(e)));
     await deps.classify?.warm?.(rows);
@@ -43,46 +42,53 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
       if (deps.classify) row.classification = deps.classify(row, event.token);
       for (const p of deps.prepare ?? []) p(row, event.token);
     });
-    return db.transaction(async (tx) => {
-      const out: { hit: HitRow; repeat: boolean }[] = new Array(rows.length);
-      // A new row is known to the flood gate at once (as a placeholder filled in after the
-      // insert), so identical hits later in the same batch fold into it, as on SQLite.
-      const fresh: { i: number; row: NewHitRow; hit: HitRow }[] = [];
-      const repeats = new Set<HitRow>();
-      rows.forEach((row, i) => {
-        const decision = deps.flood?.decide(row) ?? { store: true };
-        if ('fold' in decision) {
-          const into = decision.fold;
-          into.repeatCount += 1;
-          into.lastAt = row.at;
-          repeats.add(into);
-          out[i] = { hit: into, repeat: true };
-          return;
-        }
-        if ('drop' in decision) {
-          out[i] = { hit: unstoredHit(row), repeat: false };
-          return;
-        }
-        const hit = { repeatCount: 1, lastAt: null } as unknown as HitRow;
-        deps.flood?.stored(row, hit);
-        fresh.push({ i, row, hit });
-        out[i] = { hit, repeat: false };
-      });
-      if (fresh.length) {
-        const inserted = await insertHits(tx, fresh.map((f) => f.row));
-        inserted.sort((a, b) => a.id - b.id);
-        fresh.forEach((f, k) => Object.assign(f.hit, inserted[k], { repeatCount: f.hit.repeatCount, lastAt: f.hit.lastAt }));
+    const out: { hit: HitRow; repeat: boolean }[] = new Array(rows.length);
+    // A new row is known to the flood gate at once (as a placeholder filled in after the
+    // insert), so identical hits later in the same batch fold into it, as on SQLite.
+    const fresh: { i: number; row: NewHitRow; hit: HitRow }[] = [];
+    const repeats = new Set<HitRow>();
+    rows.forEach((row, i) => {
+      const decision = deps.flood?.decide(row) ?? { store: true };
+      if ('fold' in decision) {
+        const into = decision.fold;
+        into.repeatCount += 1;
+        into.lastAt = row.at;
+        repeats.add(into);
+        out[i] = { hit: into, repeat: true };
+        return;
       }
-      for (const hit of repeats) {
-        await tx.execute(sql`update hits set repeat_count = ${hit.repeatCount}, last_at = greatest(coalesce(last_at, at), ${hit.lastAt}) where id = ${hit.id}`);
+      if ('drop' in decision) {
+        out[i] = { hit: unstoredHit(row), repeat: false };
+        return;
       }
-      const list = [...perTokenCounts(rows)];
-      await tx.execute(sql`
-        update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
-        from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
-        where tokens.id = x.id`);
-      return out;
+      const hit = { repeatCount: 1, lastAt: null } as unknown as HitRow;
+      deps.flood?.stored(row, hit);
+      fresh.push({ i, row, hit });
+      out[i] = { hit, repeat: false };
     });
+    // A new row goes in with the repeats folded into it in this batch; rows of earlier batches are
+    // updated. All of it is one statement (its own transaction): the insert, the repeats and the
+    // tokens' counts, one round trip and one commit instead of four round trips.
+    const placeholders = new Set(fresh.map((f) => f.hit));
+    for (const f of fresh) {
+      if (f.hit.lastAt) Object.assign(f.row, { repeatCount: f.hit.repeatCount, lastAt: new Date(Math.max(f.row.at?.getTime() ?? 0, f.hit.lastAt.getTime())) });
+    }
+    const earlier = [...repeats].filter((hit) => !placeholders.has(hit));
+    const list = [...perTokenCounts(rows)];
+    const parts: SQL[] = [];
+    if (earlier.length) {
+      parts.push(sql`update hits set repeat_count = x.n, last_at = greatest(coalesce(hits.last_at, hits.at), x.la)
+        from unnest(${sql.param(earlier.map((h) => h.id))}::bigint[], ${sql.param(earlier.map((h) => h.repeatCount))}::bigint[], ${sql.param(earlier.map((h) => (h.lastAt ?? h.at).toISOString()))}::timestamptz[]) as x(id, n, la)
+        where hits.id = x.id`);
+    }
+    parts.push(sql`
+      update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
+      from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
+      where tokens.id = x.id`);
+    const inserted = await insertHits(db, fresh.map((f) => f.row), parts);
+    inserted.sort((a, b) => a.id - b.id);
+    fresh.forEach((f, k) => Object.assign(f.hit, inserted[k], { repeatCount: f.hit.repeatCount, lastAt: f.hit.lastAt }));
+    return out;
   }
 
   // Committed hits waiting for the correlator, with the callers to answer once they are on
@@ -250,8 +256,12 @@ function sqlLiteral(v: unknown): string {
   throw new Error(`no literal for a default of ${typeof v}`);
 }
 
-/** Insert rows in their order (ids ascending with it); the stored rows come back as drizzle maps them. */
-async function insertHits(tx: PgTx, rows: readonly NewHitRow[]): Promise<HitRow[]> {
+/**
+ * Insert rows in their order (ids ascending with it), with `also` (other writes of the batch) in
+ * the same statement as data-modifying `WITH` parts, so that all of it commits at once; the
+ * stored rows come back as drizzle maps them.
+ */
+async function insertHits(db: PgDb, rows: readonly NewHitRow[], also: readonly SQL[]): Promise<HitRow[]> {
   const payload = rows.map((row) => {
     const o: Record<string, unknown> = {};
     for (const c of HIT_COLUMNS) {
@@ -262,7 +272,10 @@ async function insertHits(tx: PgTx, rows: readonly NewHitRow[]): Promise<HitRow[
     return o;
   });
   const [head, tail] = INSERT_HITS;
-  const result = await tx.execute<Record<string, unknown>>(sql`${sql.raw(head)}${JSON.stringify(payload)}${sql.raw(tail)}`);
+  const writes = also.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part})`);
+  const result = rows.length
+    ? await db.execute<Record<string, unknown>>(sql`with ${sql.join([...writes, sql`ins as (${sql.raw(head)}${JSON.stringify(payload)}${sql.raw(tail)})`], sql`, `)} select * from ins`)
+    : (await db.execute(sql`with ${sql.join(writes, sql`, `)} select 1`), { rows: [] as Record<string, unknown>[] });
   return result.rows.map((r) => {
     const hit: Record<string, unknown> = { id: Number(r.id) };
     for (const c of HIT_COLUMNS) {
