@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
  */
 const ROOT = '/sys/fs/cgroup/cpu';
 /** A short period, so a capped process waits at most a few milliseconds for its next share (a node throttled for 70 ms of a 100 ms period while holding row locks would stall the other node). */
-const PERIOD_US = 10_000;
+const PERIOD_US = 5_000;
 
 export interface CpuCaps {
   /** Cap processes `pids` together (and every process they fork afterwards) at `cores`, in a group of their own. */

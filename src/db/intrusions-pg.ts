@@ -1,7 +1,7 @@
-import { sql, type SQL } from 'drizzle-orm';
+import type pg from 'pg';
 import type { BatchKeys, EntityState, IntrusionReads, IntrusionState, IntrusionWrites } from '../hits/intrusions.ts';
 import type { AlertPayload, AlertTail } from '../hits/paging.ts';
-import type { PgDb } from './pg.ts';
+import { join, q, raw, run, type Fragment } from './pg-sql.ts';
 import type { AlertStatus, EntityKind, IncidentReason, IncidentStatus, Severity } from './schema.ts';
 
 /**
@@ -11,23 +11,23 @@ import type { AlertStatus, EntityKind, IncidentReason, IncidentStatus, Severity 
  * (`apply`), both inside the batch's transaction, which holds the correlation lock.
  */
 
-/** A transaction handle of the pool. */
-export type PgTx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
+/** A connection of the pool in a transaction (src/db/pg-sql.ts). */
+export type PgTx = pg.ClientBase;
 
 /** Thrown when a batch opened more intrusions than ids were reserved for it; it is retried with enough. */
 export class ReservationExhausted extends Error {}
 
 /** A time column as epoch milliseconds under its own name (raw results carry times as driver strings). */
-const MS = (column: string, as = column) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8 as ${as}`);
+const MS = (column: string, as = column) => raw(`(extract(epoch from ${column}) * 1000)::float8 as ${as}`);
 /** Typed array parameters for unnest()/any(), each bound as one parameter (a bare array would become a list). */
-const ints = (xs: readonly number[]) => sql`${sql.param(xs)}::int[]`;
-const bigints = (xs: readonly number[]) => sql`${sql.param(xs)}::bigint[]`;
-const texts = (xs: readonly (string | null)[]) => sql`${sql.param(xs)}::text[]`;
-const floats = (xs: readonly number[]) => sql`${sql.param(xs)}::float8[]`;
-const bools = (xs: readonly boolean[]) => sql`${sql.param(xs)}::boolean[]`;
-const jsons = (xs: readonly (string | null)[]) => sql`${sql.param(xs)}::jsonb[]`;
+const ints = (xs: readonly number[]) => q`${xs}::int[]`;
+const bigints = (xs: readonly number[]) => q`${xs}::bigint[]`;
+const texts = (xs: readonly (string | null)[]) => q`${xs}::text[]`;
+const floats = (xs: readonly number[]) => q`${xs}::float8[]`;
+const bools = (xs: readonly boolean[]) => q`${xs}::boolean[]`;
+const jsons = (xs: readonly (string | null)[]) => q`${xs}::jsonb[]`;
 /** Epoch milliseconds to timestamptz inside SQL. */
-const ts = (expr: string) => sql.raw(`to_timestamp(${expr} / 1000.0)`);
+const ts = (expr: string) => raw(`to_timestamp(${expr} / 1000.0)`);
 
 const LINK_KINDS = ['host', 'ip', 'user', 'via', 'hop'];
 
@@ -79,31 +79,31 @@ function incident(r: Record<string, unknown>): IntrusionState {
 export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, group: { window: number; limit: number }, reserve: number): Promise<IntrusionReads> {
   const linkRows = keys.links.length
     ? (
-        await tx.execute<{ key: string; id: number; last_at: number }>(sql`
+        await run<{ key: string; id: number; last_at: number }>(tx, q`
           select e.key, e.incident_id as id, ${MS('e.last_at', 'last_at')} from incident_entities e join incidents i on i.id = e.incident_id
           where e.key = any(${texts(keys.links)}) and e.last_at >= ${new Date(keys.since)} and i.merged_into is null and i.status <> 'closed'`)
-      ).rows.map((r) => ({ key: r.key, id: Number(r.id), lastAt: Number(r.last_at) }))
+      ).map((r) => ({ key: r.key, id: Number(r.id), lastAt: Number(r.last_at) }))
     : [];
   const incidents = new Map<number, IntrusionState>();
   let want = [...new Set([...linkRows.map((r) => r.id), ...keys.repeats])];
   // Repeats may point at intrusions merged since: follow them to where they went.
   for (let round = 0; want.length && round < 10; round++) {
     const rows = (
-      await tx.execute<Record<string, unknown>>(sql`
+      await run(tx, q`
         select id, actor_key, actor_label, ${MS('first_at')}, ${MS('last_at')}, hit_count, token_count, location_count, host_count, machine_count, severity, "lateral",
                techniques, reasons, summary, status, merged_into, alert_group
         from incidents where id = any(${ints(want)}) order by id for update`)
-    ).rows.map(incident);
+    ).map(incident);
     for (const r of rows) incidents.set(r.id, r);
     want = rows.flatMap((r) => (r.mergedInto !== null && !incidents.has(r.mergedInto) ? [r.mergedInto] : []));
   }
   const ids = [...incidents.keys()];
   const entities = new Map<string, EntityState>();
   if (ids.length) {
-    const rows = await tx.execute<Record<string, unknown>>(sql`
+    const rows = await run(tx, q`
       select incident_id, key, kind, label, claimed, ${MS('first_at')}, ${MS('last_at')}, first_hit_id, hits, data from incident_entities
       where incident_id = any(${ints(ids)}) and (kind = any(${texts(LINK_KINDS)}) or key = any(${texts(keys.others)}))`);
-    for (const r of rows.rows) {
+    for (const r of rows) {
       const e = entity(r);
       const id = Number(r.incident_id);
       if (LINK_KINDS.includes(e.kind)) incidents.get(id)?.entities.set(e.key, e);
@@ -116,7 +116,7 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, group: { 
   const groupsSince = new Date(now - group.window);
   const seenSince = new Date(keys.seenSince);
   const side = (
-    await tx.execute<{ recent: { key: string; id: number; first_at: number }[] | null; seen: { key: string; id: number; reported: boolean }[] | null; paged: number; fresh: number[] | null }>(sql`
+    await run<{ recent: { key: string; id: number; first_at: number }[] | null; seen: { key: string; id: number; reported: boolean }[] | null; paged: number; fresh: number[] | null }>(tx, q`
       select
         (select json_agg(json_build_object('key', k.key, 'id', x.id, 'first_at', x.first_at)) from unnest(${texts(keys.groups)}) as k(key)
            cross join lateral (
@@ -132,7 +132,7 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, group: { 
            cross join lateral (select incident_id as id from incident_entities e where e.key = k.key and e.last_at >= ${seenSince} and e.claimed limit 2) x) s) as seen,
         (select count(distinct incident_id)::int from alerts where kind = 'first' and created_at >= ${new Date(now - 60_000)}) as paged,
         (select array_agg(nextval(pg_get_serial_sequence('incidents', 'id'))::int) from generate_series(1, ${reserve})) as fresh`)
-  ).rows[0];
+  )[0];
   const recent = new Map<string, { id: number; firstAt: number }[]>();
   for (const r of side?.recent ?? []) {
     const list = recent.get(r.key) ?? [];
@@ -149,11 +149,11 @@ export async function snapshot(tx: PgTx, keys: BatchKeys, now: number, group: { 
     if (s.alertGroup) threads.add(s.alertGroup);
   }
   const tails = new Map<string, AlertTail>();
-  const tailRows = await tx.execute<Record<string, unknown>>(sql`
+  const tailRows = await run(tx, q`
     select id, thread, channel, target, kind, status, claimed_by, ${MS('next_attempt_at')}, ${MS('sent_at')}, payload from alerts
     where id in (select distinct on (thread, channel, target) id from alerts where thread = any(${texts([...threads])}) order by thread, channel, target, id desc)
     for update`);
-  for (const r of tailRows.rows) {
+  for (const r of tailRows) {
     tails.set(`${String(r.thread)}\u0000${String(r.channel)}\u0000${String(r.target)}`, {
       id: Number(r.id),
       kind: String(r.kind),
@@ -217,7 +217,7 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
   });
   const created = () => {
     const r = rows(w.created);
-    return sql`
+    return q`
       insert into incidents (id, actor_key, actor_label, first_at, last_at, hit_count, token_count, location_count, host_count, machine_count, severity, status, "lateral",
                              techniques, reasons, summary, merged_into, alert_group, updated_at)
       select x.id, x.ak, x.al, ${ts('x.fa')}, ${ts('x.la')}, x.hc, x.tc, x.lc, x.hoc, x.mc, x.sev, x.st, x.lat, x.tech, x.rea, x.sum, nullif(x.mi, 0), x.ag, ${now}
@@ -228,7 +228,7 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
   };
   const saved = () => {
     const r = rows(w.saved);
-    return sql`
+    return q`
       update incidents i set first_at = ${ts('x.fa')}, last_at = ${ts('x.la')}, hit_count = x.hc, token_count = x.tc, location_count = x.lc, host_count = x.hoc, machine_count = x.mc,
         severity = x.sev, "lateral" = x.lat, techniques = x.tech, reasons = x.rea, summary = x.sum, merged_into = nullif(x.mi, 0), alert_group = x.ag, updated_at = ${now}
       from unnest(${r.id}, ${r.firstAt}, ${r.lastAt}, ${r.hitCount}, ${r.tokenCount}, ${r.locationCount}, ${r.hostCount}, ${r.machineCount}, ${r.severity}, ${r.lateral},
@@ -238,30 +238,30 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
   };
   const entities = () => {
     const e = w.entities;
-    return sql`
+    return q`
       insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
       select x.i, x.k, x.kd, x.l, x.c, ${ts('x.fa')}, ${ts('x.la')}, x.fh, x.n, x.d
       from unnest(${ints(e.map((x) => x.incidentId))}, ${texts(e.map((x) => x.entity.key))}, ${texts(e.map((x) => x.entity.kind))}, ${texts(e.map((x) => x.entity.label))},
                   ${bools(e.map((x) => x.entity.claimed))}, ${floats(e.map((x) => x.entity.firstAt))}, ${floats(e.map((x) => x.entity.lastAt))},
-                  ${sql`${sql.param(e.map((x) => x.entity.firstHitId))}::bigint[]`}, ${bigints(e.map((x) => x.added))},
+                  ${q`${e.map((x) => x.entity.firstHitId)}::bigint[]`}, ${bigints(e.map((x) => x.added))},
                   ${jsons(e.map((x) => (x.entity.data ? JSON.stringify(x.entity.data) : null)))})
         as x(i, k, kd, l, c, fa, la, fh, n, d)
       on conflict (incident_id, key) do update set label = excluded.label, claimed = incident_entities.claimed and excluded.claimed, data = excluded.data,
         first_at = least(incident_entities.first_at, excluded.first_at), last_at = greatest(incident_entities.last_at, excluded.last_at),
         hits = incident_entities.hits + excluded.hits, first_hit_id = coalesce(incident_entities.first_hit_id, excluded.first_hit_id)`;
   };
-  const assigned = () => sql`
+  const assigned = () => q`
       update hits set incident_id = x.inc from unnest(${bigints(w.assigned.map((a) => a.hitId))}, ${ints(w.assigned.map((a) => a.incidentId))}) as x(id, inc)
       where hits.id = x.id`;
   const a = w.alerts;
-  const inserts = () => sql`
+  const inserts = () => q`
       insert into alerts (incident_id, thread, channel, target, kind, status, attempts, next_attempt_at, idempotency_key, payload)
       select x.i, x.th, x.ch, x.t, x.k, 'pending', 0, ${ts('x.due')}, x.key, x.p
       from unnest(${ints(a.inserts.map((r) => r.incidentId))}, ${texts(a.inserts.map((r) => r.thread))}, ${texts(a.inserts.map((r) => r.channel))}, ${texts(a.inserts.map((r) => r.target))},
                   ${texts(a.inserts.map((r) => r.kind))}, ${floats(a.inserts.map((r) => r.due))}, ${texts(a.inserts.map((r) => r.key))}, ${jsons(a.inserts.map((r) => JSON.stringify(r.payload)))})
         as x(i, th, ch, t, k, due, key, p)
       on conflict (idempotency_key) do nothing`;
-  const folds = () => sql`
+  const folds = () => q`
       update alerts set payload = x.p, next_attempt_at = ${ts('x.due')}
       from unnest(${ints(a.folds.map((f) => f.id))}, ${jsons(a.folds.map((f) => JSON.stringify(f.payload)))}, ${floats(a.folds.map((f) => f.due))}) as x(id, p, due)
       where alerts.id = x.id and alerts.claimed_by is null and alerts.status in ('pending', 'failed')`;
@@ -275,29 +275,29 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
       a.inserts.length ? inserts() : null,
       a.folds.length ? folds() : null,
     ].filter((part) => part !== null);
-    if (parts.length === 1) await tx.execute(parts[0] as SQL);
-    else if (parts.length > 1) await tx.execute(sql`with ${sql.join(parts.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part})`), sql`, `)} select 1`);
+    if (parts.length === 1) await run(tx, parts[0] as Fragment);
+    else if (parts.length > 1) await run(tx, q`with ${join(parts.map((part, i) => q`${raw(`w${i}`)} as (${part})`), ', ')} select 1`);
     return;
   }
 
-  if (w.created.length) await tx.execute(created());
+  if (w.created.length) await run(tx, created());
   for (const m of w.merges) {
-    await tx.execute(sql`update hits set incident_id = ${m.parent} where incident_id = ${m.child}`);
-    await tx.execute(sql`
+    await run(tx, q`update hits set incident_id = ${m.parent} where incident_id = ${m.child}`);
+    await run(tx, q`
       insert into incident_entities (incident_id, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data)
       select ${m.parent}, key, kind, label, claimed, first_at, last_at, first_hit_id, hits, data from incident_entities where incident_id = ${m.child}
       on conflict (incident_id, key) do update set first_at = least(incident_entities.first_at, excluded.first_at), last_at = greatest(incident_entities.last_at, excluded.last_at),
         hits = incident_entities.hits + excluded.hits, claimed = incident_entities.claimed and excluded.claimed,
         first_hit_id = least(incident_entities.first_hit_id, excluded.first_hit_id)`);
-    await tx.execute(sql`delete from incident_entities where incident_id = ${m.child}`);
-    await tx.execute(sql`
+    await run(tx, q`delete from incident_entities where incident_id = ${m.child}`);
+    await run(tx, q`
       update alerts set incident_id = ${m.parent}, thread = ${`incident:${m.parent}`}
       where incident_id = ${m.child} and thread = ${`incident:${m.child}`} and status in ('pending', 'failed') and claimed_by is null`);
   }
-  if (w.saved.length) await tx.execute(saved());
-  if (w.entities.length) await tx.execute(entities());
+  if (w.saved.length) await run(tx, saved());
+  if (w.entities.length) await run(tx, entities());
   if (w.recount.length) {
-    await tx.execute(sql`
+    await run(tx, q`
       update incidents i set
         token_count = (select count(*) from incident_entities where incident_id = i.id and kind = 'decoy'),
         location_count = (select count(*) from incident_entities where incident_id = i.id and kind = 'place'),
@@ -305,7 +305,7 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
         machine_count = (select count(*) from incident_entities where incident_id = i.id and kind in ('host', 'ip'))
       where i.id = any(${ints(w.recount)})`);
   }
-  if (w.assigned.length) await tx.execute(assigned());
-  if (a.inserts.length) await tx.execute(inserts());
-  if (a.folds.length) await tx.execute(folds());
+  if (w.assigned.length) await run(tx, assigned());
+  if (a.inserts.length) await run(tx, inserts());
+  if (a.folds.length) await run(tx, folds());
 }

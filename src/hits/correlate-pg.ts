@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import { apply, ReservationExhausted, snapshot } from '../db/intrusions-pg.ts';
 import type { PgDb } from '../db/pg.ts';
+import { q, run, transaction } from '../db/pg-sql.ts';
 import { invalidateOn } from '../db/changes.ts';
 import { allAssets, matchHost, matchIp } from '../db/queries/assets.ts';
 import { uncorrelatedHits } from '../db/queries/incidents.ts';
@@ -67,7 +67,7 @@ export function createPgCorrelator(opts: {
     await refreshAssets();
     let wake = false;
     let placed = 0;
-    await db.transaction(async (tx) => {
+    await transaction(db.$client, async (tx) => {
       // The hits are durable already (their own commit), so this commit need not wait for its
       // WAL flush (set for this transaction in its first statement). A crash of the database
       // server can lose only the last few hundred milliseconds of correlations; their hits are
@@ -76,10 +76,10 @@ export function createPgCorrelator(opts: {
       // Another process may have put some of these hits on an intrusion already (a catch-up of
       // the same rows): the rows are locked in id order and read after any such commit.
       const ids = [...new Set(batch.map((r) => r.hit.id))].sort((a, b) => a - b);
-      const stored = await tx.execute<{ id: string; incident_id: number | null }>(sql`
+      const stored = await run<{ id: string; incident_id: number | null }>(tx, q`
         with setting as materialized (select set_config('synchronous_commit', 'off', true))
-        select h.id, h.incident_id from hits h, setting where h.id = any(${sql.param(ids)}::bigint[]) order by h.id for update of h`);
-      const known = new Map(stored.rows.map((r) => [Number(r.id), r.incident_id === null ? null : Number(r.incident_id)]));
+        select h.id, h.incident_id from hits h, setting where h.id = any(${ids}::bigint[]) order by h.id for update of h`);
+      const known = new Map(stored.map((r) => [Number(r.id), r.incident_id === null ? null : Number(r.incident_id)]));
       const todo = batch.filter((r) => known.has(r.hit.id) && (r.repeat ? known.get(r.hit.id) !== null : known.get(r.hit.id) === null));
       for (const r of todo) r.hit.incidentId = known.get(r.hit.id) ?? null;
       if (todo.length === 0) return;
@@ -89,7 +89,7 @@ export function createPgCorrelator(opts: {
       // batches can open two intrusions for one machine, or read one intrusion at once.
       const lockKeys = [...keys.links].sort();
       if (lockKeys.length) {
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(k, ${KEY_LOCK_SEED})) from unnest(${sql.param(lockKeys)}::text[]) with ordinality as u(k, n) order by n`);
+        await run(tx, q`select pg_advisory_xact_lock(hashtextextended(k, ${KEY_LOCK_SEED})) from unnest(${lockKeys}::text[]) with ordinality as u(k, n) order by n`);
       }
       // An id per hit that may open an intrusion would be safe but wasteful; most batches open few.
       const reserve = generous ? todo.length : Math.min(todo.length, keys.links.length + 2);

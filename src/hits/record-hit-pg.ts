@@ -1,5 +1,6 @@
-import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { getTableColumns } from 'drizzle-orm';
 import type { PgDb } from '../db/pg.ts';
+import { join, q, raw, run, type Fragment } from '../db/pg-sql.ts';
 import { hits } from '../db/schema-pg.ts';
 import { unstoredHit } from '../db/queries/hits.ts';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
@@ -75,18 +76,17 @@ export function createPgHitRecorder(deps: RecorderOptions & { db: PgDb; correlat
     }
     const earlier = [...repeats].filter((hit) => !placeholders.has(hit));
     const list = [...perTokenCounts(rows)];
-    const parts: SQL[] = [];
+    const parts: Fragment[] = [];
     if (earlier.length) {
-      parts.push(sql`update hits set repeat_count = x.n, last_at = greatest(coalesce(hits.last_at, hits.at), x.la)
-        from unnest(${sql.param(earlier.map((h) => h.id))}::bigint[], ${sql.param(earlier.map((h) => h.repeatCount))}::bigint[], ${sql.param(earlier.map((h) => (h.lastAt ?? h.at).toISOString()))}::timestamptz[]) as x(id, n, la)
+      parts.push(q`update hits set repeat_count = x.n, last_at = greatest(coalesce(hits.last_at, hits.at), x.la)
+        from unnest(${earlier.map((h) => h.id)}::bigint[], ${earlier.map((h) => h.repeatCount)}::bigint[], ${earlier.map((h) => (h.lastAt ?? h.at).toISOString())}::timestamptz[]) as x(id, n, la)
         where hits.id = x.id`);
     }
-    parts.push(sql`
+    parts.push(q`
       update tokens set hit_count = hit_count + x.n, last_hit_at = greatest(coalesce(last_hit_at, x.at), x.at)
-      from unnest(${sql.param(list.map(([id]) => id))}::text[], ${sql.param(list.map(([, t]) => t.n))}::int[], ${sql.param(list.map(([, t]) => t.at.toISOString()))}::timestamptz[]) as x(id, n, at)
+      from unnest(${list.map(([id]) => id)}::text[], ${list.map(([, t]) => t.n)}::int[], ${list.map(([, t]) => t.at.toISOString())}::timestamptz[]) as x(id, n, at)
       where tokens.id = x.id`);
     const inserted = await insertHits(db, fresh.map((f) => f.row), parts);
-    inserted.sort((a, b) => a.id - b.id);
     fresh.forEach((f, k) => Object.assign(f.hit, inserted[k], { repeatCount: f.hit.repeatCount, lastAt: f.hit.lastAt }));
     return out;
   }
@@ -246,7 +246,7 @@ const INSERT_HITS = (() => {
     from rows from (jsonb_to_recordset(`,
     `::jsonb) as (${HIT_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')})) with ordinality as x(${names.join(', ')}, n)
     order by n
-    returning *`,
+    returning id`,
   ] as const;
 })();
 
@@ -258,10 +258,11 @@ function sqlLiteral(v: unknown): string {
 
 /**
  * Insert rows in their order (ids ascending with it), with `also` (other writes of the batch) in
- * the same statement as data-modifying `WITH` parts, so that all of it commits at once; the
- * stored rows come back as drizzle maps them.
+ * the same statement as data-modifying `WITH` parts, so that all of it commits at once. Only the
+ * ids come back: a stored row is the row sent with its id and the defaults the insert applied
+ * (reading every column back, JSON included, and parsing it again was about 8% of a node's CPU).
  */
-async function insertHits(db: PgDb, rows: readonly NewHitRow[], also: readonly SQL[]): Promise<HitRow[]> {
+async function insertHits(db: PgDb, rows: readonly NewHitRow[], also: readonly Fragment[]): Promise<HitRow[]> {
   const payload = rows.map((row) => {
     const o: Record<string, unknown> = {};
     for (const c of HIT_COLUMNS) {
@@ -272,16 +273,17 @@ async function insertHits(db: PgDb, rows: readonly NewHitRow[], also: readonly S
     return o;
   });
   const [head, tail] = INSERT_HITS;
-  const writes = also.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part})`);
-  const result = rows.length
-    ? await db.execute<Record<string, unknown>>(sql`with ${sql.join([...writes, sql`ins as (${sql.raw(head)}${JSON.stringify(payload)}${sql.raw(tail)})`], sql`, `)} select * from ins`)
-    : (await db.execute(sql`with ${sql.join(writes, sql`, `)} select 1`), { rows: [] as Record<string, unknown>[] });
-  return result.rows.map((r) => {
-    const hit: Record<string, unknown> = { id: Number(r.id) };
-    for (const c of HIT_COLUMNS) {
-      const v = r[c.name];
-      hit[c.key] = v === null || v === undefined ? null : c.column.mapFromDriverValue(v);
-    }
+  const writes = also.map((part, i) => q`${raw(`w${i}`)} as (${part})`);
+  const stored = rows.length
+    ? await run<{ id: string }>(db.$client, q`with ${join([...writes, q`ins as (${raw(head)}${JSON.stringify(payload)}${raw(tail)})`], ', ')} select id from ins`)
+    : (await run(db.$client, q`with ${join(writes, ', ')} select 1`), []);
+  const ids = stored.map((r) => Number(r.id)).sort((a, b) => a - b);
+  return rows.map((row, k) => {
+    const hit: Record<string, unknown> = { id: ids[k] };
+    for (const c of HIT_COLUMNS) hit[c.key] = (row as Record<string, unknown>)[c.key] ?? DEFAULTS.get(c.key) ?? null;
     return hit as HitRow;
   });
 }
+
+/** What the insert puts in a column a row leaves out (the table's literal defaults). */
+const DEFAULTS = new Map(HIT_COLUMNS.flatMap((c) => (c.column.hasDefault && c.column.default !== undefined ? [[c.key, c.column.default] as const] : [])));

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply } from '../../src/db/intrusions-pg.ts';
+import { transaction } from '../../src/db/pg-sql.ts';
 import { closePostgres, openPostgres, type PgDb } from '../../src/db/pg.ts';
 import { newIntrusion, type EntityState, type IntrusionState, type IntrusionWrites } from '../../src/hits/intrusions.ts';
 import { createTestPg, type TestPg } from '../pg.ts';
@@ -40,16 +41,16 @@ const writes = (over: Partial<IntrusionWrites>): IntrusionWrites => ({
 
 describe('PostgreSQL: per-batch entity updates', () => {
   it('are HOT: a later hit on a known machine widens its entity without a new index entry', async () => {
-    await db.transaction((tx) => apply(tx, writes({ created: [intrusion], entities: [{ incidentId: 1, entity: machine, added: 1 }] })));
+    await transaction(db.$client, (tx) => apply(tx, writes({ created: [intrusion], entities: [{ incidentId: 1, entity: machine, added: 1 }] })));
     let updated = 0;
     let hot = 0;
     for (let batch = 1; batch <= 20; batch++) {
       const at = t0 + batch * 1000;
-      await db.transaction(async (tx) => {
+      await transaction(db.$client, async (tx) => {
         // The backend's counts not yet flushed to the statistics (exact, no wait), before and after the batch's writes.
         const counts = async () => {
           const [row] = (
-            await tx.execute<{ updated: string; hot: string }>(sql`
+            await tx.query<{ updated: string; hot: string }>(`
               select pg_stat_get_xact_tuples_updated('incident_entities'::regclass) as updated,
                      pg_stat_get_xact_tuples_hot_updated('incident_entities'::regclass) as hot`)
           ).rows;
