@@ -8,7 +8,8 @@ import type { AlertStatus, EntityKind, IncidentReason, IncidentStatus, Severity 
  * The intrusion logic's reads and writes on PostgreSQL (src/hits/intrusions.ts). The logic is
  * synchronous, so a batch's reads are fetched first in a handful of queries (`snapshot`, from
  * the keys the batch can ask about) and its writes applied afterwards in set-based statements
- * (`apply`), both inside the batch's transaction, which holds the correlation lock.
+ * (`apply`), both inside the batch's transaction, which holds the locks of its keys. They go
+ * straight to node-postgres (src/db/pg-sql.ts): this is the recording path.
  */
 
 /** A connection of the pool in a transaction (src/db/pg-sql.ts). */

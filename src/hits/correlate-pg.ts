@@ -128,7 +128,7 @@ export function createPgCorrelator(opts: {
   };
 }
 
-/** The SQLSTATE of a PostgreSQL error (drizzle wraps the driver's error as `cause`). */
+/** The SQLSTATE of a PostgreSQL error (thrown by node-postgres, or wrapped by drizzle as `cause`). */
 function pgCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as Error & { code?: unknown }).code;
