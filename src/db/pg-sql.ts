@@ -69,6 +69,13 @@ export async function run<R extends Record<string, unknown>>(on: pg.ClientBase |
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A connection that ends while checked out (the server restarted, the backend was killed) is
+  // reported as an 'error' event besides failing the statement in flight; with no listener that
+  // event would end the process.
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('begin');
     const result = await fn(client);
@@ -80,6 +87,7 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
     });
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

@@ -31,6 +31,10 @@ export async function openPostgres(options: PgOpenOptions): Promise<PgDb> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 10, connectionTimeoutMillis: 5000, application_name: 'honeytrail' });
   // An idle client that loses its connection emits 'error' on the pool; without a listener that would end the process.
   pool.on('error', () => undefined);
+  // So does a checked-out one (a transaction's, while the server restarts): pg-pool listens only
+  // while a client is idle or running pool.query(). The statement in flight fails with the error
+  // anyway, and the pool drops the dead client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema }) as PgDb;
   try {
     await pool.query('select 1');

@@ -1,6 +1,8 @@
+import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join, q, raw, render, run, transaction } from '../../src/db/pg-sql.ts';
+import { closePostgres, openPostgres } from '../../src/db/pg.ts';
 import { createTestPg, type TestPg } from '../pg.ts';
 
 /** The recording path's statements (src/db/pg-sql.ts), rendered and run on a real server. */
@@ -46,5 +48,33 @@ describe('PostgreSQL statements from templates', () => {
     ).rejects.toThrow(/duplicate key/);
     expect(await run(pool, q`select id from t where id between ${20} and ${21} order by id`)).toEqual([{ id: 20 }]);
     expect(pool.totalCount - pool.idleCount).toBe(0);
+  });
+
+  it('a connection that dies inside a transaction is thrown away, not handed to the next caller', async () => {
+    let dead = 0;
+    await expect(
+      transaction(pool, async (c) => {
+        dead = (await run<{ pid: number }>(c, q`select pg_backend_pid() as pid`))[0]?.pid ?? 0;
+        await run(c, q`select pg_terminate_backend(pg_backend_pid())`);
+      }),
+    ).rejects.toThrow(/terminat/);
+    // The pool opens a new connection for the next statement; the dead one is not among them.
+    const [next] = await run<{ pid: number }>(pool, q`select pg_backend_pid() as pid`);
+    expect(next?.pid).toBeGreaterThan(0);
+    expect(next?.pid).not.toBe(dead);
+    expect(pool.totalCount - pool.idleCount).toBe(0);
+  });
+});
+
+describe("the server's pool (openPostgres)", () => {
+  it('survives a connection that dies inside a drizzle transaction: the transaction fails, the process goes on, the pool reconnects', async () => {
+    const db = await openPostgres({ url: server.url, migrate: false, max: 2 });
+    try {
+      await expect(db.transaction(async (tx) => tx.execute(sql`select pg_terminate_backend(pg_backend_pid())`))).rejects.toThrow();
+      const after = await db.execute<{ one: number }>(sql`select 1 as one`);
+      expect(after.rows).toEqual([{ one: 1 }]);
+    } finally {
+      await closePostgres(db);
+    }
   });
 });
