@@ -87,12 +87,8 @@ function cpuGroupOf(pid: number): string {
  */
 export function serverProcesses(backendPid: number): number[] | null {
   const parentOf = (pid: number): number | null => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      return null;
-    }
+    const ppid = procStat(pid)?.[1];
+    return ppid === undefined ? null : Number(ppid);
   };
   const postmaster = parentOf(backendPid);
   if (postmaster === null || !readFileSync(`/proc/${postmaster}/comm`, 'utf8').startsWith('postgres')) return null;
@@ -101,4 +97,17 @@ export function serverProcesses(backendPid: number): number[] | null {
     .map(Number)
     .filter((pid) => parentOf(pid) === postmaster);
   return [postmaster, ...children];
+}
+
+/**
+ * The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses):
+ * state first, then the parent's pid, … utime and stime at 11 and 12. Null once the process is gone.
+ */
+export function procStat(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
 }

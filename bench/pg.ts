@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAlertPipeline } from '../src/alerts/pipeline.ts';
 import { loadConfig } from '../src/config.ts';
@@ -8,7 +8,7 @@ import { closePostgres, openPostgres, type PgDb } from '../src/db/pg.ts';
 import { tokens } from '../src/db/schema-pg.ts';
 import { createHitRecorder, type HitEvent } from '../src/hits/record-hit.ts';
 import { createLogger } from '../src/logger.ts';
-import { cpuCaps, serverProcesses, type CpuCaps } from './cpu-caps.ts';
+import { cpuCaps, procStat, serverProcesses, type CpuCaps } from './cpu-caps.ts';
 import type { NodeReport } from './pg-node.ts';
 import type { Token } from '../src/tokens/kind.ts';
 import { newTokenId } from '../src/tokens/ids.ts';
@@ -108,14 +108,8 @@ async function sqliteRun(dir: string, seconds: number): Promise<Row> {
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux); null where it cannot be read. */
 function procCpuSeconds(pid: number): number | null {
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
+  const f = procStat(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / CLOCK_TICKS : null;
 }
 const CLOCK_TICKS = 100;
 

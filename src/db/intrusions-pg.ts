@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { BatchKeys, EntityState, IntrusionReads, IntrusionState, IntrusionWrites } from '../hits/intrusions.ts';
 import type { AlertPayload, AlertTail } from '../hits/paging.ts';
-import { join, q, raw, run, type Fragment } from './pg-sql.ts';
+import { q, raw, run, together } from './pg-sql.ts';
 import type { AlertStatus, EntityKind, IncidentReason, IncidentStatus, Severity } from './schema.ts';
 
 /**
@@ -276,8 +276,7 @@ export async function apply(tx: PgTx, w: IntrusionWrites): Promise<void> {
       a.inserts.length ? inserts() : null,
       a.folds.length ? folds() : null,
     ].filter((part) => part !== null);
-    if (parts.length === 1) await run(tx, parts[0] as Fragment);
-    else if (parts.length > 1) await run(tx, q`with ${join(parts.map((part, i) => q`${raw(`w${i}`)} as (${part})`), ', ')} select 1`);
+    if (parts.length) await run(tx, together(parts));
     return;
   }
 

@@ -35,6 +35,18 @@ export function join(fragments: readonly Fragment[], separator: string): Fragmen
   return new Fragment(strings, fragments);
 }
 
+/**
+ * Writes that go in one statement (one round trip, one commit when outside a transaction), each a
+ * data-modifying `WITH` part. They must touch different rows and not read each other's writes
+ * (every part sees the statement's snapshot). With `rowsOfLast`, the statement returns the rows
+ * of the last part (its `returning`); otherwise none.
+ */
+export function together(parts: readonly Fragment[], rowsOfLast = false): Fragment {
+  if (parts.length === 1) return parts[0] as Fragment;
+  const named = join(parts.map((part, i) => q`${raw(`w${i}`)} as (${part})`), ', ');
+  return rowsOfLast ? q`with ${named} select * from ${raw(`w${parts.length - 1}`)}` : q`with ${named} select 1`;
+}
+
 /** The text (with $1, $2 … placeholders) and values of a statement. */
 export function render(statement: Fragment): { text: string; values: unknown[] } {
   const values: unknown[] = [];

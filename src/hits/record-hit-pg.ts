@@ -1,6 +1,6 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { PgDb } from '../db/pg.ts';
-import { join, q, raw, run, type Fragment } from '../db/pg-sql.ts';
+import { q, raw, run, together, type Fragment } from '../db/pg-sql.ts';
 import { hits } from '../db/schema-pg.ts';
 import { unstoredHit } from '../db/queries/hits.ts';
 import type { HitRow, NewHitRow } from '../db/schema.ts';
@@ -235,10 +235,12 @@ function withoutNul<T>(v: T): T {
 const HIT_COLUMNS = Object.entries(getTableColumns(hits))
   .filter(([key]) => key !== 'id')
   .map(([key, column]) => ({ key, column, name: column.name, type: column.getSQLType(), json: column.getSQLType() === 'jsonb' }));
+/** What the insert puts in a column a row leaves out (the table's literal defaults). */
+const DEFAULTS = new Map(HIT_COLUMNS.flatMap((c) => (c.column.hasDefault && c.column.default !== undefined ? [[c.key, c.column.default] as const] : [])));
 const INSERT_HITS = (() => {
   const names = HIT_COLUMNS.map((c) => c.name);
   // Columns with a database default take it when a row leaves them out, as an insert of the row would.
-  const value = (c: (typeof HIT_COLUMNS)[number]) => (c.column.hasDefault && c.column.default !== undefined ? `coalesce(x.${c.name}, ${sqlLiteral(c.column.default)})` : `x.${c.name}`);
+  const value = (c: (typeof HIT_COLUMNS)[number]) => (DEFAULTS.has(c.key) ? `coalesce(x.${c.name}, ${sqlLiteral(DEFAULTS.get(c.key))})` : `x.${c.name}`);
   // The batch is the one parameter between the two halves.
   return [
     `insert into hits (${names.join(', ')})
@@ -273,10 +275,9 @@ async function insertHits(db: PgDb, rows: readonly NewHitRow[], also: readonly F
     return o;
   });
   const [head, tail] = INSERT_HITS;
-  const writes = also.map((part, i) => q`${raw(`w${i}`)} as (${part})`);
   const stored = rows.length
-    ? await run<{ id: string }>(db.$client, q`with ${join([...writes, q`ins as (${raw(head)}${JSON.stringify(payload)}${raw(tail)})`], ', ')} select id from ins`)
-    : (await run(db.$client, q`with ${join(writes, ', ')} select 1`), []);
+    ? await run<{ id: string }>(db.$client, together([...also, q`${raw(head)}${JSON.stringify(payload)}${raw(tail)}`], true))
+    : (await run(db.$client, together(also)), []);
   const ids = stored.map((r) => Number(r.id)).sort((a, b) => a - b);
   return rows.map((row, k) => {
     const hit: Record<string, unknown> = { id: ids[k] };
@@ -284,6 +285,3 @@ async function insertHits(db: PgDb, rows: readonly NewHitRow[], also: readonly F
     return hit as HitRow;
   });
 }
-
-/** What the insert puts in a column a row leaves out (the table's literal defaults). */
-const DEFAULTS = new Map(HIT_COLUMNS.flatMap((c) => (c.column.hasDefault && c.column.default !== undefined ? [[c.key, c.column.default] as const] : [])));

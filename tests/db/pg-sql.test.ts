@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join, q, raw, render, run, transaction } from '../../src/db/pg-sql.ts';
+import { join, q, raw, render, run, together, transaction } from '../../src/db/pg-sql.ts';
 import { closePostgres, openPostgres } from '../../src/db/pg.ts';
 import { createTestPg, type TestPg } from '../pg.ts';
 
@@ -26,6 +26,16 @@ describe('PostgreSQL statements from templates', () => {
       text: 'insert into t (id, label) values ($1::int, $2), ($3::int, $4) returning id, $5 as tag',
       values: [1, 'label 1', 2, 'label 2', 'x'],
     });
+  });
+
+  it('puts several writes in one statement, returning the rows of the last one when asked; one write stays as it is', async () => {
+    const write = q`insert into t (id, label) values (${30}, ${'a'})`;
+    expect(render(together([write]))).toEqual(render(write));
+    const [row] = await run<{ id: number }>(pool, together([write, q`insert into t (id, label) values (${31}, ${'b'}) returning id`], true));
+    expect(row).toEqual({ id: 31 });
+    expect(await run(pool, q`select id from t where id between ${30} and ${31} order by id`)).toEqual([{ id: 30 }, { id: 31 }]);
+    expect(await run(pool, together([q`update t set label = ${'c'} where id = ${30}`, q`delete from t where id = ${31}`]))).toEqual([{ '?column?': 1 }]);
+    expect(await run(pool, q`select id, label from t where id between ${30} and ${31}`)).toEqual([{ id: 30, label: 'c' }]);
   });
 
   it('runs with arrays and text that would break a literal bound as parameters', async () => {
